@@ -1,0 +1,135 @@
+import type { Writable } from 'node:stream'
+import { Command, CommanderError } from 'commander'
+import Docker from 'dockerode'
+import parseArgsStringToArgv from 'string-argv'
+import { runAgent } from './agent.js'
+import { runJob, type RunContext } from './backup-run.js'
+import { checkCronExpression, type Env } from './config.js'
+import { dockerEngine } from './docker-engine.js'
+import { ConfigError, EXIT, RunError } from './errors.js'
+import type { HookEngine } from './hooks.js'
+import { jobFromConfig, type Job } from './job.js'
+import { createLogger, type Logger } from './log.js'
+import { describeRetention } from './retention.js'
+import { checkResticVersion } from './restic.js'
+import { checkBackupPath, openWorkspace } from './workspace.js'
+
+export interface CliContext {
+  env: Env
+  stdout: Writable
+  stderr: Writable
+  /** Aborted on SIGTERM or SIGINT. */
+  stop: AbortSignal
+  /** The Docker engine hooks run in; by default dockerode's, from DOCKER_HOST or /var/run/docker.sock. */
+  engine?: () => HookEngine
+}
+
+const HELP_FOOTER = `
+Configuration comes from environment variables (SSH_HOST, REPO_PATH, RUN_AT, ...): see the README.
+Exit codes: 0 success, 1 failure, 2 bad configuration, 3 incomplete snapshot, 10 no repository,
+11 repository locked, 12 wrong password, 130 interrupted.`
+
+function lazyEngine(context: CliContext): () => HookEngine {
+  let engine: HookEngine | undefined
+  return () => (engine ??= context.engine?.() ?? dockerEngine(new Docker()))
+}
+
+/** Opens the workspace and checks everything a backup needs, then hands the job to `use`. */
+async function withJob(
+  context: CliContext,
+  log: Logger,
+  use: (job: Job, runContext: RunContext) => Promise<number>,
+  requireSchedule: boolean,
+): Promise<number> {
+  const workspace = await openWorkspace(context.env, log)
+  try {
+    const { config } = workspace
+    if (requireSchedule) {
+      if (!config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
+      checkCronExpression('RUN_AT', config.runAt)
+    }
+    await checkBackupPath(config.backupPath)
+    const version = await checkResticVersion(config.resticBinary)
+    const job = jobFromConfig(config, workspace.repository)
+    log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
+    if (job.hooks.pre || job.hooks.post) {
+      log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
+    }
+    log.info(`rds: retention ${describeRetention(job.retention)}`)
+    return await use(job, { resticBinary: config.resticBinary, retryLock: config.retryLock, log, engine: lazyEngine(context) })
+  } finally {
+    await workspace.close()
+  }
+}
+
+function buildProgram(context: CliContext, setExitCode: (code: number) => void): Command {
+  const program = new Command('rds')
+    .description('Encrypted, incremental backups of a Docker Swarm volume with restic over SFTP.')
+    .addHelpText('after', HELP_FOOTER)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => context.stdout.write(text),
+      writeErr: (text) => context.stderr.write(text),
+    })
+    .showHelpAfterError('(run "rds --help" for usage)')
+
+  program
+    .command('agent')
+    .description('run the agent: take a backup on every tick of RUN_AT until stopped (SIGTERM or SIGINT)')
+    .option('-v, --verbose', "log restic's and the hooks' own output")
+    .addHelpText('after', '\nEXTRA_ARGS, if set, is added to the options of this command, e.g. EXTRA_ARGS=--verbose.')
+    .action(async (options: { verbose?: boolean }) => {
+      const log = createLogger({ verbose: options.verbose, stream: context.stderr })
+      setExitCode(
+        await withJob(
+          context,
+          log,
+          async (job, runContext) => {
+            await runAgent(job, { ...runContext, stop: context.stop })
+            return EXIT.ok
+          },
+          true,
+        ),
+      )
+    })
+
+  program
+    .command('backup')
+    .description('take one backup now with the same steps as the agent (hooks, backup, retention); exit 0 only if it succeeded')
+    .option('-v, --verbose', "log restic's and the hooks' own output")
+    .action(async (options: { verbose?: boolean }) => {
+      const log = createLogger({ verbose: options.verbose, stream: context.stderr })
+      setExitCode(
+        await withJob(
+          context,
+          log,
+          async (job, runContext) => (await runJob(job, { ...runContext, signal: context.stop })).exitCode,
+          false,
+        ),
+      )
+    })
+  return program
+}
+
+/** rds's command line. Resolves to the exit code; never calls process.exit. */
+export async function main(argv: string[], context: CliContext): Promise<number> {
+  let exitCode: number = EXIT.ok
+  // EXTRA_ARGS is how a stack file adds options to the image's "rds agent" command.
+  const args = argv[0] === 'agent' ? [...argv, ...parseArgsStringToArgv(context.env.EXTRA_ARGS ?? '')] : argv
+  const program = buildProgram(context, (code) => (exitCode = code))
+  if (args.length === 0) {
+    program.outputHelp()
+    return EXIT.usage
+  }
+  try {
+    await program.parseAsync(args, { from: 'user' })
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    if (error instanceof ConfigError || error instanceof RunError) {
+      context.stderr.write(`rds: ${error.message}\n`)
+      return error.exitCode
+    }
+    throw error
+  }
+  return exitCode
+}

@@ -1,0 +1,47 @@
+import type { Config } from './config.js'
+import type { SshTransport } from './ssh-transport.js'
+
+/**
+ * A restic repository and what is needed to open it. `describe` names it for people: it is what
+ * messages print, and it never contains a secret.
+ */
+export interface Repository {
+  url: string
+  /** restic extended options (-o key=value). */
+  options: string[]
+  passwordFile: string
+  describe: string
+  /** Present for an SFTP repository, so that ssh failures can name the files to fix. */
+  ssh?: {
+    destination: string
+    knownHostsFile: string
+    privkeyFile: string
+  }
+}
+
+// restic splits sftp.args like a shell would; quote a path that contains white space.
+const shellWord = (word: string) => (/[\s"'\\]/.test(word) ? `"${word.replace(/(["\\$`])/g, '\\$1')}"` : word)
+
+export function sftpRepository(config: Config, transport: SshTransport): Repository {
+  const destination = `${config.sshUser}@${config.sshHost}:${config.sshPort}`
+  return {
+    url: `sftp:${transport.alias}:${config.repoPath}`,
+    options: [`sftp.args=-F ${shellWord(transport.configFile)}`],
+    passwordFile: config.passwordFile,
+    describe: `${config.repoPath} on ${destination}`,
+    ssh: {
+      destination,
+      knownHostsFile: config.sshKnownHostsFile,
+      privkeyFile: config.sshPrivkeyFile,
+    },
+  }
+}
+
+/** The arguments that come before every restic command: which repository, how to reach and open it. */
+export function repositoryArgs(repository: Repository, retryLock?: string): string[] {
+  const args = ['--repo', repository.url]
+  for (const option of repository.options) args.push('--option', option)
+  args.push('--password-file', repository.passwordFile)
+  if (retryLock !== undefined) args.push('--retry-lock', retryLock)
+  return args
+}

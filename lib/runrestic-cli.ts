@@ -1,0 +1,88 @@
+import { constants } from 'node:os'
+import type { Writable } from 'node:stream'
+import { execa } from 'execa'
+import { readConfig, type Env } from './config.js'
+import { ConfigError, EXIT } from './errors.js'
+import { createLogger } from './log.js'
+import { repositoryArgs, sftpRepository } from './repository.js'
+import { resticNotFound } from './restic.js'
+import { SSH_ALIAS, sshConfigText } from './ssh-transport.js'
+import { openWorkspace } from './workspace.js'
+
+export interface RunresticContext {
+  env: Env
+  stdout: Writable
+  stderr: Writable
+  /** Aborted on SIGTERM or SIGINT; restic is then sent SIGTERM so that it removes its lock. */
+  stop: AbortSignal
+}
+
+// For display only: a word a POSIX shell would read back as the same argument.
+const shellQuote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
+
+/** What runrestic prints when run without arguments: the command it runs, and how to use it. */
+export function usage(env: Env): string {
+  const config = readConfig(env)
+  const configFile = '<private temporary directory>/ssh_config'
+  const repository = sftpRepository(config, { alias: SSH_ALIAS, configFile })
+  const command = [config.resticBinary, ...repositoryArgs(repository, config.retryLock)].map(shellQuote).join(' ')
+  const sshConfig = sshConfigText(config, config.sshPrivkeyFile)
+    .trimEnd()
+    .split('\n')
+    .map((line) => `    ${line}`)
+    .join('\n')
+  return `usage: runrestic [restic arguments...]
+
+Runs restic against this agent's repository, ${repository.describe}, as:
+
+  ${command} [restic arguments...]
+
+restic reaches the server over SFTP with a generated ssh config, written for each run to ${configFile}:
+
+${sshConfig}
+
+Examples:
+  runrestic snapshots                          list the snapshots
+  runrestic ls latest                          list the files in the newest snapshot
+  runrestic restore latest --target /restore   restore the newest snapshot into /restore
+  runrestic check                              verify the repository
+  runrestic unlock                             remove stale locks left by a killed restic
+
+restic's exit code is runrestic's exit code. See "restic help" for every command.
+`
+}
+
+/** runrestic's command line. Resolves to restic's exit code; never calls process.exit. */
+export async function main(args: string[], context: RunresticContext): Promise<number> {
+  try {
+    if (args.length === 0 || (args.length === 1 && ['-h', '--help'].includes(args[0] ?? ''))) {
+      context.stdout.write(usage(context.env))
+      return EXIT.ok
+    }
+    const log = createLogger({ stream: context.stderr })
+    const workspace = await openWorkspace(context.env, log)
+    try {
+      const { config, repository } = workspace
+      const result = await execa(config.resticBinary, [...repositoryArgs(repository, config.retryLock), ...args], {
+        reject: false,
+        // restic's own streams, so that a dump can be piped and progress shows on a terminal.
+        stdio: 'inherit',
+        cancelSignal: context.stop,
+        forceKillAfterDelay: false,
+      })
+      if (result.exitCode !== undefined) return result.exitCode
+      if (result.signal) return 128 + (constants.signals[result.signal] ?? 0)
+      if (result.code === 'ENOENT') throw resticNotFound(config.resticBinary)
+      context.stderr.write(`runrestic: restic could not be started: ${result.shortMessage}\n`)
+      return EXIT.failure
+    } finally {
+      await workspace.close()
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      context.stderr.write(`runrestic: ${error.message}\n`)
+      return error.exitCode
+    }
+    throw error
+  }
+}

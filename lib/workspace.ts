@@ -1,0 +1,43 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { readConfig, type Config, type Env } from './config.js'
+import { ConfigError } from './errors.js'
+import type { Logger } from './log.js'
+import { sftpRepository, type Repository } from './repository.js'
+import { checkSecretFiles } from './secret-files.js'
+import { prepareSshTransport } from './ssh-transport.js'
+
+/**
+ * What every command needs before it talks to the repository: the checked configuration, and a
+ * private 0700 directory holding the ssh config (and a key copy), removed by `close`.
+ */
+export interface Workspace {
+  config: Config
+  repository: Repository
+  close(): Promise<void>
+}
+
+export async function checkBackupPath(path: string): Promise<void> {
+  let isDirectory: boolean
+  try {
+    isDirectory = (await stat(path)).isDirectory()
+  } catch {
+    throw new ConfigError(`BACKUP_PATH is ${path}, which does not exist; mount the volume to back up there or set BACKUP_PATH.`)
+  }
+  if (!isDirectory) throw new ConfigError(`BACKUP_PATH is ${path}, which is not a directory; point it at the mounted volume.`)
+}
+
+export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {
+  const config = readConfig(env)
+  await checkSecretFiles(config)
+  const stateDir = await mkdtemp(join(tmpdir(), 'rds-'))
+  const close = () => rm(stateDir, { recursive: true, force: true })
+  try {
+    const transport = await prepareSshTransport(config, stateDir, log)
+    return { config, repository: sftpRepository(config, transport), close }
+  } catch (error) {
+    await close()
+    throw error
+  }
+}
