@@ -61,6 +61,10 @@ export function sshConfigText(config: Config, identityFile: string): string {
     ClearAllForwardings: 'yes',
     LogLevel: 'ERROR',
   })
+  // ssh splits some values (UserKnownHostsFile takes a list) at white space: quote every such value.
+  for (const line of sshConfig.flatMap((section) => ('config' in section ? [...section.config] : []))) {
+    if (line.type === SSHConfig.DIRECTIVE && typeof line.value === 'string' && /\s/.test(line.value)) line.quoted = true
+  }
   return SSHConfig.stringify(sshConfig)
 }
 

@@ -1,0 +1,18 @@
+import t from 'tap'
+import { readConfig } from '../lib/config.js'
+import { repositoryArgs, sftpRepository } from '../lib/repository.js'
+
+const config = readConfig({ SSH_HOST: 'backup@server', SSH_PORT: '2200', REPO_PATH: '/srv/db', RESTIC_REPO_PASSWORD_FILE: '/s/pw' })
+
+t.test('the repository URL names the ssh alias, and the ssh config travels in sftp.args', async (t) => {
+  const repository = sftpRepository(config, { alias: 'rds-repository-server', configFile: '/tmp/rds-1/ssh_config' })
+  t.equal(repository.url, 'sftp:rds-repository-server:/srv/db')
+  t.equal(repository.describe, '/srv/db on backup@server:2200')
+  t.same(repositoryArgs(repository), ['--repo', 'sftp:rds-repository-server:/srv/db', '--option', 'sftp.args=-F /tmp/rds-1/ssh_config', '--password-file', '/s/pw'])
+  t.same(repositoryArgs(repository, '2m').slice(-2), ['--retry-lock', '2m'])
+})
+
+t.test('a config path with spaces is quoted for restic', async (t) => {
+  const repository = sftpRepository(config, { alias: 'a', configFile: '/tmp/my dir/ssh_config' })
+  t.same(repository.options, ['sftp.args=-F "/tmp/my dir/ssh_config"'])
+})
