@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import type { Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import Docker from 'dockerode'
@@ -62,8 +63,11 @@ async function withJob(
   }
 }
 
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+
 function buildProgram(context: CliContext, setExitCode: (code: number) => void): Command {
   const program = new Command('rds')
+    .version(version, '-V, --version')
     .description('Encrypted, incremental backups of a Docker Swarm volume with restic over SFTP.')
     .addHelpText('after', HELP_FOOTER)
     .exitOverride()
