@@ -5,7 +5,7 @@ import Docker from 'dockerode'
 import parseArgsStringToArgv from 'string-argv'
 import { runAgent } from './agent.js'
 import { runJob, type RunContext } from './backup-run.js'
-import { checkCronExpression, type Env } from './config.js'
+import type { Env } from './config.js'
 import { dockerEngine } from './docker-engine.js'
 import { ConfigError, EXIT, RunError } from './errors.js'
 import type { HookEngine } from './hooks.js'
@@ -46,8 +46,8 @@ async function withJob(
   try {
     const { config } = workspace
     if (requireSchedule) {
+      // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
       if (!config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
-      checkCronExpression('RUN_AT', config.runAt)
     }
     await checkBackupPath(config.backupPath)
     const version = await checkResticVersion(config.resticBinary)
