@@ -36,6 +36,7 @@ export interface Config {
   retention: Retention
   retryLock?: string
   resticBinary: string
+  statusFile?: string
 }
 
 export const DEFAULTS = {
@@ -203,5 +204,6 @@ export function readConfig(env: Env): Config {
     },
     retryLock,
     resticBinary: value(env, 'RESTIC_BINARY') ?? DEFAULTS.resticBinary,
+    statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),
   }
 }

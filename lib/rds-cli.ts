@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander'
 import Docker from 'dockerode'
 import parseArgsStringToArgv from 'string-argv'
 import { runAgent } from './agent.js'
-import { runJob, type RunContext } from './backup-run.js'
+import { runJob, type RunContext, type RunResult } from './backup-run.js'
 import type { Env } from './config.js'
 import { dockerEngine } from './docker-engine.js'
 import { ConfigError, EXIT, RunError } from './errors.js'
@@ -13,6 +13,7 @@ import { jobFromConfig, type Job } from './job.js'
 import { createLogger, type Logger } from './log.js'
 import { describeRetention } from './retention.js'
 import { checkResticVersion } from './restic.js'
+import { readStatus, statusOf, writeStatus } from './status.js'
 import { checkBackupPath, openWorkspace } from './workspace.js'
 
 export interface CliContext {
@@ -39,7 +40,7 @@ function lazyEngine(context: CliContext): () => HookEngine {
 async function withJob(
   context: CliContext,
   log: Logger,
-  use: (job: Job, runContext: RunContext) => Promise<number>,
+  use: (job: Job, runContext: RunContext, recordStatus: (result: RunResult) => Promise<void>) => Promise<number>,
   requireSchedule: boolean,
 ): Promise<number> {
   const workspace = await openWorkspace(context.env, log)
@@ -57,7 +58,11 @@ async function withJob(
       log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
     }
     log.info(`rds: retention ${describeRetention(job.retention)}`)
-    return await use(job, { resticBinary: config.resticBinary, retryLock: config.retryLock, log, engine: lazyEngine(context) })
+    const { statusFile } = config
+    const recordStatus = async (result: RunResult) => {
+      if (statusFile) await writeStatus(statusFile, statusOf(result)).catch((error) => log.warn(`status: cannot write STATUS_FILE ${statusFile}: ${error.message}`))
+    }
+    return await use(job, { resticBinary: config.resticBinary, retryLock: config.retryLock, log, engine: lazyEngine(context) }, recordStatus)
   } finally {
     await workspace.close()
   }
@@ -88,8 +93,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         await withJob(
           context,
           log,
-          async (job, runContext) => {
-            await runAgent(job, { ...runContext, stop: context.stop })
+          async (job, runContext, recordStatus) => {
+            await runAgent(job, { ...runContext, stop: context.stop, onRunEnd: recordStatus })
             return EXIT.ok
           },
           true,
@@ -107,10 +112,30 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         await withJob(
           context,
           log,
-          async (job, runContext) => (await runJob(job, { ...runContext, signal: context.stop })).exitCode,
+          async (job, runContext, recordStatus) => {
+            const result = await runJob(job, { ...runContext, signal: context.stop })
+            await recordStatus(result)
+            return result.exitCode
+          },
           false,
         ),
       )
+    })
+  program
+    .command('health')
+    .description("report the last run's outcome from STATUS_FILE: exit 0 if it succeeded or none has finished yet, 1 if it failed")
+    .action(async () => {
+      const file = context.env.STATUS_FILE?.trim()
+      if (!file) throw new ConfigError('STATUS_FILE is not set; set it to the file where the agent records its last run (the image sets /run/rds/status.json).')
+      const status = await readStatus(file)
+      if (!status) {
+        context.stdout.write('no run has finished yet\n')
+      } else if (status.ok) {
+        context.stdout.write(`the last run succeeded at ${status.finishedAt}${status.snapshotId ? ` (snapshot ${status.snapshotId.slice(0, 8)})` : ''}\n`)
+      } else {
+        context.stdout.write(`the last run failed at ${status.finishedAt} with exit code ${status.exitCode}: ${status.message ?? 'no message'}\n`)
+        setExitCode(EXIT.failure)
+      }
     })
   return program
 }

@@ -1,0 +1,219 @@
+// End to end: both images in a real single-node Docker Swarm, deployed from the top-level
+// stack.yml (plus test/e2e/stack.extra.yml), backing up a real Postgres on schedule.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { execa } from 'execa'
+import { keygen } from './fixtures/sftp-server.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const STACK = 'rdse2e'
+const SECRETS = ['db-password', 'restic-ssh-privkey', 'restic-ssh-authorized-keys', 'restic-repo-password', 'restic-ssh-known-hosts']
+const RESTORE_CONTAINER = `${STACK}-restore`
+const HEALTH_CONTAINER = `${STACK}-health`
+
+t.setTimeout(15 * 60 * 1000)
+
+const docker = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) =>
+  execa('docker', args, { reject: false, cwd: ROOT, input: options.input, env: options.env })
+
+async function dockerOk(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<string> {
+  const result = await docker(args, options)
+  if (result.exitCode !== 0) throw new Error(`docker ${args.join(' ')} failed: ${result.stderr}`)
+  return result.stdout
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, seconds = 120): Promise<T> {
+  const deadline = Date.now() + seconds * 1000
+  while (Date.now() < deadline) {
+    const value = await check()
+    if (value) return value
+    await sleep(1000)
+  }
+  throw new Error(`timed out after ${seconds} s waiting for ${what}`)
+}
+
+/** The running containers of a service of the stack. */
+async function containers(service: string): Promise<string[]> {
+  const out = await dockerOk(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${STACK}_${service}`, '--filter', 'status=running'])
+  return out.split('\n').filter(Boolean)
+}
+
+const container = async (service: string) => waitFor(`a running ${service} container`, async () => (await containers(service))[0])
+
+async function tearDown(): Promise<void> {
+  // The plain containers first: a network that still has a container attached outlives "stack rm".
+  await docker(['rm', '-f', RESTORE_CONTAINER, HEALTH_CONTAINER])
+  await docker(['stack', 'rm', STACK])
+  await waitFor('the stack to be gone', async () => (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${STACK}`])) === '' || undefined)
+  await waitFor('the stack networks to be gone', async () => {
+    const networks = (await dockerOk(['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${STACK}`])).split('\n').filter(Boolean)
+    if (networks.length > 0) await docker(['network', 'rm', ...networks])
+    return networks.length === 0 || undefined
+  })
+  for (const secret of SECRETS) await docker(['secret', 'rm', secret])
+  const volumes = (await dockerOk(['volume', 'ls', '-q', '--filter', `name=${STACK}_`])).split('\n').filter(Boolean)
+  if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes])
+}
+
+const engine = await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])
+if (engine.exitCode !== 0 || engine.stdout.trim() !== 'active') {
+  const reason = engine.exitCode !== 0 ? `no Docker engine (${engine.stderr.trim()})` : `the engine is not a Swarm manager (${engine.stdout.trim()})`
+  // In CI a missing engine is a failure: .ci/run starts one (test/e2e/start-docker).
+  if (process.env.CI) t.fail(`${reason}; run test/e2e/start-docker first`)
+  else t.plan(0, `${reason}; run test/e2e/start-docker to include the end-to-end test`)
+} else {
+  await runEndToEnd()
+}
+
+async function runEndToEnd() {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-e2e-'))
+  let bootstrapKnownHosts = ''
+
+  t.before(async () => {
+    await tearDown()
+    // Every image the stack needs, built here: there is no registry to pull from.
+    await execa(join(ROOT, 'images', 'build'), [], { cwd: ROOT, env: { IMAGE_TAG: 'latest' } })
+    await dockerOk(['build', '-q', '-t', 'rds-test-postgres:latest', 'test/e2e/postgres'])
+
+    // The README's quick start: the agent's key, the passwords, the server's known_hosts.
+    const agentKey = join(dir, 'restic-ssh-privkey')
+    await keygen(agentKey)
+    await writeFile(join(dir, 'restic-repo-password'), 'correct horse battery staple\n')
+    await writeFile(join(dir, 'db-password'), 'db secret\n')
+    await dockerOk(['secret', 'create', 'restic-ssh-privkey', agentKey])
+    await dockerOk(['secret', 'create', 'restic-ssh-authorized-keys', `${agentKey}.pub`])
+    await dockerOk(['secret', 'create', 'restic-repo-password', join(dir, 'restic-repo-password')])
+    await dockerOk(['secret', 'create', 'db-password', join(dir, 'db-password')])
+    bootstrapKnownHosts = await dockerOk([
+      'run', '--rm', '-e', 'SWARM_SERVICE=server', '-v', `${STACK}_server-host-keys:/etc/ssh/host_keys`,
+      'restic-docker-swarm-server:latest', 'known-hosts',
+    ])
+    await dockerOk(['secret', 'create', 'restic-ssh-known-hosts', '-'], { input: bootstrapKnownHosts })
+
+    await dockerOk(['stack', 'deploy', '-c', 'stack.yml', '-c', 'test/e2e/stack.extra.yml', STACK], {
+      env: { STACK_NAME: STACK, POSTGRES_IMAGE: 'rds-test-postgres:latest', RUN_AT: '*/20 * * * * *' },
+    })
+    await waitFor('every service to run', async () => {
+      const lines = (await dockerOk(['service', 'ls', '--filter', `label=com.docker.stack.namespace=${STACK}`, '--format', '{{.Replicas}}'])).split('\n')
+      return lines.length === 5 && lines.every((line) => /^(\d+)\/\1$/.test(line.trim())) ? true : undefined
+    })
+  })
+
+  t.teardown(async () => {
+    await tearDown()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  t.test('the server generates its host keys on first boot and writes known_hosts for its service name', async (t) => {
+    t.match(bootstrapKnownHosts, /^\[server\]:2222 ssh-ed25519 \S+\n\[server\]:2222 ssh-rsa \S+$/)
+    const server = await container('server')
+    t.equal((await dockerOk(['exec', server, 'cat', '/etc/ssh/host_fingerprints/known_hosts'])).trim(), bootstrapKnownHosts.trim(), 'the running server has the keys made at bootstrap')
+    const logs = await docker(['service', 'logs', '--raw', `${STACK}_server`])
+    t.match(logs.stdout + logs.stderr, /SHA256:\S+ restic-docker-swarm-server \(ED25519\)/, 'the fingerprints are in the log')
+  })
+
+  t.test('a Postgres dump is backed up on schedule, the post-hook removes it, and it restores into a fresh Postgres', async (t) => {
+    const db = await container('db')
+    await waitFor('postgres to accept connections', async () => (await docker(['exec', db, 'psql', '-U', 'postgres', '-c', 'select 1'])).exitCode === 0 || undefined)
+    await dockerOk(['exec', db, 'psql', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE TABLE rows_to_keep (n int); INSERT INTO rows_to_keep SELECT generate_series(1, 1000);'])
+    const inserted = new Date()
+    const agent = await container('db-backup')
+    const runLog = await waitFor('a scheduled backup after the insert', async () => {
+      const logs = await docker(['logs', '--since', inserted.toISOString(), agent])
+      const text = logs.stdout + logs.stderr
+      // A run that started after the insert, and its end.
+      return /run: starting[\s\S]*run: succeeded/.test(text) ? text : undefined
+    }, 90)
+    t.match(runLog, /pre-hook: running in rdse2e_db/)
+    t.match(runLog, /backup: snapshot [0-9a-f]{8} saved/)
+    t.match(runLog, /post-hook: done/)
+    t.equal(await dockerOk(['exec', db, 'ls', '-A', '/dump']), '', 'the post-hook removed the dump')
+    const server = await container('server')
+    t.not(await dockerOk(['exec', server, 'ls', '/home/restic/db/snapshots']), '', "the snapshot is in the server's repository")
+
+    const dump = await dockerOk(['exec', agent, 'runrestic', 'dump', 'latest', '/backup/all.sql'])
+    t.match(dump, /CREATE TABLE public\.rows_to_keep/)
+    await dockerOk(['run', '-d', '--name', RESTORE_CONTAINER, '-e', 'POSTGRES_PASSWORD=restore', 'rds-test-postgres:latest'])
+    await waitFor('the fresh postgres', async () => (await docker(['exec', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-c', 'select 1'])).exitCode === 0 || undefined)
+    await dockerOk(['exec', '-i', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-q'], { input: dump })
+    const rows = await dockerOk(['exec', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
+    t.equal(rows.trim(), '1000|500500', 'every row came back')
+  })
+
+  t.test('with two replicas, the hooks run in exactly one of them', async (t) => {
+    const replicas = await containers('web')
+    t.equal(replicas.length, 2)
+    const agent = await container('web-backup')
+    const backup = await docker(['exec', agent, 'rds', 'backup'])
+    t.equal(backup.exitCode, 0, backup.stderr)
+    const marks = await Promise.all(replicas.map(async (id) => (await docker(['exec', id, 'cat', '/tmp/hook-ran'])).stdout))
+    t.same(marks.filter(Boolean), ['pre-hook ran\npost-hook ran (success)'], 'one replica ran both hooks, the other none')
+  })
+
+  t.test('the server refuses a password login, a root login, a shell command and port forwarding', async (t) => {
+    const agent = await container('db-backup')
+    const ssh = (args: string[]) =>
+      docker(['exec', agent, 'ssh', '-F', '/dev/null', '-o', 'BatchMode=yes', '-o', 'UserKnownHostsFile=/run/secrets/restic-ssh-known-hosts', '-o', 'StrictHostKeyChecking=yes', '-p', '2222', ...args])
+    const password = await ssh(['-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', 'restic@server', 'true'])
+    t.equal(password.exitCode, 255)
+    t.match(password.stderr, /Permission denied \(publickey\)/)
+    const root = await ssh(['-i', '/run/secrets/restic-ssh-privkey', 'root@server', 'true'])
+    t.equal(root.exitCode, 255)
+    t.match(root.stderr, /Permission denied/)
+    const shell = await ssh(['-n', '-i', '/run/secrets/restic-ssh-privkey', 'restic@server', 'echo pwned'])
+    t.notMatch(shell.stdout, /pwned/)
+    t.match(shell.stdout + shell.stderr, /This service allows sftp connections only/)
+    const forward = await ssh(['-i', '/run/secrets/restic-ssh-privkey', '-W', '127.0.0.1:2222', 'restic@server'])
+    t.equal(forward.exitCode, 255)
+    t.match(forward.stderr, /administratively prohibited/)
+  })
+
+  t.test("the agent's health turns unhealthy after a failed run and healthy after a good one", async (t) => {
+    // A plain container of the agent image: Swarm would replace an unhealthy task at once, so the
+    // same container could not be seen turning healthy again.
+    const secrets = join(dir, 'health-secrets')
+    await execa('mkdir', ['-p', secrets])
+    await writeFile(join(secrets, 'known_hosts'), bootstrapKnownHosts)
+    await writeFile(join(secrets, 'password'), await readFile(join(dir, 'restic-repo-password')))
+    await writeFile(join(secrets, 'wrong-password'), 'not the password\n')
+    await writeFile(join(secrets, 'key'), await readFile(join(dir, 'restic-ssh-privkey')), { mode: 0o400 })
+    const web = (await containers('web')).length
+    t.equal(web, 2)
+    const agent = await dockerOk([
+      'run', '-d', '--name', HEALTH_CONTAINER, '--network', `${STACK}_backup`,
+      '--health-interval', '2s', '--health-retries', '1', '--health-start-period', '0s',
+      '-v', `${secrets}:/secrets:ro`,
+      '-e', 'SSH_HOST=server', '-e', 'REPO_PATH=health', '-e', 'RUN_AT=0 0 1 1 *', '-e', 'BACKUP_PATH=/etc/ssh',
+      '-e', 'SSH_PRIVKEY_FILE=/secrets/key', '-e', 'SSH_KNOWN_HOSTS_FILE=/secrets/known_hosts', '-e', 'RESTIC_REPO_PASSWORD_FILE=/secrets/password',
+      'restic-docker-swarm-agent:latest',
+    ])
+    const health = async () => (await dockerOk(['inspect', '-f', '{{.State.Health.Status}}', agent])).trim()
+    await waitFor('healthy before any run', async () => (await health()) === 'healthy' || undefined, 60)
+    t.equal((await docker(['exec', agent, 'rds', 'backup'])).exitCode, 0, 'a first run creates the repository')
+    const failed = await docker(['exec', '-e', 'RESTIC_REPO_PASSWORD_FILE=/secrets/wrong-password', agent, 'rds', 'backup'])
+    t.equal(failed.exitCode, 12)
+    await waitFor('unhealthy', async () => (await health()) === 'unhealthy' || undefined, 60)
+    const report = await docker(['exec', agent, 'rds', 'health'])
+    t.equal(report.exitCode, 1)
+    t.match(report.stdout, /^the last run failed at .* with exit code 12: restic cat failed: the password in RESTIC_REPO_PASSWORD_FILE \(\/secrets\/wrong-password\) is wrong/)
+    t.equal((await docker(['exec', agent, 'rds', 'backup'])).exitCode, 0)
+    await waitFor('healthy again', async () => (await health()) === 'healthy' || undefined, 60)
+    t.match((await dockerOk(['exec', agent, 'rds', 'health'])), /^the last run succeeded at .* \(snapshot [0-9a-f]{8}\)$/)
+  })
+
+  t.test('a re-created server keeps its host key, and the next backup succeeds', async (t) => {
+    const before = await container('server')
+    await dockerOk(['service', 'update', '--force', '--detach', `${STACK}_server`])
+    const after = await waitFor('a new server task', async () => (await containers('server')).find((id) => id !== before))
+    t.not(after, before)
+    await waitFor('the new server to listen', async () => /serving SFTP/.test((await docker(['logs', after])).stderr) || undefined)
+    t.equal((await dockerOk(['exec', after, 'cat', '/etc/ssh/host_fingerprints/known_hosts'])).trim(), bootstrapKnownHosts.trim())
+    const agent = await container('web-backup')
+    const backup = await docker(['exec', agent, 'rds', 'backup'])
+    t.equal(backup.exitCode, 0, backup.stderr)
+  })
+}
