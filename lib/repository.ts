@@ -11,8 +11,9 @@ export interface Repository {
   options: string[]
   passwordFile: string
   describe: string
-  /** Present for an SFTP repository, so that ssh failures can name the files to fix. */
+  /** Present for an SFTP repository, so that ssh failures can be diagnosed and name the files to fix. */
   ssh?: {
+    transport: SshTransport
     destination: string
     knownHostsFile: string
     privkeyFile: string
@@ -30,6 +31,7 @@ export function sftpRepository(config: Config, transport: SshTransport): Reposit
     passwordFile: config.passwordFile,
     describe: `${config.repoPath} on ${destination}`,
     ssh: {
+      transport,
       destination,
       knownHostsFile: config.sshKnownHostsFile,
       privkeyFile: config.sshPrivkeyFile,

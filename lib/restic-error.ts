@@ -31,6 +31,11 @@ const SSH_FAILURES: { pattern: RegExp; explain: (repository: Repository, line: s
   },
 ]
 
+/** Whether ssh's own stderr says why the connection failed. */
+export function explainsSshFailure(stderr: string[]): boolean {
+  return stderr.some((line) => SSH_FAILURES.some((failure) => failure.pattern.test(line)))
+}
+
 /** The last line restic printed that says what went wrong, for failures with no better explanation. */
 function lastReason(stderr: string[]): string {
   const fatal = [...stderr].reverse().find((line) => /^Fatal: /.test(line))

@@ -2,7 +2,8 @@ import { execa } from 'execa'
 import { ConfigError, EXIT, RunError } from './errors.js'
 import type { Logger } from './log.js'
 import { repositoryArgs, type Repository } from './repository.js'
-import { resticFailure } from './restic-error.js'
+import { explainsSshFailure, resticFailure } from './restic-error.js'
+import { probeSsh, SFTP_START_FAILED } from './ssh-probe.js'
 
 /** How to run restic against one repository. */
 export interface Restic {
@@ -74,6 +75,10 @@ export async function runRestic(restic: Restic, args: string[], options: ResticR
   if (!log.verbose) for (const line of stderr) log.warn(`restic: ${line}`)
   if (result.isCanceled || result.isTerminated) {
     throw new RunError(`restic ${command} was interrupted before it finished.`, EXIT.interrupted)
+  }
+  const { ssh } = restic.repository
+  if (ssh && stderr.some((line) => SFTP_START_FAILED.test(line)) && !explainsSshFailure(stderr)) {
+    stderr.push(...(await probeSsh(ssh.transport, options.signal)))
   }
   throw resticFailure(command, result.exitCode, stderr, restic.repository)
 }

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { execa } from 'execa'
+import { swarmUnavailable } from './fixtures/docker.js'
 import { keygen } from './fixtures/sftp-server.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -59,12 +60,11 @@ async function tearDown(): Promise<void> {
   if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes])
 }
 
-const engine = await docker(['info', '--format', '{{.Swarm.LocalNodeState}}'])
-if (engine.exitCode !== 0 || engine.stdout.trim() !== 'active') {
-  const reason = engine.exitCode !== 0 ? `no Docker engine (${engine.stderr.trim()})` : `the engine is not a Swarm manager (${engine.stdout.trim()})`
+const unavailable = await swarmUnavailable()
+if (unavailable) {
   // In CI a missing engine is a failure: .ci/run starts one (test/e2e/start-docker).
-  if (process.env.CI) t.fail(`${reason}; run test/e2e/start-docker first`)
-  else t.plan(0, `${reason}; run test/e2e/start-docker to include the end-to-end test`)
+  if (process.env.CI) t.fail(`${unavailable}; run test/e2e/start-docker first`)
+  else t.plan(0, `${unavailable}; run test/e2e/start-docker to include the end-to-end test`)
 } else {
   await runEndToEnd()
 }

@@ -1,0 +1,71 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import Docker from 'dockerode'
+import { execa } from 'execa'
+import { dockerEngine } from '../lib/docker-engine.js'
+import { runHook } from '../lib/hooks.js'
+import { swarmUnavailable } from './fixtures/docker.js'
+import { captureLogger } from './fixtures/log.js'
+
+const SERVICE = 'rds-test-hooks'
+const IMAGE = 'debian:trixie-slim'
+
+const unavailable = await swarmUnavailable()
+if (unavailable) {
+  if (process.env.CI) t.fail(`${unavailable}; run test/e2e/start-docker first`)
+  else t.plan(0, `${unavailable}; run test/e2e/start-docker to include this test`)
+} else if ((await execa('docker', ['image', 'inspect', IMAGE], { reject: false })).exitCode !== 0) {
+  if (process.env.CI) t.fail(`the image ${IMAGE} is missing; build it with images/stand-in-base`)
+  else t.plan(0, `the image ${IMAGE} is missing; build it with images/stand-in-base to include this test`)
+} else {
+  const docker = new Docker()
+  const engine = dockerEngine(docker)
+  const removeService = () => execa('docker', ['service', 'rm', SERVICE], { reject: false })
+
+  t.before(async () => {
+    await removeService()
+    await execa('docker', ['service', 'create', '--detach', '--name', SERVICE, '--replicas', '2', '--init', IMAGE, 'sleep', 'infinity'])
+    for (let i = 0; i < 120 && (await engine.runningTasks(SERVICE)).length < 2; i++) await sleep(500)
+  })
+  t.teardown(removeService)
+
+  t.test('the running tasks of a service, each with its node and container', async (t) => {
+    const nodeId = await engine.localNodeId()
+    t.equal(nodeId, (await execa('docker', ['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim())
+    const tasks = await engine.runningTasks(SERVICE)
+    t.equal(tasks.length, 2)
+    t.same(tasks.map((task) => task.nodeId), [nodeId, nodeId])
+    t.same(tasks.map((task) => task.slot).sort(), [1, 2])
+    for (const task of tasks) t.match(task.containerId, /^[0-9a-f]{64}$/)
+  })
+
+  t.test('an unknown service is a clear error', async (t) => {
+    await t.rejects(engine.runningTasks('rds-no-such-service'), {
+      name: 'RunError',
+      message: 'there is no Swarm service named rds-no-such-service; set SERVICE_NAME to the full name, including the stack prefix.',
+    })
+  })
+
+  t.test('exec passes output line by line and returns the exit code', async (t) => {
+    const [task] = await engine.runningTasks(SERVICE)
+    const lines: string[] = []
+    const code = await engine.exec(task!.containerId, ['sh', '-c', 'echo one; echo two >&2; echo "$GREETING"; exit 3'], ['GREETING=hello'], (stream, line) =>
+      lines.push(`${stream}:${line}`),
+    )
+    t.equal(code, 3)
+    t.same(lines.sort(), ['stderr:two', 'stdout:hello', 'stdout:one'])
+  })
+
+  t.test('a hook runs in exactly one of two replicas, the same one each time', async (t) => {
+    const { log, text } = captureLogger()
+    for (let i = 0; i < 2; i++) {
+      await runHook(engine, { name: 'pre-hook', variable: 'PRE_HOOK', service: SERVICE, command: 'echo ran >> /tmp/ran' }, log)
+    }
+    const tasks = await engine.runningTasks(SERVICE)
+    const counts = await Promise.all(
+      tasks.map(async (task) => (await execa('docker', ['exec', task.containerId, 'sh', '-c', 'cat /tmp/ran 2>/dev/null | wc -l'])).stdout.trim()),
+    )
+    t.same(counts.sort(), ['0', '2'])
+    t.match(text(), /pre-hook: done/)
+  })
+}
