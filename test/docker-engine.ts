@@ -15,8 +15,8 @@ if (unavailable) {
   if (process.env.CI) t.fail(`${unavailable}; run test/e2e/start-docker first`)
   else t.plan(0, `${unavailable}; run test/e2e/start-docker to include this test`)
 } else if ((await execa('docker', ['image', 'inspect', IMAGE], { reject: false })).exitCode !== 0) {
-  if (process.env.CI) t.fail(`the image ${IMAGE} is missing; build it with images/stand-in-base`)
-  else t.plan(0, `the image ${IMAGE} is missing; build it with images/stand-in-base to include this test`)
+  if (process.env.CI) t.fail(`the image ${IMAGE} is missing; build it with images/base-image`)
+  else t.plan(0, `the image ${IMAGE} is missing; build it with images/base-image to include this test`)
 } else {
   const docker = new Docker()
   const engine = dockerEngine(docker)
