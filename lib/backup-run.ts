@@ -112,7 +112,7 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
     failure ??= runError
   }
   const hookEnv = () => [`RDS_RUN_STATUS=${failure ? 'failure' : 'success'}`, `RDS_SNAPSHOT_ID=${summary?.snapshot_id ?? ''}`]
-  const hook = (name: string, variable: string, command: string) =>
+  const hook = async (name: string, variable: string, command: string) =>
     runHook(context.engine(), { name, variable, service: job.hooks.service ?? '', command, env: hookEnv() }, log)
 
   log.info(`run: starting backup of ${job.backupPath} to ${job.repository.describe}`)

@@ -18,11 +18,20 @@ async function lines(stream: PassThrough, onLine: (line: string) => void): Promi
   for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) onLine(line)
 }
 
+/** A connection failure (no socket, refused) as a sentence; other errors as they are. */
+function unreachable(docker: Docker, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException).code
+  if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && code !== 'EACCES') return error
+  const modem = docker.modem as { socketPath?: string; host?: string; port?: string | number }
+  const where = modem.socketPath ?? `${modem.host}:${modem.port}`
+  return new RunError(`cannot reach the Docker engine at ${where} (${code}); mount the Docker socket into the agent (/var/run/docker.sock) or set DOCKER_HOST.`)
+}
+
 /** The HookEngine of a real Docker engine, reached through dockerode. */
 export function dockerEngine(docker: Docker): HookEngine {
   return {
     async localNodeId() {
-      const info = (await docker.info()) as { Swarm?: { NodeID?: string; LocalNodeState?: string } }
+      const info = (await docker.info().catch((error) => Promise.reject(unreachable(docker, error)))) as { Swarm?: { NodeID?: string; LocalNodeState?: string } }
       const nodeId = info.Swarm?.NodeID
       if (info.Swarm?.LocalNodeState !== 'active' || !nodeId) {
         throw new RunError('the Docker engine the agent talks to is not part of a Swarm, so it cannot find the service to run hooks in.')
@@ -38,7 +47,7 @@ export function dockerEngine(docker: Docker): HookEngine {
         if (statusCode(error) === 404) {
           throw new RunError(`there is no Swarm service named ${service}; set SERVICE_NAME to the full name, including the stack prefix.`)
         }
-        throw error
+        throw unreachable(docker, error)
       }
       const tasks = (await docker.listTasks({
         filters: { service: [serviceId], 'desired-state': ['running'] },

@@ -3,19 +3,15 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { execa } from 'execa'
-import { addRandomFiles, makeDataTree } from './fixtures/data.js'
+import { addRandomFiles } from './fixtures/data.js'
 import { RDS } from './fixtures/cli.js'
-import { startSftpServer, type SftpServer } from './fixtures/sftp-server.js'
+import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
 
+const fixture = useServerAndData(t)
 let server: SftpServer
 let data: string
-t.before(async () => {
-  server = await startSftpServer()
-  data = await makeDataTree()
-})
-t.teardown(async () => {
-  await server.stop()
-  await rm(data, { recursive: true, force: true })
+t.before(() => {
+  ;({ server, data } = fixture)
 })
 
 function startAgent(env: Record<string, string>) {

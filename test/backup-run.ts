@@ -1,7 +1,7 @@
 import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execa } from 'execa'
 import { formatBytes, runJob, type RunContext } from '../lib/backup-run.js'
 import type { HookEngine } from '../lib/hooks.js'
@@ -19,7 +19,7 @@ t.before(async () => {
 })
 t.teardown(() => server.stop())
 
-async function setup(t: Tap.Test, env: Record<string, string> = {}, data?: string) {
+async function setup(t: Test, env: Record<string, string> = {}, data?: string) {
   const backupPath = data ?? (await makeDataTree())
   if (!data) t.teardown(() => rm(backupPath, { recursive: true, force: true }))
   const { log, text } = captureLogger(true)

@@ -3,19 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { makeDataTree } from './fixtures/data.js'
 import { RDS, runBin } from './fixtures/cli.js'
-import { keygen, startSftpServer, type SftpServer } from './fixtures/sftp-server.js'
+import { keygen, useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
 
+const fixture = useServerAndData(t)
 let server: SftpServer
 let data: string
-t.before(async () => {
-  server = await startSftpServer()
-  data = await makeDataTree()
-})
-t.teardown(async () => {
-  await server.stop()
-  await rm(data, { recursive: true, force: true })
+t.before(() => {
+  ;({ server, data } = fixture)
 })
 
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
@@ -142,10 +137,8 @@ t.test('no secret appears in any argv, environment or log', async (t) => {
   t.teardown(() => rm(dir, { recursive: true }))
   const record = join(dir, 'record')
   // Wrappers record what restic and ssh are started with (argv and environment), then run the real thing.
-  for (const [name, real] of [
-    ['restic', (await execa('sh', ['-c', 'command -v restic'])).stdout],
-    ['ssh', (await execa('sh', ['-c', 'command -v ssh'])).stdout],
-  ]) {
+  for (const name of ['restic', 'ssh']) {
+    const real = (await execa('which', [name])).stdout
     await writeFile(join(dir, name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> ${record}\nenv >> ${record}\nexec ${real} "$@"\n`, { mode: 0o755 })
   }
   const key = await readFile(server.privkeyFile, 'utf8')

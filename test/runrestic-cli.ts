@@ -2,23 +2,18 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { makeDataTree } from './fixtures/data.js'
 import { RDS, RUNRESTIC, runBin } from './fixtures/cli.js'
-import { startSftpServer, type SftpServer } from './fixtures/sftp-server.js'
+import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
 
+const fixture = useServerAndData(t)
 let server: SftpServer
 let data: string
 let env: Record<string, string>
 t.before(async () => {
-  server = await startSftpServer()
-  data = await makeDataTree()
+  ;({ server, data } = fixture)
   env = server.env(data, { REPO_PATH: 'runrestic', SNAPSHOT_HOST: 'app' })
   const backup = await runBin(RDS, ['backup'], env)
   if (backup.exitCode !== 0) throw new Error(backup.stderr)
-})
-t.teardown(async () => {
-  await server.stop()
-  await rm(data, { recursive: true, force: true })
 })
 
 t.test('without arguments it prints the default command and a help, and no secret', async (t) => {

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readConfig } from '../lib/config.js'
 import { probeSsh } from '../lib/ssh-probe.js'
 import { prepareSshTransport } from '../lib/ssh-transport.js'
@@ -14,7 +14,7 @@ t.before(async () => {
 })
 t.teardown(() => server.stop())
 
-async function transport(t: Tap.Test, env: Record<string, string> = {}) {
+async function transport(t: Test, env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'rds-probe-'))
   t.teardown(() => rm(dir, { recursive: true }))
   return prepareSshTransport(readConfig(server.env('/tmp', env)), dir, captureLogger().log)

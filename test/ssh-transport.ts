@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execa } from 'execa'
 import { readConfig } from '../lib/config.js'
 import { prepareSshTransport, SSH_ALIAS, sshConfigText } from '../lib/ssh-transport.js'
@@ -9,7 +9,7 @@ import { captureLogger } from './fixtures/log.js'
 
 const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n'
 
-async function tempDir(t: Tap.Test) {
+async function tempDir(t: Test) {
   const dir = await mkdtemp(join(tmpdir(), 'rds-ssh-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir
