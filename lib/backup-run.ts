@@ -12,7 +12,7 @@ export interface RunContext {
   /** Aborting stops the run: restic is sent SIGTERM, and no further step starts but the post-hook. */
   signal?: AbortSignal
   /** Called only when the job has hooks, so that a job without them needs no Docker engine. */
-  engine: () => HookEngine
+  engine: () => HookEngine | Promise<HookEngine>
 }
 
 /** restic backup --json's closing message. */
@@ -47,28 +47,21 @@ export function formatBytes(bytes: number): string {
 const asRunError = (error: unknown): RunError =>
   error instanceof RunError ? error : new RunError(error instanceof Error ? error.message : String(error))
 
-/** Creates the repository if, and only if, restic says there is none (exit code 10). */
-async function ensureRepository(restic: Restic, context: RunContext): Promise<void> {
-  const options = { log: context.log, signal: context.signal }
-  try {
-    await runRestic(restic, ['cat', 'config'], options)
-    return
-  } catch (error) {
-    if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
-  }
-  context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
-  await runRestic(restic, ['init'], options)
-  context.log.info('repository: created')
-}
-
 /** Runs restic backup; onSummary sees the summary even of an incomplete snapshot (exit code 3). */
-async function backup(job: Job, restic: Restic, context: RunContext, onSummary: (summary: BackupSummary) => void) {
+async function backup(
+  job: Job,
+  restic: Restic,
+  context: RunContext,
+  onSummary: (summary: BackupSummary) => void,
+  expectedExitCodes?: number[],
+) {
   const args = ['backup', '--json', '--host', job.snapshotHost]
   if (context.log.verbose) args.push('--verbose')
   args.push(...job.backupArgs, '--', job.backupPath)
   await runRestic(restic, args, {
     log: context.log,
     signal: context.signal,
+    expectedExitCodes,
     onStdoutLine: (line) => {
       let message: { message_type?: string; action?: string; item?: string } & Partial<BackupSummary>
       try {
@@ -83,6 +76,23 @@ async function backup(job: Job, restic: Restic, context: RunContext, onSummary: 
       }
     },
   })
+}
+
+/**
+ * Backs up, creating the repository first if, and only if, restic says there is none (exit code
+ * 10). Trying the backup first, rather than checking for the repository before every run, saves
+ * opening the repository (a key derivation and an ssh connection) on every run but the first.
+ */
+async function backupCreatingRepository(job: Job, restic: Restic, context: RunContext, onSummary: (summary: BackupSummary) => void) {
+  try {
+    await backup(job, restic, context, onSummary, [EXIT.noRepository])
+  } catch (error) {
+    if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
+    context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
+    await runRestic(restic, ['init'], { log: context.log, signal: context.signal })
+    context.log.info('repository: created')
+    await backup(job, restic, context, onSummary)
+  }
 }
 
 function describeSummary(summary: BackupSummary): string {
@@ -113,15 +123,14 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
   }
   const hookEnv = () => [`RDS_RUN_STATUS=${failure ? 'failure' : 'success'}`, `RDS_SNAPSHOT_ID=${summary?.snapshot_id ?? ''}`]
   const hook = async (name: string, variable: string, command: string) =>
-    runHook(context.engine(), { name, variable, service: job.hooks.service ?? '', command, env: hookEnv() }, log)
+    runHook(await context.engine(), { name, variable, service: job.hooks.service ?? '', command, env: hookEnv() }, log)
 
   log.info(`run: starting backup of ${job.backupPath} to ${job.repository.describe}`)
   if (job.hooks.pre) await hook('pre-hook', 'PRE_HOOK', job.hooks.pre).catch(fail)
 
   if (!failure) {
     try {
-      await ensureRepository(restic, context)
-      await backup(job, restic, context, (s) => (summary = s))
+      await backupCreatingRepository(job, restic, context, (s) => (summary = s))
       backupComplete = true
       if (summary) log.info(`backup: ${describeSummary(summary)}`)
     } catch (error) {

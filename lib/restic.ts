@@ -18,6 +18,8 @@ export interface ResticRunOptions {
   signal?: AbortSignal
   /** Each line restic writes to stdout; by default they go to the log with --verbose. */
   onStdoutLine?: (line: string) => void
+  /** Exit codes the caller handles itself: restic's stderr is then not logged as a warning. */
+  expectedExitCodes?: number[]
 }
 
 // Lines of stderr kept to explain a failure.
@@ -72,7 +74,9 @@ export async function runRestic(restic: Restic, args: string[], options: ResticR
     if (result.code === 'ENOENT') throw resticNotFound(restic.binary)
     throw new RunError(`restic ${command} could not be started: ${result.shortMessage}.`)
   }
-  if (!log.verbose) for (const line of stderr) log.warn(`restic: ${line}`)
+  if (!log.verbose && !options.expectedExitCodes?.includes(result.exitCode ?? -1)) {
+    for (const line of stderr) log.warn(`restic: ${line}`)
+  }
   if (result.isCanceled || result.isTerminated) {
     throw new RunError(`restic ${command} was interrupted before it finished.`, EXIT.interrupted)
   }

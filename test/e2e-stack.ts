@@ -199,7 +199,7 @@ async function runEndToEnd() {
     await waitFor('unhealthy', async () => (await health()) === 'unhealthy' || undefined, 60)
     const report = await docker(['exec', agent, 'rds', 'health'])
     t.equal(report.exitCode, 1)
-    t.match(report.stdout, /^the last run failed at .* with exit code 12: restic cat failed: the password in RESTIC_REPO_PASSWORD_FILE \(\/secrets\/wrong-password\) is wrong/)
+    t.match(report.stdout, /^the last run failed at .* with exit code 12: restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE \(\/secrets\/wrong-password\) is wrong/)
     t.equal((await docker(['exec', agent, 'rds', 'backup'])).exitCode, 0)
     await waitFor('healthy again', async () => (await health()) === 'healthy' || undefined, 60)
     t.match((await dockerOk(['exec', agent, 'rds', 'health'])), /^the last run succeeded at .* \(snapshot [0-9a-f]{8}\)$/)

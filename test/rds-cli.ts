@@ -69,7 +69,7 @@ t.test('rds health reports the last run recorded in STATUS_FILE', async (t) => {
   const wrong = join(dir, 'wrong')
   await writeFile(wrong, 'wrong\n')
   t.equal((await rds(['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: wrong })).exitCode, 12)
-  t.match(await health(), { exitCode: 1, stdout: /^the last run failed at .* with exit code 12: restic cat failed: the password in RESTIC_REPO_PASSWORD_FILE \(.*wrong\) is wrong/ })
+  t.match(await health(), { exitCode: 1, stdout: /^the last run failed at .* with exit code 12: restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE \(.*wrong\) is wrong/ })
 
   t.match(await rds(['health'], {}), { exitCode: 2, stderr: /^rds: STATUS_FILE is not set; set it to the file where the agent records its last run/ })
 })

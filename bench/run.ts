@@ -1,0 +1,226 @@
+// npm run bench [-- --size MB --reps N --idle-seconds S --json]: measures rds against bare restic,
+// against a full tar archive over ssh, and against the time to read the data once. See docs/BENCHMARKS.md.
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { basename, dirname, join } from 'node:path'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { fileURLToPath } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Command } from 'commander'
+import { execa } from 'execa'
+import { readConfig } from '../lib/config.js'
+import { createLogger } from '../lib/log.js'
+import { repositoryArgs, sftpRepository } from '../lib/repository.js'
+import { prepareSshTransport } from '../lib/ssh-transport.js'
+import { startSftpServer, type SftpServer } from '../test/fixtures/sftp-server.js'
+import { changeDataset, generateDataset } from './dataset.js'
+import { cpuSeconds, measure, median, treeRss, treeSize, type Measurement } from './measure.js'
+
+// The rds that npm run bench has just built.
+const RDS = fileURLToPath(new URL('../../dist/bin/rds.js', import.meta.url))
+const MiB = 1024 * 1024
+
+interface Options {
+  size: number
+  reps: number
+  idleSeconds: number
+  json: boolean
+  seed: number
+}
+
+interface Run extends Measurement {
+  written: number
+  localDisk: number
+}
+
+async function tarOverSsh(data: string, sshArgs: string[], remoteFile: string): Promise<Measurement> {
+  const started = process.hrtime.bigint()
+  const tar = execa('tar', ['czf', '-', '-C', dirname(data), basename(data)], { buffer: false })
+  const ssh = execa('ssh', [...sshArgs, `cat > ${remoteFile}`], { stdin: 'pipe', buffer: false })
+  let peakRss = 0
+  let running = true
+  const sampling = (async () => {
+    while (running) {
+      peakRss = Math.max(peakRss, (await treeRss(tar.pid!)) + (await treeRss(ssh.pid!)))
+      await sleep(20)
+    }
+  })()
+  await pipeline(tar.stdout!, ssh.stdin!)
+  await Promise.all([tar, ssh])
+  running = false
+  await sampling
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakRss }
+}
+
+async function readOnce(data: string): Promise<number> {
+  const started = process.hrtime.bigint()
+  // Through a pipe: GNU tar skips reading the files when its output is /dev/null itself.
+  const tar = execa('tar', ['cf', '-', '-C', dirname(data), basename(data)], { buffer: false })
+  await pipeline(tar.stdout!, new Writable({ write: (_chunk, _encoding, done) => done() }))
+  await tar
+  return Number(process.hrtime.bigint() - started) / 1e9
+}
+
+async function idleAgent(env: Record<string, string>, seconds: number): Promise<{ rssMedian: number; rssMax: number; cpuPercent: number }> {
+  const agent = execa(process.execPath, [RDS, 'agent'], { env: { ...env, RUN_AT: '0 0 1 1 *' }, extendEnv: false, reject: false })
+  await sleep(3000)
+  const samples: number[] = []
+  const cpuBefore = await cpuSeconds(agent.pid!)
+  const started = Date.now()
+  for (let i = 0; i < seconds; i++) {
+    samples.push(await treeRss(agent.pid!))
+    await sleep(1000)
+  }
+  const cpu = (await cpuSeconds(agent.pid!)) - cpuBefore
+  const wall = (Date.now() - started) / 1000
+  agent.kill('SIGTERM')
+  await agent
+  return { rssMedian: median(samples), rssMax: Math.max(...samples), cpuPercent: (100 * cpu) / wall }
+}
+
+export async function runBenchmark(options: Options) {
+  const work = await mkdtemp(join(tmpdir(), 'rds-bench-'))
+  const server: SftpServer = await startSftpServer()
+  try {
+    const data = join(work, 'data')
+    const log = createLogger({ stream: process.stderr })
+    const progress = (message: string) => options.json || process.stderr.write(`bench: ${message}\n`)
+    const env = (repo: string, cache: string) => server.env(data, { REPO_PATH: repo, RESTIC_CACHE_DIR: cache, SNAPSHOT_HOST: 'bench' })
+    // The same ssh config and repository arguments rds uses, for bare restic and for tar | ssh.
+    const stateDir = join(work, 'state')
+    await mkdir(stateDir, { mode: 0o700 })
+    const config = readConfig(env('x', ''))
+    const transport = await prepareSshTransport(config, stateDir, log)
+    const resticArgs = (repo: string) => repositoryArgs(sftpRepository({ ...config, repoPath: repo }, transport))
+    const restic = (repo: string, cache: string, args: string[]) => measure('restic', [...resticArgs(repo), ...args], { env: { RESTIC_CACHE_DIR: cache } })
+    const rdsBackup = (repo: string, cache: string) => measure(process.execPath, [RDS, 'backup'], { env: env(repo, cache), extendEnv: false })
+    const backupArgs = ['backup', '--json', '--host', 'bench', '--', data]
+    const resticVersion = (await execa('restic', ['version'])).stdout.split(' ')[1]
+
+    progress(`generating ${options.size} MB of data (seed ${options.seed})`)
+    let files = await generateDataset(data, options.size * 1e6, options.seed)
+    const dataBytes = await treeSize(data)
+
+    // 1. The agent's overhead: the same initial backup, into a repository that already exists.
+    const overhead = { restic: [] as Measurement[], rds: [] as Measurement[] }
+    for (let rep = 0; rep < options.reps; rep++) {
+      progress(`overhead: repetition ${rep + 1} of ${options.reps}`)
+      // Alternate which goes first, so neither always meets a warmer page cache.
+      for (const name of rep % 2 === 0 ? (['restic', 'rds'] as const) : (['rds', 'restic'] as const)) {
+        const repo = `overhead-${name}-${rep}`
+        const cache = join(work, `cache-${repo}`)
+        await restic(repo, cache, ['init'])
+        await rm(cache, { recursive: true, force: true })
+        overhead[name].push(name === 'rds' ? await rdsBackup(repo, cache) : await restic(repo, cache, backupArgs))
+      }
+    }
+
+    // 2. Initial and incremental: rds against tar czf | ssh cat, and 3. reading the data once.
+    const runs = { rdsInitial: [] as Run[], rdsIncremental: [] as Run[], tarInitial: [] as Run[], tarIncremental: [] as Run[], floor: [] as number[] }
+    const sshArgs = ['-F', transport.configFile, transport.alias]
+    let changedFiles = 0
+    for (let rep = 0; rep < options.reps; rep++) {
+      progress(`initial and incremental: repetition ${rep + 1} of ${options.reps}`)
+      if (rep > 0) {
+        await rm(data, { recursive: true, force: true })
+        files = await generateDataset(data, options.size * 1e6, options.seed)
+      }
+      runs.floor.push(await readOnce(data))
+      const repo = `incremental-${rep}`
+      const cache = join(work, `cache-${repo}`)
+      const repoDir = join(server.home, repo)
+      const rdsRun = async (): Promise<Run> => {
+        const [writtenBefore, cacheBefore] = [await treeSize(repoDir), await treeSize(cache)]
+        const measured = await rdsBackup(repo, cache)
+        return { ...measured, written: (await treeSize(repoDir)) - writtenBefore, localDisk: (await treeSize(cache)) - cacheBefore }
+      }
+      const tarRun = async (name: string): Promise<Run> => {
+        const archive = join(server.home, `${repo}-${name}.tar.gz`)
+        const measured = await tarOverSsh(data, sshArgs, archive)
+        return { ...measured, written: (await stat(archive)).size, localDisk: 0 }
+      }
+      runs.rdsInitial.push(await rdsRun())
+      runs.tarInitial.push(await tarRun('initial'))
+      changedFiles = (await changeDataset(data, files, options.seed + rep)).changed
+      runs.rdsIncremental.push(await rdsRun())
+      runs.tarIncremental.push(await tarRun('incremental'))
+    }
+
+    // 4. The agent at rest.
+    progress(`idle agent: ${options.idleSeconds} s`)
+    const idle = await idleAgent(env('idle', join(work, 'cache-idle')), options.idleSeconds)
+
+    const m = (list: Measurement[]) => ({ seconds: median(list.map((x) => x.seconds)), peakRss: median(list.map((x) => x.peakRss)) })
+    const r = (list: Run[]) => ({ ...m(list), written: median(list.map((x) => x.written)), localDisk: median(list.map((x) => x.localDisk)) })
+    const floor = median(runs.floor)
+    const result = {
+      machine: { cores: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, restic: resticVersion },
+      data: { bytes: dataBytes, files: files.length, changedFiles, seed: options.seed },
+      repetitions: options.reps,
+      overhead: { restic: m(overhead.restic), rds: m(overhead.rds) },
+      rdsInitial: r(runs.rdsInitial),
+      rdsIncremental: r(runs.rdsIncremental),
+      tarInitial: r(runs.tarInitial),
+      tarIncremental: r(runs.tarIncremental),
+      floorSeconds: floor,
+      idle,
+      raw: { overhead, runs },
+    }
+    return result
+  } finally {
+    await server.stop()
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+type Result = Awaited<ReturnType<typeof runBenchmark>>
+
+export function formatTable(result: Result): string {
+  const s = (seconds: number) => seconds.toFixed(2).padStart(8)
+  const mb = (bytes: number) => (bytes / MiB).toFixed(1).padStart(10)
+  const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(8)
+  const { overhead: o, rdsInitial: ri, rdsIncremental: rc, tarInitial: ti, tarIncremental: tc } = result
+  return [
+    `restic-docker-swarm benchmark: ${mb(result.data.bytes).trim()} MiB in ${result.data.files} files, median of ${result.repetitions}`,
+    `machine: ${result.machine.cores} cores (${result.machine.cpu}), ${result.machine.memoryGiB} GiB, node ${result.machine.node}, restic ${result.machine.restic}`,
+    '',
+    '1. Agent overhead: one initial backup into an existing repository, same arguments, same server',
+    `                              wall s  peak RSS MiB`,
+    `  restic backup            ${s(o.restic.seconds)}    ${mb(o.restic.peakRss)}`,
+    `  rds backup               ${s(o.rds.seconds)}    ${mb(o.rds.peakRss)}`,
+    `  rds / restic             ${x(o.rds.seconds, o.restic.seconds)}    ${x(o.rds.peakRss, o.restic.peakRss).padStart(10)}`,
+    '',
+    `2. Initial, then incremental after changing ${result.data.changedFiles} files (1 %) and adding one large file`,
+    `                              wall s  written MiB  local disk MiB  peak RSS MiB`,
+    `  rds backup, initial      ${s(ri.seconds)}  ${mb(ri.written)}   ${mb(ri.localDisk)}    ${mb(ri.peakRss)}`,
+    `  rds backup, incremental  ${s(rc.seconds)}  ${mb(rc.written)}   ${mb(rc.localDisk)}    ${mb(rc.peakRss)}`,
+    `  tar czf | ssh, initial   ${s(ti.seconds)}  ${mb(ti.written)}   ${mb(ti.localDisk)}    ${mb(ti.peakRss)}`,
+    `  tar czf | ssh, again     ${s(tc.seconds)}  ${mb(tc.written)}   ${mb(tc.localDisk)}    ${mb(tc.peakRss)}`,
+    `  incremental, rds / tar   ${x(rc.seconds, tc.seconds)}  ${x(rc.written, tc.written).padStart(10)}`,
+    `  initial, rds / tar       ${x(ri.seconds, ti.seconds)}  ${x(ri.written, ti.written).padStart(10)}`,
+    '',
+    `3. The floor: reading the data once (tar cf - DATA | discard) takes ${result.floorSeconds.toFixed(2)} s`,
+    `  rds initial ${x(ri.seconds, result.floorSeconds).trim()} the floor, rds incremental ${x(rc.seconds, result.floorSeconds).trim()}, tar czf | ssh ${x(ti.seconds, result.floorSeconds).trim()}`,
+    '',
+    `4. The agent at rest: resident memory ${mb(result.idle.rssMedian).trim()} MiB (max ${mb(result.idle.rssMax).trim()}), CPU ${result.idle.cpuPercent.toFixed(3)} %`,
+    '',
+  ].join('\n')
+}
+
+const program = new Command('bench')
+  .description('measure rds against bare restic, a full tar archive over ssh, and the time to read the data once')
+  .option('--size <MB>', 'size of the generated data set in MB', (v) => Number(v), 500)
+  .option('--reps <n>', 'repetitions; figures are medians', (v) => Number(v), 3)
+  .option('--idle-seconds <s>', 'how long to watch the idle agent', (v) => Number(v), 60)
+  .option('--seed <n>', 'seed of the data set', (v) => Number(v), 1)
+  .option('--json', 'print the figures as JSON')
+  .action(async (options: Options) => {
+    for (const [name, value] of Object.entries({ size: options.size, reps: options.reps, 'idle-seconds': options.idleSeconds })) {
+      if (!(value > 0)) program.error(`bench: --${name} must be a positive number`)
+    }
+    const result = await runBenchmark({ ...options, json: Boolean(options.json) })
+    process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result))
+  })
+
+await program.parseAsync()
