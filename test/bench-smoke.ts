@@ -1,0 +1,33 @@
+// The benchmark on a tiny data set, as a smoke test that it still runs to the end. No figure is
+// asserted beyond being a measurement: timing belongs in docs/BENCHMARKS.md, not in tests.
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { execa } from 'execa'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+t.test('npm run bench runs to the end on a tiny data set and reports every figure', async (t) => {
+  const result = await execa('npm', ['run', '--silent', 'bench', '--', '--size', '4', '--reps', '1', '--idle-seconds', '2', '--json'], { cwd: ROOT, reject: false })
+  t.equal(result.exitCode, 0, result.stderr)
+  const figures = JSON.parse(result.stdout)
+  t.equal(figures.repetitions, 1)
+  t.ok(figures.data.bytes > 3_000_000 && figures.data.files > 10, 'the data set was generated')
+  for (const key of ['rdsInitial', 'rdsIncremental', 'tarInitial', 'tarIncremental']) {
+    t.ok(figures[key].seconds > 0, `${key} has a time`)
+    t.ok(figures[key].written > 0, `${key} wrote to the server`)
+    t.ok(figures[key].peakRss > 0, `${key} has a peak memory`)
+  }
+  t.ok(figures.overhead.rds.seconds > 0 && figures.overhead.restic.seconds > 0)
+  t.ok(figures.rdsIncremental.written < figures.tarIncremental.written, 'the incremental backup writes less than a full archive')
+  t.ok(figures.floorSeconds > 0)
+  t.ok(figures.idle.rssMedian > 0)
+
+  const table = await execa('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1'], { cwd: ROOT })
+  t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest/)
+})
+
+t.test('bad options are refused', async (t) => {
+  const result = await execa('node', ['dist-bench/bench/run.js', '--size', '0'], { cwd: ROOT, reject: false })
+  t.not(result.exitCode, 0)
+  t.match(result.stderr, /--size must be a positive number/)
+})
