@@ -19,6 +19,11 @@ export interface Retention {
 
 /** Everything the agent reads from its environment, checked. See the README's configuration table. */
 export interface Config {
+  /**
+   * RESTIC_REPOSITORY: any restic repository URL. When it is set, the SFTP settings below (SSH_*,
+   * REPO_PATH) are not used, and are empty.
+   */
+  resticRepository?: string
   sshUser: string
   sshHost: string
   sshPort: number
@@ -148,7 +153,8 @@ function sshDestination(env: Env): { user: string; host: string } {
 
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
 export function readConfig(env: Env): Config {
-  const { user, host } = sshDestination(env)
+  const resticRepository = value(env, 'RESTIC_REPOSITORY')
+  const { user, host } = resticRepository === undefined ? sshDestination(env) : { user: '', host: '' }
   const serviceName = value(env, 'SERVICE_NAME')
   const preHook = value(env, 'PRE_HOOK')
   const postHook = value(env, 'POST_HOOK')
@@ -178,11 +184,15 @@ export function readConfig(env: Env): Config {
     sshHost: host,
     sshPort: port(env, 'SSH_PORT', DEFAULTS.sshPort),
     backupPath: absolutePath(env, 'BACKUP_PATH', DEFAULTS.backupPath),
-    repoPath: required(
-      env,
-      'REPO_PATH',
-      'set it to the repository\'s path on the SSH server, e.g. "myservice" (relative to the login directory) or "/home/restic/myservice"',
-    ),
+    repoPath:
+      resticRepository === undefined
+        ? required(
+            env,
+            'REPO_PATH',
+            'set it to the repository\'s path on the SSH server, e.g. "myservice" (relative to the login directory) or "/home/restic/myservice"',
+          )
+        : '',
+    resticRepository,
     serviceName,
     preHook,
     postHook,

@@ -39,6 +39,14 @@ export function sftpRepository(config: Config, transport: SshTransport): Reposit
   }
 }
 
+// A URL's password (rest:https://user:secret@host/, s3:https://key:secret@host/) is never shown.
+const withoutPassword = (url: string) => url.replace(/(\/\/[^/:@]+):[^/@]*@/, '$1:***@')
+
+/** Any restic repository URL (RESTIC_REPOSITORY): S3, B2, Azure, GCS, rest-server, a local path... */
+export function urlRepository(url: string, passwordFile: string): Repository {
+  return { url, options: [], passwordFile, describe: withoutPassword(url) }
+}
+
 /** The arguments that come before every restic command: which repository, how to reach and open it. */
 export function repositoryArgs(repository: Repository, retryLock?: string): string[] {
   const args = ['--repo', repository.url]

@@ -4,7 +4,7 @@ import { execa } from 'execa'
 import { readConfig, type Env } from './config.js'
 import { ConfigError, EXIT } from './errors.js'
 import { createLogger } from './log.js'
-import { repositoryArgs, sftpRepository } from './repository.js'
+import { repositoryArgs, sftpRepository, urlRepository } from './repository.js'
 import { resticNotFound } from './restic.js'
 import { SSH_ALIAS, sshConfigText } from './ssh-transport.js'
 import { openWorkspace } from './workspace.js'
@@ -23,6 +23,13 @@ const shellQuote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'$
 /** What runrestic prints when run without arguments: the command it runs, and how to use it. */
 export function usage(env: Env): string {
   const config = readConfig(env)
+  if (config.resticRepository !== undefined) {
+    const repository = urlRepository(config.resticRepository, config.passwordFile)
+    // Printed with the URL as described: without a password it may hold.
+    const shown = { ...repository, url: repository.describe }
+    const command = [config.resticBinary, ...repositoryArgs(shown, config.retryLock)].map(shellQuote).join(' ')
+    return `usage: runrestic [restic arguments...]\n\nRuns restic against this agent's repository, ${repository.describe}, as:\n\n  ${command} [restic arguments...]\n\n${EXAMPLES}`
+  }
   const configFile = '<private temporary directory>/ssh_config'
   const repository = sftpRepository(config, { alias: SSH_ALIAS, configFile })
   const command = [config.resticBinary, ...repositoryArgs(repository, config.retryLock)].map(shellQuote).join(' ')
@@ -41,7 +48,10 @@ restic reaches the server over SFTP with a generated ssh config, written for eac
 
 ${sshConfig}
 
-Examples:
+${EXAMPLES}`
+}
+
+const EXAMPLES = `Examples:
   runrestic snapshots                          list the snapshots
   runrestic ls latest                          list the files in the newest snapshot
   runrestic restore latest --target /restore   restore the newest snapshot into /restore
@@ -50,7 +60,6 @@ Examples:
 
 restic's exit code is runrestic's exit code. See "restic help" for every command.
 `
-}
 
 /** runrestic's command line. Resolves to restic's exit code; never calls process.exit. */
 export async function main(args: string[], context: RunresticContext): Promise<number> {

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { readConfig, type Config, type Env } from './config.js'
 import { ConfigError } from './errors.js'
 import type { Logger } from './log.js'
-import { sftpRepository, type Repository } from './repository.js'
-import { checkSecretFiles } from './secret-files.js'
+import { sftpRepository, urlRepository, type Repository } from './repository.js'
+import { checkSecretFiles, readSecretFile } from './secret-files.js'
 import { prepareSshTransport } from './ssh-transport.js'
 
 /**
@@ -30,6 +30,10 @@ export async function checkBackupPath(path: string): Promise<void> {
 
 export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {
   const config = readConfig(env)
+  if (config.resticRepository !== undefined) {
+    await readSecretFile('RESTIC_REPO_PASSWORD_FILE', config.passwordFile, 'repository password')
+    return { config, repository: urlRepository(config.resticRepository, config.passwordFile), close: async () => undefined }
+  }
   await checkSecretFiles(config)
   const stateDir = await mkdtemp(join(tmpdir(), 'rds-'))
   const close = () => rm(stateDir, { recursive: true, force: true })

@@ -95,3 +95,10 @@ t.test('cron expressions with seconds and nicknames are accepted', async (t) => 
   t.equal(readConfig({ ...base, RUN_AT: '*/10 * * * * *' }).runAt, '*/10 * * * * *')
   t.equal(readConfig({ ...base, RUN_AT: '@daily' }).runAt, '@daily')
 })
+
+t.test('RESTIC_REPOSITORY replaces the SFTP settings', async (t) => {
+  const config = readConfig({ RESTIC_REPOSITORY: 's3:s3.amazonaws.com/bucket/db' })
+  t.equal(config.resticRepository, 's3:s3.amazonaws.com/bucket/db')
+  t.equal(config.sshHost, '')
+  t.equal(config.repoPath, '')
+})

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { readConfig } from '../lib/config.js'
-import { repositoryArgs, sftpRepository } from '../lib/repository.js'
+import { repositoryArgs, sftpRepository, urlRepository } from '../lib/repository.js'
 
 const config = readConfig({ SSH_HOST: 'backup@server', SSH_PORT: '2200', REPO_PATH: '/srv/db', RESTIC_REPO_PASSWORD_FILE: '/s/pw' })
 
@@ -15,4 +15,12 @@ t.test('the repository URL names the ssh alias, and the ssh config travels in sf
 t.test('a config path with spaces is quoted for restic', async (t) => {
   const repository = sftpRepository(config, { alias: 'a', configFile: '/tmp/my dir/ssh_config' })
   t.same(repository.options, ['sftp.args=-F "/tmp/my dir/ssh_config"'])
+})
+
+t.test('any restic repository URL, described without its password', async (t) => {
+  const repository = urlRepository('rest:https://backup:s3cr3t@rest.example.com:8000/db/', '/s/pw')
+  t.equal(repository.describe, 'rest:https://backup:***@rest.example.com:8000/db/')
+  t.same(repositoryArgs(repository), ['--repo', 'rest:https://backup:s3cr3t@rest.example.com:8000/db/', '--password-file', '/s/pw'])
+  t.equal(urlRepository('s3:s3.amazonaws.com/bucket/db', '/p').describe, 's3:s3.amazonaws.com/bucket/db')
+  t.equal(urlRepository('/srv/restic/db', '/p').ssh, undefined)
 })

@@ -74,3 +74,17 @@ t.test('the private state directory is removed when restic is done', async (t) =
   t.equal(result.exitCode, 0)
   t.same(await readdir(tmp), [])
 })
+
+t.test('RESTIC_REPOSITORY: any restic repository, here a local path, with no SSH settings', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-url-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const urlEnv = { PATH: env.PATH!, HOME: dir, RESTIC_CACHE_DIR: join(dir, 'cache'), RESTIC_REPOSITORY: join(dir, 'repo'), RESTIC_REPO_PASSWORD_FILE: server.passwordFile, BACKUP_PATH: data, SNAPSHOT_HOST: 'local' }
+  const backup = await runBin(RDS, ['backup'], urlEnv)
+  t.equal(backup.exitCode, 0, backup.stderr)
+  t.match(backup.stderr, `backing up ${data} to ${join(dir, 'repo')} as host local`)
+  const snapshots = await runBin(RUNRESTIC, ['snapshots', '--json'], urlEnv)
+  t.equal(JSON.parse(snapshots.stdout).length, 1)
+  const usage = await runBin(RUNRESTIC, [], { ...urlEnv, RESTIC_REPOSITORY: 'rest:https://u:topsecret@example.com/r/' })
+  t.match(usage.stdout, "restic --repo 'rest:https://u:***@example.com/r/' --password-file")
+  t.notMatch(usage.stdout, /topsecret/)
+})
