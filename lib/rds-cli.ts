@@ -10,7 +10,12 @@ import type { HookEngine } from './hooks.js'
 import { jobFromConfig, type Job } from './job.js'
 import { createLogger, type Logger } from './log.js'
 import { describeRetention } from './retention.js'
-import { checkResticVersion } from './restic.js'
+import { copySnapshots } from './copy.js'
+import { exportSnapshot } from './export.js'
+import { restoreToDirectory } from './restore.js'
+import { checkResticVersion, runRestic, type Restic } from './restic.js'
+import { listPath, resolveSnapshot } from './snapshots.js'
+import { readSecretFile } from './secret-files.js'
 import { readStatus, statusOf, writeStatus } from './status.js'
 import { checkBackupPath, openWorkspace } from './workspace.js'
 
@@ -74,6 +79,31 @@ async function withJob(
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
+/** Opens the workspace and checks restic, then hands restic for the repository to `use`. */
+async function withRestic(context: CliContext, log: Logger, use: (restic: Restic) => Promise<number | void>): Promise<number> {
+  const workspace = await openWorkspace(context.env, log)
+  try {
+    const { config, repository } = workspace
+    await checkResticVersion(config.resticBinary)
+    return (await use({ binary: config.resticBinary, repository, retryLock: config.retryLock })) ?? EXIT.ok
+  } finally {
+    await workspace.close()
+  }
+}
+
+const isTerminal = (stream: Writable) => (stream as { isTTY?: boolean }).isTTY === true
+const collect = (value: string, previous: string[]) => [...previous, value]
+
+interface LsNode {
+  path: string
+  type: string
+  permissions?: string
+  uid?: number
+  gid?: number
+  size?: number
+  mtime?: string
+}
+
 function buildProgram(context: CliContext, setExitCode: (code: number) => void): Command {
   const program = new Command('rds')
     .version(version, '-V, --version')
@@ -125,6 +155,94 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         ),
       )
     })
+  const log = () => createLogger({ stream: context.stderr })
+  const hostOption = '--host <host>'
+  const hostHelp = 'with "latest": the newest snapshot of this host (its SNAPSHOT_HOST) rather than of any'
+
+  program
+    .command('snapshots')
+    .description('list the snapshots in the repository')
+    .option('--json', 'print them as JSON, for scripts')
+    .option(hostOption, 'only the snapshots of this host')
+    .action(async (options: { json?: boolean; host?: string }) => {
+      const args = ['snapshots', ...(options.json ? ['--json'] : []), ...(options.host ? ['--host', options.host] : [])]
+      setExitCode(await withRestic(context, log(), (restic) => runRestic(restic, args, { log: log(), stdoutTo: 'inherit' })))
+    })
+
+  program
+    .command('ls')
+    .description('list the files in a snapshot, or under one of its paths')
+    .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
+    .argument('[path]', 'a folder or file in the snapshot')
+    .option('--json', 'print the entries as JSON, for scripts')
+    .option(hostOption, hostHelp)
+    .action(async (snapshot: string, path: string | undefined, options: { json?: boolean; host?: string }) => {
+      setExitCode(
+        await withRestic(context, log(), async (restic) => {
+          const found = await resolveSnapshot(restic, { snapshot, host: options.host }, log())
+          const nodes = (await listPath(restic, found, path, log())) as LsNode[]
+          if (options.json) {
+            context.stdout.write(`${JSON.stringify(nodes)}\n`)
+            return
+          }
+          for (const node of nodes) {
+            const owner = `${node.uid ?? '?'}/${node.gid ?? '?'}`
+            context.stdout.write(`${node.permissions ?? node.type} ${owner.padEnd(11)} ${String(node.size ?? '').padStart(12)} ${node.mtime?.slice(0, 19).replace('T', ' ') ?? ''} ${node.path}\n`)
+          }
+        }),
+      )
+    })
+
+  program
+    .command('restore')
+    .description('restore a snapshot, or some of its paths, into a new or empty directory')
+    .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
+    .requiredOption('--target <dir>', 'the directory to restore into; the snapshot\'s paths are recreated under it')
+    .option('--include <path>', 'restore only this folder or file of the snapshot (repeatable)', collect, [])
+    .option('--force', 'restore into a directory that is not empty, overwriting what the snapshot holds')
+    .option(hostOption, hostHelp)
+    .action(async (snapshot: string, options: { target: string; include: string[]; force?: boolean; host?: string }) => {
+      setExitCode(
+        await withRestic(context, log(), async (restic) => {
+          await restoreToDirectory(
+            restic,
+            { choice: { snapshot, host: options.host }, includes: options.include, target: options.target, force: Boolean(options.force), progress: isTerminal(context.stdout) },
+            log(),
+          )
+        }),
+      )
+    })
+
+  program
+    .command('export')
+    .description('write a snapshot, or one of its paths, as a tar archive to a file or to standard output')
+    .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
+    .option('--output <file>', 'the tar file to write (written whole or not at all); standard output by default')
+    .option('--path <path>', 'only this folder or file of the snapshot')
+    .option(hostOption, hostHelp)
+    .action(async (snapshot: string, options: { output?: string; path?: string; host?: string }) => {
+      setExitCode(
+        await withRestic(context, log(), (restic) =>
+          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output, stdoutIsTerminal: isTerminal(context.stdout) }, log()),
+        ),
+      )
+    })
+
+  program
+    .command('copy')
+    .description('copy snapshots to a second repository (restic copy), creating it if needed')
+    .requiredOption('--to <repository>', 'the second repository: any restic repository URL')
+    .requiredOption('--to-password-file <file>', "the file holding the second repository's password")
+    .option(hostOption, "only this host's snapshots")
+    .action(async (options: { to: string; toPasswordFile: string; host?: string }) => {
+      setExitCode(
+        await withRestic(context, log(), async (restic) => {
+          await readSecretFile('--to-password-file', options.toPasswordFile, "second repository's password")
+          await copySnapshots(restic, { to: options.to, toPasswordFile: options.toPasswordFile, host: options.host }, log(), context.stop)
+        }),
+      )
+    })
+
   program
     .command('health')
     .description("report the last run's outcome from STATUS_FILE: exit 0 if it succeeded or none has finished yet, 1 if it failed")

@@ -20,6 +20,11 @@ export interface ResticRunOptions {
   onStdoutLine?: (line: string) => void
   /** Exit codes the caller handles itself: restic's stderr is then not logged as a warning. */
   expectedExitCodes?: number[]
+  /**
+   * Where restic's stdout goes instead of onStdoutLine: 'inherit' (a person's terminal, where restic
+   * shows its progress, or a pipe for binary output), or a file.
+   */
+  stdoutTo?: 'inherit' | { file: string }
 }
 
 // Lines of stderr kept to explain a failure.
@@ -56,9 +61,11 @@ export async function runRestic(restic: Restic, args: string[], options: ResticR
   const result = await execa(restic.binary, [...repositoryArgs(restic.repository, restic.retryLock), ...args], {
     reject: false,
     stdin: 'ignore',
-    stdout: function* (line: unknown) {
-      onStdoutLine(String(line))
-    },
+    stdout:
+      options.stdoutTo ??
+      function* (line: unknown) {
+        onStdoutLine(String(line))
+      },
     stderr: function* (line: unknown) {
       const readable = readableResticLine(String(line))
       log.debug(`restic: ${readable}`)

@@ -1,0 +1,64 @@
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { execa } from 'execa'
+import { RDS, runBin } from './fixtures/cli.js'
+import { addOwnersAndSparseFile } from './fixtures/data.js'
+import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { describeTree } from './fixtures/tree.js'
+
+const fixture = useServerAndData(t)
+let server: SftpServer
+let data: string
+let env: Record<string, string>
+let work: string
+t.before(async () => {
+  ;({ server, data } = fixture)
+  await addOwnersAndSparseFile(data)
+  env = server.env(data, { REPO_PATH: 'export' })
+  const backup = await runBin(RDS, ['backup'], env)
+  if (backup.exitCode !== 0) throw new Error(backup.stderr)
+  work = await mkdtemp(join(tmpdir(), 'rds-export-'))
+})
+t.teardown(() => rm(work, { recursive: true, force: true }))
+
+t.test('an exported snapshot is a tar that GNU tar reads back into the same tree', async (t) => {
+  const archive = join(work, 'snapshot.tar')
+  const result = await runBin(RDS, ['export', '--output', archive], env)
+  t.equal(result.exitCode, 0, result.stderr)
+  const listing = (await execa('tar', ['-tvf', archive])).stdout
+  t.match(listing, /db\/dump\.sql/)
+  const out = join(work, 'extracted')
+  await mkdir(out)
+  await execa('tar', ['-xpf', archive, '--numeric-owner', '-C', out])
+  const extracted = await describeTree(join(out, data))
+  const original = await describeTree(data)
+  // A tar from restic dump keeps contents, owners, modes, times and symlinks; hard links and
+  // sparseness are a restore's (rds restore) to bring back.
+  for (const [path, entry] of Object.entries(original)) {
+    if (path === '.') continue
+    // tar keeps whole seconds; restic rounds to the nearest.
+    t.same({ ...extracted[path], mtimeMs: Math.round((extracted[path]?.mtimeMs ?? 0) / 1000) }, { ...entry, mtimeMs: Math.round(entry.mtimeMs / 1000) }, path)
+  }
+  t.same((await readdir(work)).filter((name) => name.includes('rds-partial')), [], 'no partial file is left')
+})
+
+t.test('to standard output, and only one path of the snapshot', async (t) => {
+  const result = await execa(process.execPath, [RDS, 'export', '--path', join(data, 'db')], { env, extendEnv: false, encoding: 'buffer' })
+  const listing = (await execa('tar', ['-tf', '-'], { input: result.stdout })).stdout.split('\n')
+  t.ok(listing.some((line) => line.endsWith('db/dump.sql')))
+  t.notOk(listing.some((line) => line.endsWith('script.sh')), 'only the path asked for')
+})
+
+t.test('bad input leaves no archive', async (t) => {
+  const archive = join(work, 'bad.tar')
+  const unknown = await runBin(RDS, ['export', 'cafebabe', '--output', archive], env)
+  t.equal(unknown.exitCode, 1)
+  t.match(unknown.stderr, /^rds: there is no snapshot "cafebabe" in the repository/m)
+  const missing = await runBin(RDS, ['export', '--path', '/nope', '--output', archive], env)
+  t.equal(missing.exitCode, 1)
+  t.match(missing.stderr, /^rds: \/nope is not in snapshot/m)
+  await t.rejects(stat(archive))
+  t.same((await readdir(work)).filter((name) => name.includes('bad')), [])
+})
