@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import type { Writable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import parseArgsStringToArgv from 'string-argv'
 import { runAgent } from './agent.js'
@@ -16,11 +16,14 @@ import { restoreToDirectory } from './restore.js'
 import { checkResticVersion, runRestic, type Restic } from './restic.js'
 import { listPath, resolveSnapshot } from './snapshots.js'
 import { readSecretFile } from './secret-files.js'
+import { exportVolume, importVolume, restoreToVolume } from './volume-transfer.js'
+import type { VolumeHelper } from './volumes.js'
 import { readStatus, statusOf, writeStatus } from './status.js'
 import { checkBackupPath, openWorkspace } from './workspace.js'
 
 export interface CliContext {
   env: Env
+  stdin: Readable
   stdout: Writable
   stderr: Writable
   /** Aborted on SIGTERM or SIGINT. */
@@ -78,6 +81,13 @@ async function withJob(
 }
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
+
+/** The Docker side of volume commands, loaded only when one runs (see lazyDockerEngine). */
+async function volumeHelper(env: Env): Promise<VolumeHelper> {
+  const [{ default: Docker }, { helperImage }] = await Promise.all([import('dockerode'), import('./volumes.js')])
+  const docker = new Docker()
+  return { docker, image: await helperImage(docker, env.HELPER_IMAGE?.trim() || undefined) }
+}
 
 /** Opens the workspace and checks restic, then hands restic for the repository to `use`. */
 async function withRestic(context: CliContext, log: Logger, use: (restic: Restic) => Promise<number | void>): Promise<number> {
@@ -195,37 +205,57 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
 
   program
     .command('restore')
-    .description('restore a snapshot, or some of its paths, into a new or empty directory')
+    .description('restore a snapshot, or some of its paths, into a new or empty directory or Docker volume')
     .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
-    .requiredOption('--target <dir>', 'the directory to restore into; the snapshot\'s paths are recreated under it')
+    .option('--target <dir>', "the directory to restore into; the snapshot's paths are recreated under it")
+    .option('--to-volume <name>', "the Docker volume to restore into, created if needed; the snapshot's path becomes its root")
     .option('--include <path>', 'restore only this folder or file of the snapshot (repeatable)', collect, [])
-    .option('--force', 'restore into a directory that is not empty, overwriting what the snapshot holds')
+    .option('--force', 'restore into a directory or volume that is not empty, overwriting what the snapshot holds')
     .option(hostOption, hostHelp)
-    .action(async (snapshot: string, options: { target: string; include: string[]; force?: boolean; host?: string }) => {
+    .action(async (snapshot: string, options: { target?: string; toVolume?: string; include: string[]; force?: boolean; host?: string }) => {
+      if (Boolean(options.target) === Boolean(options.toVolume)) {
+        throw new ConfigError('give exactly one destination: --target DIR or --to-volume NAME.')
+      }
+      const restore = { choice: { snapshot, host: options.host }, includes: options.include, force: Boolean(options.force), progress: isTerminal(context.stdout) }
       setExitCode(
         await withRestic(context, log(), async (restic) => {
-          await restoreToDirectory(
-            restic,
-            { choice: { snapshot, host: options.host }, includes: options.include, target: options.target, force: Boolean(options.force), progress: isTerminal(context.stdout) },
-            log(),
-          )
+          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(context.env), options.toVolume, restore, log())
+          else await restoreToDirectory(restic, { ...restore, target: options.target! }, log())
         }),
       )
     })
 
   program
     .command('export')
-    .description('write a snapshot, or one of its paths, as a tar archive to a file or to standard output')
+    .description('write a snapshot (or a live Docker volume, with --volume) as a tar archive to a file or to standard output')
     .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
     .option('--output <file>', 'the tar file to write (written whole or not at all); standard output by default')
     .option('--path <path>', 'only this folder or file of the snapshot')
+    .option('--volume <name>', 'export this Docker volume as it is now, without any repository')
     .option(hostOption, hostHelp)
-    .action(async (snapshot: string, options: { output?: string; path?: string; host?: string }) => {
+    .action(async (snapshot: string, options: { output?: string; path?: string; volume?: string; host?: string }) => {
+      if (options.volume) {
+        if (!options.output && isTerminal(context.stdout)) {
+          throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
+        }
+        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, log())
+        return
+      }
       setExitCode(
         await withRestic(context, log(), (restic) =>
           exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output, stdoutIsTerminal: isTerminal(context.stdout) }, log()),
         ),
       )
+    })
+
+  program
+    .command('import')
+    .description('create a Docker volume from a tar archive (as rds export writes), checked whole first')
+    .argument('<file>', 'the tar file, or - for standard input')
+    .requiredOption('--to-volume <name>', 'the volume to create')
+    .option('--force', 'write into a volume that already exists and is not empty')
+    .action(async (file: string, options: { toVolume: string; force?: boolean }) => {
+      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, Boolean(options.force), log())
     })
 
   program
@@ -280,7 +310,9 @@ export async function main(argv: string[], context: CliContext): Promise<number>
       context.stderr.write(`rds: ${error.message}\n`)
       return error.exitCode
     }
-    throw error
+    // Anything else (the Docker engine, the file system) still gets one line and a failure code.
+    context.stderr.write(`rds: ${error instanceof Error ? error.message : String(error)}\n`)
+    return EXIT.failure
   }
   return exitCode
 }
