@@ -20,9 +20,9 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** A local directory as a tar stream, read by GNU tar with owners, modes, times, links and holes. */
+/** A local directory as a tar stream: POSIX (pax) format, which keeps times to the nanosecond, with owners, modes, links and holes. */
 function tarOf(dir: string) {
-  return execa('tar', ['-c', '--numeric-owner', '--sparse', '-C', dir, '-f', '-', '.'], { buffer: false, stdin: 'ignore' })
+  return execa('tar', ['-c', '--format=posix', '--numeric-owner', '--sparse', '-C', dir, '-f', '-', '.'], { buffer: false, stdin: 'ignore' })
 }
 
 /**
@@ -39,9 +39,9 @@ export async function restoreToVolume(restic: Restic, helper: VolumeHelper, volu
     }
     log.info(`restore: writing it into volume ${volume}`)
     const tar = tarOf(join(target, snapshot.paths[0]!))
-    // The volume consumes tar's output before tar is awaited: awaiting it first would drain it.
+    // execa's readable() hands over tar's output whole; its raw stdout may already be flowing.
     try {
-      await writeVolume(helper, volume, tar.stdout!, options.force)
+      await writeVolume(helper, volume, tar.readable(), options.force)
     } catch (error) {
       tar.kill()
       await tar.catch(() => undefined)

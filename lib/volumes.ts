@@ -109,9 +109,9 @@ export async function writeVolume(helper: VolumeHelper, volume: string, tar: Rea
   }
 }
 
-/** Writes a volume's contents as a tar stream, with owners, modes, times, hard links and holes. */
+/** Writes a volume's contents as a POSIX (pax) tar stream: owners, modes, exact times, hard links and holes. */
 export async function readVolume(helper: VolumeHelper, volume: string, out: Writable): Promise<void> {
   checkVolumeName(volume)
   if (!(await volumeExists(helper.docker, volume))) throw new ConfigError(`there is no volume ${volume}; list them with "docker volume ls".`)
-  await runTar(helper, volume, ['-c', '--numeric-owner', '--sparse', '-C', '/volume', '-f', '-', '.'], { stdout: out })
+  await runTar(helper, volume, ['-c', '--format=posix', '--numeric-owner', '--sparse', '-C', '/volume', '-f', '-', '.'], { stdout: out })
 }
