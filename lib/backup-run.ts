@@ -1,3 +1,4 @@
+import { copySnapshots } from './copy.js'
 import { EXIT, RunError } from './errors.js'
 import { runHook, type HookEngine } from './hooks.js'
 import type { Job } from './job.js'
@@ -107,7 +108,8 @@ function describeSummary(summary: BackupSummary): string {
  * One run of a job: pre-hook, create the repository if there is none, restic backup, post-hook,
  * retention. A failed pre-hook means no backup. The post-hook runs whenever the run got past its
  * start, even after a failure, so that whatever the pre-hook set up (a dump, a paused service) is
- * undone; it learns the outcome from RDS_RUN_STATUS. Retention runs only after a complete backup.
+ * undone; it learns the outcome from RDS_RUN_STATUS. Retention, and the copy to a second repository
+ * (COPY_TO), run only after a complete backup.
  */
 export async function runJob(job: Job, context: RunContext): Promise<RunResult> {
   const { log } = context
@@ -149,6 +151,10 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
     } catch (error) {
       fail(error)
     }
+  }
+
+  if (job.copyTo && backupComplete && !context.signal?.aborted) {
+    await copySnapshots(restic, { to: job.copyTo.url, toPasswordFile: job.copyTo.passwordFile, host: job.snapshotHost }, log, context.signal).catch(fail)
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1)

@@ -42,6 +42,8 @@ export interface Config {
   retryLock?: string
   resticBinary: string
   statusFile?: string
+  /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
+  copyTo?: { url: string; passwordFile: string }
 }
 
 export const DEFAULTS = {
@@ -178,6 +180,10 @@ export function readConfig(env: Env): Config {
     throw new ConfigError(`RETRY_LOCK must be a duration such as "5m" or "30s", not ${JSON.stringify(retryLock)}.`)
   }
   const snapshotHost = value(env, 'SNAPSHOT_HOST') ?? serviceName ?? DEFAULTS.snapshotHost
+  const copyTo = value(env, 'COPY_TO')
+  if (copyTo !== undefined && value(env, 'COPY_TO_PASSWORD_FILE') === undefined) {
+    throw new ConfigError("COPY_TO is set but COPY_TO_PASSWORD_FILE is not; set it to the file holding the second repository's password.")
+  }
 
   return {
     sshUser: user,
@@ -214,6 +220,7 @@ export function readConfig(env: Env): Config {
     },
     retryLock,
     resticBinary: value(env, 'RESTIC_BINARY') ?? DEFAULTS.resticBinary,
+    copyTo: copyTo === undefined ? undefined : { url: copyTo, passwordFile: absolutePath(env, 'COPY_TO_PASSWORD_FILE', '') },
     statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),
   }
 }

@@ -4,6 +4,8 @@ import { urlRepository, type Repository } from './repository.js'
 import { runRestic, type Restic } from './restic.js'
 
 export interface CopyOptions {
+  /** Let restic show its progress (on a terminal). */
+  progress?: boolean
   /** The second repository's URL and password file. */
   to: string
   toPasswordFile: string
@@ -30,6 +32,10 @@ export async function copySnapshots(source: Restic, options: CopyOptions, log: L
     await runRestic(destination, ['init', '--copy-chunker-params', ...from], { log, signal })
   }
   log.info(`copy: ${source.repository.describe} to ${target.describe}${options.host ? ` (host ${options.host})` : ''}`)
-  await runRestic(destination, ['copy', ...from, ...(options.host ? ['--host', options.host] : [])], { log, signal })
+  await runRestic(destination, ['copy', ...from, ...(options.host ? ['--host', options.host] : [])], {
+    log,
+    signal,
+    stdoutTo: options.progress ? 'inherit' : undefined,
+  })
   log.info('copy: done')
 }

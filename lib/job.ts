@@ -19,6 +19,8 @@ export interface Job {
     pre?: string
     post?: string
   }
+  /** A second repository this job's snapshots are copied to after each complete backup. */
+  copyTo?: { url: string; passwordFile: string }
 }
 
 export function jobFromConfig(config: Config, repository: Repository): Job {
@@ -31,5 +33,6 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     backupArgs: config.backupArgs,
     retention: config.retention,
     hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook },
+    copyTo: config.copyTo,
   }
 }

@@ -15,6 +15,7 @@ import { exportSnapshot } from './export.js'
 import { restoreToDirectory } from './restore.js'
 import { checkResticVersion, runRestic, type Restic } from './restic.js'
 import { listPath, resolveSnapshot } from './snapshots.js'
+import { urlRepository } from './repository.js'
 import { readSecretFile } from './secret-files.js'
 import { exportVolume, importVolume, restoreToVolume } from './volume-transfer.js'
 import type { VolumeHelper } from './volumes.js'
@@ -63,6 +64,7 @@ async function withJob(
       if (!config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
     }
     await checkBackupPath(config.backupPath)
+    if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
     const version = await checkResticVersion(config.resticBinary)
     const job = jobFromConfig(config, workspace.repository)
     log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
@@ -70,6 +72,7 @@ async function withJob(
       log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
     }
     log.info(`rds: retention ${describeRetention(job.retention)}`)
+    if (job.copyTo) log.info(`rds: each backup is copied to ${urlRepository(job.copyTo.url, job.copyTo.passwordFile).describe}`)
     const { statusFile } = config
     const recordStatus = async (result: RunResult) => {
       if (statusFile) await writeStatus(statusFile, statusOf(result)).catch((error) => log.warn(`status: cannot write STATUS_FILE ${statusFile}: ${error.message}`))
@@ -268,7 +271,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       setExitCode(
         await withRestic(context, log(), async (restic) => {
           await readSecretFile('--to-password-file', options.toPasswordFile, "second repository's password")
-          await copySnapshots(restic, { to: options.to, toPasswordFile: options.toPasswordFile, host: options.host }, log(), context.stop)
+          const copy = { to: options.to, toPasswordFile: options.toPasswordFile, host: options.host, progress: isTerminal(context.stdout) }
+          await copySnapshots(restic, copy, log(), context.stop)
         }),
       )
     })

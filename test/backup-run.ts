@@ -138,3 +138,17 @@ t.test('a wrong password is exit code 12 and never re-creates the repository', a
   t.notMatch(second.text(), /creating it/)
   t.same(await readFile(join(server.home, 'password', 'config')), configBefore, 'the repository is untouched')
 })
+
+t.test('COPY_TO: each complete backup is copied to a second repository', async (t) => {
+  const second = await mkdtemp(join(tmpdir(), 'rds-copy-to-'))
+  t.teardown(() => rm(second, { recursive: true, force: true }))
+  const passwordFile = join(second, 'password')
+  await writeFile(passwordFile, 'second\n')
+  const { job, context, text } = await setup(t, { REPO_PATH: 'copy-to', SNAPSHOT_HOST: 'copied', COPY_TO: join(second, 'repo'), COPY_TO_PASSWORD_FILE: passwordFile })
+  const result = await runJob(job, context())
+  t.equal(result.exitCode, 0)
+  t.match(text(), /copy: .* to .*repo \(host copied\)[\s\S]*copy: done/)
+  const copied = JSON.parse((await execa('restic', ['-r', join(second, 'repo'), '--password-file', passwordFile, 'snapshots', '--json'], { env: { RESTIC_CACHE_DIR: join(second, 'cache') } })).stdout)
+  t.equal(copied.length, 1)
+  t.equal(copied[0].hostname, 'copied')
+})

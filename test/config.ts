@@ -102,3 +102,8 @@ t.test('RESTIC_REPOSITORY replaces the SFTP settings', async (t) => {
   t.equal(config.sshHost, '')
   t.equal(config.repoPath, '')
 })
+
+t.test('COPY_TO needs its password file', async () => {
+  configError({ ...base, COPY_TO: '/srv/second' }, /^COPY_TO is set but COPY_TO_PASSWORD_FILE is not/)
+  t.same(readConfig({ ...base, COPY_TO: 's3:host/bucket', COPY_TO_PASSWORD_FILE: '/s/pw' }).copyTo, { url: 's3:host/bucket', passwordFile: '/s/pw' })
+})
