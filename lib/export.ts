@@ -8,7 +8,7 @@ import { listPath, resolveSnapshot, type SnapshotChoice } from './snapshots.js'
 
 export interface ExportOptions {
   choice: SnapshotChoice
-  /** The folder or file of the snapshot to export; all of it by default. */
+  /** The folder of the snapshot to export as tar, or a file to export as it is; all of it by default. */
   path?: string
   /** The tar file to write; standard output when absent. */
   output?: string

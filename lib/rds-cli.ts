@@ -233,7 +233,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .description('write a snapshot (or a live Docker volume, with --volume) as a tar archive to a file or to standard output')
     .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
     .option('--output <file>', 'the tar file to write (written whole or not at all); standard output by default')
-    .option('--path <path>', 'only this folder or file of the snapshot')
+    .option('--path <path>', 'only this folder of the snapshot (as tar), or this file (its contents, as they are)')
     .option('--volume <name>', 'export this Docker volume as it is now, without any repository')
     .option(hostOption, hostHelp)
     .action(async (snapshot: string, options: { output?: string; path?: string; volume?: string; host?: string }) => {

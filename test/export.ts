@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -49,6 +49,8 @@ t.test('to standard output, and only one path of the snapshot', async (t) => {
   const listing = (await execa('tar', ['-tf', '-'], { input: result.stdout })).stdout.split('\n')
   t.ok(listing.some((line) => line.endsWith('db/dump.sql')))
   t.notOk(listing.some((line) => line.endsWith('script.sh')), 'only the path asked for')
+  const file = await execa(process.execPath, [RDS, 'export', '--path', join(data, 'db', 'dump.sql')], { env, extendEnv: false, stripFinalNewline: false })
+  t.equal(file.stdout, await readFile(join(data, 'db', 'dump.sql'), 'utf8'), 'a single file comes out as it is')
 })
 
 t.test('bad input leaves no archive', async (t) => {
