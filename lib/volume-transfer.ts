@@ -67,7 +67,7 @@ async function checkTar(file: string, name: string): Promise<void> {
  * foreign file leaves nothing behind.
  */
 export async function importVolume(helper: VolumeHelper, source: string, stdin: Readable, volume: string, force: boolean, log: Logger): Promise<void> {
-  await checkVolumeWritable(helper, volume, force)
+  await checkVolumeWritable(helper, volume, force, true)
   await withTempDir(async (dir) => {
     let file = resolve(source)
     if (source === '-') {

@@ -84,10 +84,16 @@ export async function volumeIsEmpty(helper: VolumeHelper, volume: string): Promi
   return listing.trim().split('\n').filter((line) => line.trim() !== '' && line.trim() !== './').length === 0
 }
 
-/** Refuses a bad name, or a volume that holds something unless forced; resolves to whether it exists. */
-export async function checkVolumeWritable(helper: VolumeHelper, volume: string, force: boolean): Promise<boolean> {
+/**
+ * Refuses a bad name, or unless forced an existing volume that holds something (or, with
+ * `refuseExisting`, any existing volume); resolves to whether it exists.
+ */
+export async function checkVolumeWritable(helper: VolumeHelper, volume: string, force: boolean, refuseExisting = false): Promise<boolean> {
   checkVolumeName(volume)
   const existed = await volumeExists(helper.docker, volume)
+  if (existed && !force && refuseExisting) {
+    throw new ConfigError(`volume ${volume} already exists; choose a new name, or add --force to write into it.`)
+  }
   if (existed && !force && !(await volumeIsEmpty(helper, volume))) {
     throw new ConfigError(`volume ${volume} already exists and is not empty; choose a new name, or add --force to write into it.`)
   }

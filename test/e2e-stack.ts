@@ -142,6 +142,13 @@ async function runEndToEnd() {
     await dockerOk(['exec', '-i', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-q'], { input: dump })
     const rows = await dockerOk(['exec', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
     t.equal(rows.trim(), '1000|500500', 'every row came back')
+
+    // From inside the agent's container: restore into a new volume through a helper container of
+    // the agent's own image.
+    const restored = await docker(['exec', agent, 'rds', 'restore', '--to-volume', `${STACK}_restored-dump`])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    const inVolume = await dockerOk(['run', '--rm', '-v', `${STACK}_restored-dump:/restored:ro`, 'debian:trixie-slim', 'cat', '/restored/all.sql'])
+    t.equal(inVolume, dump, 'the dump is in the new volume')
   })
 
   t.test('with two replicas, the hooks run in exactly one of them', async (t) => {

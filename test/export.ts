@@ -1,27 +1,16 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, runBin } from './fixtures/cli.js'
-import { addOwnersAndSparseFile } from './fixtures/data.js'
-import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { useBackedUpRepository } from './fixtures/backed-up.js'
 import { describeTree } from './fixtures/tree.js'
 
-const fixture = useServerAndData(t)
-let server: SftpServer
-let data: string
-let env: Record<string, string>
-let work: string
-t.before(async () => {
-  ;({ server, data } = fixture)
-  await addOwnersAndSparseFile(data)
-  env = server.env(data, { REPO_PATH: 'export' })
-  const backup = await runBin(RDS, ['backup'], env)
-  if (backup.exitCode !== 0) throw new Error(backup.stderr)
-  work = await mkdtemp(join(tmpdir(), 'rds-export-'))
+const repo = useBackedUpRepository(t, { env: { REPO_PATH: 'export' }, fullTree: true })
+let data: string, env: Record<string, string>, work: string
+t.before(() => {
+  ;({ data, env, work } = repo)
 })
-t.teardown(() => rm(work, { recursive: true, force: true }))
 
 t.test('an exported snapshot is a tar that GNU tar reads back into the same tree', async (t) => {
   const archive = join(work, 'snapshot.tar')

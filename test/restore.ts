@@ -1,26 +1,16 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { RDS, runBin } from './fixtures/cli.js'
-import { addOwnersAndSparseFile } from './fixtures/data.js'
-import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { useBackedUpRepository } from './fixtures/backed-up.js'
+import type { SftpServer } from './fixtures/sftp-server.js'
 import { describeTree } from './fixtures/tree.js'
 
-const fixture = useServerAndData(t)
-let server: SftpServer
-let data: string
-let env: Record<string, string>
-let work: string
-t.before(async () => {
-  ;({ server, data } = fixture)
-  await addOwnersAndSparseFile(data)
-  env = server.env(data, { REPO_PATH: 'restore', SNAPSHOT_HOST: 'app' })
-  const backup = await runBin(RDS, ['backup'], env)
-  if (backup.exitCode !== 0) throw new Error(backup.stderr)
-  work = await mkdtemp(join(tmpdir(), 'rds-restore-'))
+const repo = useBackedUpRepository(t, { env: { REPO_PATH: 'restore', SNAPSHOT_HOST: 'app' }, fullTree: true })
+let server: SftpServer, data: string, env: Record<string, string>, work: string
+t.before(() => {
+  ;({ server, data, env, work } = repo)
 })
-t.teardown(() => rm(work, { recursive: true, force: true }))
 
 const rds = (args: string[]) => runBin(RDS, args, env)
 
@@ -52,7 +42,7 @@ t.test('bad input: one sentence, a non-zero exit, and no target that looks compl
     [['restore', 'deadbeef', '--target', join(work, 'x')], 1, /^rds: there is no snapshot "deadbeef" in the repository restore on .*; list them with "rds snapshots"\.$/m],
     [['restore', '--host', 'nobody-here', '--target', join(work, 'x')], 1, /^rds: there is no snapshot of host nobody-here in the repository/m],
     [['restore', '--target', join(work, 'x'), '--include', '/not/in/it'], 1, /^rds: \/not\/in\/it is not in snapshot [0-9a-f]{8} \(which holds .*\); list its files with "rds ls [0-9a-f]{8}"\.$/m],
-    [['restore'], 2, /required option '--target <dir>' not specified/],
+    [['restore'], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME\.$/m],
   ]
   for (const [args, code, message] of cases) {
     const result = await rds(args)

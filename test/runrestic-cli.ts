@@ -3,17 +3,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { RDS, RUNRESTIC, runBin } from './fixtures/cli.js'
-import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { useBackedUpRepository } from './fixtures/backed-up.js'
+import type { SftpServer } from './fixtures/sftp-server.js'
 
-const fixture = useServerAndData(t)
-let server: SftpServer
-let data: string
-let env: Record<string, string>
-t.before(async () => {
-  ;({ server, data } = fixture)
-  env = server.env(data, { REPO_PATH: 'runrestic', SNAPSHOT_HOST: 'app' })
-  const backup = await runBin(RDS, ['backup'], env)
-  if (backup.exitCode !== 0) throw new Error(backup.stderr)
+const repo = useBackedUpRepository(t, { env: { REPO_PATH: 'runrestic', SNAPSHOT_HOST: 'app' } })
+let server: SftpServer, data: string, env: Record<string, string>
+t.before(() => {
+  ;({ server, data, env } = repo)
 })
 
 t.test('without arguments it prints the default command and a help, and no secret', async (t) => {

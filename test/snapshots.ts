@@ -1,17 +1,12 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { RDS, runBin } from './fixtures/cli.js'
-import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { useBackedUpRepository } from './fixtures/backed-up.js'
 
-const fixture = useServerAndData(t)
-let server: SftpServer
-let data: string
-let env: Record<string, string>
-t.before(async () => {
-  ;({ server, data } = fixture)
-  env = server.env(data, { REPO_PATH: 'list', SNAPSHOT_HOST: 'app' })
-  const backup = await runBin(RDS, ['backup'], env)
-  if (backup.exitCode !== 0) throw new Error(backup.stderr)
+const repo = useBackedUpRepository(t, { env: { REPO_PATH: 'list', SNAPSHOT_HOST: 'app' } })
+let data: string, env: Record<string, string>
+t.before(() => {
+  ;({ data, env } = repo)
 })
 
 t.test('rds snapshots: a table for people, JSON for scripts', async (t) => {

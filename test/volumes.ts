@@ -1,12 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, runBin } from './fixtures/cli.js'
-import { addOwnersAndSparseFile } from './fixtures/data.js'
 import { swarmUnavailable } from './fixtures/docker.js'
-import { useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
+import { useBackedUpRepository } from './fixtures/backed-up.js'
 import { describeTree } from './fixtures/tree.js'
 
 const PREFIX = 'rds-test-vol-'
@@ -21,24 +19,13 @@ const removeTestVolumes = async () => {
 const volumeNames = async () => (await execa('docker', ['volume', 'ls', '-q', '--filter', `name=${PREFIX}`])).stdout.split('\n').filter(Boolean).sort()
 
 t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
-  const fixture = useServerAndData(t)
-  let server: SftpServer
-  let data: string
-  let env: Record<string, string>
-  let work: string
+  const repo = useBackedUpRepository(t, { env: { REPO_PATH: 'volumes', HELPER_IMAGE: 'debian:trixie-slim' }, fullTree: true })
+  let data: string, env: Record<string, string>, work: string
   t.before(async () => {
-    ;({ server, data } = fixture)
+    ;({ data, env, work } = repo)
     await removeTestVolumes()
-    await addOwnersAndSparseFile(data)
-    env = server.env(data, { REPO_PATH: 'volumes', HELPER_IMAGE: 'debian:trixie-slim' })
-    const backup = await runBin(RDS, ['backup'], env)
-    if (backup.exitCode !== 0) throw new Error(backup.stderr)
-    work = await mkdtemp(join(tmpdir(), 'rds-volumes-'))
   })
-  t.teardown(async () => {
-    await removeTestVolumes()
-    await rm(work, { recursive: true, force: true })
-  })
+  t.teardown(removeTestVolumes)
 
   /** A volume's contents, through rds export --volume and GNU tar, described for comparison. */
   const volumeTree = async (volume: string) => {
@@ -83,7 +70,7 @@ t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docke
     await writeFile(notTar, 'this is not a tar archive\n'.repeat(100))
     const cases: [string[], number, RegExp][] = [
       [['restore', '--to-volume', existing], 2, /^rds: volume rds-test-vol-restored already exists and is not empty; choose a new name, or add --force/m],
-      [['import', notTar, '--to-volume', existing], 2, /^rds: volume rds-test-vol-restored already exists and is not empty/m],
+      [['import', notTar, '--to-volume', existing], 2, /^rds: volume rds-test-vol-restored already exists; choose a new name, or add --force/m],
       [['restore', '--to-volume', 'bad/name'], 2, /^rds: "bad\/name" is not a volume name Docker accepts/m],
       [['import', truncated, '--to-volume', `${PREFIX}from-truncated`], 2, /^rds: .*truncated\.tar is not a complete tar archive \(.*\); nothing was imported\.$/m],
       [['import', notTar, '--to-volume', `${PREFIX}from-garbage`], 2, /^rds: .*not\.tar is not a complete tar archive/m],
