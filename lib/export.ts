@@ -1,6 +1,5 @@
 import { rename, rm } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { ConfigError } from './errors.js'
 import type { Logger } from './log.js'
 import { partialPath } from './restore.js'
 import { runRestic, type Restic } from './restic.js'
@@ -12,8 +11,6 @@ export interface ExportOptions {
   path?: string
   /** The tar file to write; standard output when absent. */
   output?: string
-  /** Whether standard output is a terminal, where a tar archive is refused. */
-  stdoutIsTerminal: boolean
 }
 
 /**
@@ -21,9 +18,6 @@ export interface ExportOptions {
  * renamed when complete, so that a failed export never leaves an archive that looks whole.
  */
 export async function exportSnapshot(restic: Restic, options: ExportOptions, log: Logger): Promise<void> {
-  if (!options.output && options.stdoutIsTerminal) {
-    throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
-  }
   const snapshot = await resolveSnapshot(restic, options.choice, log)
   if (options.path) await listPath(restic, snapshot, options.path, log)
   const args = ['dump', '--archive', 'tar', snapshot.id, options.path ?? '/']

@@ -237,16 +237,16 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--volume <name>', 'export this Docker volume as it is now, without any repository')
     .option(hostOption, hostHelp)
     .action(async (snapshot: string, options: { output?: string; path?: string; volume?: string; host?: string }) => {
+      if (!options.output && isTerminal(context.stdout)) {
+        throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
+      }
       if (options.volume) {
-        if (!options.output && isTerminal(context.stdout)) {
-          throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
-        }
         await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, log())
         return
       }
       setExitCode(
         await withRestic(context, log(), (restic) =>
-          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output, stdoutIsTerminal: isTerminal(context.stdout) }, log()),
+          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output }, log()),
         ),
       )
     })
