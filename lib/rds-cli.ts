@@ -4,7 +4,7 @@ import { Command, CommanderError } from 'commander'
 import parseArgsStringToArgv from 'string-argv'
 import { runAgent } from './agent.js'
 import { runJob, type RunContext, type RunResult } from './backup-run.js'
-import type { Env } from './config.js'
+import type { Config, Env } from './config.js'
 import { ConfigError, EXIT, RunError } from './errors.js'
 import type { HookEngine } from './hooks.js'
 import { jobFromConfig, type Job } from './job.js'
@@ -49,24 +49,19 @@ function lazyDockerEngine(): () => Promise<HookEngine> {
   return () => (engine ??= load())
 }
 
-/** Opens the workspace and checks everything a backup needs, then hands the job to `use`. */
-async function withJob(
+/** Opens the workspace, checks everything a backup needs, then hands the job to `use`. */
+function withJob(
   context: CliContext,
   log: Logger,
   use: (job: Job, runContext: RunContext, recordStatus: (result: RunResult) => Promise<void>) => Promise<number>,
   requireSchedule: boolean,
 ): Promise<number> {
-  const workspace = await openWorkspace(context.env, log)
-  try {
-    const { config } = workspace
-    if (requireSchedule) {
-      // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
-      if (!config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
-    }
+  return withRestic(context, log, async (restic, config, version) => {
+    // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
+    if (requireSchedule && !config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
     await checkBackupPath(config.backupPath)
     if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
-    const version = await checkResticVersion(config.resticBinary)
-    const job = jobFromConfig(config, workspace.repository)
+    const job = jobFromConfig(config, restic.repository)
     log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
     if (job.hooks.pre || job.hooks.post) {
       log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
@@ -77,10 +72,8 @@ async function withJob(
     const recordStatus = async (result: RunResult) => {
       if (statusFile) await writeStatus(statusFile, statusOf(result)).catch((error) => log.warn(`status: cannot write STATUS_FILE ${statusFile}: ${error.message}`))
     }
-    return await use(job, { resticBinary: config.resticBinary, retryLock: config.retryLock, log, engine: lazyDockerEngine() }, recordStatus)
-  } finally {
-    await workspace.close()
-  }
+    return use(job, { resticBinary: restic.binary, retryLock: restic.retryLock, log, engine: lazyDockerEngine() }, recordStatus)
+  })
 }
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -92,13 +85,20 @@ async function volumeHelper(env: Env): Promise<VolumeHelper> {
   return { docker, image: await helperImage(docker, env.HELPER_IMAGE?.trim() || undefined) }
 }
 
-/** Opens the workspace and checks restic, then hands restic for the repository to `use`. */
-async function withRestic(context: CliContext, log: Logger, use: (restic: Restic) => Promise<number | void>): Promise<number> {
+/**
+ * Opens the workspace (closed again afterwards) and checks restic, then hands restic for the
+ * repository, the configuration and restic's version to `use`.
+ */
+async function withRestic(
+  context: CliContext,
+  log: Logger,
+  use: (restic: Restic, config: Config, version: string) => Promise<number | void>,
+): Promise<number> {
   const workspace = await openWorkspace(context.env, log)
   try {
     const { config, repository } = workspace
-    await checkResticVersion(config.resticBinary)
-    return (await use({ binary: config.resticBinary, repository, retryLock: config.retryLock })) ?? EXIT.ok
+    const version = await checkResticVersion(config.resticBinary)
+    return (await use({ binary: config.resticBinary, repository, retryLock: config.retryLock }, config, version)) ?? EXIT.ok
   } finally {
     await workspace.close()
   }
@@ -168,7 +168,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         ),
       )
     })
-  const log = () => createLogger({ stream: context.stderr })
+  // The browsing and restoring commands log plainly; agent and backup make their own, with --verbose.
+  const plainLog = createLogger({ stream: context.stderr })
   const hostOption = '--host <host>'
   const hostHelp = 'with "latest": the newest snapshot of this host (its SNAPSHOT_HOST) rather than of any'
 
@@ -179,7 +180,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option(hostOption, 'only the snapshots of this host')
     .action(async (options: { json?: boolean; host?: string }) => {
       const args = ['snapshots', ...(options.json ? ['--json'] : []), ...(options.host ? ['--host', options.host] : [])]
-      setExitCode(await withRestic(context, log(), (restic) => runRestic(restic, args, { log: log(), stdoutTo: 'inherit' })))
+      setExitCode(await withRestic(context, plainLog, (restic) => runRestic(restic, args, { log: plainLog, stdoutTo: 'inherit' })))
     })
 
   program
@@ -191,9 +192,9 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option(hostOption, hostHelp)
     .action(async (snapshot: string, path: string | undefined, options: { json?: boolean; host?: string }) => {
       setExitCode(
-        await withRestic(context, log(), async (restic) => {
-          const found = await resolveSnapshot(restic, { snapshot, host: options.host }, log())
-          const nodes = (await listPath(restic, found, path, log())) as LsNode[]
+        await withRestic(context, plainLog, async (restic) => {
+          const found = await resolveSnapshot(restic, { snapshot, host: options.host }, plainLog)
+          const nodes = (await listPath(restic, found, path, plainLog)) as LsNode[]
           if (options.json) {
             context.stdout.write(`${JSON.stringify(nodes)}\n`)
             return
@@ -221,9 +222,9 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       }
       const restore = { choice: { snapshot, host: options.host }, includes: options.include, force: Boolean(options.force), progress: isTerminal(context.stdout) }
       setExitCode(
-        await withRestic(context, log(), async (restic) => {
-          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(context.env), options.toVolume, restore, log())
-          else await restoreToDirectory(restic, { ...restore, target: options.target! }, log())
+        await withRestic(context, plainLog, async (restic) => {
+          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(context.env), options.toVolume, restore, plainLog)
+          else await restoreToDirectory(restic, { ...restore, target: options.target! }, plainLog)
         }),
       )
     })
@@ -241,12 +242,12 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
       }
       if (options.volume) {
-        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, log())
+        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, plainLog)
         return
       }
       setExitCode(
-        await withRestic(context, log(), (restic) =>
-          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output }, log()),
+        await withRestic(context, plainLog, (restic) =>
+          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output }, plainLog),
         ),
       )
     })
@@ -258,7 +259,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .requiredOption('--to-volume <name>', 'the volume to create')
     .option('--force', 'write into a volume that already exists and is not empty')
     .action(async (file: string, options: { toVolume: string; force?: boolean }) => {
-      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, Boolean(options.force), log())
+      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, Boolean(options.force), plainLog)
     })
 
   program
@@ -269,10 +270,10 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option(hostOption, "only this host's snapshots")
     .action(async (options: { to: string; toPasswordFile: string; host?: string }) => {
       setExitCode(
-        await withRestic(context, log(), async (restic) => {
+        await withRestic(context, plainLog, async (restic) => {
           await readSecretFile('--to-password-file', options.toPasswordFile, "second repository's password")
           const copy = { to: options.to, toPasswordFile: options.toPasswordFile, host: options.host, progress: isTerminal(context.stdout) }
-          await copySnapshots(restic, copy, log(), context.stop)
+          await copySnapshots(restic, copy, plainLog, context.stop)
         }),
       )
     })
