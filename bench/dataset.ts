@@ -95,3 +95,15 @@ export async function changeDataset(root: string, files: DatasetFile[], seed: nu
   await writeFile(join(root, 'large', 'added-after-first-backup.bin'), randomBytesFor(`${seed}:added`, largeSize))
   return { changed: count, added: largeSize }
 }
+
+/** `count` small files (a few dozen bytes each, all different), 500 to a folder: a tree that is all metadata. */
+export async function generateManyFiles(root: string, count: number): Promise<void> {
+  const perFolder = 500
+  for (let start = 0; start < count; start += perFolder) {
+    const folder = join(root, `f${start / perFolder}`)
+    await mkdir(folder, { recursive: true })
+    const writes: Promise<void>[] = []
+    for (let i = start; i < Math.min(count, start + perFolder); i++) writes.push(writeFile(join(folder, `${i}.txt`), `file ${i} of ${count}\n`))
+    await Promise.all(writes)
+  }
+}

@@ -20,8 +20,7 @@ export async function treeRss(pid: number): Promise<number> {
   const stack = [pid]
   while (stack.length > 0) {
     const current = stack.pop()!
-    const statm = await readFile(`/proc/${current}/statm`, 'utf8').catch(() => '')
-    total += Number(statm.split(' ')[1] ?? 0) * PAGE
+    total += await ownRss(current)
     stack.push(...(await childrenOf(current)))
   }
   return total
@@ -36,7 +35,16 @@ export async function cpuSeconds(pid: number): Promise<number> {
 
 export interface Measurement {
   seconds: number
+  /** Of the whole process tree. */
   peakRss: number
+  /** Of the command's own process, without its children (for a single command). */
+  peakOwnRss?: number
+}
+
+/** Resident memory of one process, in bytes. */
+async function ownRss(pid: number): Promise<number> {
+  const statm = await readFile(`/proc/${pid}/statm`, 'utf8').catch(() => '')
+  return Number(statm.split(' ')[1] ?? 0) * PAGE
 }
 
 /**
@@ -45,12 +53,14 @@ export interface Measurement {
  */
 export async function measure(file: string, args: string[], options: Options = {}): Promise<Measurement> {
   const started = process.hrtime.bigint()
-  const child = execa(file, args, { ...options, reject: false, all: true })
+  const child = execa(file, args, { all: true, ...options, reject: false })
   let peakRss = 0
+  let peakOwnRss = 0
   let running = true
   const sampling = (async () => {
     while (running && child.pid !== undefined) {
       peakRss = Math.max(peakRss, await treeRss(child.pid))
+      peakOwnRss = Math.max(peakOwnRss, await ownRss(child.pid))
       await new Promise((resolve) => setTimeout(resolve, 20))
     }
   })()
@@ -59,7 +69,7 @@ export async function measure(file: string, args: string[], options: Options = {
   await sampling
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (${result.exitCode}): ${String(result.all).slice(-2000)}`)
-  return { seconds, peakRss }
+  return { seconds, peakRss, peakOwnRss }
 }
 
 /** Bytes in a directory tree (files' sizes; a missing directory is 0). */

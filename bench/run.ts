@@ -11,10 +11,10 @@ import { Command } from 'commander'
 import { execa } from 'execa'
 import { readConfig } from '../lib/config.js'
 import { createLogger } from '../lib/log.js'
-import { repositoryArgs, sftpRepository } from '../lib/repository.js'
+import { repositoryEnv, repositoryOptions, sftpRepository } from '../lib/repository.js'
 import { prepareSshTransport } from '../lib/ssh-transport.js'
 import { startSftpServer, type SftpServer } from '../test/fixtures/sftp-server.js'
-import { changeDataset, generateDataset } from './dataset.js'
+import { changeDataset, generateDataset, generateManyFiles } from './dataset.js'
 import { cpuSeconds, measure, median, treeRss, treeSize, type Measurement } from './measure.js'
 import { formatTable } from './report.js'
 
@@ -27,6 +27,7 @@ interface Options {
   idleSeconds: number
   json: boolean
   seed: number
+  manyFiles: number
 }
 
 interface Run extends Measurement {
@@ -92,8 +93,9 @@ export async function runBenchmark(options: Options) {
     await mkdir(stateDir, { mode: 0o700 })
     const config = readConfig(env('x', ''))
     const transport = await prepareSshTransport(config, stateDir, log)
-    const resticArgs = (repo: string) => repositoryArgs(sftpRepository({ ...config, repoPath: repo }, transport))
-    const restic = (repo: string, cache: string, args: string[]) => measure('restic', [...resticArgs(repo), ...args], { env: { RESTIC_CACHE_DIR: cache } })
+    const repository = (repo: string) => sftpRepository({ ...config, repoPath: repo }, transport)
+    const restic = (repo: string, cache: string, args: string[]) =>
+      measure('restic', [...repositoryOptions(repository(repo)), ...args], { env: { RESTIC_CACHE_DIR: cache, ...repositoryEnv(repository(repo)) } })
     const rdsBackup = (repo: string, cache: string) => measure(process.execPath, [RDS, 'backup'], { env: env(repo, cache), extendEnv: false })
     const backupArgs = ['backup', '--json', '--host', 'bench', '--', data]
     const resticVersion = (await execa('restic', ['version'])).stdout.split(' ')[1]
@@ -151,6 +153,15 @@ export async function runBenchmark(options: Options) {
     progress(`idle agent: ${options.idleSeconds} s`)
     const idle = await idleAgent(env('idle', join(work, 'cache-idle')), options.idleSeconds)
 
+    // 5. A verbose backup of many files: restic writes a line per file, which rds streams to its log.
+    progress(`many files: generating ${options.manyFiles} files`)
+    const manyData = join(work, 'many')
+    await generateManyFiles(manyData, options.manyFiles)
+    progress('many files: rds backup --verbose')
+    const manyEnv = server.env(manyData, { REPO_PATH: 'many', RESTIC_CACHE_DIR: join(work, 'cache-many'), SNAPSHOT_HOST: 'bench' })
+    const many = await measure(process.execPath, [RDS, 'backup', '--verbose'], { env: manyEnv, extendEnv: false, all: false, stdout: 'ignore', stderr: 'ignore' })
+    await rm(manyData, { recursive: true, force: true })
+
     const m = (list: Measurement[]) => ({ seconds: median(list.map((x) => x.seconds)), peakRss: median(list.map((x) => x.peakRss)) })
     const r = (list: Run[]) => ({ ...m(list), written: median(list.map((x) => x.written)), localDisk: median(list.map((x) => x.localDisk)) })
     const floor = median(runs.floor)
@@ -165,6 +176,7 @@ export async function runBenchmark(options: Options) {
       tarIncremental: r(runs.tarIncremental),
       floorSeconds: floor,
       idle,
+      manyFiles: { files: options.manyFiles, ...many },
       raw: { overhead, runs },
     }
     return result
@@ -180,9 +192,10 @@ const program = new Command('bench')
   .option('--reps <n>', 'repetitions; figures are medians', (v) => Number(v), 3)
   .option('--idle-seconds <s>', 'how long to watch the idle agent', (v) => Number(v), 60)
   .option('--seed <n>', 'seed of the data set', (v) => Number(v), 1)
+  .option('--many-files <n>', 'files in the data set of the verbose backup (section 5)', (v) => Number(v), 500_000)
   .option('--json', 'print the figures as JSON')
   .action(async (options: Options) => {
-    for (const [name, value] of Object.entries({ size: options.size, reps: options.reps, 'idle-seconds': options.idleSeconds })) {
+    for (const [name, value] of Object.entries({ size: options.size, reps: options.reps, 'idle-seconds': options.idleSeconds, 'many-files': options.manyFiles })) {
       if (!(value > 0)) program.error(`bench: --${name} must be a positive number`)
     }
     const result = await runBenchmark({ ...options, json: Boolean(options.json) })

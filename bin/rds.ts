@@ -1,18 +1,19 @@
 #!/usr/bin/env node
+import { exitCodeAfterDrain } from '../lib/drain.js'
 import { main } from '../lib/rds-cli.js'
 
 const stop = new AbortController()
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop.abort())
-// A reader that goes away (rds export | head) is not an error worth a stack trace.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE') throw error
-})
+// A reader that goes away (rds export | head) fails the command, with a sentence rather than a stack trace.
+process.stdout.on('error', () => undefined)
 
-process.exitCode = await main(process.argv.slice(2), {
+const exitCode = await main(process.argv.slice(2), {
   env: process.env,
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   stop: stop.signal,
 })
+// Exit only once stdout and stderr have drained: a slow reader still gets every byte.
+process.exitCode = await exitCodeAfterDrain(exitCode, 'rds', process.stdout, process.stderr)
 process.exit()

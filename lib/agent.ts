@@ -1,12 +1,10 @@
 import { Cron } from 'croner'
-import { runJob, type RunContext, type RunResult } from './backup-run.js'
+import { runJob, type RunContext } from './backup-run.js'
 import type { Job } from './job.js'
 
 export interface AgentOptions extends Omit<RunContext, 'signal'> {
   /** Aborting stops the agent: no new run starts, a running one is stopped cleanly, then it resolves. */
   stop: AbortSignal
-  /** Called after every run, e.g. to record the agent's health. */
-  onRunEnd?: (result: RunResult) => void | Promise<void>
 }
 
 /**
@@ -19,8 +17,7 @@ export async function runAgent(job: Job, options: AgentOptions): Promise<void> {
   let current: Promise<unknown> | undefined
   const runController = new AbortController()
   const runAndReport = async () => {
-    const result = await runJob(job, { ...options, signal: runController.signal })
-    await options.onRunEnd?.(result)
+    await runJob(job, { ...options, signal: runController.signal })
     if (!stop.aborted) log.info(`schedule: next run at ${cron.nextRun()?.toISOString()}`)
   }
 

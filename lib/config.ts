@@ -1,4 +1,5 @@
-import { isAbsolute } from 'node:path'
+import { tmpdir } from 'node:os'
+import { isAbsolute, join } from 'node:path'
 import { Cron } from 'croner'
 import parseArgsStringToArgv from 'string-argv'
 import { ConfigError } from './errors.js'
@@ -42,6 +43,15 @@ export interface Config {
   retryLock?: string
   resticBinary: string
   statusFile?: string
+  /** HOOK_TIMEOUT, in ms: a hook still running after it is stopped and fails the run. */
+  hookTimeout: number
+  /** STALL_TIMEOUT, in ms: a backup whose progress stands still this long is stopped and fails. */
+  stallTimeout: number
+  /** MIN_FILES and MAX_SHRINK (a percentage): what a backup must hold not to be taken for a lost volume. */
+  minFiles: number
+  maxShrink: number
+  /** LOCK_DIR: where a job's run lock lives, so that two processes never run one job at once. */
+  lockDir: string
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
   copyTo?: { url: string; passwordFile: string }
 }
@@ -55,6 +65,10 @@ export const DEFAULTS = {
   passwordFile: '/run/secrets/restic-repo-password',
   snapshotHost: 'restic-docker-swarm',
   resticBinary: 'restic',
+  hookTimeout: '1h',
+  stallTimeout: '15m',
+  minFiles: 1,
+  maxShrink: 50,
 } as const
 
 // Control characters would let a value add lines to the generated ssh config or split a log line.
@@ -62,6 +76,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 // restic's duration syntax for --keep-within and --retry-lock, e.g. 1y6m, 7d, 12h, 5m.
 const RESTIC_DURATION = /^(?=\d)(\d+y)?(\d+m)?(\d+d)?(\d+h)?$/
 const LOCK_DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/
+// Our own timeouts: hours, minutes and seconds, e.g. 1h, 30m, 1h30m, 90s.
+const TIMEOUT_DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
 
 function value(env: Env, name: string): string | undefined {
   const raw = env[name]
@@ -117,9 +133,42 @@ function flag(env: Env, name: string): boolean {
   throw new ConfigError(`${name} must be true or false, not ${JSON.stringify(raw)}.`)
 }
 
+/** A duration such as "1h", "30m" or "90s", in milliseconds. */
+export function timeoutDuration(env: Env, name: string, fallback: string): number {
+  const raw = value(env, name) ?? fallback
+  const match = TIMEOUT_DURATION.exec(raw)
+  const ms = match ? ((Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0)) * 60 + Number(match[3] ?? 0)) * 1000 : 0
+  if (ms <= 0) throw new ConfigError(`${name} must be a duration such as "1h", "30m" or "90s", not ${JSON.stringify(raw)}.`)
+  return ms
+}
+
+/** A whole number from `min` to `max`. */
+function wholeNumber(env: Env, name: string, fallback: number, min: number, max: number, what: string): number {
+  const raw = value(env, name)
+  if (raw === undefined) return fallback
+  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN
+  if (!(parsed >= min && parsed <= max)) throw new ConfigError(`${name} must be ${what}, not ${JSON.stringify(raw)}.`)
+  return parsed
+}
+
+/**
+ * Whether every quote in an argument string is closed: string-argv, which splits it, reads an
+ * unclosed quote as a plain character. Like string-argv, a backslash escapes nothing.
+ */
+function quotesBalanced(text: string): boolean {
+  let open: string | undefined
+  for (const char of text) {
+    if (open === undefined && (char === '"' || char === "'")) open = char
+    else if (char === open) open = undefined
+  }
+  return open === undefined
+}
+
 export function argumentList(env: Env, name: string): string[] {
   const raw = value(env, name)
-  return raw === undefined ? [] : parseArgsStringToArgv(raw)
+  if (raw === undefined) return []
+  if (!quotesBalanced(raw)) throw new ConfigError(`${name} has a quote that is never closed (${JSON.stringify(raw)}); close it, or remove it.`)
+  return parseArgsStringToArgv(raw)
 }
 
 /** Throws a ConfigError naming RUN_AT when croner cannot parse the expression. */
@@ -222,5 +271,10 @@ export function readConfig(env: Env): Config {
     resticBinary: value(env, 'RESTIC_BINARY') ?? DEFAULTS.resticBinary,
     copyTo: copyTo === undefined ? undefined : { url: copyTo, passwordFile: absolutePath(env, 'COPY_TO_PASSWORD_FILE', '') },
     statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),
+    hookTimeout: timeoutDuration(env, 'HOOK_TIMEOUT', DEFAULTS.hookTimeout),
+    stallTimeout: timeoutDuration(env, 'STALL_TIMEOUT', DEFAULTS.stallTimeout),
+    minFiles: wholeNumber(env, 'MIN_FILES', DEFAULTS.minFiles, 0, Number.MAX_SAFE_INTEGER, 'a whole number of files (0 accepts an empty backup)'),
+    maxShrink: wholeNumber(env, 'MAX_SHRINK', DEFAULTS.maxShrink, 0, 100, 'a percentage from 0 to 100 (100 accepts any shrink)'),
+    lockDir: absolutePath(env, 'LOCK_DIR', join(tmpdir(), 'rds-locks')),
   }
 }

@@ -1,6 +1,6 @@
 import { EXIT, RunError } from './errors.js'
 import type { Logger } from './log.js'
-import { urlRepository, type Repository } from './repository.js'
+import { repositoryEnv, urlRepository, type Repository } from './repository.js'
 import { runRestic, type Restic } from './restic.js'
 
 export interface CopyOptions {
@@ -20,21 +20,23 @@ export interface CopyOptions {
  */
 export async function copySnapshots(source: Restic, options: CopyOptions, log: Logger, signal?: AbortSignal): Promise<void> {
   const target = urlRepository(options.to, options.toPasswordFile)
-  // restic runs against the destination, reading from the source: the source's -o options
-  // (its ssh config) go along as global options.
+  // restic runs against the destination, reading from the source: the source's -o options (its ssh
+  // config, which applies to the source's host alias only) go along as global options.
   const destination: Restic = { ...source, repository: { ...target, options: source.repository.options } satisfies Repository }
-  const from = ['--from-repo', source.repository.url, '--from-password-file', source.repository.passwordFile]
+  // Both repositories reach restic through its environment, never its argv.
+  const env = repositoryEnv(source.repository, 'from')
   try {
     await runRestic(destination, ['cat', 'config'], { log, signal, expectedExitCodes: [EXIT.noRepository] })
   } catch (error) {
     if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
     log.info(`copy: no repository at ${target.describe} yet, creating it with the source's chunker parameters`)
-    await runRestic(destination, ['init', '--copy-chunker-params', ...from], { log, signal })
+    await runRestic(destination, ['init', '--copy-chunker-params'], { log, signal, env })
   }
   log.info(`copy: ${source.repository.describe} to ${target.describe}${options.host ? ` (host ${options.host})` : ''}`)
-  await runRestic(destination, ['copy', ...from, ...(options.host ? ['--host', options.host] : [])], {
+  await runRestic(destination, ['copy', ...(options.host ? ['--host', options.host] : [])], {
     log,
     signal,
+    env,
     stdoutTo: options.progress ? 'inherit' : undefined,
   })
   log.info('copy: done')

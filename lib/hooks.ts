@@ -1,4 +1,5 @@
-import { RunError } from './errors.js'
+import { describeDuration } from './duration.js'
+import { EXIT, RunError } from './errors.js'
 import type { Logger } from './log.js'
 
 /** A running task of a Swarm service, with the container it runs in. */
@@ -18,13 +19,18 @@ export interface HookEngine {
   localNodeId(): Promise<string>
   /** The service's tasks that are running now; throws a RunError when there is no such service. */
   runningTasks(service: string): Promise<ServiceTask[]>
-  /** Runs argv in the container, passing each output line on; resolves to the exit code. */
+  /**
+   * Runs argv in the container, passing each output line on; resolves to the exit code. Aborting
+   * `signal` sends the command SIGTERM and resolves to undefined once it has ended, or has been
+   * left behind after a grace period.
+   */
   exec(
     containerId: string,
     argv: string[],
     env: string[],
     onLine: (stream: 'stdout' | 'stderr', line: string) => void,
-  ): Promise<number>
+    signal?: AbortSignal,
+  ): Promise<number | undefined>
 }
 
 export interface Hook {
@@ -35,6 +41,8 @@ export interface Hook {
   service: string
   command: string
   env?: string[]
+  /** How long the hook may run before it is stopped and fails the run (HOOK_TIMEOUT), in ms. */
+  timeout?: number
 }
 
 /**
@@ -61,14 +69,27 @@ export async function chooseHookTask(engine: HookEngine, service: string): Promi
 
 /**
  * Runs a hook command with `sh -c` in one container of the service. Its output goes to the log;
- * a non-zero exit throws a RunError.
+ * a non-zero exit throws a RunError. A hook that outlives its timeout, or runs when `signal` is
+ * aborted (SIGTERM), is sent SIGTERM and fails the run.
  */
-export async function runHook(engine: HookEngine, hook: Hook, log: Logger): Promise<void> {
+export async function runHook(engine: HookEngine, hook: Hook, log: Logger, signal?: AbortSignal): Promise<void> {
   const task = await chooseHookTask(engine, hook.service)
   log.info(`${hook.name}: running in ${hook.service} (task ${task.id.slice(0, 12)}, container ${task.containerId.slice(0, 12)})`)
-  const exitCode = await engine.exec(task.containerId, ['sh', '-c', hook.command], hook.env ?? [], (stream, line) =>
-    stream === 'stderr' ? log.warn(`${hook.name}: ${line}`) : log.info(`${hook.name}: ${line}`),
+  const timeout = hook.timeout === undefined ? undefined : AbortSignal.timeout(hook.timeout)
+  const stop = AbortSignal.any([signal, timeout].filter((s): s is AbortSignal => s !== undefined))
+  const exitCode = await engine.exec(
+    task.containerId,
+    ['sh', '-c', hook.command],
+    hook.env ?? [],
+    (stream, line) => (stream === 'stderr' ? log.warn(`${hook.name}: ${line}`) : log.info(`${hook.name}: ${line}`)),
+    stop,
   )
+  if (exitCode === undefined || stop.aborted) {
+    if (timeout?.aborted) {
+      throw new RunError(`${hook.name} (${hook.variable}) did not finish within HOOK_TIMEOUT (${describeDuration(hook.timeout!)}) in service ${hook.service} and was stopped; raise HOOK_TIMEOUT or find what it waits for.`)
+    }
+    throw new RunError(`${hook.name} (${hook.variable}) in service ${hook.service} was interrupted before it finished.`, EXIT.interrupted)
+  }
   if (exitCode !== 0) {
     throw new RunError(`${hook.name} (${hook.variable}) exited with code ${exitCode} in service ${hook.service}.`)
   }

@@ -18,7 +18,13 @@ export interface Job {
     service?: string
     pre?: string
     post?: string
+    /** In ms (HOOK_TIMEOUT). */
+    timeout: number
   }
+  /** What a backup must hold not to be taken for a lost or emptied volume (MIN_FILES, MAX_SHRINK %). */
+  guard: { minFiles: number; maxShrink: number }
+  /** In ms: a backup whose progress stands still this long is stopped (STALL_TIMEOUT). */
+  stallTimeout: number
   /** A second repository this job's snapshots are copied to after each complete backup. */
   copyTo?: { url: string; passwordFile: string }
 }
@@ -32,7 +38,9 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     snapshotHost: config.snapshotHost,
     backupArgs: config.backupArgs,
     retention: config.retention,
-    hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook },
+    hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook, timeout: config.hookTimeout },
+    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink },
+    stallTimeout: config.stallTimeout,
     copyTo: config.copyTo,
   }
 }

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream'
 import { Command, CommanderError } from 'commander'
 import parseArgsStringToArgv from 'string-argv'
 import { runAgent } from './agent.js'
-import { runJob, type RunContext, type RunResult } from './backup-run.js'
+import { runJob, type RunContext } from './backup-run.js'
 import type { Config, Env } from './config.js'
 import { ConfigError, EXIT, RunError } from './errors.js'
 import type { HookEngine } from './hooks.js'
@@ -14,12 +14,13 @@ import { copySnapshots } from './copy.js'
 import { exportSnapshot } from './export.js'
 import { restoreToDirectory } from './restore.js'
 import { checkResticVersion, runRestic, type Restic } from './restic.js'
-import { listPath, resolveSnapshot } from './snapshots.js'
+import { listPath, resolveSnapshot, type SnapshotNode } from './snapshots.js'
+import { writeOut } from './output.js'
 import { urlRepository } from './repository.js'
 import { readSecretFile } from './secret-files.js'
 import { exportVolume, importVolume, restoreToVolume } from './volume-transfer.js'
 import type { VolumeHelper } from './volumes.js'
-import { readStatus, statusOf, writeStatus } from './status.js'
+import { readStatus } from './status.js'
 import { checkBackupPath, openWorkspace } from './workspace.js'
 
 export interface CliContext {
@@ -50,12 +51,7 @@ function lazyDockerEngine(): () => Promise<HookEngine> {
 }
 
 /** Opens the workspace, checks everything a backup needs, then hands the job to `use`. */
-function withJob(
-  context: CliContext,
-  log: Logger,
-  use: (job: Job, runContext: RunContext, recordStatus: (result: RunResult) => Promise<void>) => Promise<number>,
-  requireSchedule: boolean,
-): Promise<number> {
+function withJob(context: CliContext, log: Logger, use: (job: Job, runContext: RunContext) => Promise<number>, requireSchedule: boolean): Promise<number> {
   return withRestic(context, log, async (restic, config, version) => {
     // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
     if (requireSchedule && !config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
@@ -68,11 +64,15 @@ function withJob(
     }
     log.info(`rds: retention ${describeRetention(job.retention)}`)
     if (job.copyTo) log.info(`rds: each backup is copied to ${urlRepository(job.copyTo.url, job.copyTo.passwordFile).describe}`)
-    const { statusFile } = config
-    const recordStatus = async (result: RunResult) => {
-      if (statusFile) await writeStatus(statusFile, statusOf(result)).catch((error) => log.warn(`status: cannot write STATUS_FILE ${statusFile}: ${error.message}`))
+    const runContext: RunContext = {
+      resticBinary: restic.binary,
+      retryLock: restic.retryLock,
+      log,
+      engine: lazyDockerEngine(),
+      lockDir: config.lockDir,
+      statusFile: config.statusFile,
     }
-    return use(job, { resticBinary: restic.binary, retryLock: restic.retryLock, log, engine: lazyDockerEngine() }, recordStatus)
+    return use(job, runContext)
   })
 }
 
@@ -98,7 +98,8 @@ async function withRestic(
   try {
     const { config, repository } = workspace
     const version = await checkResticVersion(config.resticBinary)
-    return (await use({ binary: config.resticBinary, repository, retryLock: config.retryLock }, config, version)) ?? EXIT.ok
+    const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
+    return (await use(restic, config, version)) ?? EXIT.ok
   } finally {
     await workspace.close()
   }
@@ -106,16 +107,6 @@ async function withRestic(
 
 const isTerminal = (stream: Writable) => (stream as { isTTY?: boolean }).isTTY === true
 const collect = (value: string, previous: string[]) => [...previous, value]
-
-interface LsNode {
-  path: string
-  type: string
-  permissions?: string
-  uid?: number
-  gid?: number
-  size?: number
-  mtime?: string
-}
 
 function buildProgram(context: CliContext, setExitCode: (code: number) => void): Command {
   const program = new Command('rds')
@@ -140,8 +131,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         await withJob(
           context,
           log,
-          async (job, runContext, recordStatus) => {
-            await runAgent(job, { ...runContext, stop: context.stop, onRunEnd: recordStatus })
+          async (job, runContext) => {
+            await runAgent(job, { ...runContext, stop: context.stop })
             return EXIT.ok
           },
           true,
@@ -159,11 +150,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         await withJob(
           context,
           log,
-          async (job, runContext, recordStatus) => {
-            const result = await runJob(job, { ...runContext, signal: context.stop })
-            await recordStatus(result)
-            return result.exitCode
-          },
+          async (job, runContext) => (await runJob(job, { ...runContext, signal: context.stop })).exitCode,
           false,
         ),
       )
@@ -180,7 +167,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option(hostOption, 'only the snapshots of this host')
     .action(async (options: { json?: boolean; host?: string }) => {
       const args = ['snapshots', ...(options.json ? ['--json'] : []), ...(options.host ? ['--host', options.host] : [])]
-      setExitCode(await withRestic(context, plainLog, (restic) => runRestic(restic, args, { log: plainLog, stdoutTo: 'inherit' })))
+      const stdoutTo = isTerminal(context.stdout) ? 'inherit' : context.stdout
+      setExitCode(await withRestic(context, plainLog, (restic) => runRestic(restic, args, { log: plainLog, stdoutTo })))
     })
 
   program
@@ -194,15 +182,18 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       setExitCode(
         await withRestic(context, plainLog, async (restic) => {
           const found = await resolveSnapshot(restic, { snapshot, host: options.host }, plainLog)
-          const nodes = (await listPath(restic, found, path, plainLog)) as LsNode[]
-          if (options.json) {
-            context.stdout.write(`${JSON.stringify(nodes)}\n`)
-            return
+          // One JSON array, written an entry at a time as restic lists them.
+          let separator = '['
+          const asJson = async (node: SnapshotNode) => {
+            await writeOut(context.stdout, `${separator}${JSON.stringify(node)}`)
+            separator = ','
           }
-          for (const node of nodes) {
+          const asText = (node: SnapshotNode) => {
             const owner = `${node.uid ?? '?'}/${node.gid ?? '?'}`
-            context.stdout.write(`${node.permissions ?? node.type} ${owner.padEnd(11)} ${String(node.size ?? '').padStart(12)} ${node.mtime?.slice(0, 19).replace('T', ' ') ?? ''} ${node.path}\n`)
+            return writeOut(context.stdout, `${node.permissions ?? node.type} ${owner.padEnd(11)} ${String(node.size ?? '').padStart(12)} ${node.mtime?.slice(0, 19).replace('T', ' ') ?? ''} ${node.path}\n`)
           }
+          await listPath(restic, found, path, plainLog, options.json ? asJson : asText)
+          if (options.json) await writeOut(context.stdout, separator === '[' ? '[]\n' : ']\n')
         }),
       )
     })
@@ -242,12 +233,12 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
       }
       if (options.volume) {
-        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, plainLog)
+        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, plainLog, context.stop)
         return
       }
       setExitCode(
         await withRestic(context, plainLog, (restic) =>
-          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output }, plainLog),
+          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output, stdout: context.stdout }, plainLog),
         ),
       )
     })
@@ -259,7 +250,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .requiredOption('--to-volume <name>', 'the volume to create')
     .option('--force', 'write into a volume that already exists and is not empty')
     .action(async (file: string, options: { toVolume: string; force?: boolean }) => {
-      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, Boolean(options.force), plainLog)
+      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, { force: Boolean(options.force), signal: context.stop }, plainLog)
     })
 
   program
@@ -285,7 +276,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       const file = context.env.STATUS_FILE?.trim()
       if (!file) throw new ConfigError('STATUS_FILE is not set; set it to the file where the agent records its last run (the image sets /run/rds/status.json).')
       const status = await readStatus(file)
-      if (!status) {
+      if (status?.running) context.stdout.write(`a run is in progress since ${status.running.since} (process ${status.running.pid})\n`)
+      if (status?.finishedAt === undefined) {
         context.stdout.write('no run has finished yet\n')
       } else if (status.ok) {
         context.stdout.write(`the last run succeeded at ${status.finishedAt}${status.snapshotId ? ` (snapshot ${status.snapshotId.slice(0, 8)})` : ''}\n`)
@@ -314,6 +306,14 @@ export async function main(argv: string[], context: CliContext): Promise<number>
     if (error instanceof ConfigError || error instanceof RunError) {
       context.stderr.write(`rds: ${error.message}\n`)
       return error.exitCode
+    }
+    if ((error as Error).name === 'AbortError') {
+      context.stderr.write('rds: interrupted before it finished; nothing was left half-done.\n')
+      return EXIT.interrupted
+    }
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+      context.stderr.write('rds: the reader of the output went away before it was written whole.\n')
+      return EXIT.failure
     }
     // Anything else (the Docker engine, the file system) still gets one line and a failure code.
     context.stderr.write(`rds: ${error instanceof Error ? error.message : String(error)}\n`)

@@ -47,11 +47,19 @@ export function urlRepository(url: string, passwordFile: string): Repository {
   return { url, options: [], passwordFile, describe: withoutPassword(url) }
 }
 
-/** The arguments that come before every restic command: which repository, how to reach and open it. */
-export function repositoryArgs(repository: Repository, retryLock?: string): string[] {
-  const args = ['--repo', repository.url]
-  for (const option of repository.options) args.push('--option', option)
-  args.push('--password-file', repository.passwordFile)
+/**
+ * The variables that tell restic which repository to open: the repository's URL and password file
+ * travel in restic's environment, never in its argv, where `ps` would show a URL's credentials.
+ * With `from`, the names restic copy and init --copy-chunker-params read for the source repository.
+ */
+export function repositoryEnv(repository: Repository, role: 'repository' | 'from' = 'repository'): Record<string, string> {
+  const prefix = role === 'from' ? 'RESTIC_FROM_' : 'RESTIC_'
+  return { [`${prefix}REPOSITORY`]: repository.url, [`${prefix}PASSWORD_FILE`]: repository.passwordFile }
+}
+
+/** The options that come before every restic command: how to reach the repository, how long to wait for a lock. */
+export function repositoryOptions(repository: Repository, retryLock?: string): string[] {
+  const args = repository.options.flatMap((option) => ['--option', option])
   if (retryLock !== undefined) args.push('--retry-lock', retryLock)
   return args
 }

@@ -26,6 +26,11 @@ const SSH_FAILURES: { pattern: RegExp; explain: (repository: Repository, line: s
     explain: (r, line) => `cannot reach the SSH server ${r.ssh?.destination} (${line.replace(/^ssh: /, '').trim()}); check SSH_HOST and SSH_PORT and that the server is running.`,
   },
   {
+    pattern: /[Cc]onnection lost|ssh command exited|subsystem request failed|Broken pipe/,
+    explain: (r, line) =>
+      `the connection to the SSH server ${r.ssh?.destination} was lost during the run (${line.replace(/^(Fatal|error|ssh): /, '').trim()}); check that the server is running and has free disk space.`,
+  },
+  {
     pattern: /Load key .*: (bad permissions|invalid format|error in libcrypto)|no such identity/,
     explain: (r, line) => `ssh cannot use the key in SSH_PRIVKEY_FILE (${r.ssh?.privkeyFile}): ${line.trim()}.`,
   },
@@ -43,19 +48,16 @@ function lastReason(stderr: string[]): string {
   return reason ? reason.replace(/^Fatal: /, '').trim() : 'restic printed no reason'
 }
 
-/** Turns a failed restic command into one sentence a person can act on, with restic's exit code. */
+/**
+ * Turns a failed restic command into one sentence a person can act on, with restic's exit code.
+ * restic's own codes (3, 10, 11, 12, 130) say more than any ssh line printed on the way, so they win.
+ */
 export function resticFailure(
   command: string,
   exitCode: number | undefined,
   stderr: string[],
   repository: Repository,
 ): RunError {
-  if (repository.ssh) {
-    for (const failure of SSH_FAILURES) {
-      const line = stderr.find((l) => failure.pattern.test(l))
-      if (line !== undefined) return new RunError(`restic ${command} failed: ${failure.explain(repository, line)}`, EXIT.failure)
-    }
-  }
   switch (exitCode) {
     case EXIT.incomplete:
       return new RunError(
@@ -67,7 +69,8 @@ export function resticFailure(
     case EXIT.locked:
       return new RunError(
         `restic ${command} failed: the repository ${repository.describe} is locked by another restic process; ` +
-          `try again later, or if no other process is running, remove stale locks with "runrestic unlock".`,
+          `try again later; "runrestic unlock" removes locks of dead processes on this host and locks older than 30 minutes, ` +
+          `and "runrestic unlock --remove-all" removes every lock once you are sure no other restic is running.`,
         EXIT.locked,
       )
     case EXIT.wrongPassword:
@@ -78,6 +81,12 @@ export function resticFailure(
     case EXIT.interrupted:
       return new RunError(`restic ${command} was interrupted before it finished.`, EXIT.interrupted)
     default:
+      if (repository.ssh) {
+        for (const failure of SSH_FAILURES) {
+          const line = stderr.find((l) => failure.pattern.test(l))
+          if (line !== undefined) return new RunError(`restic ${command} failed: ${failure.explain(repository, line)}`, EXIT.failure)
+        }
+      }
       return new RunError(`restic ${command} failed with exit code ${exitCode ?? 'none'}: ${lastReason(stderr)}.`, EXIT.failure)
   }
 }

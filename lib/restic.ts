@@ -1,7 +1,10 @@
+import { createInterface } from 'node:readline'
+import type { Readable, Writable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { execa } from 'execa'
 import { ConfigError, EXIT, RunError } from './errors.js'
 import type { Logger } from './log.js'
-import { repositoryArgs, type Repository } from './repository.js'
+import { repositoryEnv, repositoryOptions, type Repository } from './repository.js'
 import { explainsSshFailure, resticFailure } from './restic-error.js'
 import { probeSsh, SFTP_START_FAILED } from './ssh-probe.js'
 
@@ -10,34 +13,51 @@ export interface Restic {
   binary: string
   repository: Repository
   retryLock?: string
+  /** Aborting sends every restic command run with this SIGTERM, unless a command gets a signal of its own. */
+  signal?: AbortSignal
 }
 
 export interface ResticRunOptions {
   log: Logger
   /** Aborting sends restic SIGTERM; restic then removes its lock and exits. */
   signal?: AbortSignal
-  /** Each line restic writes to stdout; by default they go to the log with --verbose. */
-  onStdoutLine?: (line: string) => void
+  /**
+   * Each line restic writes to stdout, waited for before the next is read; by default they go to the
+   * log with --verbose. If it throws, restic is stopped and the command fails with that error.
+   */
+  onStdoutLine?: (line: string) => void | Promise<void>
   /** Exit codes the caller handles itself: restic's stderr is then not logged as a warning. */
   expectedExitCodes?: number[]
   /**
-   * Where restic's stdout goes instead of onStdoutLine: 'inherit' (a person's terminal, where restic
-   * shows its progress, or a pipe for binary output), or a file.
+   * Where restic's stdout goes instead of onStdoutLine: 'inherit' hands restic a person's terminal,
+   * where it shows its progress; a stream gets restic's bytes as they come, with backpressure.
    */
-  stdoutTo?: 'inherit' | { file: string }
+  stdoutTo?: 'inherit' | Writable
+  /** More variables for restic, such as the source repository of restic copy. */
+  env?: Record<string, string>
 }
 
 // Lines of stderr kept to explain a failure.
 const STDERR_TAIL = 50
+// Variables of our own environment that would choose another repository or password for restic.
+const INHERITED_REPOSITORY_VARIABLES = ['', 'FROM_'].flatMap((prefix) =>
+  ['REPOSITORY_FILE', 'PASSWORD', 'PASSWORD_COMMAND'].map((name) => `RESTIC_${prefix}${name}`),
+)
+// restic prints its JSON status this often (per second); the stall watch needs no more.
+const PROGRESS_FPS = '1'
 
 /** restic --json writes errors as JSON; make them read like restic's plain output. */
-export function readableResticLine(line: string): string {
+export function readableResticLine(raw: string): string {
+  // restic clears the terminal line before some messages, also when stderr is not a terminal.
+  const line = raw.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '')
   if (!line.startsWith('{')) return line
   try {
-    const message = JSON.parse(line) as { message_type?: string; item?: string; error?: { message?: string } }
+    const message = JSON.parse(line) as { message_type?: string; item?: string; message?: string; error?: { message?: string } }
     if (message.message_type === 'error' && message.error?.message) {
       return message.item ? `error: ${message.item}: ${message.error.message}` : `error: ${message.error.message}`
     }
+    // restic 0.17+ ends a failed --json command with its fatal error as one JSON document.
+    if (message.message_type === 'exit_error' && message.message) return message.message.split('\n').join(' ')
   } catch {
     // Not JSON after all: print it as it is.
   }
@@ -48,44 +68,119 @@ export function resticNotFound(binary: string): ConfigError {
   return new ConfigError(`restic was not found (RESTIC_BINARY is ${JSON.stringify(binary)}); install restic 0.17 or newer, or set RESTIC_BINARY to its path.`)
 }
 
+/** The environment restic runs with: ours, less any other repository or password, plus the repository's. */
+export function resticEnv(repository: Repository, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  const cleared = Object.fromEntries(INHERITED_REPOSITORY_VARIABLES.map((name) => [name, undefined]))
+  return { ...cleared, RESTIC_PROGRESS_FPS: PROGRESS_FPS, ...repositoryEnv(repository), ...extra }
+}
+
+/**
+ * Hands each line to onLine, one at a time. After onLine has failed, the rest is read and dropped,
+ * so that restic is never stuck writing to a pipe nobody reads, and `onFailure` is told once.
+ */
+async function forEachLine(stream: Readable, onLine: (line: string) => void | Promise<void>, onFailure: (error: unknown) => void): Promise<void> {
+  let failed = false
+  for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+    if (failed) continue
+    try {
+      await onLine(line)
+    } catch (error) {
+      failed = true
+      onFailure(error)
+    }
+  }
+}
+
+/**
+ * Copies restic's output into `destination` with backpressure. A destination that fails (a reader
+ * that went away: EPIPE) stops restic with SIGTERM, so that it removes its lock, and the rest of its
+ * output is read and dropped, so that restic is never stuck writing to a pipe nobody reads.
+ */
+export function copyOutput(source: Readable, destination: Writable, onFailure: (error: Error) => void): Promise<void> {
+  let failed = false
+  const onError = (error: Error) => {
+    if (failed) return
+    failed = true
+    source.unpipe(destination)
+    source.resume()
+    onFailure(error)
+  }
+  // Resolves once restic's output has all been read, which may be after restic has exited.
+  const ended = finished(source).catch(() => undefined)
+  if (destination.errored || destination.destroyed) onError(destination.errored ?? new Error('the output was closed'))
+  else {
+    destination.on('error', onError)
+    source.pipe(destination, { end: false })
+    void ended.then(() => destination.off('error', onError))
+  }
+  return ended
+}
+
+const outputFailureReason = (error: unknown) =>
+  (error as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader went away' : error instanceof Error ? error.message : String(error)
+
 /**
  * Runs one restic command and resolves when it succeeded; otherwise throws a RunError that explains
- * the failure and carries restic's exit code. stderr goes to the log with --verbose, and always when
- * the command fails.
+ * the failure and carries restic's exit code. Nothing restic prints is kept in memory but the last
+ * lines of stderr. restic runs in a process group of its own, so that a signal meant for us (Ctrl-C,
+ * `timeout`, `tini -g`) reaches restic only through us, as SIGTERM, and its ssh stays up while restic
+ * removes its lock.
  */
 export async function runRestic(restic: Restic, args: string[], options: ResticRunOptions): Promise<void> {
   const { log } = options
   const command = args[0] ?? ''
   const stderr: string[] = []
   const onStdoutLine = options.onStdoutLine ?? ((line: string) => log.debug(`restic: ${line}`))
-  const result = await execa(restic.binary, [...repositoryArgs(restic.repository, restic.retryLock), ...args], {
+  const subprocess = execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...args], {
     reject: false,
+    buffer: false,
     stdin: 'ignore',
-    stdout:
-      options.stdoutTo ??
-      function* (line: unknown) {
-        onStdoutLine(String(line))
-      },
-    stderr: function* (line: unknown) {
-      const readable = readableResticLine(String(line))
-      log.debug(`restic: ${readable}`)
-      stderr.push(readable)
-      if (stderr.length > STDERR_TAIL) stderr.shift()
-    },
-    cancelSignal: options.signal,
+    stdout: options.stdoutTo === 'inherit' ? 'inherit' : 'pipe',
+    env: resticEnv(restic.repository, options.env),
+    detached: true,
+    cancelSignal: options.signal ?? restic.signal,
     // restic needs a moment after SIGTERM to remove its lock; never SIGKILL it.
     forceKillAfterDelay: false,
   })
-  if (result.exitCode === 0) return
-  if (result.failed && result.exitCode === undefined && !result.isTerminated) {
+  let outputFailure: unknown
+  const onOutputFailure = (error: unknown) => {
+    outputFailure ??= error
+    subprocess.kill('SIGTERM')
+  }
+  const readers: Promise<void>[] = []
+  if (subprocess.stdout && options.stdoutTo && options.stdoutTo !== 'inherit') {
+    readers.push(copyOutput(subprocess.stdout, options.stdoutTo, onOutputFailure))
+  } else if (subprocess.stdout) {
+    readers.push(forEachLine(subprocess.stdout, onStdoutLine, onOutputFailure))
+  }
+  if (subprocess.stderr) {
+    const keepLine = (line: string) => {
+      const readable = readableResticLine(line)
+      log.debug(`restic: ${readable}`)
+      stderr.push(readable)
+      if (stderr.length > STDERR_TAIL) stderr.shift()
+    }
+    readers.push(forEachLine(subprocess.stderr, keepLine, onOutputFailure))
+  }
+  const [result] = await Promise.all([subprocess, ...readers])
+  if (result.exitCode === 0 && outputFailure === undefined) return
+  if (result.failed && result.exitCode === undefined && result.signal === undefined) {
     if (result.code === 'ENOENT') throw resticNotFound(restic.binary)
     throw new RunError(`restic ${command} could not be started: ${result.shortMessage}.`)
+  }
+  if (outputFailure !== undefined) {
+    if (outputFailure instanceof RunError || outputFailure instanceof ConfigError) throw outputFailure
+    throw new RunError(`the output of restic ${command} could not be written whole (${outputFailureReason(outputFailure)}); restic was stopped.`)
   }
   if (!log.verbose && !options.expectedExitCodes?.includes(result.exitCode ?? -1)) {
     for (const line of stderr) log.warn(`restic: ${line}`)
   }
-  if (result.isCanceled || result.isTerminated) {
-    throw new RunError(`restic ${command} was interrupted before it finished.`, EXIT.interrupted)
+  if (result.isCanceled) throw new RunError(`restic ${command} was interrupted before it finished.`, EXIT.interrupted)
+  if (result.signal !== undefined) {
+    throw new RunError(
+      `restic ${command} was killed by ${result.signal}${result.signal === 'SIGKILL' ? ' (the kernel does this when memory runs out: see "docker service ps" or dmesg)' : ''}; ` +
+        'its lock may be left in the repository.',
+    )
   }
   const { ssh } = restic.repository
   if (ssh && stderr.some((line) => SFTP_START_FAILED.test(line)) && !explainsSshFailure(stderr)) {

@@ -4,8 +4,8 @@ import { execa } from 'execa'
 import { readConfig, type Env } from './config.js'
 import { ConfigError, EXIT } from './errors.js'
 import { createLogger } from './log.js'
-import { repositoryArgs, sftpRepository, urlRepository } from './repository.js'
-import { resticNotFound } from './restic.js'
+import { repositoryEnv, repositoryOptions, sftpRepository, urlRepository, type Repository } from './repository.js'
+import { copyOutput, resticEnv, resticNotFound } from './restic.js'
 import { SSH_ALIAS, sshConfigText } from './ssh-transport.js'
 import { openWorkspace } from './workspace.js'
 
@@ -20,19 +20,24 @@ export interface RunresticContext {
 // For display only: a word a POSIX shell would read back as the same argument.
 const shellQuote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
 
+/** The command runrestic runs, as a shell would write it: the repository in the environment, then restic. */
+function commandLine(binary: string, repository: Repository, retryLock: string | undefined): string {
+  const variables = Object.entries(repositoryEnv(repository)).map(([name, value]) => `${name}=${shellQuote(value)}`)
+  return [...variables, ...[binary, ...repositoryOptions(repository, retryLock)].map(shellQuote)].join(' ')
+}
+
 /** What runrestic prints when run without arguments: the command it runs, and how to use it. */
 export function usage(env: Env): string {
   const config = readConfig(env)
   if (config.resticRepository !== undefined) {
     const repository = urlRepository(config.resticRepository, config.passwordFile)
     // Printed with the URL as described: without a password it may hold.
-    const shown = { ...repository, url: repository.describe }
-    const command = [config.resticBinary, ...repositoryArgs(shown, config.retryLock)].map(shellQuote).join(' ')
+    const command = commandLine(config.resticBinary, { ...repository, url: repository.describe }, config.retryLock)
     return `usage: runrestic [restic arguments...]\n\nRuns restic against this agent's repository, ${repository.describe}, as:\n\n  ${command} [restic arguments...]\n\n${EXAMPLES}`
   }
   const configFile = '<private temporary directory>/ssh_config'
   const repository = sftpRepository(config, { alias: SSH_ALIAS, configFile })
-  const command = [config.resticBinary, ...repositoryArgs(repository, config.retryLock)].map(shellQuote).join(' ')
+  const command = commandLine(config.resticBinary, repository, config.retryLock)
   const sshConfig = sshConfigText(config, config.sshPrivkeyFile)
     .trimEnd()
     .split('\n')
@@ -61,7 +66,11 @@ const EXAMPLES = `Examples:
 restic's exit code is runrestic's exit code. See "restic help" for every command.
 `
 
-/** runrestic's command line. Resolves to restic's exit code; never calls process.exit. */
+/**
+ * runrestic's command line. Resolves to restic's exit code; never calls process.exit. restic runs in
+ * a process group of its own and gets SIGTERM from us only, so that it can always remove its lock;
+ * its output reaches a pipe through us, so that a reader that goes away stops restic the same way.
+ */
 export async function main(args: string[], context: RunresticContext): Promise<number> {
   try {
     if (args.length === 0 || (args.length === 1 && ['-h', '--help'].includes(args[0] ?? ''))) {
@@ -72,13 +81,31 @@ export async function main(args: string[], context: RunresticContext): Promise<n
     const workspace = await openWorkspace(context.env, log)
     try {
       const { config, repository } = workspace
-      const result = await execa(config.resticBinary, [...repositoryArgs(repository, config.retryLock), ...args], {
+      const toTerminal = (context.stdout as { isTTY?: boolean }).isTTY === true
+      const subprocess = execa(config.resticBinary, [...repositoryOptions(repository, config.retryLock), ...args], {
         reject: false,
-        // restic's own streams, so that a dump can be piped and progress shows on a terminal.
-        stdio: 'inherit',
+        buffer: false,
+        // restic's own stdin and stderr, so that a backup can read a pipe and progress shows on a terminal.
+        stdin: 'inherit',
+        stdout: toTerminal ? 'inherit' : 'pipe',
+        stderr: 'inherit',
+        env: resticEnv(repository),
+        detached: true,
         cancelSignal: context.stop,
         forceKillAfterDelay: false,
       })
+      let outputFailed = false
+      const copied = subprocess.stdout
+        ? copyOutput(subprocess.stdout, context.stdout, () => {
+            outputFailed = true
+            subprocess.kill('SIGTERM')
+          })
+        : undefined
+      const [result] = await Promise.all([subprocess, copied])
+      if (outputFailed) {
+        context.stderr.write('runrestic: the reader of the output went away; restic was stopped.\n')
+        return EXIT.failure
+      }
       if (result.exitCode !== undefined) return result.exitCode
       if (result.signal) return 128 + (constants.signals[result.signal] ?? 0)
       if (result.code === 'ENOENT') throw resticNotFound(config.resticBinary)

@@ -10,6 +10,8 @@ export interface SnapshotInfo {
   hostname: string
   paths: string[]
   tags?: string[]
+  /** What the backup saw; restic 0.17 and newer record it. */
+  summary?: { total_files_processed: number; total_bytes_processed: number }
 }
 
 /** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */
@@ -21,9 +23,9 @@ export interface SnapshotChoice {
 const hostArgs = (choice: SnapshotChoice) => (choice.host ? ['--host', choice.host] : [])
 
 /** Collects stdout of a restic --json command that prints one JSON document or one per line. */
-async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
+export async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
   const lines: string[] = []
-  await runRestic(restic, args, { log, onStdoutLine: (line) => lines.push(line), expectedExitCodes })
+  await runRestic(restic, args, { log, onStdoutLine: (line) => void lines.push(line), expectedExitCodes })
   return lines.filter((line) => line.trim() !== '').flatMap((line) => JSON.parse(line) as T | T[])
 }
 
@@ -47,12 +49,39 @@ export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, lo
   return snapshot
 }
 
-/** The entries of a snapshot under a path (restic ls); a path that is not in it is a RunError. */
-export async function listPath(restic: Restic, snapshot: SnapshotInfo, path: string | undefined, log: Logger): Promise<unknown[]> {
-  const entries = await resticJson<{ struct_type?: string; message_type?: string }>(restic, ['ls', '--json', snapshot.id, ...(path ? [path] : [])], log)
-  const nodes = entries.filter((entry) => entry.struct_type === 'node' || entry.message_type === 'node')
-  if (path && nodes.length === 0) {
+/** What `restic ls --json` says of a file or folder. */
+export interface SnapshotNode {
+  path: string
+  type: string
+  permissions?: string
+  uid?: number
+  gid?: number
+  size?: number
+  mtime?: string
+}
+
+/**
+ * Hands each entry of a snapshot under a path (restic ls) to onNode as restic lists it, so that a
+ * snapshot of any size is listed in constant memory; a path that is not in it is a RunError.
+ */
+export async function listPath(
+  restic: Restic,
+  snapshot: SnapshotInfo,
+  path: string | undefined,
+  log: Logger,
+  onNode: (node: SnapshotNode) => void | Promise<void> = () => undefined,
+): Promise<number> {
+  let count = 0
+  const onStdoutLine = async (line: string) => {
+    if (line.trim() === '') return
+    const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
+    if (entry.struct_type !== 'node' && entry.message_type !== 'node') return
+    count++
+    await onNode(entry)
+  }
+  await runRestic(restic, ['ls', '--json', snapshot.id, ...(path ? [path] : [])], { log, onStdoutLine })
+  if (path && count === 0) {
     throw new RunError(`${path} is not in snapshot ${snapshot.short_id} (which holds ${snapshot.paths.join(', ')}); list its files with "rds ls ${snapshot.short_id}".`)
   }
-  return nodes
+  return count
 }

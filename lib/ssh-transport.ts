@@ -65,6 +65,9 @@ export function sshConfigText(config: Config, identityFile: string): string {
   for (const line of sshConfig.flatMap((section) => ('config' in section ? [...section.config] : []))) {
     if (line.type === SSHConfig.DIRECTIVE && typeof line.value === 'string' && /\s/.test(line.value)) line.quoted = true
   }
+  // restic passes these options to every sftp repository of a command, also the other end of a
+  // restic copy: any other host gets the ssh configuration it would have without this file.
+  sshConfig.push(...SSHConfig.parse(`\nMatch !originalhost ${SSH_ALIAS}\n  Include ~/.ssh/config /etc/ssh/ssh_config\n`))
   return SSHConfig.stringify(sshConfig)
 }
 

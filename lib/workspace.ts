@@ -1,4 +1,5 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, mkdtemp, opendir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readConfig, type Config, type Env } from './config.js'
@@ -26,6 +27,12 @@ export async function checkBackupPath(path: string): Promise<void> {
     throw new ConfigError(`BACKUP_PATH is ${path}, which does not exist; mount the volume to back up there or set BACKUP_PATH.`)
   }
   if (!isDirectory) throw new ConfigError(`BACKUP_PATH is ${path}, which is not a directory; point it at the mounted volume.`)
+  try {
+    await access(path, constants.R_OK | constants.X_OK)
+    await (await opendir(path)).close()
+  } catch {
+    throw new ConfigError(`BACKUP_PATH is ${path}, which this user (uid ${process.getuid?.()}) cannot read; every backup would be empty: run the agent as root or make the volume readable.`)
+  }
 }
 
 export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
-import { formatBytes, runJob, type RunContext } from '../lib/backup-run.js'
+import { runJob, type RunContext } from '../lib/backup-run.js'
+import { formatBytes } from '../lib/backup-summary.js'
 import type { HookEngine } from '../lib/hooks.js'
 import { jobFromConfig } from '../lib/job.js'
-import { repositoryArgs } from '../lib/repository.js'
+import { repositoryEnv, repositoryOptions } from '../lib/repository.js'
 import { openWorkspace } from '../lib/workspace.js'
 import { addRandomFiles, makeDataTree } from './fixtures/data.js'
 import { captureLogger } from './fixtures/log.js'
@@ -29,10 +30,11 @@ async function setup(t: Test, env: Record<string, string> = {}, data?: string) {
   const noEngine = () => {
     throw new Error('this job has no hooks')
   }
-  const context = (engine: () => HookEngine = noEngine): RunContext => ({ resticBinary: 'restic', log, engine })
+  const lockDir = join(server.dir, 'locks')
+  const context = (engine: () => HookEngine = noEngine): RunContext => ({ resticBinary: 'restic', log, engine, lockDir })
   /** restic with the repository's arguments, outside the code under test. */
   const restic = (args: string[]) =>
-    execa('restic', [...repositoryArgs(workspace.repository), ...args], { env: { RESTIC_CACHE_DIR: join(server.dir, 'cache') } })
+    execa('restic', [...repositoryOptions(workspace.repository), ...args], { env: { RESTIC_CACHE_DIR: join(server.dir, 'cache'), ...repositoryEnv(workspace.repository) } })
   return { backupPath, job, context, restic, text }
 }
 
@@ -123,6 +125,27 @@ t.test('hooks run in order around the backup; the post-hook learns the outcome',
   t.notMatch(bad.text(), /backup: snapshot|retention: --/, 'no backup and no retention after a failed pre-hook')
   t.match(bad.text(), /ERROR run: failed after/)
   t.equal((await snapshots(bad.restic)).length, 1, 'only the good run made a snapshot')
+})
+
+t.test('a pre-hook that outlives HOOK_TIMEOUT fails the run; the post-hook still runs, and no backup is taken', async (t) => {
+  const calls: string[] = []
+  // The engine stops a command when asked, as lib/docker-engine.ts does (tested there against a real Swarm).
+  const engine: HookEngine = {
+    localNodeId: async () => 'node',
+    runningTasks: async () => [{ id: 'task', nodeId: 'node', containerId: 'c' }],
+    exec: async (_id, argv, env, _onLine, signal) => {
+      calls.push(`${argv[2]} ${env[0]}`)
+      if (argv[2] !== 'hang') return 0
+      await new Promise((resolve) => signal?.addEventListener('abort', resolve))
+      return undefined
+    },
+  }
+  const hung = await setup(t, { REPO_PATH: 'hook-timeout', SERVICE_NAME: 'app_db', PRE_HOOK: 'hang', POST_HOOK: 'cleanup', HOOK_TIMEOUT: '1s' })
+  const result = await runJob(hung.job, hung.context(() => engine))
+  t.equal(result.exitCode, 1)
+  t.equal(result.error?.message, 'pre-hook (PRE_HOOK) did not finish within HOOK_TIMEOUT (1 s) in service app_db and was stopped; raise HOOK_TIMEOUT or find what it waits for.')
+  t.same(calls, ['hang RDS_RUN_STATUS=success', 'cleanup RDS_RUN_STATUS=failure'])
+  t.notMatch(hung.text(), /backup: snapshot/)
 })
 
 t.test('a wrong password is exit code 12 and never re-creates the repository', async (t) => {

@@ -10,7 +10,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const run = (command: string, args: string[]) => execa('env', ['-u', 'NODE_OPTIONS', command, ...args], { cwd: ROOT, reject: false })
 
 t.test('npm run bench runs to the end on a tiny data set and reports every figure', async (t) => {
-  const result = await run('npm', ['run', '--silent', 'bench', '--', '--size', '4', '--reps', '1', '--idle-seconds', '2', '--json'])
+  const result = await run('npm', ['run', '--silent', 'bench', '--', '--size', '4', '--reps', '1', '--idle-seconds', '2', '--many-files', '2000', '--json'])
   t.equal(result.exitCode, 0, result.stderr)
   const figures = JSON.parse(result.stdout)
   t.equal(figures.repetitions, 1)
@@ -24,10 +24,12 @@ t.test('npm run bench runs to the end on a tiny data set and reports every figur
   t.ok(figures.rdsIncremental.written < figures.tarIncremental.written, 'the incremental backup writes less than a full archive')
   t.ok(figures.floorSeconds > 0)
   t.ok(figures.idle.rssMedian > 0)
+  t.equal(figures.manyFiles.files, 2000)
+  t.ok(figures.manyFiles.peakOwnRss > 0 && figures.manyFiles.peakRss >= figures.manyFiles.peakOwnRss, 'the verbose backup has peak memories')
 
-  const table = await run('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1'])
+  const table = await run('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1', '--many-files', '500'])
   t.equal(table.exitCode, 0, table.stderr)
-  t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest/)
+  t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest[\s\S]*5\. A verbose backup of 500 files/)
 })
 
 t.test('bad options are refused', async (t) => {

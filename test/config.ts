@@ -21,6 +21,21 @@ t.test('the spec defaults apply when only SSH_HOST and REPO_PATH are set', async
   t.same(config.backupArgs, [])
   t.same(config.retention, { prune: false })
   t.equal(config.runAt, undefined)
+  t.equal(config.hookTimeout, 3_600_000, 'HOOK_TIMEOUT 1h')
+  t.equal(config.stallTimeout, 900_000, 'STALL_TIMEOUT 15m')
+  t.equal(config.minFiles, 1)
+  t.equal(config.maxShrink, 50)
+  t.match(config.lockDir, /\/rds-locks$/)
+})
+
+t.test('the data-safety variables', async (t) => {
+  const config = readConfig({ ...base, HOOK_TIMEOUT: '1h30m', STALL_TIMEOUT: '90s', MIN_FILES: '0', MAX_SHRINK: '100', LOCK_DIR: '/run/rds/locks' })
+  t.equal(config.hookTimeout, 5_400_000)
+  t.equal(config.stallTimeout, 90_000)
+  t.equal(config.minFiles, 0)
+  t.equal(config.maxShrink, 100)
+  t.equal(config.lockDir, '/run/rds/locks')
+  t.equal(readConfig({ ...base, HOOK_TIMEOUT: '45m' }).hookTimeout, 2_700_000)
 })
 
 t.test('every variable is read', async (t) => {
@@ -89,6 +104,15 @@ t.test('bad input names the variable and says what to do', async () => {
   configError({ ...base, KEEP_WITHIN: '30 days' }, /^KEEP_WITHIN must be a duration such as "30d"/)
   configError({ ...base, PRUNE: 'sometimes' }, /^PRUNE must be true or false, not "sometimes"/)
   configError({ ...base, RETRY_LOCK: 'forever' }, /^RETRY_LOCK must be a duration/)
+  configError({ ...base, HOOK_TIMEOUT: '10 minutes' }, /^HOOK_TIMEOUT must be a duration such as "1h", "30m" or "90s", not "10 minutes"\.$/)
+  configError({ ...base, HOOK_TIMEOUT: '0s' }, /^HOOK_TIMEOUT must be a duration/)
+  configError({ ...base, STALL_TIMEOUT: '5' }, /^STALL_TIMEOUT must be a duration/)
+  configError({ ...base, MIN_FILES: '-1' }, /^MIN_FILES must be a whole number of files \(0 accepts an empty backup\), not "-1"\.$/)
+  configError({ ...base, MAX_SHRINK: '150' }, /^MAX_SHRINK must be a percentage from 0 to 100 \(100 accepts any shrink\), not "150"\.$/)
+  configError({ ...base, MAX_SHRINK: '50%' }, /^MAX_SHRINK must be a percentage/)
+  configError({ ...base, LOCK_DIR: 'locks' }, /^LOCK_DIR must be an absolute path/)
+  configError({ ...base, BACKUP_ARGS: `--exclude '*.tmp` }, /^BACKUP_ARGS has a quote that is never closed \("--exclude '\*\.tmp"\); close it, or remove it\.$/)
+  configError({ ...base, BACKUP_ARGS: `--exclude "a'b` }, /^BACKUP_ARGS has a quote that is never closed/)
 })
 
 t.test('cron expressions with seconds and nicknames are accepted', async (t) => {

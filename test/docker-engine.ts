@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
+import { RunError } from '../lib/errors.js'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { dockerEngine } from '../lib/docker-engine.js'
@@ -73,5 +74,29 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     )
     t.same(counts.sort(), ['0', '2'])
     t.match(text(), /pre-hook: done/)
+  })
+
+  t.test('a hook that outlives HOOK_TIMEOUT is stopped with SIGTERM, with every process it started, and fails the run', async (t) => {
+    const { log } = captureLogger()
+    const started = Date.now()
+    // The shell forks here (two commands), so the sleep is the hook shell's child.
+    const error = await runHook(engine, { name: 'pre-hook', variable: 'PRE_HOOK', service: SERVICE, command: 'sleep 600; echo never', timeout: 1500 }, log).catch((e) => e)
+    t.type(error, RunError)
+    t.equal(error.message, `pre-hook (PRE_HOOK) did not finish within HOOK_TIMEOUT (1 s) in service ${SERVICE} and was stopped; raise HOOK_TIMEOUT or find what it waits for.`)
+    t.ok(Date.now() - started < 10_000, 'it did not wait for the command')
+    const processes = await Promise.all(
+      (await engine.runningTasks(SERVICE)).map(async (task) =>
+        (await execa('docker', ['exec', task.containerId, 'sh', '-c', 'for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "$f"; echo; done'])).stdout,
+      ),
+    )
+    t.notMatch(processes.join('\n'), /sleep 600/, 'no process of the hook is left in its container')
+  })
+
+  t.test('SIGTERM (the run being stopped) cancels a running hook', async (t) => {
+    const { log } = captureLogger()
+    const stop = new AbortController()
+    setTimeout(() => stop.abort(), 1000)
+    const error = await runHook(engine, { name: 'pre-hook', variable: 'PRE_HOOK', service: SERVICE, command: 'sleep 600' }, log, stop.signal).catch((e) => e)
+    t.match(error, { name: 'RunError', exitCode: 130, message: `pre-hook (PRE_HOOK) in service ${SERVICE} was interrupted before it finished.` })
   })
 })

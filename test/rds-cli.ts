@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { RDS, runBin } from './fixtures/cli.js'
+import { RDS, RUNRESTIC, runBin } from './fixtures/cli.js'
 import { keygen, useServerAndData, type SftpServer } from './fixtures/sftp-server.js'
 
 const fixture = useServerAndData(t)
@@ -43,6 +43,8 @@ t.test('bad configuration: one sentence naming the variable, exit code 2, before
     [['backup'], { ...env, SSH_PRIVKEY_FILE: '/nonexistent/key' }, /^rds: SSH_PRIVKEY_FILE is \/nonexistent\/key, which does not exist; create the SSH private key there/],
     [['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: '/nonexistent/pw' }, /^rds: RESTIC_REPO_PASSWORD_FILE is \/nonexistent\/pw, which does not exist/],
     [['backup'], { ...env, BACKUP_PATH: '/nonexistent/data' }, /^rds: BACKUP_PATH is \/nonexistent\/data, which does not exist; mount the volume/],
+    [['backup'], { ...env, BACKUP_ARGS: `--exclude "*.tmp` }, /^rds: BACKUP_ARGS has a quote that is never closed/],
+    [['agent'], { ...env, RUN_AT: '0 3 * * *', HOOK_TIMEOUT: 'soon' }, /^rds: HOOK_TIMEOUT must be a duration/],
     [['backup'], { ...env, RESTIC_BINARY: '/nonexistent/restic' }, /^rds: restic was not found \(RESTIC_BINARY is "\/nonexistent\/restic"\); install restic 0\.17 or newer/],
     [['backup'], { ...env, RESTIC_BINARY: '/bin/echo' }, /^rds: RESTIC_BINARY "\/bin\/echo" is not restic/],
   ]
@@ -132,27 +134,59 @@ t.test('a locked repository is exit code 11 with a message, and the backup itsel
   t.match(result.stderr, /run: failed after .* \(snapshot [0-9a-f]{8} was saved\)/)
 })
 
+/** Wrappers that record what restic and ssh are started with (argv, and with `env` their environment), then run the real thing. */
+async function recordingWrappers(dir: string, record: string, withEnvironment: boolean): Promise<void> {
+  for (const name of ['restic', 'ssh']) {
+    const real = (await execa('which', [name])).stdout
+    await writeFile(join(dir, name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> ${record}\n${withEnvironment ? `env >> ${record}\n` : ''}exec ${real} "$@"\n`, { mode: 0o755 })
+  }
+}
+
 t.test('no secret appears in any argv, environment or log', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-argv-'))
   t.teardown(() => rm(dir, { recursive: true }))
   const record = join(dir, 'record')
-  // Wrappers record what restic and ssh are started with (argv and environment), then run the real thing.
-  for (const name of ['restic', 'ssh']) {
-    const real = (await execa('which', [name])).stdout
-    await writeFile(join(dir, name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> ${record}\nenv >> ${record}\nexec ${real} "$@"\n`, { mode: 0o755 })
-  }
+  await recordingWrappers(dir, record, true)
   const key = await readFile(server.privkeyFile, 'utf8')
   const keyBody = key.split('\n').filter((line) => line && !line.startsWith('-----'))
   const env = server.env(data, { REPO_PATH: 'argv', PATH: `${dir}:${process.env.PATH}`, RESTIC_BINARY: join(dir, 'restic'), KEEP_LAST: '3' })
   const backup = await rds(['backup', '--verbose'], env)
   t.equal(backup.exitCode, 0)
   const recorded = await readFile(record, 'utf8')
-  t.match(recorded, /^restic --repo sftp:rds-repository-server:argv --option sftp\.args=-F \S+ssh_config --password-file \S+repo-password backup/m)
+  t.match(recorded, /^restic --option sftp\.args=-F \S+ssh_config backup/m)
+  t.match(recorded, /^RESTIC_REPOSITORY=sftp:rds-repository-server:argv$/m, 'the repository reaches restic through its environment')
   t.match(recorded, /^ssh rds-repository-server -F \S+ssh_config -s sftp$/m, 'restic started ssh')
   for (const [what, secret] of [['password', server.password], ...keyBody.map((line, i) => [`key line ${i}`, line])] as [string, string][]) {
     t.notOk(recorded.includes(secret), `the ${what} is in no argv or environment`)
     t.notOk(backup.stderr.includes(secret) || backup.stdout.includes(secret), `the ${what} is not logged`)
   }
+})
+
+t.test('no repository URL, which may hold credentials, is in any argv: RESTIC_REPOSITORY, COPY_TO, rds copy, runrestic', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-url-argv-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const record = join(dir, 'record')
+  await recordingWrappers(dir, record, false)
+  // Local repositories stand in for rest:https://user:secret@host/ URLs: what matters is where the URL travels.
+  const source = join(dir, 'source-s3cr3t')
+  const copy = join(dir, 'copy-s3cr3t')
+  const env = {
+    ...server.env(data, { PATH: `${dir}:${process.env.PATH}`, RESTIC_BINARY: join(dir, 'restic'), KEEP_LAST: '3' }),
+    RESTIC_REPOSITORY: source,
+    COPY_TO: copy,
+    COPY_TO_PASSWORD_FILE: server.passwordFile,
+  }
+  const backup = await rds(['backup'], env)
+  t.equal(backup.exitCode, 0, backup.stderr)
+  t.match(backup.stderr, /copy: done/)
+  t.equal((await rds(['copy', '--to', join(dir, 'third-s3cr3t'), '--to-password-file', server.passwordFile], env)).exitCode, 0)
+  t.equal((await runBin(RUNRESTIC, ['snapshots'], env)).exitCode, 0)
+  const recorded = await readFile(record, 'utf8')
+  t.match(recorded, /^restic backup /m)
+  t.match(recorded, /^restic copy/m)
+  t.match(recorded, /^restic forget /m)
+  t.notMatch(recorded, /s3cr3t/, 'no repository URL in any argv')
+  t.notMatch(recorded, /--repo|--from-repo/)
 })
 
 t.test('an unreadable file makes an incomplete snapshot: exit code 3, and no retention', { skip: process.getuid?.() !== 0 && 'needs root to run rds as another user' }, async (t) => {
@@ -194,6 +228,13 @@ t.test('an unreadable file makes an incomplete snapshot: exit code 3, and no ret
   t.match(result.stderr, /restic backup saved an incomplete snapshot: some files under the backup path could not be read/)
   t.match(result.stderr, /snapshot [0-9a-f]{8} was saved/)
   t.notMatch(result.stderr, /retention:/, 'an incomplete snapshot is no reason to forget complete ones')
+
+  const closed = join(dir, 'closed')
+  await mkdir(closed, { mode: 0o700 })
+  await writeFile(join(closed, 'data.txt'), 'root only')
+  const unreadableVolume = await asNobody(['backup'], { BACKUP_PATH: closed })
+  t.equal(unreadableVolume.exitCode, 2)
+  t.match(unreadableVolume.stderr, /^rds: BACKUP_PATH is .*closed, which this user \(uid 65534\) cannot read; every backup would be empty/)
 
   await chmod(join(secrets, 'password'), 0)
   const unreadable = await asNobody(['backup'])

@@ -36,6 +36,16 @@ for (const [name, code, stderr, message] of cases) {
   })
 }
 
+t.test("restic's own exit codes win over ssh lines printed on the way", async (t) => {
+  const lines = ['Connection closed by 10.0.0.5 port 2222', 'Fatal: wrong password or no key found']
+  t.match(resticFailure('backup', 12, lines, repository), { exitCode: 12, message: /the password in RESTIC_REPO_PASSWORD_FILE .* is wrong/ })
+  t.match(resticFailure('forget', 11, ['Connection reset by peer', 'Fatal: repository is already locked'], repository), { exitCode: 11, message: /is locked by another restic process/ })
+  t.match(resticFailure('backup', 1, ['Save(<data/1a2b>) failed: connection lost', 'Fatal: unable to save snapshot: connection lost'], repository), {
+    exitCode: 1,
+    message: /^restic backup failed: the connection to the SSH server restic@backup:2222 was lost during the run \(.*connection lost\); check that the server is running and has free disk space\.$/,
+  })
+})
+
 t.test('ssh diagnosis is only for SFTP repositories', async (t) => {
   const local = { ...repository, ssh: undefined }
   t.match(resticFailure('init', 1, ['Permission denied (publickey).'], local).message, /^restic init failed with exit code 1: Permission denied/)

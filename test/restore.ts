@@ -1,4 +1,4 @@
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { RDS, runBin } from './fixtures/cli.js'
@@ -23,6 +23,17 @@ t.test('rds restore brings everything back: bytes, owners, modes, times, links, 
   t.ok(sparse.blocks * 512 < 1024 * 1024, `the 64 MiB sparse file takes ${sparse.blocks * 512} bytes on disk, not 64 MiB`)
   t.equal((await stat(join(target, data, 'blob-hardlink.bin'))).ino, (await stat(join(target, data, 'db', 'blob.bin'))).ino, 'the hard link is one file again')
   t.same((await readdir(work)).filter((name) => name.includes('rds-partial')), [], 'nothing is left beside the target')
+})
+
+t.test('an existing empty target, such as a mount point, is filled in place and keeps its own mode', async (t) => {
+  const target = join(work, 'mounted')
+  await mkdir(target, { mode: 0o751 })
+  await chmod(target, 0o751)
+  const result = await rds(['restore', '--target', target])
+  t.equal(result.exitCode, 0, result.stderr)
+  t.same(await describeTree(join(target, data)), await describeTree(data))
+  t.same(await readdir(target), [data.split('/')[1]], 'only the snapshot\'s paths, no partial folder')
+  t.equal((await stat(target)).mode & 0o777, 0o751, 'the target itself was not replaced')
 })
 
 t.test('--include restores single files and folders, by snapshot ID', async (t) => {

@@ -16,7 +16,10 @@ t.test('without arguments it prints the default command and a help, and no secre
   const result = await runBin(RUNRESTIC, [], env)
   t.equal(result.exitCode, 0)
   t.match(result.stdout, /^usage: runrestic \[restic arguments\.\.\.\]/)
-  t.match(result.stdout, `restic --repo sftp:rds-repository-server:runrestic --option 'sftp.args=-F "<private temporary directory>/ssh_config"' --password-file ${server.passwordFile} [restic arguments...]`)
+  t.match(
+    result.stdout,
+    `RESTIC_REPOSITORY=sftp:rds-repository-server:runrestic RESTIC_PASSWORD_FILE=${server.passwordFile} restic --option 'sftp.args=-F "<private temporary directory>/ssh_config"' [restic arguments...]`,
+  )
   t.match(result.stdout, `HostName 127.0.0.1`)
   t.match(result.stdout, `Port ${server.port}`)
   t.match(result.stdout, /runrestic snapshots/)
@@ -81,6 +84,6 @@ t.test('RESTIC_REPOSITORY: any restic repository, here a local path, with no SSH
   const snapshots = await runBin(RUNRESTIC, ['snapshots', '--json'], urlEnv)
   t.equal(JSON.parse(snapshots.stdout).length, 1)
   const usage = await runBin(RUNRESTIC, [], { ...urlEnv, RESTIC_REPOSITORY: 'rest:https://u:topsecret@example.com/r/' })
-  t.match(usage.stdout, "restic --repo 'rest:https://u:***@example.com/r/' --password-file")
+  t.match(usage.stdout, `RESTIC_REPOSITORY='rest:https://u:***@example.com/r/' RESTIC_PASSWORD_FILE=${server.passwordFile} restic [restic arguments...]`)
   t.notMatch(usage.stdout, /topsecret/)
 })

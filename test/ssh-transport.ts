@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -38,6 +38,22 @@ t.test('ssh reads the config as pinning the server and never prompting', async (
   t.equal(effective.get('serveraliveinterval'), '15')
   t.equal(effective.get('clearallforwardings'), 'yes')
   t.equal(effective.get('forwardagent'), 'no')
+})
+
+t.test("any other host (the other end of a restic copy) gets the user's own ssh configuration, none of ours", async (t) => {
+  const dir = await tempDir(t)
+  const home = join(dir, 'home')
+  await mkdir(join(home, '.ssh'), { recursive: true })
+  await writeFile(join(home, '.ssh', 'config'), 'Host offsite\n  Port 2299\n  User copier\n')
+  const configFile = join(dir, 'ssh_config')
+  await writeFile(configFile, sshConfigText(readConfig({ SSH_HOST: 'server', REPO_PATH: 'r' }), '/keys/id'))
+  const effective = async (host: string) => (await execa('ssh', ['-G', '-F', configFile, host], { env: { HOME: home } })).stdout
+  const offsite = await effective('offsite')
+  t.match(offsite, /^port 2299$/m, "the user's ~/.ssh/config applies")
+  t.match(offsite, /^user copier$/m)
+  t.match(offsite, /^batchmode no$/m, 'our settings do not')
+  t.notMatch(offsite, /^identityfile \/keys\/id$/m, 'nor our key')
+  t.match(await effective(SSH_ALIAS), /^batchmode yes$/m, 'ours still apply to the repository server')
 })
 
 t.test('a private key that others can read is used through a 0600 copy, with a warning', async (t) => {

@@ -1,10 +1,12 @@
-import { mkdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, runBin } from './fixtures/cli.js'
 import { swarmUnavailable } from './fixtures/docker.js'
 import { useBackedUpRepository } from './fixtures/backed-up.js'
+import { readAtOnce, readSlowly } from './fixtures/slow-reader.js'
 import { describeTree } from './fixtures/tree.js'
 
 const PREFIX = 'rds-test-vol-'
@@ -87,5 +89,65 @@ t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docke
     await t.rejects(stat(join(work, 'nope.tar')), 'no archive was written')
     const forced = await runBin(RDS, ['restore', '--to-volume', existing, '--force'], env)
     t.equal(forced.exitCode, 0, forced.stderr)
+  })
+
+  t.test('helpers leave no container and no volume behind, also with an image that declares volumes', async (t) => {
+    // The agent's image declares VOLUME /var/cache/restic: each helper made from it gets an anonymous volume.
+    const image = 'rds-test-helper-with-volume'
+    await execa('docker', ['build', '-q', '-t', image, '-'], { input: 'FROM debian:trixie-slim\nVOLUME /var/cache/restic\n' })
+    const helperEnv = { ...env, HELPER_IMAGE: image }
+    const otherVolumes = async () => (await execa('docker', ['volume', 'ls', '-q'])).stdout.split('\n').filter((name) => name && !name.startsWith(PREFIX)).sort()
+    const before = await otherVolumes()
+    const volume = `${PREFIX}helpers`
+    t.equal((await runBin(RDS, ['restore', '--to-volume', volume], helperEnv)).exitCode, 0)
+    t.equal((await runBin(RDS, ['export', '--volume', volume, '--output', join(work, 'helpers.tar')], helperEnv)).exitCode, 0)
+    t.equal((await runBin(RDS, ['import', join(work, 'helpers.tar'), '--to-volume', `${PREFIX}helpers-2`], helperEnv)).exitCode, 0)
+    t.same(await otherVolumes(), before, 'no anonymous volume was left')
+    t.equal((await execa('docker', ['ps', '-aq', '--filter', 'label=restic-docker-swarm.helper'])).stdout, '', 'no helper container was left')
+    t.equal((await stat(join(work, 'helpers.tar'))).mode & 0o777, 0o600, 'the archive is readable by its owner only')
+  })
+
+  t.test('export --volume to a slow reader gets every byte; to a reader that goes away, fails and stops the helper', async (t) => {
+    const volume = `${PREFIX}restored`
+    const whole = await readAtOnce(process.execPath, [RDS, 'export', '--volume', volume], env)
+    t.equal(whole.exitCode, 0, whole.stderr)
+    const slow = await readSlowly(process.execPath, [RDS, 'export', '--volume', volume], env)
+    t.equal(slow.exitCode, 0, slow.stderr)
+    t.equal(slow.bytes, whole.bytes, `every byte (${whole.bytes})`)
+    t.equal(slow.sha256, whole.sha256)
+    const writer = execa(process.execPath, [RDS, 'export', '--volume', volume], { env, extendEnv: false, reject: false, stdin: 'ignore', stderr: 'pipe' })
+    const [, wrote] = await Promise.all([writer.pipe('head', ['-c', '1000'], { reject: false }), writer])
+    t.equal(wrote.exitCode, 1)
+    t.match(wrote.stderr, /^rds: the volume rds-test-vol-restored could not be written out whole \(the reader went away\); the helper container was stopped\.$/m)
+    t.equal((await execa('docker', ['ps', '-aq', '--filter', 'label=restic-docker-swarm.helper'])).stdout, '', 'no helper container was left')
+  })
+
+  t.test('SIGTERM to export --volume and restore --to-volume leaves no container, no partial file, no volume, no lock', async (t) => {
+    // A volume big enough that exporting it takes a few seconds.
+    const big = `${PREFIX}big`
+    await execa('docker', ['run', '--rm', '-v', `${big}:/v`, 'debian:trixie-slim', 'sh', '-c', 'head -c 400000000 /dev/urandom > /v/big'])
+    const helperRunning = async () => (await execa('docker', ['ps', '-q', '--filter', 'label=restic-docker-swarm.helper'])).stdout !== ''
+    const exporting = execa(process.execPath, [RDS, 'export', '--volume', big, '--output', join(work, 'big.tar')], { env, extendEnv: false, reject: false })
+    for (let i = 0; i < 200 && !(await helperRunning()); i++) await sleep(50)
+    exporting.kill('SIGTERM')
+    const exported = await exporting
+    t.equal(exported.exitCode, 130, exported.stderr)
+    t.match(exported.stderr, /interrupted before it finished/)
+    t.equal((await execa('docker', ['ps', '-aq', '--filter', 'label=restic-docker-swarm.helper'])).stdout, '', 'no helper container')
+    t.same((await readdir(work)).filter((name) => name.includes('big.tar')), [], 'no archive and no partial file')
+
+    const tmp = join(work, 'tmp')
+    await mkdir(tmp)
+    const restoring = execa(process.execPath, [RDS, 'restore', '--to-volume', `${PREFIX}interrupted`], { env: { ...env, TMPDIR: tmp }, extendEnv: false, reject: false, all: true, buffer: false })
+    let log = ''
+    restoring.all.on('data', (chunk: Buffer) => (log += chunk.toString()))
+    for (let i = 0; i < 400 && !/restore: snapshot/.test(log); i++) await sleep(25)
+    restoring.kill('SIGTERM')
+    const restored = await restoring
+    t.equal(restored.exitCode, 130, log)
+    t.same(await readdir(tmp), [], 'no temporary directory is left')
+    t.notOk((await volumeNames()).includes(`${PREFIX}interrupted`), 'no half-made volume')
+    t.same(await readdir(join(repo.server.home, 'volumes', 'locks')), [], 'no lock is left')
+    await execa('docker', ['volume', 'rm', big])
   })
 })

@@ -1,0 +1,26 @@
+import type { Writable } from 'node:stream'
+
+/**
+ * Writes to a stream and waits while it is full, so that a slow reader slows the writer down
+ * instead of filling memory. Rejects once the stream has failed (a reader that went away: EPIPE).
+ */
+export async function writeOut(stream: Writable, chunk: string | Buffer): Promise<void> {
+  if (stream.errored) throw stream.errored
+  if (stream.destroyed || stream.writableEnded) throw new Error('the output was closed')
+  if (stream.write(chunk)) return
+  await new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('drain', onDrain)
+      stream.off('error', onError)
+      stream.off('close', onClose)
+      if (error) reject(error)
+      else resolve()
+    }
+    const onDrain = () => done()
+    const onError = (error: Error) => done(error)
+    const onClose = () => done(stream.errored ?? new Error('the output was closed'))
+    stream.on('drain', onDrain)
+    stream.on('error', onError)
+    stream.on('close', onClose)
+  })
+}
