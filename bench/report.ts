@@ -35,7 +35,7 @@ export function formatTable(result: Result): string {
     `4. The agent at rest: resident memory ${mb(result.idle.rssMedian).trim()} MiB (max ${mb(result.idle.rssMax).trim()}), CPU ${result.idle.cpuPercent.toFixed(3)} %`,
     '',
     `5. A verbose backup of ${result.manyFiles.files} files (restic prints a line per file, rds logs it): ${s(result.manyFiles.seconds).trim()} s,`,
-    `  peak RSS of rds ${mb(result.manyFiles.peakOwnRss ?? 0).trim()} MiB, of rds with restic and ssh ${mb(result.manyFiles.peakRss).trim()} MiB`,
+    `  ${mb(result.manyFiles.logBytes).trim()} MiB of log; peak RSS of rds ${mb(result.manyFiles.peakOwnRss ?? 0).trim()} MiB, of rds with restic and ssh ${mb(result.manyFiles.peakRss).trim()} MiB`,
     '',
   ].join('\n')
 }

@@ -159,7 +159,9 @@ export async function runBenchmark(options: Options) {
     await generateManyFiles(manyData, options.manyFiles)
     progress('many files: rds backup --verbose')
     const manyEnv = server.env(manyData, { REPO_PATH: 'many', RESTIC_CACHE_DIR: join(work, 'cache-many'), SNAPSHOT_HOST: 'bench' })
-    const many = await measure(process.execPath, [RDS, 'backup', '--verbose'], { env: manyEnv, extendEnv: false, all: false, stdout: 'ignore', stderr: 'ignore' })
+    const manyLog = join(work, 'many.log')
+    const many = await measure(process.execPath, [RDS, 'backup', '--verbose'], { env: manyEnv, extendEnv: false, all: false, stdout: 'ignore', stderr: { file: manyLog } })
+    const logBytes = (await stat(manyLog)).size
     await rm(manyData, { recursive: true, force: true })
 
     const m = (list: Measurement[]) => ({ seconds: median(list.map((x) => x.seconds)), peakRss: median(list.map((x) => x.peakRss)) })
@@ -176,7 +178,7 @@ export async function runBenchmark(options: Options) {
       tarIncremental: r(runs.tarIncremental),
       floorSeconds: floor,
       idle,
-      manyFiles: { files: options.manyFiles, ...many },
+      manyFiles: { files: options.manyFiles, logBytes, ...many },
       raw: { overhead, runs },
     }
     return result

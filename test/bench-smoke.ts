@@ -25,6 +25,7 @@ t.test('npm run bench runs to the end on a tiny data set and reports every figur
   t.ok(figures.floorSeconds > 0)
   t.ok(figures.idle.rssMedian > 0)
   t.equal(figures.manyFiles.files, 2000)
+  t.ok(figures.manyFiles.logBytes > 2000 * 20, 'the verbose log has a line per file')
   t.ok(figures.manyFiles.peakOwnRss > 0 && figures.manyFiles.peakRss >= figures.manyFiles.peakOwnRss, 'the verbose backup has peak memories')
 
   const table = await run('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1', '--many-files', '500'])
