@@ -1,31 +1,50 @@
-import { RunError } from './errors.js'
+import { formatBytes, type BackupSummary } from './backup-summary.js'
+import { EXIT, RunError } from './errors.js'
 import type { Job } from './job.js'
 import type { Logger } from './log.js'
 import { runRestic, type Restic } from './restic.js'
 import { resticJson, type SnapshotInfo } from './snapshots.js'
-import { formatBytes, type BackupSummary } from './backup-summary.js'
 
 /** The tag a snapshot gets when the guard rejects it; later runs compare against the others. */
 export const REJECTED_TAG = 'rds-rejected'
 
+/**
+ * What a new backup is compared with: the job's snapshots the guard did not reject, newest first
+ * (the new one may be among them, when the backup was quicker than the lookup), or why they are unknown.
+ */
+export type Reference = { accepted?: SnapshotInfo[]; unknown?: string }
+
 const percentFallen = (before: number, after: number) => (before > 0 ? Math.max(0, Math.round((1 - after / before) * 100)) : 0)
 
-/** The newest snapshot of the job before this one that the guard did not reject. */
-async function previousAccepted(job: Job, restic: Restic, newId: string, log: Logger): Promise<SnapshotInfo | undefined> {
-  const snapshots = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--host', job.snapshotHost, '--path', job.backupPath], log)
-  return snapshots
-    .filter((snapshot) => snapshot.id !== newId && !snapshot.tags?.includes(REJECTED_TAG) && snapshot.summary)
-    .sort((a, b) => b.time.localeCompare(a.time))[0]
+/**
+ * Looks up the snapshots to compare with, meant to run beside the backup, so that opening the
+ * repository a second time costs no wall time. Never rejects: a repository that does not exist yet
+ * has no snapshots, and a lookup that fails says why.
+ */
+export async function findReference(job: Job, restic: Restic, log: Logger): Promise<Reference> {
+  if (job.guard.maxShrink >= 100) return {}
+  const args = ['snapshots', '--json', '--no-lock', '--host', job.snapshotHost, '--path', job.backupPath]
+  try {
+    const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
+    const accepted = snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG) && snapshot.summary)
+    return { accepted: accepted.sort((a, b) => b.time.localeCompare(a.time)) }
+  } catch (error) {
+    if (error instanceof RunError && error.exitCode === EXIT.noRepository) return {}
+    return { unknown: error instanceof Error ? error.message : String(error) }
+  }
 }
 
 /** Why a backup looks like a lost or emptied volume rather than the data, or undefined when it does not. */
-async function rejection(job: Job, restic: Restic, summary: BackupSummary, log: Logger): Promise<string | undefined> {
+function rejection(job: Job, summary: BackupSummary, reference: Reference, log: Logger): string | undefined {
   const { minFiles, maxShrink } = job.guard
   const files = summary.total_files_processed
   if (files < minFiles) return `it holds ${files} files, fewer than MIN_FILES (${minFiles})`
-  if (maxShrink >= 100 || !summary.snapshot_id) return undefined
-  const previous = await previousAccepted(job, restic, summary.snapshot_id, log)
-  if (!previous?.summary) return undefined
+  if (reference.unknown !== undefined) {
+    log.warn(`guard: the size was not compared with the previous snapshot, which could not be read (${reference.unknown})`)
+    return undefined
+  }
+  const previous = reference.accepted?.find((snapshot) => snapshot.id !== summary.snapshot_id)
+  if (maxShrink >= 100 || !previous?.summary) return undefined
   const before = previous.summary
   const fallen = Math.max(
     percentFallen(before.total_bytes_processed, summary.total_bytes_processed),
@@ -40,12 +59,12 @@ async function rejection(job: Job, restic: Restic, summary: BackupSummary, log: 
 
 /**
  * Fails a run whose backup looks like a lost volume: fewer files than MIN_FILES, or a fall in size
- * or file count of more than MAX_SHRINK percent against the last accepted snapshot of this job. The
- * rejected snapshot is kept (its data may matter) but tagged, so that later runs still compare
- * against the last good one, and the caller runs no retention after the failure.
+ * or file count of more than MAX_SHRINK percent against the reference snapshot. The rejected
+ * snapshot is kept (its data may matter) but tagged, so that later runs still compare against the
+ * last good one, and the caller runs no retention after the failure.
  */
-export async function guardBackup(job: Job, restic: Restic, summary: BackupSummary, log: Logger): Promise<void> {
-  const reason = await rejection(job, restic, summary, log)
+export async function guardBackup(job: Job, restic: Restic, summary: BackupSummary, reference: Reference, log: Logger): Promise<void> {
+  const reason = rejection(job, summary, reference, log)
   if (reason === undefined) return
   const id = summary.snapshot_id
   if (id) {

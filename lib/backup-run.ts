@@ -1,5 +1,5 @@
 import { describeSummary, formatBytes, type BackupSummary } from './backup-summary.js'
-import { guardBackup } from './backup-guard.js'
+import { findReference, guardBackup } from './backup-guard.js'
 import { copySnapshots } from './copy.js'
 import { EXIT, RunError } from './errors.js'
 import { describeDuration, goDurationMs } from './duration.js'
@@ -169,7 +169,7 @@ async function recordStatus(context: RunContext, status: RunStatus): Promise<voi
 
 async function runLocked(job: Job, context: RunContext, previous: RunStatus | undefined): Promise<RunResult> {
   const { log } = context
-  const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock }
+  const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
   const started = Date.now()
   let failure: RunError | undefined
   let summary: BackupSummary | undefined
@@ -188,16 +188,19 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   if (job.hooks.pre) await hook('pre-hook', 'PRE_HOOK', job.hooks.pre, context.signal).catch(fail)
 
   if (!failure) {
+    const reference = findReference(job, restic, log)
     try {
       await backupCreatingRepository(job, restic, context, previous, (s) => (summary = s))
       if (summary) {
         log.info(`backup: ${describeSummary(summary)}`)
-        await guardBackup(job, restic, summary, log)
+        await guardBackup(job, restic, summary, await reference, log)
       }
       backupAccepted = true
     } catch (error) {
       fail(error)
     }
+    // Never left running behind the run; it cannot fail.
+    await reference
   }
 
   if (job.hooks.post) await hook('post-hook', 'POST_HOOK', job.hooks.post).catch(fail)

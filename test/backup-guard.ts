@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { execa } from 'execa'
 import { RDS, RUNRESTIC, runBin } from './fixtures/cli.js'
 import { addRandomFiles } from './fixtures/data.js'
 import { useServerAndData } from './fixtures/sftp-server.js'
@@ -70,4 +71,18 @@ t.test('a repository that vanished under an agent that has backed up to it is no
   const health = await runBin(RDS, ['health'], env)
   t.equal(health.exitCode, 1)
   t.match(health.stdout, /the last run failed .* with exit code 10: the repository vanishing .* is gone/)
+})
+
+t.test('a reference that cannot be read is said, and the backup, which holds files, is kept as good', async (t) => {
+  const volume = await freshVolume(t, 3)
+  const dir = await mkdtemp(join(tmpdir(), 'rds-guard-bin-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // restic as it is, but every snapshot listing fails, as on a server that drops the connection then.
+  const real = (await execa('which', ['restic'])).stdout
+  await writeFile(join(dir, 'restic'), `#!/bin/sh\ncase " $* " in *" snapshots "*) echo "Fatal: listing failed" >&2; exit 1;; esac\nexec ${real} "$@"\n`, { mode: 0o755 })
+  const env = fixture.server.env(volume, { REPO_PATH: 'unreadable-reference', RESTIC_BINARY: join(dir, 'restic') })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  const second = await runBin(RDS, ['backup'], env)
+  t.equal(second.exitCode, 0, second.stderr)
+  t.match(second.stderr, /WARN  guard: the size was not compared with the previous snapshot, which could not be read \(restic snapshots failed with exit code 1: listing failed\.\)/)
 })
