@@ -54,6 +54,8 @@ async function backup(
     await runRestic(restic, args, {
       log: context.log,
       signal: AbortSignal.any([watch.signal, ...(context.signal ? [context.signal] : [])]),
+      // Into a pipe, restic prints its --json status 60 times a second; the stall watch needs one.
+      env: { RESTIC_PROGRESS_FPS: '1' },
       expectedExitCodes,
       onStdoutLine: (line) => {
         let message: ResticBackupMessage

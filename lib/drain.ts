@@ -1,20 +1,11 @@
 import type { Writable } from 'node:stream'
 import { EXIT } from './errors.js'
+import { waitForDrain } from './output.js'
 
 /** Resolves once everything written to the stream has been handed to the system, or the stream failed. */
-function drained(stream: Writable): Promise<void> {
-  if (stream.writableLength === 0 || stream.destroyed) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done)
-      stream.off('close', done)
-      stream.off('error', done)
-      resolve()
-    }
-    stream.on('drain', done)
-    stream.on('close', done)
-    stream.on('error', done)
-  })
+async function drained(stream: Writable): Promise<void> {
+  if (stream.writableLength === 0 || stream.destroyed) return
+  await waitForDrain(stream).catch(() => undefined)
 }
 
 /**

@@ -78,11 +78,11 @@ function withJob(context: CliContext, log: Logger, use: (job: Job, runContext: R
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
-/** The Docker side of volume commands, loaded only when one runs (see lazyDockerEngine). */
-async function volumeHelper(env: Env): Promise<VolumeHelper> {
+/** The Docker side of volume commands, loaded only when one runs (see lazyDockerEngine); SIGTERM stops it. */
+async function volumeHelper(context: CliContext): Promise<VolumeHelper> {
   const [{ default: Docker }, { helperImage }] = await Promise.all([import('dockerode'), import('./volumes.js')])
   const docker = new Docker()
-  return { docker, image: await helperImage(docker, env.HELPER_IMAGE?.trim() || undefined) }
+  return { docker, image: await helperImage(docker, context.env.HELPER_IMAGE?.trim() || undefined), signal: context.stop }
 }
 
 /**
@@ -214,7 +214,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       const restore = { choice: { snapshot, host: options.host }, includes: options.include, force: Boolean(options.force), progress: isTerminal(context.stdout) }
       setExitCode(
         await withRestic(context, plainLog, async (restic) => {
-          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(context.env), options.toVolume, restore, plainLog)
+          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(context), options.toVolume, restore, plainLog)
           else await restoreToDirectory(restic, { ...restore, target: options.target! }, plainLog)
         }),
       )
@@ -233,7 +233,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         throw new ConfigError('refusing to write a tar archive to a terminal; give --output FILE, or pipe the output to a file or a program.')
       }
       if (options.volume) {
-        await exportVolume(await volumeHelper(context.env), options.volume, options.output, context.stdout, plainLog, context.stop)
+        await exportVolume(await volumeHelper(context), options.volume, options.output, context.stdout, plainLog)
         return
       }
       setExitCode(
@@ -250,7 +250,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .requiredOption('--to-volume <name>', 'the volume to create')
     .option('--force', 'write into a volume that already exists and is not empty')
     .action(async (file: string, options: { toVolume: string; force?: boolean }) => {
-      await importVolume(await volumeHelper(context.env), file, context.stdin, options.toVolume, { force: Boolean(options.force), signal: context.stop }, plainLog)
+      await importVolume(await volumeHelper(context), file, context.stdin, options.toVolume, Boolean(options.force), plainLog)
     })
 
   program

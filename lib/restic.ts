@@ -43,8 +43,6 @@ const STDERR_TAIL = 50
 const INHERITED_REPOSITORY_VARIABLES = ['', 'FROM_'].flatMap((prefix) =>
   ['REPOSITORY_FILE', 'PASSWORD', 'PASSWORD_COMMAND'].map((name) => `RESTIC_${prefix}${name}`),
 )
-// restic prints its JSON status this often (per second); the stall watch needs no more.
-const PROGRESS_FPS = '1'
 
 /** restic --json writes errors as JSON; make them read like restic's plain output. */
 export function readableResticLine(raw: string): string {
@@ -71,7 +69,7 @@ export function resticNotFound(binary: string): ConfigError {
 /** The environment restic runs with: ours, less any other repository or password, plus the repository's. */
 export function resticEnv(repository: Repository, extra: Record<string, string> = {}): Record<string, string | undefined> {
   const cleared = Object.fromEntries(INHERITED_REPOSITORY_VARIABLES.map((name) => [name, undefined]))
-  return { ...cleared, RESTIC_PROGRESS_FPS: PROGRESS_FPS, ...repositoryEnv(repository), ...extra }
+  return { ...cleared, ...repositoryEnv(repository), ...extra }
 }
 
 /**
@@ -120,28 +118,40 @@ const outputFailureReason = (error: unknown) =>
   (error as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader went away' : error instanceof Error ? error.message : String(error)
 
 /**
- * Runs one restic command and resolves when it succeeded; otherwise throws a RunError that explains
- * the failure and carries restic's exit code. Nothing restic prints is kept in memory but the last
- * lines of stderr. restic runs in a process group of its own, so that a signal meant for us (Ctrl-C,
- * `timeout`, `tini -g`) reaches restic only through us, as SIGTERM, and its ssh stays up while restic
- * removes its lock.
+ * Starts restic against the repository, never buffering its output. restic runs in a process group
+ * of its own, so that a signal meant for us (Ctrl-C, `timeout`, `tini -g`) reaches restic only
+ * through us, as SIGTERM (on `signal`), and its ssh stays up while restic removes its lock.
  */
-export async function runRestic(restic: Restic, args: string[], options: ResticRunOptions): Promise<void> {
-  const { log } = options
-  const command = args[0] ?? ''
-  const stderr: string[] = []
-  const onStdoutLine = options.onStdoutLine ?? ((line: string) => log.debug(`restic: ${line}`))
-  const subprocess = execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...args], {
+export function startRestic(
+  restic: Restic,
+  args: string[],
+  stdio: { stdin: 'ignore' | 'inherit'; stdout: 'pipe' | 'inherit'; stderr: 'pipe' | 'inherit' },
+  options: { signal?: AbortSignal; env?: Record<string, string> } = {},
+) {
+  return execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...args], {
+    ...stdio,
     reject: false,
     buffer: false,
-    stdin: 'ignore',
-    stdout: options.stdoutTo === 'inherit' ? 'inherit' : 'pipe',
     env: resticEnv(restic.repository, options.env),
     detached: true,
     cancelSignal: options.signal ?? restic.signal,
     // restic needs a moment after SIGTERM to remove its lock; never SIGKILL it.
     forceKillAfterDelay: false,
   })
+}
+
+/**
+ * Runs one restic command and resolves when it succeeded; otherwise throws a RunError that explains
+ * the failure and carries restic's exit code. Nothing restic prints is kept in memory but the last
+ * lines of stderr.
+ */
+export async function runRestic(restic: Restic, args: string[], options: ResticRunOptions): Promise<void> {
+  const { log } = options
+  const command = args[0] ?? ''
+  const stderr: string[] = []
+  const onStdoutLine = options.onStdoutLine ?? ((line: string) => log.debug(`restic: ${line}`))
+  const stdio = { stdin: 'ignore', stdout: options.stdoutTo === 'inherit' ? 'inherit' : 'pipe', stderr: 'pipe' } as const
+  const subprocess = startRestic(restic, args, stdio, options)
   let outputFailure: unknown
   const onOutputFailure = (error: unknown) => {
     outputFailure ??= error

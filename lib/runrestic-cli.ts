@@ -1,11 +1,10 @@
 import { constants } from 'node:os'
 import type { Writable } from 'node:stream'
-import { execa } from 'execa'
 import { readConfig, type Env } from './config.js'
 import { ConfigError, EXIT } from './errors.js'
 import { createLogger } from './log.js'
 import { repositoryEnv, repositoryOptions, sftpRepository, urlRepository, type Repository } from './repository.js'
-import { copyOutput, resticEnv, resticNotFound } from './restic.js'
+import { copyOutput, resticNotFound, startRestic } from './restic.js'
 import { SSH_ALIAS, sshConfigText } from './ssh-transport.js'
 import { openWorkspace } from './workspace.js'
 
@@ -82,18 +81,9 @@ export async function main(args: string[], context: RunresticContext): Promise<n
     try {
       const { config, repository } = workspace
       const toTerminal = (context.stdout as { isTTY?: boolean }).isTTY === true
-      const subprocess = execa(config.resticBinary, [...repositoryOptions(repository, config.retryLock), ...args], {
-        reject: false,
-        buffer: false,
-        // restic's own stdin and stderr, so that a backup can read a pipe and progress shows on a terminal.
-        stdin: 'inherit',
-        stdout: toTerminal ? 'inherit' : 'pipe',
-        stderr: 'inherit',
-        env: resticEnv(repository),
-        detached: true,
-        cancelSignal: context.stop,
-        forceKillAfterDelay: false,
-      })
+      const restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
+      // restic's own stdin and stderr, so that a backup can read a pipe and progress shows on a terminal.
+      const subprocess = startRestic(restic, args, { stdin: 'inherit', stdout: toTerminal ? 'inherit' : 'pipe', stderr: 'inherit' })
       let outputFailed = false
       const copied = subprocess.stdout
         ? copyOutput(subprocess.stdout, context.stdout, () => {

@@ -30,8 +30,7 @@ function tarOf(dir: string, signal?: AbortSignal) {
  * (so it needs that much local disk), and its one backed-up path becomes the volume's root.
  */
 export async function restoreToVolume(restic: Restic, helper: VolumeHelper, volume: string, options: Omit<RestoreOptions, 'target'>, log: Logger): Promise<void> {
-  const { signal } = restic
-  await checkVolumeWritable(helper, volume, options.force, false, signal)
+  await checkVolumeWritable(helper, volume, options.force)
   await withTempDir(async (dir) => {
     const target = join(dir, 'restored')
     const snapshot = await restoreToDirectory(restic, { ...options, target, force: false }, log)
@@ -39,10 +38,10 @@ export async function restoreToVolume(restic: Restic, helper: VolumeHelper, volu
       throw new ConfigError(`snapshot ${snapshot.short_id} holds ${snapshot.paths.length} paths (${snapshot.paths.join(', ')}); restore it with --target instead.`)
     }
     log.info(`restore: writing it into volume ${volume}`)
-    const tar = tarOf(join(target, snapshot.paths[0]!), signal)
+    const tar = tarOf(join(target, snapshot.paths[0]!), helper.signal)
     // execa's readable() hands over tar's output whole; its raw stdout may already be flowing.
     try {
-      await writeVolume(helper, volume, tar.readable(), options.force, signal)
+      await writeVolume(helper, volume, tar.readable(), options.force)
     } catch (error) {
       tar.kill()
       await tar.catch(() => undefined)
@@ -67,44 +66,29 @@ async function checkTar(file: string, name: string): Promise<void> {
  * temporary file). The whole archive is checked before the volume is created, so a truncated or
  * foreign file leaves nothing behind.
  */
-export async function importVolume(
-  helper: VolumeHelper,
-  source: string,
-  stdin: Readable,
-  volume: string,
-  options: { force: boolean; signal?: AbortSignal },
-  log: Logger,
-): Promise<void> {
-  const { force, signal } = options
-  await checkVolumeWritable(helper, volume, force, true, signal)
+export async function importVolume(helper: VolumeHelper, source: string, stdin: Readable, volume: string, force: boolean, log: Logger): Promise<void> {
+  await checkVolumeWritable(helper, volume, force, true)
   await withTempDir(async (dir) => {
     let file = resolve(source)
     if (source === '-') {
       file = join(dir, 'stdin.tar')
-      await pipeline(stdin, createWriteStream(file, { mode: 0o600 }), { signal })
+      await pipeline(stdin, createWriteStream(file, { mode: 0o600 }), { signal: helper.signal })
     }
     await checkTar(file, source === '-' ? 'standard input' : source)
     log.info(`import: ${source === '-' ? 'standard input' : file} into volume ${volume}`)
-    await writeVolume(helper, volume, createReadStream(file), force, signal)
+    await writeVolume(helper, volume, createReadStream(file), force)
     log.info('import: done')
   })
 }
 
 /** Writes a live volume as a tar archive, to a file (whole or not at all, readable by its owner only) or to a stream. */
-export async function exportVolume(
-  helper: VolumeHelper,
-  volume: string,
-  output: string | undefined,
-  stdout: Writable,
-  log: Logger,
-  signal?: AbortSignal,
-): Promise<void> {
-  if (!output) return readVolume(helper, volume, stdout, signal)
+export async function exportVolume(helper: VolumeHelper, volume: string, output: string | undefined, stdout: Writable, log: Logger): Promise<void> {
+  if (!output) return readVolume(helper, volume, stdout)
   const file = resolve(output)
   const partial = partialPath(file)
   try {
     const out = createWriteStream(partial, { mode: 0o600, flags: 'wx' })
-    await readVolume(helper, volume, out, signal)
+    await readVolume(helper, volume, out)
     await new Promise<void>((done, fail) => out.end((error?: Error | null) => (error ? fail(error) : done())))
     await rename(partial, file)
   } catch (error) {

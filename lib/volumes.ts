@@ -13,6 +13,8 @@ export interface VolumeHelper {
   docker: Docker
   /** An image with GNU tar: HELPER_IMAGE, else the agent's own image, else debian:trixie-slim. */
   image: string
+  /** Aborting (SIGTERM) stops and removes a running helper container. */
+  signal?: AbortSignal
 }
 
 // Docker's rule for local volume names.
@@ -47,12 +49,8 @@ export async function volumeExists(docker: Docker, name: string): Promise<boolea
  * flow with backpressure. An output that fails (a reader that went away), or `signal` (SIGTERM),
  * stops the container. The container is always removed, with the anonymous volumes its image declares.
  */
-async function runTar(
-  helper: VolumeHelper,
-  volume: string,
-  tarArgs: string[],
-  io: { stdin?: Readable; stdout?: Writable; signal?: AbortSignal },
-): Promise<void> {
+async function runTar(helper: VolumeHelper, volume: string, tarArgs: string[], io: { stdin?: Readable; stdout?: Writable }): Promise<void> {
+  const { signal } = helper
   const container = await helper.docker.createContainer({
     Image: helper.image,
     Entrypoint: ['tar'],
@@ -67,7 +65,7 @@ async function runTar(
     HostConfig: { Binds: [`${volume}:/volume`] },
   })
   const stop = () => void container.kill().catch(() => undefined)
-  io.signal?.addEventListener('abort', stop, { once: true })
+  signal?.addEventListener('abort', stop, { once: true })
   try {
     const stream = await container.attach({ stream: true, stdin: Boolean(io.stdin), stdout: true, stderr: true, hijack: true })
     let stderr = ''
@@ -78,19 +76,19 @@ async function runTar(
         stop()
       },
     )
-    if (io.signal?.aborted) throw interrupted()
+    if (signal?.aborted) throw interrupted()
     await container.start()
     if (io.stdin) await pipeline(io.stdin, stream, { end: true }).catch(() => undefined)
     const { StatusCode } = (await container.wait()) as { StatusCode: number }
     await output
-    if (io.signal?.aborted) throw interrupted()
+    if (signal?.aborted) throw interrupted()
     if (outputFailure) {
       const reason = (outputFailure as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader went away' : outputFailure.message
       throw new RunError(`the volume ${volume} could not be written out whole (${reason}); the helper container was stopped.`)
     }
     if (StatusCode !== 0) throw new RunError(`tar in the helper container failed with exit code ${StatusCode}: ${stderr.trim().split('\n').slice(-2).join(' ')}`)
   } finally {
-    io.signal?.removeEventListener('abort', stop)
+    signal?.removeEventListener('abort', stop)
     await container.remove({ force: true, v: true }).catch(() => undefined)
   }
 }
@@ -98,12 +96,12 @@ async function runTar(
 const interrupted = () => new RunError('interrupted before it finished; the helper container was removed.', EXIT.interrupted)
 
 /** Whether a volume holds anything. */
-export async function volumeIsEmpty(helper: VolumeHelper, volume: string, signal?: AbortSignal): Promise<boolean> {
+export async function volumeIsEmpty(helper: VolumeHelper, volume: string): Promise<boolean> {
   let listing = ''
   const out = new PassThrough()
   out.on('data', (chunk: Buffer) => (listing += chunk.toString()))
   // tar lists the volume's root entry "./" and whatever is inside it.
-  await runTar(helper, volume, ['-c', '-f', '/dev/null', '-v', '-C', '/volume', '.'], { stdout: out, signal })
+  await runTar(helper, volume, ['-c', '-f', '/dev/null', '-v', '-C', '/volume', '.'], { stdout: out })
   return listing.trim().split('\n').filter((line) => line.trim() !== '' && line.trim() !== './').length === 0
 }
 
@@ -111,13 +109,13 @@ export async function volumeIsEmpty(helper: VolumeHelper, volume: string, signal
  * Refuses a bad name, or unless forced an existing volume that holds something (or, with
  * `refuseExisting`, any existing volume); resolves to whether it exists.
  */
-export async function checkVolumeWritable(helper: VolumeHelper, volume: string, force: boolean, refuseExisting = false, signal?: AbortSignal): Promise<boolean> {
+export async function checkVolumeWritable(helper: VolumeHelper, volume: string, force: boolean, refuseExisting = false): Promise<boolean> {
   checkVolumeName(volume)
   const existed = await volumeExists(helper.docker, volume)
   if (existed && !force && refuseExisting) {
     throw new ConfigError(`volume ${volume} already exists; choose a new name, or add --force to write into it.`)
   }
-  if (existed && !force && !(await volumeIsEmpty(helper, volume, signal))) {
+  if (existed && !force && !(await volumeIsEmpty(helper, volume))) {
     throw new ConfigError(`volume ${volume} already exists and is not empty; choose a new name, or add --force to write into it.`)
   }
   return existed
@@ -127,11 +125,11 @@ export async function checkVolumeWritable(helper: VolumeHelper, volume: string, 
  * Creates the volume (or, with force, reuses a non-empty one) and extracts a tar into it with
  * owners, modes and times. A volume this created is removed again if the extraction fails.
  */
-export async function writeVolume(helper: VolumeHelper, volume: string, tar: Readable, force: boolean, signal?: AbortSignal): Promise<void> {
-  const existed = await checkVolumeWritable(helper, volume, force, false, signal)
+export async function writeVolume(helper: VolumeHelper, volume: string, tar: Readable, force: boolean): Promise<void> {
+  const existed = await checkVolumeWritable(helper, volume, force)
   if (!existed) await helper.docker.createVolume({ Name: volume, Labels: { 'restic-docker-swarm.created-by': 'rds' } })
   try {
-    await runTar(helper, volume, ['-x', '-p', '--numeric-owner', '--same-owner', '-C', '/volume', '-f', '-'], { stdin: tar, signal })
+    await runTar(helper, volume, ['-x', '-p', '--numeric-owner', '--same-owner', '-C', '/volume', '-f', '-'], { stdin: tar })
   } catch (error) {
     if (!existed) await helper.docker.getVolume(volume).remove().catch(() => undefined)
     throw error
@@ -146,8 +144,8 @@ export const REPRODUCIBLE_PAX = '--pax-option=exthdr.name=%d/PaxHeaders/%f,delet
  * Writes a volume's contents as a POSIX (pax) tar stream: owners, modes, exact modification times,
  * hard links and holes, the same bytes for the same contents.
  */
-export async function readVolume(helper: VolumeHelper, volume: string, out: Writable, signal?: AbortSignal): Promise<void> {
+export async function readVolume(helper: VolumeHelper, volume: string, out: Writable): Promise<void> {
   checkVolumeName(volume)
   if (!(await volumeExists(helper.docker, volume))) throw new ConfigError(`there is no volume ${volume}; list them with "docker volume ls".`)
-  await runTar(helper, volume, ['-c', '--format=posix', REPRODUCIBLE_PAX, '--numeric-owner', '--sparse', '-C', '/volume', '-f', '-', '.'], { stdout: out, signal })
+  await runTar(helper, volume, ['-c', '--format=posix', REPRODUCIBLE_PAX, '--numeric-owner', '--sparse', '-C', '/volume', '-f', '-', '.'], { stdout: out })
 }

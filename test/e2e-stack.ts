@@ -149,6 +149,17 @@ async function runEndToEnd() {
     t.equal(restored.exitCode, 0, restored.all)
     t.match(restored.all, /^all\.sql$/m, 'the dump was restored from a one-off container, with the secrets the quick start kept')
     await docker(['rm', '-f', README_RESTORE_CONTAINER])
+
+    // The Restoring section's blocks of rds commands alone are meant for the agent's shell.
+    const inAgent = (await readmeShellBlocks('Restoring')).filter((block) => block.split('\n').every((line) => /^rds [^|]*$/.test(line)))
+    t.ok(inAgent.length >= 3, `${inAgent.length} blocks of rds commands`)
+    const agent = await container('db-backup')
+    for (const block of inAgent) {
+      const ran = await docker(['exec', agent, 'sh', '-e', '-c', block])
+      t.equal(ran.exitCode, 0, `in the agent: ${block}\n${ran.stderr}`)
+    }
+    t.match(await dockerOk(['exec', agent, 'ls', '/tmp/one/backup']), /^all\.sql$/m, 'rds restore --include restored the one file')
+    t.ok((await dockerOk(['exec', agent, 'tar', '-tf', '/tmp/backup.tar'])).includes('backup/all.sql'), 'rds export wrote a tar with the dump')
   })
 
   t.test('the stack, redeployed with a second service and a schedule every 20 seconds', async () => {

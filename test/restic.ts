@@ -10,7 +10,7 @@ import { sftpRepository, urlRepository } from '../lib/repository.js'
 import { checkResticVersion, readableResticLine, runRestic, type Restic } from '../lib/restic.js'
 import { RDS, RUNRESTIC } from './fixtures/cli.js'
 import { addRandomFiles } from './fixtures/data.js'
-import { startSftpServer } from './fixtures/sftp-server.js'
+import { serverWithRandomData } from './fixtures/sftp-server.js'
 import { captureLogger } from './fixtures/log.js'
 
 t.test("restic's JSON error lines read like its plain ones", async (t) => {
@@ -45,11 +45,7 @@ t.test('a restic that cannot be started is a clear error', async (t) => {
 })
 
 t.test('restic runs in a process group of its own: SIGTERM to the whole group of rds backup leaves no lock', async (t) => {
-  const server = await startSftpServer()
-  t.teardown(() => server.stop())
-  const data = await mkdtemp(join(tmpdir(), 'rds-group-'))
-  t.teardown(() => rm(data, { recursive: true, force: true }))
-  await addRandomFiles(data, 30, 5_000_000)
+  const { server, data } = await serverWithRandomData(t, 30, 5_000_000)
   const env = server.env(data, { REPO_PATH: 'group' })
   const locks = () => readdir(join(server.home, 'group', 'locks')).catch(() => [] as string[])
   t.equal((await execa(process.execPath, [RUNRESTIC, 'init'], { env, extendEnv: false, reject: false })).exitCode, 0)

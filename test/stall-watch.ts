@@ -7,7 +7,7 @@ import { execa } from 'execa'
 import { watchForStall } from '../lib/stall-watch.js'
 import { RDS, RUNRESTIC, runBin } from './fixtures/cli.js'
 import { addRandomFiles } from './fixtures/data.js'
-import { startSftpServer } from './fixtures/sftp-server.js'
+import { serverWithRandomData, startSftpServer } from './fixtures/sftp-server.js'
 
 t.test('progress that changes keeps the watch quiet; progress that stands still fires it', async (t) => {
   const watch = watchForStall(300)
@@ -37,11 +37,7 @@ async function processTree(pid: number): Promise<number[]> {
 }
 
 t.test('a backup to a server that stops answering is stopped after STALL_TIMEOUT and says where it stood', async (t) => {
-  const server = await startSftpServer()
-  t.teardown(() => server.stop())
-  const data = await mkdtemp(join(tmpdir(), 'rds-stall-'))
-  t.teardown(() => rm(data, { recursive: true, force: true }))
-  await addRandomFiles(data, 100, 5_000_000)
+  const { server, data } = await serverWithRandomData(t, 100, 5_000_000)
   const env = server.env(data, { REPO_PATH: 'stall', STALL_TIMEOUT: '15s' })
   t.equal((await runBin(RUNRESTIC, ['init'], env)).exitCode, 0)
   const rds = execa(process.execPath, [RDS, 'backup'], { env, extendEnv: false, reject: false, all: true, buffer: false })
