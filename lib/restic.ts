@@ -91,8 +91,9 @@ async function forEachLine(stream: Readable, onLine: (line: string) => void | Pr
 
 /**
  * Copies restic's output into `destination` with backpressure. A destination that fails (a reader
- * that went away: EPIPE) stops restic with SIGTERM, so that it removes its lock, and the rest of its
- * output is read and dropped, so that restic is never stuck writing to a pipe nobody reads.
+ * that went away: EPIPE) is reported to `onFailure`, whose caller stops restic with SIGTERM so that
+ * it removes its lock; the rest of restic's output is read and dropped meanwhile, so that restic is
+ * never stuck writing to a pipe nobody reads.
  */
 export function copyOutput(source: Readable, destination: Writable, onFailure: (error: Error) => void): Promise<void> {
   let failed = false
