@@ -43,9 +43,10 @@ t.test('a backup to a server that stops answering is stopped after STALL_TIMEOUT
   const rds = execa(process.execPath, [RDS, 'backup'], { env, extendEnv: false, reject: false, all: true, buffer: false })
   let log = ''
   rds.all.on('data', (chunk: Buffer) => (log += chunk.toString()))
-  for (let i = 0; i < 600 && !/run: starting/.test(log); i++) await sleep(50)
-  // Half a GB takes restic several seconds: this is in the middle of it.
-  await sleep(2000)
+  // In the middle of the backup: restic has uploaded its first packs, and has reported progress.
+  const packs = async () => (await Promise.all((await readdir(join(server.home, 'stall', 'data'))).map((dir) => readdir(join(server.home, 'stall', 'data', dir))))).flat()
+  for (let i = 0; i < 600 && (await packs()).length === 0; i++) await sleep(50)
+  await sleep(1500)
   // The server freezes mid-backup, as a hung machine or a stuck disk does: its TCP connection stays
   // up, nothing answers.
   const frozen = await processTree(Number((await execa('pgrep', ['-f', `sshd -D -e -f ${server.dir}/sshd_config`])).stdout.trim()))
