@@ -53,8 +53,9 @@ async function containers(service: string): Promise<string[]> {
 const container = async (service: string) => waitFor(`a running ${service} container`, async () => (await containers(service))[0])
 
 async function tearDown(): Promise<void> {
-  // The plain containers first: a network that still has a container attached outlives "stack rm".
-  await docker(['rm', '-f', RESTORE_CONTAINER, HEALTH_CONTAINER, README_RESTORE_CONTAINER])
+  // The plain containers first (with their anonymous volumes): a network that still has a container
+  // attached outlives "stack rm".
+  await docker(['rm', '-f', '-v', RESTORE_CONTAINER, HEALTH_CONTAINER, README_RESTORE_CONTAINER])
   await docker(['stack', 'rm', STACK])
   await waitFor('the stack to be gone', async () => (await dockerOk(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${STACK}`])) === '' || undefined)
   await waitFor('the stack networks to be gone', async () => {
@@ -148,7 +149,7 @@ async function runEndToEnd() {
     const restored = await runReadme(oneOff, dir)
     t.equal(restored.exitCode, 0, restored.all)
     t.match(restored.all, /^all\.sql$/m, 'the dump was restored from a one-off container, with the secrets the quick start kept')
-    await docker(['rm', '-f', README_RESTORE_CONTAINER])
+    await docker(['rm', '-f', '-v', README_RESTORE_CONTAINER])
 
     // The Restoring section's blocks of rds commands alone are meant for the agent's shell.
     const inAgent = (await readmeShellBlocks('Restoring')).filter((block) => block.split('\n').every((line) => /^rds [^|]*$/.test(line)))

@@ -61,14 +61,20 @@ t.test('two rds backup of one job at once never overlap: the second is refused',
     `#!/bin/sh\ncase " $* " in *" backup "*) echo "start $(date +%s.%N)" >> ${record}; sleep 3; ${real} "$@"; code=$?; echo "end $(date +%s.%N)" >> ${record}; exit $code;; esac\nexec ${real} "$@"\n`,
     { mode: 0o755 },
   )
-  const env = fixture.server.env(fixture.data, { REPO_PATH: 'run-lock', RESTIC_BINARY: slow, LOCK_DIR: join(dir, 'locks') })
-  const [first, second] = await Promise.all([runBin(RDS, ['backup'], env), sleep(500).then(() => runBin(RDS, ['backup'], env))])
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'run-lock', RESTIC_BINARY: slow, LOCK_DIR: join(dir, 'locks'), STATUS_FILE: join(dir, 'status.json') })
+  const [first, second, health] = await Promise.all([
+    runBin(RDS, ['backup'], env),
+    sleep(500).then(() => runBin(RDS, ['backup'], env)),
+    sleep(1500).then(() => runBin(RDS, ['health'], env)),
+  ])
+  t.match(health.stdout, /^a run is in progress since \d{4}-\S+ \(process \d+\)\nno run has finished yet\n$/, 'the status shows the run in progress')
   t.equal(first.exitCode, 0, first.stderr)
   t.equal(second.exitCode, 11)
   t.match(second.stderr, /another run of restic-docker-swarm is in progress \(process \d+, since \S+\); this one was not started/)
   t.notMatch(second.stderr, /run: starting/, 'the refused run did nothing')
   const third = await runBin(RDS, ['backup'], env)
   t.equal(third.exitCode, 0, 'the lock is free again after the first run')
+  t.match((await runBin(RDS, ['health'], env)).stdout, /^the last run succeeded at \S+ \(snapshot [0-9a-f]{8}\)\n$/, 'the refused run left the status alone')
   const events = (await readFile(record, 'utf8')).trim().split('\n')
   const kinds = events.map((line) => line.split(' ')[0])
   // The first run backs up twice (the first try finds no repository and creates it), the third once.

@@ -96,7 +96,9 @@ t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docke
     const image = 'rds-test-helper-with-volume'
     await execa('docker', ['build', '-q', '-t', image, '-'], { input: 'FROM debian:trixie-slim\nVOLUME /var/cache/restic\n' })
     const helperEnv = { ...env, HELPER_IMAGE: image }
-    const otherVolumes = async () => (await execa('docker', ['volume', 'ls', '-q'])).stdout.split('\n').filter((name) => name && !name.startsWith(PREFIX)).sort()
+    // Volumes no container uses: what a removed helper would leave (other tests' running containers do not count).
+    const otherVolumes = async () =>
+      (await execa('docker', ['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout.split('\n').filter((name) => name && !name.startsWith(PREFIX)).sort()
     const before = await otherVolumes()
     const volume = `${PREFIX}helpers`
     t.equal((await runBin(RDS, ['restore', '--to-volume', volume], helperEnv)).exitCode, 0)
