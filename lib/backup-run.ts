@@ -47,9 +47,8 @@ async function backup(
   if (context.log.verbose) args.push('--verbose')
   args.push(...job.backupArgs, '--', job.backupPath)
   const watch = watchForStall(job.stallTimeout, restic.retryLock ? goDurationMs(restic.retryLock) : 0)
-  watch.signal.addEventListener('abort', () =>
-    context.log.warn(`backup: restic backup made no progress for ${describeDuration(job.stallTimeout)} (${watch.stalledAt()}); stopping it`),
-  )
+  const noProgress = (where: string | undefined) => `restic backup made no progress for ${describeDuration(job.stallTimeout)} (${where})`
+  watch.signal.addEventListener('abort', () => context.log.warn(`backup: ${noProgress(watch.stalledAt())}; stopping it`))
   try {
     await runRestic(restic, args, {
       log: context.log,
@@ -76,7 +75,7 @@ async function backup(
     const where = watch.stalledAt()
     if (where === undefined || context.signal?.aborted) throw error
     throw new RunError(
-      `restic backup made no progress for ${describeDuration(job.stallTimeout)} (${where}) and was stopped; ` +
+      `${noProgress(where)} and was stopped; ` +
         `the server may be out of disk space or unreachable (STALL_TIMEOUT sets how long to wait).`,
     )
   } finally {
@@ -129,7 +128,7 @@ async function backupCreatingRepository(
       )
     }
     context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
-    await runRestic(restic, ['init'], { log: context.log, signal: context.signal })
+    await runRestic(restic, ['init'], { log: context.log })
     context.log.info('repository: created')
     await backup(job, restic, context, onSummary)
   }
@@ -211,7 +210,7 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   if (forget && backupAccepted && !context.signal?.aborted) {
     try {
       log.info(`retention: ${forget.slice(1).join(' ')}`)
-      await runRestic(restic, forget, { log, signal: context.signal })
+      await runRestic(restic, forget, { log })
       log.info('retention: done')
     } catch (error) {
       fail(error)
@@ -219,7 +218,7 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   }
 
   if (job.copyTo && backupAccepted && !context.signal?.aborted) {
-    await copySnapshots(restic, { to: job.copyTo.url, toPasswordFile: job.copyTo.passwordFile, host: job.snapshotHost }, log, context.signal).catch(fail)
+    await copySnapshots(restic, { to: job.copyTo.url, toPasswordFile: job.copyTo.passwordFile, host: job.snapshotHost }, log).catch(fail)
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1)

@@ -18,7 +18,7 @@ export interface CopyOptions {
  * one first, with the source's chunker parameters so that deduplication carries over, if restic
  * says there is none. restic copy skips snapshots the destination already holds.
  */
-export async function copySnapshots(source: Restic, options: CopyOptions, log: Logger, signal?: AbortSignal): Promise<void> {
+export async function copySnapshots(source: Restic, options: CopyOptions, log: Logger): Promise<void> {
   const target = urlRepository(options.to, options.toPasswordFile)
   // restic runs against the destination, reading from the source: the source's -o options (its ssh
   // config, which applies to the source's host alias only) go along as global options.
@@ -26,16 +26,15 @@ export async function copySnapshots(source: Restic, options: CopyOptions, log: L
   // Both repositories reach restic through its environment, never its argv.
   const env = repositoryEnv(source.repository, 'from')
   try {
-    await runRestic(destination, ['cat', 'config'], { log, signal, expectedExitCodes: [EXIT.noRepository] })
+    await runRestic(destination, ['cat', 'config'], { log, expectedExitCodes: [EXIT.noRepository] })
   } catch (error) {
     if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
     log.info(`copy: no repository at ${target.describe} yet, creating it with the source's chunker parameters`)
-    await runRestic(destination, ['init', '--copy-chunker-params'], { log, signal, env })
+    await runRestic(destination, ['init', '--copy-chunker-params'], { log, env })
   }
   log.info(`copy: ${source.repository.describe} to ${target.describe}${options.host ? ` (host ${options.host})` : ''}`)
   await runRestic(destination, ['copy', ...(options.host ? ['--host', options.host] : [])], {
     log,
-    signal,
     env,
     stdoutTo: options.progress ? 'inherit' : undefined,
   })

@@ -264,7 +264,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
         await withRestic(context, plainLog, async (restic) => {
           await readSecretFile('--to-password-file', options.toPasswordFile, "second repository's password")
           const copy = { to: options.to, toPasswordFile: options.toPasswordFile, host: options.host, progress: isTerminal(context.stdout) }
-          await copySnapshots(restic, copy, plainLog, context.stop)
+          await copySnapshots(restic, copy, plainLog)
         }),
       )
     })
