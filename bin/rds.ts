@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { exitCodeAfterDrain } from '../lib/drain.js'
-import { main } from '../lib/rds-cli.js'
+import { exitCodeAfterDrain } from '../lib/cli/drain.js'
+import { main } from '../lib/cli/rds.js'
 
 const stop = new AbortController()
 for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop.abort())

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { exitCodeAfterDrain } from '../lib/drain.js'
-import { main } from '../lib/runrestic-cli.js'
+import { exitCodeAfterDrain } from '../lib/cli/drain.js'
+import { main } from '../lib/cli/runrestic.js'
 
 const stop = new AbortController()
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop.abort())

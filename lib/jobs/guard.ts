@@ -1,0 +1,79 @@
+import { formatBytes, type BackupSummary } from '../restic/backup-summary.js'
+import { EXIT, RunError } from '../errors.js'
+import type { Job } from './job.js'
+import type { Logger } from '../observe/log.js'
+import { runRestic, type Restic } from '../restic/command.js'
+import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+
+/** The tag a snapshot gets when the guard rejects it; later runs compare against the others. */
+export const REJECTED_TAG = 'rds-rejected'
+
+/**
+ * What a new backup is compared with: the job's snapshots the guard did not reject, newest first
+ * (the new one may be among them, when the backup was quicker than the lookup), or why they are unknown.
+ */
+export type Reference = { accepted?: SnapshotInfo[]; unknown?: string }
+
+const percentFallen = (before: number, after: number) => (before > 0 ? Math.max(0, Math.round((1 - after / before) * 100)) : 0)
+
+/**
+ * Looks up the snapshots to compare with, meant to run beside the backup, so that opening the
+ * repository a second time costs no wall time. Never rejects: a repository that does not exist yet
+ * has no snapshots, and a lookup that fails says why.
+ */
+export async function findReference(job: Job, restic: Restic, log: Logger): Promise<Reference> {
+  if (job.guard.maxShrink >= 100) return {}
+  const args = ['snapshots', '--json', '--no-lock', '--host', job.snapshotHost, '--path', job.backupPath]
+  try {
+    const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
+    const accepted = snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG) && snapshot.summary)
+    return { accepted: accepted.sort((a, b) => b.time.localeCompare(a.time)) }
+  } catch (error) {
+    if (error instanceof RunError && error.exitCode === EXIT.noRepository) return {}
+    return { unknown: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+/** Why a backup looks like a lost or emptied volume rather than the data, or undefined when it does not. */
+function rejection(job: Job, summary: BackupSummary, reference: Reference, log: Logger): string | undefined {
+  const { minFiles, maxShrink } = job.guard
+  const files = summary.total_files_processed
+  if (files < minFiles) return `it holds ${files} files, fewer than MIN_FILES (${minFiles})`
+  if (reference.unknown !== undefined) {
+    log.warn(`guard: the size was not compared with the previous snapshot, which could not be read (${reference.unknown})`)
+    return undefined
+  }
+  const previous = reference.accepted?.find((snapshot) => snapshot.id !== summary.snapshot_id)
+  if (maxShrink >= 100 || !previous?.summary) return undefined
+  const before = previous.summary
+  const fallen = Math.max(
+    percentFallen(before.total_bytes_processed, summary.total_bytes_processed),
+    percentFallen(before.total_files_processed, files),
+  )
+  if (fallen <= maxShrink) return undefined
+  return (
+    `it holds ${files} files and ${formatBytes(summary.total_bytes_processed)} where snapshot ${previous.short_id} of ${previous.time.slice(0, 19)} ` +
+    `held ${before.total_files_processed} files and ${formatBytes(before.total_bytes_processed)}: ${fallen} % less, more than MAX_SHRINK (${maxShrink} %) allows`
+  )
+}
+
+/**
+ * Fails a run whose backup looks like a lost volume: fewer files than MIN_FILES, or a fall in size
+ * or file count of more than MAX_SHRINK percent against the reference snapshot. The rejected
+ * snapshot is kept (its data may matter) but tagged, so that later runs still compare against the
+ * last good one, and the caller runs no retention after the failure.
+ */
+export async function guardBackup(job: Job, restic: Restic, summary: BackupSummary, reference: Reference, log: Logger): Promise<void> {
+  const reason = rejection(job, summary, reference, log)
+  if (reason === undefined) return
+  const id = summary.snapshot_id
+  if (id) {
+    await runRestic(restic, ['tag', '--add', REJECTED_TAG, id], { log }).catch((error: Error) =>
+      log.warn(`guard: could not tag snapshot ${id.slice(0, 8)} as ${REJECTED_TAG} (${error.message})`),
+    )
+  }
+  throw new RunError(
+    `the backup of ${job.backupPath} looks like a lost or emptied volume: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
+      `Check that the right volume is mounted (a task moved to another node gets a new, empty one); if the data really shrank, lower MIN_FILES or raise MAX_SHRINK.`,
+  )
+}

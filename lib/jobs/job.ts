@@ -1,0 +1,46 @@
+import type { Config, Retention } from '../config/environment.js'
+import type { Repository } from '../restic/repository.js'
+
+/**
+ * One backup job: what to back up, where to, when, and which hooks run around it. The agent's
+ * environment describes one job; the pipeline in jobs/run.ts runs any.
+ */
+export interface Job {
+  name: string
+  backupPath: string
+  repository: Repository
+  schedule?: string
+  /** The --host recorded in snapshots; stable, unlike a container's hostname. */
+  snapshotHost: string
+  backupArgs: string[]
+  retention: Retention
+  hooks: {
+    service?: string
+    pre?: string
+    post?: string
+    /** In ms (HOOK_TIMEOUT). */
+    timeout: number
+  }
+  /** What a backup must hold not to be taken for a lost or emptied volume (MIN_FILES, MAX_SHRINK %). */
+  guard: { minFiles: number; maxShrink: number }
+  /** In ms: a backup whose progress stands still this long is stopped (STALL_TIMEOUT). */
+  stallTimeout: number
+  /** A second repository this job's snapshots are copied to after each complete backup. */
+  copyTo?: { url: string; passwordFile: string }
+}
+
+export function jobFromConfig(config: Config, repository: Repository): Job {
+  return {
+    name: config.serviceName ?? config.snapshotHost,
+    backupPath: config.backupPath,
+    repository,
+    schedule: config.runAt,
+    snapshotHost: config.snapshotHost,
+    backupArgs: config.backupArgs,
+    retention: config.retention,
+    hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook, timeout: config.hookTimeout },
+    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink },
+    stallTimeout: config.stallTimeout,
+    copyTo: config.copyTo,
+  }
+}

@@ -1,0 +1,231 @@
+import { describeSummary, formatBytes, type BackupSummary } from '../restic/backup-summary.js'
+import { findReference, guardBackup } from './guard.js'
+import { copySnapshots } from '../restic/copy.js'
+import { EXIT, RunError } from '../errors.js'
+import { describeDuration, goDurationMs } from '../config/duration.js'
+import { runHook, type HookEngine } from './hooks.js'
+import type { Job } from './job.js'
+import type { Logger } from '../observe/log.js'
+import { forgetArgs } from '../restic/retention.js'
+import { runRestic, type Restic } from '../restic/command.js'
+import { takeRunLock } from './run-lock.js'
+import { watchForStall } from './stall-watch.js'
+import { readStatus, statusOf, writeStatus, type RunStatus } from '../observe/status.js'
+
+export interface RunContext {
+  resticBinary: string
+  retryLock?: string
+  log: Logger
+  /** Aborting stops the run: restic is sent SIGTERM, and no further step starts but the post-hook. */
+  signal?: AbortSignal
+  /** Called only when the job has hooks, so that a job without them needs no Docker engine. */
+  engine: () => HookEngine | Promise<HookEngine>
+  /** Where the job's run lock lives (LOCK_DIR): one run of a job at a time, across processes. */
+  lockDir: string
+  /** Where the run's status is recorded (STATUS_FILE), if anywhere. */
+  statusFile?: string
+}
+
+export interface RunResult {
+  exitCode: number
+  error?: RunError
+  summary?: BackupSummary
+}
+
+const asRunError = (error: unknown): RunError =>
+  error instanceof RunError ? error : new RunError(error instanceof Error ? error.message : String(error))
+
+/** Runs restic backup; onSummary sees the summary even of an incomplete snapshot (exit code 3). */
+async function backup(
+  job: Job,
+  restic: Restic,
+  context: RunContext,
+  onSummary: (summary: BackupSummary) => void,
+  expectedExitCodes?: number[],
+) {
+  const args = ['backup', '--json', '--host', job.snapshotHost]
+  if (context.log.verbose) args.push('--verbose')
+  args.push(...job.backupArgs, '--', job.backupPath)
+  const watch = watchForStall(job.stallTimeout, restic.retryLock ? goDurationMs(restic.retryLock) : 0)
+  const noProgress = (where: string | undefined) => `restic backup made no progress for ${describeDuration(job.stallTimeout)} (${where})`
+  watch.signal.addEventListener('abort', () => context.log.warn(`backup: ${noProgress(watch.stalledAt())}; stopping it`))
+  try {
+    await runRestic(restic, args, {
+      log: context.log,
+      signal: AbortSignal.any([watch.signal, ...(context.signal ? [context.signal] : [])]),
+      // Into a pipe, restic prints its --json status 60 times a second; the stall watch needs one.
+      env: { RESTIC_PROGRESS_FPS: '1' },
+      expectedExitCodes,
+      onStdoutLine: (line) => {
+        let message: ResticBackupMessage
+        try {
+          message = JSON.parse(line)
+        } catch {
+          context.log.debug(`restic: ${line}`)
+          return
+        }
+        if (message.message_type === 'status') watch.progress(progressState(message), describeProgress(message))
+        else if (message.message_type === 'summary') onSummary(message as BackupSummary)
+        else if (message.message_type === 'verbose_status' && message.action !== 'unchanged') {
+          context.log.debug(`restic: ${message.action} ${message.item}`)
+        }
+      },
+    })
+  } catch (error) {
+    const where = watch.stalledAt()
+    if (where === undefined || context.signal?.aborted) throw error
+    throw new RunError(
+      `${noProgress(where)} and was stopped; ` +
+        `the server may be out of disk space or unreachable (STALL_TIMEOUT sets how long to wait).`,
+    )
+  } finally {
+    watch.stop()
+  }
+}
+
+/** What restic backup --json prints: progress, verbose lines, and the closing summary. */
+type ResticBackupMessage = {
+  message_type?: string
+  action?: string
+  item?: string
+  files_done?: number
+  total_files?: number
+  bytes_done?: number
+  total_bytes?: number
+  current_files?: string[]
+} & Partial<BackupSummary>
+
+const progressState = (status: ResticBackupMessage) => [status.files_done, status.bytes_done, status.total_files, status.total_bytes].join('/')
+
+function describeProgress(status: ResticBackupMessage): string {
+  const at = `at ${formatBytes(status.bytes_done ?? 0)} of ${formatBytes(status.total_bytes ?? 0)}, ${status.files_done ?? 0} of ${status.total_files ?? 0} files`
+  const current = status.current_files?.[0]
+  return current ? `${at}, reading ${current}` : at
+}
+
+/**
+ * Backs up, creating the repository first if, and only if, restic says there is none (exit code
+ * 10). Trying the backup first, rather than checking for the repository before every run, saves
+ * opening the repository (a key derivation and an ssh connection) on every run but the first.
+ */
+async function backupCreatingRepository(
+  job: Job,
+  restic: Restic,
+  context: RunContext,
+  previous: RunStatus | undefined,
+  onSummary: (summary: BackupSummary) => void,
+) {
+  try {
+    await backup(job, restic, context, onSummary, [EXIT.noRepository])
+  } catch (error) {
+    if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
+    const saved = previous?.lastSnapshot
+    if (saved && saved.repository === restic.repository.describe) {
+      throw new RunError(
+        `the repository ${restic.repository.describe} is gone, although snapshot ${saved.id.slice(0, 8)} was saved there at ${saved.savedAt}; ` +
+          `refusing to start a new, empty one: restore the server's repository, or remove STATUS_FILE ${context.statusFile} to start afresh.`,
+        EXIT.noRepository,
+      )
+    }
+    context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
+    await runRestic(restic, ['init'], { log: context.log })
+    context.log.info('repository: created')
+    await backup(job, restic, context, onSummary)
+  }
+}
+
+/**
+ * One run of a job, under its run lock: pre-hook, create the repository if there is none, restic
+ * backup, the guard against a lost volume, post-hook, retention. A failed pre-hook means no backup.
+ * The post-hook runs whenever the run got past its start, even after a failure or SIGTERM, so that
+ * whatever the pre-hook set up (a dump, a paused service) is undone; it learns the outcome from
+ * RDS_RUN_STATUS. Retention, and the copy to a second repository (COPY_TO), run only after a
+ * complete backup that the guard accepted.
+ */
+export async function runJob(job: Job, context: RunContext): Promise<RunResult> {
+  const { log } = context
+  let release: () => Promise<void>
+  try {
+    release = await takeRunLock(context.lockDir, `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`, job.name, log)
+  } catch (error) {
+    const runError = asRunError(error)
+    log.error(runError.message)
+    return { exitCode: runError.exitCode, error: runError }
+  }
+  try {
+    const previous = context.statusFile ? await readStatus(context.statusFile).catch(() => undefined) : undefined
+    await recordStatus(context, { ...previous, running: { since: new Date().toISOString(), pid: process.pid } })
+    const result = await runLocked(job, context, previous)
+    await recordStatus(context, statusOf(result, previous, job.repository.describe))
+    return result
+  } finally {
+    await release()
+  }
+}
+
+async function recordStatus(context: RunContext, status: RunStatus): Promise<void> {
+  const file = context.statusFile
+  if (file) await writeStatus(file, status).catch((error: Error) => context.log.warn(`status: cannot write STATUS_FILE ${file}: ${error.message}`))
+}
+
+async function runLocked(job: Job, context: RunContext, previous: RunStatus | undefined): Promise<RunResult> {
+  const { log } = context
+  const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
+  const started = Date.now()
+  let failure: RunError | undefined
+  let summary: BackupSummary | undefined
+  let backupAccepted = false
+  const fail = (error: unknown) => {
+    const runError = asRunError(error)
+    log.error(runError.message)
+    failure ??= runError
+  }
+  const hookEnv = () => [`RDS_RUN_STATUS=${failure ? 'failure' : 'success'}`, `RDS_SNAPSHOT_ID=${summary?.snapshot_id ?? ''}`]
+  // The post-hook is not given the run's signal: after SIGTERM it still undoes what the pre-hook did.
+  const hook = async (name: string, variable: string, command: string, signal?: AbortSignal) =>
+    runHook(await context.engine(), { name, variable, service: job.hooks.service ?? '', command, env: hookEnv(), timeout: job.hooks.timeout }, log, signal)
+
+  log.info(`run: starting backup of ${job.backupPath} to ${job.repository.describe}`)
+  if (job.hooks.pre) await hook('pre-hook', 'PRE_HOOK', job.hooks.pre, context.signal).catch(fail)
+
+  if (!failure) {
+    const reference = findReference(job, restic, log)
+    try {
+      await backupCreatingRepository(job, restic, context, previous, (s) => (summary = s))
+      if (summary) {
+        log.info(`backup: ${describeSummary(summary)}`)
+        await guardBackup(job, restic, summary, await reference, log)
+      }
+      backupAccepted = true
+    } catch (error) {
+      fail(error)
+    }
+    // Never left running behind the run; it cannot fail.
+    await reference
+  }
+
+  if (job.hooks.post) await hook('post-hook', 'POST_HOOK', job.hooks.post).catch(fail)
+
+  const forget = forgetArgs(job.retention, job.snapshotHost)
+  if (forget && backupAccepted && !context.signal?.aborted) {
+    try {
+      log.info(`retention: ${forget.slice(1).join(' ')}`)
+      await runRestic(restic, forget, { log })
+      log.info('retention: done')
+    } catch (error) {
+      fail(error)
+    }
+  }
+
+  if (job.copyTo && backupAccepted && !context.signal?.aborted) {
+    await copySnapshots(restic, { to: job.copyTo.url, toPasswordFile: job.copyTo.passwordFile, host: job.snapshotHost }, log).catch(fail)
+  }
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1)
+  if (failure) {
+    log.error(`run: failed after ${seconds} s${summary ? ` (snapshot ${summary.snapshot_id?.slice(0, 8)} was saved)` : ''}`)
+    return { exitCode: failure.exitCode, error: failure, summary }
+  }
+  log.info(`run: succeeded in ${seconds} s`)
+  return { exitCode: EXIT.ok, summary }
+}

@@ -1,0 +1,65 @@
+import type { Config } from '../config/environment.js'
+import type { SshTransport } from '../transport/ssh.js'
+
+/**
+ * A restic repository and what is needed to open it. `describe` names it for people: it is what
+ * messages print, and it never contains a secret.
+ */
+export interface Repository {
+  url: string
+  /** restic extended options (-o key=value). */
+  options: string[]
+  passwordFile: string
+  describe: string
+  /** Present for an SFTP repository, so that ssh failures can be diagnosed and name the files to fix. */
+  ssh?: {
+    transport: SshTransport
+    destination: string
+    knownHostsFile: string
+    privkeyFile: string
+  }
+}
+
+// restic splits sftp.args like a shell would; quote a path that contains white space.
+const shellWord = (word: string) => (/[\s"'\\]/.test(word) ? `"${word.replace(/(["\\$`])/g, '\\$1')}"` : word)
+
+export function sftpRepository(config: Config, transport: SshTransport): Repository {
+  const destination = `${config.sshUser}@${config.sshHost}:${config.sshPort}`
+  return {
+    url: `sftp:${transport.alias}:${config.repoPath}`,
+    options: [`sftp.args=-F ${shellWord(transport.configFile)}`],
+    passwordFile: config.passwordFile,
+    describe: `${config.repoPath} on ${destination}`,
+    ssh: {
+      transport,
+      destination,
+      knownHostsFile: config.sshKnownHostsFile,
+      privkeyFile: config.sshPrivkeyFile,
+    },
+  }
+}
+
+// A URL's password (rest:https://user:secret@host/, s3:https://key:secret@host/) is never shown.
+const withoutPassword = (url: string) => url.replace(/(\/\/[^/:@]+):[^/@]*@/, '$1:***@')
+
+/** Any restic repository URL (RESTIC_REPOSITORY): S3, B2, Azure, GCS, rest-server, a local path... */
+export function urlRepository(url: string, passwordFile: string): Repository {
+  return { url, options: [], passwordFile, describe: withoutPassword(url) }
+}
+
+/**
+ * The variables that tell restic which repository to open: the repository's URL and password file
+ * travel in restic's environment, never in its argv, where `ps` would show a URL's credentials.
+ * With `from`, the names restic copy and init --copy-chunker-params read for the source repository.
+ */
+export function repositoryEnv(repository: Repository, role: 'repository' | 'from' = 'repository'): Record<string, string> {
+  const prefix = role === 'from' ? 'RESTIC_FROM_' : 'RESTIC_'
+  return { [`${prefix}REPOSITORY`]: repository.url, [`${prefix}PASSWORD_FILE`]: repository.passwordFile }
+}
+
+/** The options that come before every restic command: how to reach the repository, how long to wait for a lock. */
+export function repositoryOptions(repository: Repository, retryLock?: string): string[] {
+  const args = repository.options.flatMap((option) => ['--option', option])
+  if (retryLock !== undefined) args.push('--retry-lock', retryLock)
+  return args
+}

@@ -1,0 +1,87 @@
+import { RunError } from '../errors.js'
+import type { Logger } from '../observe/log.js'
+import { runRestic, type Restic } from './command.js'
+
+/** What `restic snapshots --json` says of a snapshot. */
+export interface SnapshotInfo {
+  id: string
+  short_id: string
+  time: string
+  hostname: string
+  paths: string[]
+  tags?: string[]
+  /** What the backup saw; restic 0.17 and newer record it. */
+  summary?: { total_files_processed: number; total_bytes_processed: number }
+}
+
+/** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */
+export interface SnapshotChoice {
+  snapshot: string
+  host?: string
+}
+
+const hostArgs = (choice: SnapshotChoice) => (choice.host ? ['--host', choice.host] : [])
+
+/** Collects stdout of a restic --json command that prints one JSON document or one per line. */
+export async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
+  const lines: string[] = []
+  await runRestic(restic, args, { log, onStdoutLine: (line) => void lines.push(line), expectedExitCodes })
+  return lines.filter((line) => line.trim() !== '').flatMap((line) => JSON.parse(line) as T | T[])
+}
+
+/**
+ * The one snapshot a choice names, with its full ID; an unknown ID, or no snapshot at all, is a
+ * RunError that says how to list them.
+ */
+export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, log: Logger): Promise<SnapshotInfo> {
+  let found: SnapshotInfo[]
+  try {
+    found = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...hostArgs(choice), choice.snapshot], log, [1])
+  } catch (error) {
+    if (error instanceof RunError && error.exitCode === 1 && /no matching ID|ambiguous|invalid/.test(error.message)) found = []
+    else throw error
+  }
+  const [snapshot] = found
+  if (!snapshot) {
+    const which = choice.snapshot === 'latest' ? `no snapshot${choice.host ? ` of host ${choice.host}` : ''}` : `no snapshot ${JSON.stringify(choice.snapshot)}`
+    throw new RunError(`there is ${which} in the repository ${restic.repository.describe}; list them with "rds snapshots".`)
+  }
+  return snapshot
+}
+
+/** What `restic ls --json` says of a file or folder. */
+export interface SnapshotNode {
+  path: string
+  type: string
+  permissions?: string
+  uid?: number
+  gid?: number
+  size?: number
+  mtime?: string
+}
+
+/**
+ * Hands each entry of a snapshot under a path (restic ls) to onNode as restic lists it, so that a
+ * snapshot of any size is listed in constant memory; a path that is not in it is a RunError.
+ */
+export async function listPath(
+  restic: Restic,
+  snapshot: SnapshotInfo,
+  path: string | undefined,
+  log: Logger,
+  onNode: (node: SnapshotNode) => void | Promise<void> = () => undefined,
+): Promise<number> {
+  let count = 0
+  const onStdoutLine = async (line: string) => {
+    if (line.trim() === '') return
+    const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
+    if (entry.struct_type !== 'node' && entry.message_type !== 'node') return
+    count++
+    await onNode(entry)
+  }
+  await runRestic(restic, ['ls', '--json', snapshot.id, ...(path ? [path] : [])], { log, onStdoutLine })
+  if (path && count === 0) {
+    throw new RunError(`${path} is not in snapshot ${snapshot.short_id} (which holds ${snapshot.paths.join(', ')}); list its files with "rds ls ${snapshot.short_id}".`)
+  }
+  return count
+}

@@ -1,0 +1,133 @@
+import t from 'tap'
+import { DEFAULTS, readConfig } from '../../lib/config/environment.js'
+
+const base = { SSH_HOST: 'backup-server', REPO_PATH: 'myservice' }
+
+const configError = (env: Record<string, string>, message: RegExp) =>
+  t.throws(() => readConfig(env), { name: 'ConfigError', message, exitCode: 2 }, String(message))
+
+t.test('the spec defaults apply when only SSH_HOST and REPO_PATH are set', async (t) => {
+  const config = readConfig(base)
+  t.equal(config.sshUser, 'restic')
+  t.equal(config.sshHost, 'backup-server')
+  t.equal(config.sshPort, 2222)
+  t.equal(config.backupPath, '/backup')
+  t.equal(config.repoPath, 'myservice')
+  t.equal(config.sshPrivkeyFile, '/run/secrets/restic-ssh-privkey')
+  t.equal(config.sshKnownHostsFile, '/run/secrets/restic-ssh-known-hosts')
+  t.equal(config.passwordFile, '/run/secrets/restic-repo-password')
+  t.equal(config.snapshotHost, DEFAULTS.snapshotHost)
+  t.equal(config.resticBinary, 'restic')
+  t.same(config.backupArgs, [])
+  t.same(config.retention, { prune: false })
+  t.equal(config.runAt, undefined)
+  t.equal(config.hookTimeout, 3_600_000, 'HOOK_TIMEOUT 1h')
+  t.equal(config.stallTimeout, 900_000, 'STALL_TIMEOUT 15m')
+  t.equal(config.minFiles, 1)
+  t.equal(config.maxShrink, 50)
+  t.match(config.lockDir, /\/rds-locks$/)
+})
+
+t.test('the data-safety variables', async (t) => {
+  const config = readConfig({ ...base, HOOK_TIMEOUT: '1h30m', STALL_TIMEOUT: '90s', MIN_FILES: '0', MAX_SHRINK: '100', LOCK_DIR: '/run/rds/locks' })
+  t.equal(config.hookTimeout, 5_400_000)
+  t.equal(config.stallTimeout, 90_000)
+  t.equal(config.minFiles, 0)
+  t.equal(config.maxShrink, 100)
+  t.equal(config.lockDir, '/run/rds/locks')
+  t.equal(readConfig({ ...base, HOOK_TIMEOUT: '45m' }).hookTimeout, 2_700_000)
+})
+
+t.test('every variable is read', async (t) => {
+  const config = readConfig({
+    SSH_HOST: 'backup@10.0.0.5',
+    SSH_PORT: '22',
+    BACKUP_PATH: '/data',
+    REPO_PATH: '/srv/repos/db',
+    SERVICE_NAME: 'app_db',
+    PRE_HOOK: 'pg_dumpall -f /dump/all.sql',
+    POST_HOOK: 'rm -f /dump/all.sql',
+    RUN_AT: '0 3 * * *',
+    SSH_PRIVKEY_FILE: '/keys/id',
+    SSH_KNOWN_HOSTS_FILE: '/keys/known_hosts',
+    RESTIC_REPO_PASSWORD_FILE: '/keys/password',
+    BACKUP_ARGS: `--exclude '*.tmp' --exclude "cache dir" --tag nightly`,
+    KEEP_LAST: '3',
+    KEEP_DAILY: '7',
+    KEEP_WEEKLY: '4',
+    KEEP_MONTHLY: '-1',
+    KEEP_WITHIN: '1y6m',
+    PRUNE: 'yes',
+    RETRY_LOCK: '5m',
+    RESTIC_BINARY: '/opt/restic',
+  })
+  t.equal(config.sshUser, 'backup')
+  t.equal(config.sshHost, '10.0.0.5')
+  t.equal(config.sshPort, 22)
+  t.equal(config.backupPath, '/data')
+  t.equal(config.repoPath, '/srv/repos/db')
+  t.equal(config.preHook, 'pg_dumpall -f /dump/all.sql')
+  t.equal(config.postHook, 'rm -f /dump/all.sql')
+  t.equal(config.runAt, '0 3 * * *')
+  t.equal(config.snapshotHost, 'app_db', 'the snapshot host defaults to the service name')
+  t.same(config.backupArgs, ['--exclude', '*.tmp', '--exclude', 'cache dir', '--tag', 'nightly'])
+  t.same(config.retention, { last: 3, daily: 7, weekly: 4, monthly: -1, within: '1y6m', prune: true, hourly: undefined, yearly: undefined })
+  t.equal(config.retryLock, '5m')
+  t.equal(config.resticBinary, '/opt/restic')
+  t.equal(readConfig({ ...base, SERVICE_NAME: 'app_db', SNAPSHOT_HOST: 'db-primary' }).snapshotHost, 'db-primary')
+})
+
+t.test('empty and blank variables count as unset', async (t) => {
+  const config = readConfig({ ...base, SSH_PORT: '', RUN_AT: '  ', PRE_HOOK: '' })
+  t.equal(config.sshPort, 2222)
+  t.equal(config.runAt, undefined)
+  t.equal(config.preHook, undefined)
+})
+
+t.test('bad input names the variable and says what to do', async () => {
+  configError({ REPO_PATH: 'x' }, /^SSH_HOST is not set; set it to/)
+  configError({ SSH_HOST: 'h' }, /^REPO_PATH is not set; set it to/)
+  configError({ ...base, SSH_PORT: '70000' }, /^SSH_PORT must be a port number from 1 to 65535, not "70000"/)
+  configError({ ...base, SSH_PORT: '22x' }, /^SSH_PORT must be a port number/)
+  configError({ ...base, SSH_HOST: 'a b' }, /^SSH_HOST has an invalid host name "a b"/)
+  configError({ ...base, SSH_HOST: '-oProxyCommand=x' }, /^SSH_HOST has an invalid host name/)
+  configError({ ...base, SSH_HOST: 'bad user@h' }, /^SSH_HOST has an invalid user name "bad user"/)
+  configError({ ...base, SSH_HOST: 'h\nProxyCommand evil' }, /^SSH_HOST contains a control character/)
+  configError({ ...base, RUN_AT: 'every day' }, /^RUN_AT "every day" is not a valid cron expression/)
+  configError({ ...base, RUN_AT: '61 * * * *' }, /^RUN_AT "61 \* \* \* \*" is not a valid cron expression/)
+  configError({ ...base, PRE_HOOK: 'true' }, /^PRE_HOOK is set but SERVICE_NAME is not/)
+  configError({ ...base, POST_HOOK: 'true' }, /^POST_HOOK is set but SERVICE_NAME is not/)
+  configError({ ...base, BACKUP_PATH: 'backup' }, /^BACKUP_PATH must be an absolute path, not "backup"/)
+  configError({ ...base, SSH_PRIVKEY_FILE: 'id' }, /^SSH_PRIVKEY_FILE must be an absolute path/)
+  configError({ ...base, KEEP_DAILY: '0' }, /^KEEP_DAILY must be a whole number of snapshots to keep/)
+  configError({ ...base, KEEP_LAST: 'three' }, /^KEEP_LAST must be a whole number/)
+  configError({ ...base, KEEP_WITHIN: '30 days' }, /^KEEP_WITHIN must be a duration such as "30d"/)
+  configError({ ...base, PRUNE: 'sometimes' }, /^PRUNE must be true or false, not "sometimes"/)
+  configError({ ...base, RETRY_LOCK: 'forever' }, /^RETRY_LOCK must be a duration/)
+  configError({ ...base, HOOK_TIMEOUT: '10 minutes' }, /^HOOK_TIMEOUT must be a duration such as "1h", "30m" or "90s", not "10 minutes"\.$/)
+  configError({ ...base, HOOK_TIMEOUT: '0s' }, /^HOOK_TIMEOUT must be a duration/)
+  configError({ ...base, STALL_TIMEOUT: '5' }, /^STALL_TIMEOUT must be a duration/)
+  configError({ ...base, MIN_FILES: '-1' }, /^MIN_FILES must be a whole number of files \(0 accepts an empty backup\), not "-1"\.$/)
+  configError({ ...base, MAX_SHRINK: '150' }, /^MAX_SHRINK must be a percentage from 0 to 100 \(100 accepts any shrink\), not "150"\.$/)
+  configError({ ...base, MAX_SHRINK: '50%' }, /^MAX_SHRINK must be a percentage/)
+  configError({ ...base, LOCK_DIR: 'locks' }, /^LOCK_DIR must be an absolute path/)
+  configError({ ...base, BACKUP_ARGS: `--exclude '*.tmp` }, /^BACKUP_ARGS has a quote that is never closed \("--exclude '\*\.tmp"\); close it, or remove it\.$/)
+  configError({ ...base, BACKUP_ARGS: `--exclude "a'b` }, /^BACKUP_ARGS has a quote that is never closed/)
+})
+
+t.test('cron expressions with seconds and nicknames are accepted', async (t) => {
+  t.equal(readConfig({ ...base, RUN_AT: '*/10 * * * * *' }).runAt, '*/10 * * * * *')
+  t.equal(readConfig({ ...base, RUN_AT: '@daily' }).runAt, '@daily')
+})
+
+t.test('RESTIC_REPOSITORY replaces the SFTP settings', async (t) => {
+  const config = readConfig({ RESTIC_REPOSITORY: 's3:s3.amazonaws.com/bucket/db' })
+  t.equal(config.resticRepository, 's3:s3.amazonaws.com/bucket/db')
+  t.equal(config.sshHost, '')
+  t.equal(config.repoPath, '')
+})
+
+t.test('COPY_TO needs its password file', async () => {
+  configError({ ...base, COPY_TO: '/srv/second' }, /^COPY_TO is set but COPY_TO_PASSWORD_FILE is not/)
+  t.same(readConfig({ ...base, COPY_TO: 's3:host/bucket', COPY_TO_PASSWORD_FILE: '/s/pw' }).copyTo, { url: 's3:host/bucket', passwordFile: '/s/pw' })
+})

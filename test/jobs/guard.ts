@@ -1,0 +1,88 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { execa } from 'execa'
+import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
+import { addRandomFiles } from '../fixtures/data.js'
+import { useServerAndData } from '../fixtures/sftp-server.js'
+
+const fixture = useServerAndData(t)
+
+async function freshVolume(t: Test, files = 10): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-guard-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await addRandomFiles(dir, files, 100_000)
+  return dir
+}
+
+async function snapshots(env: Record<string, string>): Promise<{ short_id: string; tags?: string[] }[]> {
+  const listed = await runBin(RUNRESTIC, ['snapshots', '--json'], env)
+  return JSON.parse(listed.stdout)
+}
+
+t.test('an emptied volume fails the run, and retention forgets nothing', async (t) => {
+  const volume = await freshVolume(t)
+  const env = fixture.server.env(volume, { REPO_PATH: 'emptied', KEEP_LAST: '1', PRUNE: 'true' })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  // What Docker gives a task rescheduled onto a node that never had the volume: the same path, empty.
+  for (const file of await readdir(volume)) await rm(join(volume, file))
+  const empty = await runBin(RDS, ['backup'], env)
+  t.equal(empty.exitCode, 1)
+  t.match(empty.stderr, /the backup of \S+ looks like a lost or emptied volume: it holds 0 files, fewer than MIN_FILES \(1\); it was kept \(tagged rds-rejected\) and retention did not run/)
+  t.notMatch(empty.stderr, /retention:/)
+  const again = await runBin(RDS, ['backup'], env)
+  t.equal(again.exitCode, 1, 'every later empty run fails too')
+  const kept = await snapshots(env)
+  t.equal(kept.length, 3, 'nothing was forgotten')
+  t.same(kept.map((snapshot) => snapshot.tags ?? []), [[], ['rds-rejected'], ['rds-rejected']])
+
+  const accepted = await runBin(RDS, ['backup'], { ...env, MIN_FILES: '0', MAX_SHRINK: '100' })
+  t.equal(accepted.exitCode, 0, 'MIN_FILES=0 and MAX_SHRINK=100 accept it')
+})
+
+t.test('a volume that shrank by more than MAX_SHRINK fails every run until the data is back or accepted', async (t) => {
+  const volume = await freshVolume(t, 10)
+  const env = fixture.server.env(volume, { REPO_PATH: 'shrunk', KEEP_LAST: '1' })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  for (const file of (await readdir(volume)).slice(0, 8)) await rm(join(volume, file))
+  const shrunk = await runBin(RDS, ['backup'], env)
+  t.equal(shrunk.exitCode, 1)
+  t.match(shrunk.stderr, /it holds 2 files and 195\.3 KiB where snapshot [0-9a-f]{8} of \S+ held 10 files and 976\.6 KiB: 80 % less, more than MAX_SHRINK \(50 %\) allows/)
+  // The next run compares with the last accepted snapshot, not with the rejected one.
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 1)
+  t.equal((await runBin(RDS, ['backup'], { ...env, MAX_SHRINK: '90' })).exitCode, 0, 'a higher MAX_SHRINK accepts it')
+  t.equal((await snapshots(env)).length, 1, 'retention ran again after an accepted backup')
+  await addRandomFiles(volume, 1, 10_000, 'small')
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0, 'growth is never a problem')
+})
+
+t.test('a repository that vanished under an agent that has backed up to it is not silently started afresh', async (t) => {
+  const volume = await freshVolume(t, 2)
+  const state = await mkdtemp(join(tmpdir(), 'rds-guard-state-'))
+  t.teardown(() => rm(state, { recursive: true, force: true }))
+  const env = fixture.server.env(volume, { REPO_PATH: 'vanishing', STATUS_FILE: join(state, 'status.json') })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  await rm(join(fixture.server.home, 'vanishing'), { recursive: true })
+  const gone = await runBin(RDS, ['backup'], env)
+  t.equal(gone.exitCode, 10)
+  t.match(gone.stderr, /the repository vanishing on \S+ is gone, although snapshot [0-9a-f]{8} was saved there at \S+; refusing to start a new, empty one/)
+  await t.rejects(stat(join(fixture.server.home, 'vanishing')), 'no new repository was made')
+  const health = await runBin(RDS, ['health'], env)
+  t.equal(health.exitCode, 1)
+  t.match(health.stdout, /the last run failed .* with exit code 10: the repository vanishing .* is gone/)
+})
+
+t.test('a reference that cannot be read is said, and the backup, which holds files, is kept as good', async (t) => {
+  const volume = await freshVolume(t, 3)
+  const dir = await mkdtemp(join(tmpdir(), 'rds-guard-bin-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // restic as it is, but every snapshot listing fails, as on a server that drops the connection then.
+  const real = (await execa('which', ['restic'])).stdout
+  await writeFile(join(dir, 'restic'), `#!/bin/sh\ncase " $* " in *" snapshots "*) echo "Fatal: listing failed" >&2; exit 1;; esac\nexec ${real} "$@"\n`, { mode: 0o755 })
+  const env = fixture.server.env(volume, { REPO_PATH: 'unreadable-reference', RESTIC_BINARY: join(dir, 'restic') })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  const second = await runBin(RDS, ['backup'], env)
+  t.equal(second.exitCode, 0, second.stderr)
+  t.match(second.stderr, /WARN  guard: the size was not compared with the previous snapshot, which could not be read \(restic snapshots failed with exit code 1: listing failed\.\)/)
+})

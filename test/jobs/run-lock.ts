@@ -1,0 +1,82 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { execa } from 'execa'
+import { RunError } from '../../lib/errors.js'
+import { takeRunLock } from '../../lib/jobs/run-lock.js'
+import { RDS, runBin } from '../fixtures/cli.js'
+import { captureLogger } from '../fixtures/log.js'
+import { useServerAndData } from '../fixtures/sftp-server.js'
+
+const fixture = useServerAndData(t)
+const RUN_LOCK = fileURLToPath(new URL('../../dist/lib/jobs/run-lock.js', import.meta.url))
+
+t.test('a held lock refuses a second run with one sentence, and is free again once released', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-lock-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { log } = captureLogger()
+  const release = await takeRunLock(dir, 'repo\nhost\n/backup', 'app_db', log)
+  const refused = await takeRunLock(dir, 'repo\nhost\n/backup', 'app_db', log).catch((error) => error)
+  t.type(refused, RunError)
+  t.equal(refused.exitCode, 11)
+  t.match(refused.message, new RegExp(`^another run of app_db is in progress \\(process ${process.pid}, since \\d{4}-\\S+\\); this one was not started: wait for it to finish\\.$`))
+  const other = await takeRunLock(dir, 'repo\nhost\n/other', 'other', log)
+  await other()
+  await release()
+  await (await takeRunLock(dir, 'repo\nhost\n/backup', 'app_db', log))()
+})
+
+t.test('the lock of a process that died (SIGKILL) is taken over once stale', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-lock-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const holder = execa(process.execPath, [
+    '--input-type=module',
+    '-e',
+    `const { takeRunLock } = await import(${JSON.stringify(RUN_LOCK)}); await takeRunLock(process.argv[1], 'job', 'app', { warn() {} }, 2000); console.log('locked'); setInterval(() => {}, 1000)`,
+    dir,
+  ], { reject: false, buffer: false })
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()))
+  holder.kill('SIGKILL')
+  await holder
+  const { log } = captureLogger()
+  await t.rejects(takeRunLock(dir, 'job', 'app', log, 2000), { name: 'RunError', message: /another run of app is in progress/ }, 'still held right after the death')
+  await sleep(3000)
+  const release = await takeRunLock(dir, 'job', 'app', log, 2000)
+  t.pass('taken over once stale')
+  await release()
+})
+
+t.test('two rds backup of one job at once never overlap: the second is refused', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-lock-cli-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // A restic that takes 3 s longer for each backup and records when each began and ended.
+  const record = join(dir, 'record')
+  const real = (await execa('which', ['restic'])).stdout
+  const slow = join(dir, 'restic')
+  await writeFile(
+    slow,
+    `#!/bin/sh\ncase " $* " in *" backup "*) echo "start $(date +%s.%N)" >> ${record}; sleep 3; ${real} "$@"; code=$?; echo "end $(date +%s.%N)" >> ${record}; exit $code;; esac\nexec ${real} "$@"\n`,
+    { mode: 0o755 },
+  )
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'run-lock', RESTIC_BINARY: slow, LOCK_DIR: join(dir, 'locks'), STATUS_FILE: join(dir, 'status.json') })
+  const [first, second, health] = await Promise.all([
+    runBin(RDS, ['backup'], env),
+    sleep(500).then(() => runBin(RDS, ['backup'], env)),
+    sleep(1500).then(() => runBin(RDS, ['health'], env)),
+  ])
+  t.match(health.stdout, /^a run is in progress since \d{4}-\S+ \(process \d+\)\nno run has finished yet\n$/, 'the status shows the run in progress')
+  t.equal(first.exitCode, 0, first.stderr)
+  t.equal(second.exitCode, 11)
+  t.match(second.stderr, /another run of restic-docker-swarm is in progress \(process \d+, since \S+\); this one was not started/)
+  t.notMatch(second.stderr, /run: starting/, 'the refused run did nothing')
+  const third = await runBin(RDS, ['backup'], env)
+  t.equal(third.exitCode, 0, 'the lock is free again after the first run')
+  t.match((await runBin(RDS, ['health'], env)).stdout, /^the last run succeeded at \S+ \(snapshot [0-9a-f]{8}\)\n$/, 'the refused run left the status alone')
+  const events = (await readFile(record, 'utf8')).trim().split('\n')
+  const kinds = events.map((line) => line.split(' ')[0])
+  // The first run backs up twice (the first try finds no repository and creates it), the third once.
+  t.same(kinds, ['start', 'end', 'start', 'end', 'start', 'end'], 'one restic backup at a time, never two started in a row')
+})

@@ -1,0 +1,29 @@
+import t from 'tap'
+import { readConfig } from '../../lib/config/environment.js'
+import { repositoryEnv, repositoryOptions, sftpRepository, urlRepository } from '../../lib/restic/repository.js'
+
+const config = readConfig({ SSH_HOST: 'backup@server', SSH_PORT: '2200', REPO_PATH: '/srv/db', RESTIC_REPO_PASSWORD_FILE: '/s/pw' })
+
+t.test('the repository URL names the ssh alias, and the ssh config travels in sftp.args', async (t) => {
+  const repository = sftpRepository(config, { alias: 'rds-repository-server', configFile: '/tmp/rds-1/ssh_config' })
+  t.equal(repository.url, 'sftp:rds-repository-server:/srv/db')
+  t.equal(repository.describe, '/srv/db on backup@server:2200')
+  t.same(repositoryEnv(repository), { RESTIC_REPOSITORY: 'sftp:rds-repository-server:/srv/db', RESTIC_PASSWORD_FILE: '/s/pw' })
+  t.same(repositoryOptions(repository), ['--option', 'sftp.args=-F /tmp/rds-1/ssh_config'])
+  t.same(repositoryOptions(repository, '2m'), ['--option', 'sftp.args=-F /tmp/rds-1/ssh_config', '--retry-lock', '2m'])
+})
+
+t.test('a config path with spaces is quoted for restic', async (t) => {
+  const repository = sftpRepository(config, { alias: 'a', configFile: '/tmp/my dir/ssh_config' })
+  t.same(repository.options, ['sftp.args=-F "/tmp/my dir/ssh_config"'])
+})
+
+t.test('any restic repository URL, described without its password', async (t) => {
+  const repository = urlRepository('rest:https://backup:s3cr3t@rest.example.com:8000/db/', '/s/pw')
+  t.equal(repository.describe, 'rest:https://backup:***@rest.example.com:8000/db/')
+  t.same(repositoryEnv(repository), { RESTIC_REPOSITORY: 'rest:https://backup:s3cr3t@rest.example.com:8000/db/', RESTIC_PASSWORD_FILE: '/s/pw' })
+  t.same(repositoryEnv(repository, 'from'), { RESTIC_FROM_REPOSITORY: 'rest:https://backup:s3cr3t@rest.example.com:8000/db/', RESTIC_FROM_PASSWORD_FILE: '/s/pw' })
+  t.same(repositoryOptions(repository), [], 'the URL, with its credentials, is never an argument')
+  t.equal(urlRepository('s3:s3.amazonaws.com/bucket/db', '/p').describe, 's3:s3.amazonaws.com/bucket/db')
+  t.equal(urlRepository('/srv/restic/db', '/p').ssh, undefined)
+})
