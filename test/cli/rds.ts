@@ -57,25 +57,6 @@ t.test('bad configuration: one sentence naming the variable, exit code 2, before
   await t.rejects(readFile(join(server.home, 'never-created', 'config')), 'no repository was created')
 })
 
-t.test('rds health reports the last run recorded in STATUS_FILE', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'rds-health-'))
-  t.teardown(() => rm(dir, { recursive: true }))
-  const statusFile = join(dir, 'status.json')
-  const health = () => rds(['health'], { STATUS_FILE: statusFile })
-  t.match(await health(), { exitCode: 0, stdout: 'no run has finished yet\n' })
-
-  const env = server.env(data, { REPO_PATH: 'health', STATUS_FILE: statusFile })
-  t.equal((await rds(['backup'], env)).exitCode, 0)
-  t.match(await health(), { exitCode: 0, stdout: /^the last run succeeded at \d{4}-.* \(snapshot [0-9a-f]{8}\)\n$/ })
-
-  const wrong = join(dir, 'wrong')
-  await writeFile(wrong, 'wrong\n')
-  t.equal((await rds(['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: wrong })).exitCode, 12)
-  t.match(await health(), { exitCode: 1, stdout: /^the last run failed at .* with exit code 12: restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE \(.*wrong\) is wrong/ })
-
-  t.match(await rds(['health'], {}), { exitCode: 2, stderr: /^rds: STATUS_FILE is not set; set it to the file where the agent records its last run/ })
-})
-
 t.test('a restic older than 0.17 is refused', async (t) => {
   // The old version cannot be installed beside 0.18, so a script answers "restic version" as it would.
   const dir = await mkdtemp(join(tmpdir(), 'rds-old-'))

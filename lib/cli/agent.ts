@@ -1,0 +1,27 @@
+import type { Command } from 'commander'
+import { EXIT } from '../errors.js'
+import { createLogger } from '../observe/log.js'
+import { runAgent } from '../schedule/agent.js'
+import { withJob, type CommandContext } from './context.js'
+
+export function addAgentCommand(program: Command, { cli, setExitCode }: CommandContext): void {
+  program
+    .command('agent')
+    .description('run the agent: take a backup on every tick of RUN_AT until stopped (SIGTERM or SIGINT)')
+    .option('-v, --verbose', "log restic's and the hooks' own output")
+    .addHelpText('after', '\nEXTRA_ARGS, if set, is added to the options of this command, e.g. EXTRA_ARGS=--verbose.')
+    .action(async (options: { verbose?: boolean }) => {
+      const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
+      setExitCode(
+        await withJob(
+          cli,
+          log,
+          async (job, runContext) => {
+            await runAgent(job, { ...runContext, stop: cli.stop })
+            return EXIT.ok
+          },
+          true,
+        ),
+      )
+    })
+}

@@ -1,0 +1,105 @@
+import type { Readable, Writable } from 'node:stream'
+import type { Config, Env } from '../config/environment.js'
+import { readSecretFile } from '../config/secret-files.js'
+import { checkBackupPath, openWorkspace } from '../config/workspace.js'
+import type { VolumeHelper } from '../docker/volume-helper.js'
+import { ConfigError, EXIT } from '../errors.js'
+import type { HookEngine } from '../jobs/hooks.js'
+import { jobFromConfig, type Job } from '../jobs/job.js'
+import type { RunContext } from '../jobs/run.js'
+import type { Logger } from '../observe/log.js'
+import { checkResticVersion, type Restic } from '../restic/command.js'
+import { urlRepository } from '../restic/repository.js'
+import { describeRetention } from '../restic/retention.js'
+
+export interface CliContext {
+  env: Env
+  stdin: Readable
+  stdout: Writable
+  stderr: Writable
+  /** Aborted on SIGTERM or SIGINT. */
+  stop: AbortSignal
+}
+
+/** What every command of rds is given when it is added to the program. */
+export interface CommandContext {
+  cli: CliContext
+  /** The exit code main() returns, unless a command throws. */
+  setExitCode: (code: number) => void
+  /** The browsing and restoring commands log plainly; agent and backup make their own, with --verbose. */
+  plainLog: Logger
+}
+
+export const isTerminal = (stream: Writable) => (stream as { isTTY?: boolean }).isTTY === true
+
+/** For an option given more than once (--include A --include B). */
+export const collect = (value: string, previous: string[]) => [...previous, value]
+
+export const HOST_OPTION = '--host <host>'
+export const HOST_HELP = 'with "latest": the newest snapshot of this host (its SNAPSHOT_HOST) rather than of any'
+
+/**
+ * The Docker engine hooks run in (DOCKER_HOST, or /var/run/docker.sock). dockerode, with gRPC, adds
+ * 200 ms and 16 MiB to start-up, so it is loaded only when the first hook runs.
+ */
+function lazyDockerEngine(): () => Promise<HookEngine> {
+  let engine: Promise<HookEngine> | undefined
+  const load = async () => {
+    const [{ default: Docker }, { dockerEngine }] = await Promise.all([import('dockerode'), import('../docker/engine.js')])
+    return dockerEngine(new Docker())
+  }
+  return () => (engine ??= load())
+}
+
+/** The Docker side of volume commands, loaded only when one runs (see lazyDockerEngine); SIGTERM stops it. */
+export async function volumeHelper(context: CliContext): Promise<VolumeHelper> {
+  const [{ default: Docker }, { helperImage }] = await Promise.all([import('dockerode'), import('../docker/volume-helper.js')])
+  const docker = new Docker()
+  return { docker, image: await helperImage(docker, context.env.HELPER_IMAGE?.trim() || undefined), signal: context.stop }
+}
+
+/**
+ * Opens the workspace (closed again afterwards) and checks restic, then hands restic for the
+ * repository, the configuration and restic's version to `use`.
+ */
+export async function withRestic(
+  context: CliContext,
+  log: Logger,
+  use: (restic: Restic, config: Config, version: string) => Promise<number | void>,
+): Promise<number> {
+  const workspace = await openWorkspace(context.env, log)
+  try {
+    const { config, repository } = workspace
+    const version = await checkResticVersion(config.resticBinary)
+    const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
+    return (await use(restic, config, version)) ?? EXIT.ok
+  } finally {
+    await workspace.close()
+  }
+}
+
+/** Opens the workspace, checks everything a backup needs, then hands the job to `use`. */
+export function withJob(context: CliContext, log: Logger, use: (job: Job, runContext: RunContext) => Promise<number>, requireSchedule: boolean): Promise<number> {
+  return withRestic(context, log, async (restic, config, version) => {
+    // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
+    if (requireSchedule && !config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
+    await checkBackupPath(config.backupPath)
+    if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
+    const job = jobFromConfig(config, restic.repository)
+    log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
+    if (job.hooks.pre || job.hooks.post) {
+      log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
+    }
+    log.info(`rds: retention ${describeRetention(job.retention)}`)
+    if (job.copyTo) log.info(`rds: each backup is copied to ${urlRepository(job.copyTo.url, job.copyTo.passwordFile).describe}`)
+    const runContext: RunContext = {
+      resticBinary: restic.binary,
+      retryLock: restic.retryLock,
+      log,
+      engine: lazyDockerEngine(),
+      lockDir: config.lockDir,
+      statusFile: config.statusFile,
+    }
+    return use(job, runContext)
+  })
+}
