@@ -3,16 +3,12 @@ import { finished } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import type Docker from 'dockerode'
 import { RunError } from '../errors.js'
-import type { HookEngine, ServiceTask } from '../jobs/hooks.js'
+import type { HookEngine } from '../jobs/hooks.js'
 
-interface DockerTask {
-  ID: string
-  NodeID: string
-  Slot?: number
-  Status?: { State?: string; ContainerStatus?: { ContainerID?: string } }
-}
-
-const statusCode = (error: unknown) => (error as { statusCode?: number }).statusCode
+// The labels Swarm puts on every task's container, which any node's engine can filter on.
+export const SERVICE_LABEL = 'com.docker.swarm.service.name'
+const TASK_ID_LABEL = 'com.docker.swarm.task.id'
+const TASK_NAME_LABEL = 'com.docker.swarm.task.name'
 
 // The command runs behind a shell that first says its process ID (which `exec` then hands on), so
 // that it can be sent SIGTERM: the Docker API has no way to signal an exec'd process.
@@ -55,33 +51,23 @@ function unreachable(docker: Docker, error: unknown): unknown {
 /** The HookEngine of a real Docker engine, reached through dockerode. */
 export function dockerEngine(docker: Docker): HookEngine {
   return {
-    async localNodeId() {
-      const info = (await docker.info().catch((error) => Promise.reject(unreachable(docker, error)))) as { Swarm?: { NodeID?: string; LocalNodeState?: string } }
-      const nodeId = info.Swarm?.NodeID
-      if (info.Swarm?.LocalNodeState !== 'active' || !nodeId) {
+    async serviceContainers(service) {
+      const [info, containers] = await Promise.all([
+        docker.info() as Promise<{ Name?: string; Swarm?: { LocalNodeState?: string } }>,
+        docker.listContainers({ filters: { label: [`${SERVICE_LABEL}=${service}`], status: ['running'] } }),
+      ]).catch((error) => Promise.reject(unreachable(docker, error)))
+      if (info.Swarm?.LocalNodeState !== 'active') {
         throw new RunError('the Docker engine the agent talks to is not part of a Swarm, so it cannot find the service to run hooks in.')
       }
-      return nodeId
-    },
-
-    async runningTasks(service) {
-      let serviceId: string
-      try {
-        serviceId = ((await docker.getService(service).inspect()) as { ID: string }).ID
-      } catch (error) {
-        if (statusCode(error) === 404) {
-          throw new RunError(`there is no Swarm service named ${service}; set SERVICE_NAME to the full name, including the stack prefix.`)
-        }
-        throw unreachable(docker, error)
+      return {
+        node: info.Name ?? 'unknown',
+        containers: containers.map((container) => {
+          const taskId = container.Labels[TASK_ID_LABEL] ?? container.Id
+          // A replicated task's name is <service>.<slot>.<task ID>; a global task's has a node ID there.
+          const slot = /^\d+$/.exec(container.Labels[TASK_NAME_LABEL]?.slice(service.length + 1).split('.')[0] ?? '')
+          return { containerId: container.Id, taskId, slot: slot ? Number(slot[0]) : undefined }
+        }),
       }
-      const tasks = (await docker.listTasks({
-        filters: { service: [serviceId], 'desired-state': ['running'] },
-      })) as DockerTask[]
-      return tasks.flatMap((task): ServiceTask[] => {
-        const containerId = task.Status?.ContainerStatus?.ContainerID
-        if (task.Status?.State !== 'running' || !containerId) return []
-        return [{ id: task.ID, nodeId: task.NodeID, containerId, slot: task.Slot }]
-      })
     },
 
     async exec(containerId, argv, env, onLine, signal) {

@@ -2,11 +2,10 @@ import { describeDuration } from '../config/duration.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 
-/** A running task of a Swarm service, with the container it runs in. */
-export interface ServiceTask {
-  id: string
-  nodeId: string
+/** A running container of a Swarm service's task on this node. */
+export interface ServiceContainer {
   containerId: string
+  taskId: string
   slot?: number
 }
 
@@ -15,10 +14,11 @@ export interface ServiceTask {
  * taking it as an argument lets a test point hooks at any engine.
  */
 export interface HookEngine {
-  /** This engine's Swarm node ID; throws a RunError when the engine is not part of a Swarm. */
-  localNodeId(): Promise<string>
-  /** The service's tasks that are running now; throws a RunError when there is no such service. */
-  runningTasks(service: string): Promise<ServiceTask[]>
+  /**
+   * The service's running containers on this engine's node, and the node's name for messages. Any
+   * node answers this, a worker too: it reads the containers' Swarm labels, not the Swarm's tasks.
+   */
+  serviceContainers(service: string): Promise<{ node: string; containers: ServiceContainer[] }>
   /**
    * Runs argv in the container, passing each output line on; resolves to the exit code. Aborting
    * `signal` sends the command SIGTERM and resolves to undefined once it has ended, or has been
@@ -46,22 +46,16 @@ export interface Hook {
 }
 
 /**
- * An agent can exec only into containers of the engine it talks to, so the hook runs in a task on
- * this node: the lowest slot, so that the same replica is chosen from run to run.
+ * An agent can exec only into containers of the engine it talks to, so the hook runs in a container
+ * on this node: the lowest slot, so that the same replica is chosen from run to run.
  */
-export async function chooseHookTask(engine: HookEngine, service: string): Promise<ServiceTask> {
-  const [nodeId, tasks] = await Promise.all([engine.localNodeId(), engine.runningTasks(service)])
-  if (tasks.length === 0) {
-    throw new RunError(`service ${service} has no running task to run the hook in; start it or check SERVICE_NAME.`)
-  }
-  const local = tasks
-    .filter((task) => task.nodeId === nodeId)
-    .sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.id.localeCompare(b.id))
-  const chosen = local[0]
+export async function chooseHookContainer(engine: HookEngine, service: string): Promise<ServiceContainer> {
+  const { node, containers } = await engine.serviceContainers(service)
+  const [chosen] = [...containers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.taskId.localeCompare(b.taskId))
   if (chosen === undefined) {
     throw new RunError(
-      `service ${service} has ${tasks.length} running task(s) but none on this node (${nodeId}); ` +
-        `the agent can only run hooks in containers on its own node, so place it on a node that runs the service.`,
+      `service ${service} has no running container on this node (${node}) to run the hook in; hooks run only in containers on the backup's own node, ` +
+        `so place the agent on a node that runs the service, and check SERVICE_NAME (the full name, with the stack prefix).`,
     )
   }
   return chosen
@@ -73,12 +67,12 @@ export async function chooseHookTask(engine: HookEngine, service: string): Promi
  * aborted (SIGTERM), is sent SIGTERM and fails the run.
  */
 export async function runHook(engine: HookEngine, hook: Hook, log: Logger, signal?: AbortSignal): Promise<void> {
-  const task = await chooseHookTask(engine, hook.service)
-  log.info(`${hook.name}: running in ${hook.service} (task ${task.id.slice(0, 12)}, container ${task.containerId.slice(0, 12)})`)
+  const chosen = await chooseHookContainer(engine, hook.service)
+  log.info(`${hook.name}: running in ${hook.service} (task ${chosen.taskId.slice(0, 12)}, container ${chosen.containerId.slice(0, 12)})`)
   const timeout = hook.timeout === undefined ? undefined : AbortSignal.timeout(hook.timeout)
   const stop = AbortSignal.any([signal, timeout].filter((s): s is AbortSignal => s !== undefined))
   const exitCode = await engine.exec(
-    task.containerId,
+    chosen.containerId,
     ['sh', '-c', hook.command],
     hook.env ?? [],
     (stream, line) => (stream === 'stderr' ? log.warn(`${hook.name}: ${line}`) : log.info(`${hook.name}: ${line}`)),

@@ -102,8 +102,7 @@ t.test('no retention variables: nothing is forgotten', async (t) => {
 t.test('hooks run in order around the backup; the post-hook learns the outcome', async (t) => {
   const calls: string[] = []
   const engine: HookEngine = {
-    localNodeId: async () => 'node',
-    runningTasks: async () => [{ id: 'task', nodeId: 'node', containerId: 'c' }],
+    serviceContainers: async () => ({ node: 'node', containers: [{ taskId: 'task', containerId: 'c' }] }),
     exec: async (_id, argv, env) => {
       calls.push(`${argv[2]} ${env.join(' ')}`)
       return argv[2] === 'fail' ? 1 : 0
@@ -131,8 +130,7 @@ t.test('a pre-hook that outlives HOOK_TIMEOUT fails the run; the post-hook still
   const calls: string[] = []
   // The engine stops a command when asked, as lib/docker/engine.ts does (tested there against a real Swarm).
   const engine: HookEngine = {
-    localNodeId: async () => 'node',
-    runningTasks: async () => [{ id: 'task', nodeId: 'node', containerId: 'c' }],
+    serviceContainers: async () => ({ node: 'node', containers: [{ taskId: 'task', containerId: 'c' }] }),
     exec: async (_id, argv, env, _onLine, signal) => {
       calls.push(`${argv[2]} ${env[0]}`)
       if (argv[2] !== 'hang') return 0
