@@ -1,0 +1,156 @@
+import type { Env, Retention } from '../config/environment.js'
+import { checkCronExpression, flag, readRetention, value } from '../config/values.js'
+import { ConfigError } from '../errors.js'
+
+/** What a service's labels are read from: one Swarm service, as a manager sees it. */
+export interface LabelledService {
+  /** In full, with the stack prefix (app_db). */
+  name: string
+  /** The stack it was deployed in (com.docker.stack.namespace), if any. */
+  stack?: string
+  /** deploy.labels in a stack file: editing them restarts nothing. */
+  serviceLabels: Record<string, string>
+  /** labels: in a stack file, on every container of the service. */
+  containerLabels: Record<string, string>
+  /** The named volumes the service mounts, as the node names them (app_data). */
+  volumes: string[]
+}
+
+/** What the controller's environment gives every service that does not say otherwise. */
+export interface LabelDefaults {
+  runAt?: string
+  retention: Retention
+  /** The repository's path on the server (REPO_PATH). */
+  repoPath: string
+}
+
+export interface BackupVolume {
+  /** As the stack file names it (data): stable, and the snapshot's path /volumes/<name>. */
+  name: string
+  /** As the node names it (app_data): what the job mounts. */
+  source: string
+}
+
+/** A service's backup, as its labels and the controller's defaults describe it. */
+export interface ServiceBackup {
+  service: string
+  schedule: string
+  volumes: BackupVolume[]
+  repoPath: string
+  hooks: { pre?: string; post?: string }
+  excludes: string[]
+  retention: Retention
+}
+
+export const LABEL = 'rds.backup'
+const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
+const KNOWN = new Set([
+  LABEL,
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+])
+// A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
+const REPO_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
+
+/** The service's rds.backup labels from both places; a key set to two different values is an error. */
+function mergedLabels(service: LabelledService): Env {
+  const merged: Env = {}
+  for (const [place, labels] of [
+    ['deploy.labels', service.serviceLabels],
+    ['labels', service.containerLabels],
+  ] as const) {
+    for (const [key, raw] of Object.entries(labels)) {
+      if (key !== LABEL && !key.startsWith(`${LABEL}.`)) continue
+      const earlier = merged[key]
+      if (earlier !== undefined && earlier.trim() !== raw.trim()) {
+        throw new ConfigError(`${key} is ${JSON.stringify(earlier)} in deploy.labels but ${JSON.stringify(raw)} in ${place}; set it in one place.`)
+      }
+      merged[key] = raw
+    }
+  }
+  return merged
+}
+
+/** The stack file's name for a volume: the node's name without the stack's prefix. */
+function stackFileName(service: LabelledService, source: string): string {
+  const prefix = service.stack ? `${service.stack}_` : ''
+  return prefix && source.startsWith(prefix) ? source.slice(prefix.length) : source
+}
+
+function chosenVolumes(service: LabelledService, labels: Env): BackupVolume[] {
+  const mounted = service.volumes.map((source) => ({ name: stackFileName(service, source), source }))
+  const listed = value(labels, `${LABEL}.volumes`)
+  if (listed === undefined) {
+    if (mounted.length === 0) throw new ConfigError(`${LABEL} is true but the service mounts no named volume; mount one, or remove the label.`)
+    return mounted
+  }
+  const names = listed.split(',').map((name) => name.trim()).filter(Boolean)
+  if (names.length === 0) throw new ConfigError(`${LABEL}.volumes is empty; name the volumes to back up, separated by commas, or remove the label for all of them.`)
+  return names.map((name) => {
+    const found = mounted.find((volume) => volume.name === name || volume.source === name)
+    if (!found) {
+      const mounts = mounted.map((volume) => volume.name).join(', ') || 'no named volume'
+      throw new ConfigError(`${LABEL}.volumes names ${JSON.stringify(name)}, which the service does not mount (it mounts ${mounts}); a service can only back up its own volumes.`)
+    }
+    return found
+  })
+}
+
+function schedule(labels: Env, defaults: LabelDefaults): string {
+  const runAt = value(labels, `${LABEL}.run-at`)
+  const at = value(labels, `${LABEL}.at`)
+  if (runAt !== undefined && at !== undefined && runAt !== at) {
+    throw new ConfigError(`${LABEL}.run-at and ${LABEL}.at (its older name) are both set, to different schedules; keep one.`)
+  }
+  const name = runAt !== undefined ? `${LABEL}.run-at` : `${LABEL}.at`
+  const chosen = runAt ?? at
+  if (chosen !== undefined) {
+    checkCronExpression(name, chosen)
+    return chosen
+  }
+  if (defaults.runAt === undefined) {
+    throw new ConfigError(`${LABEL}.run-at is not set and the agent has no RUN_AT; set the label to a cron expression such as "0 3 * * *", or RUN_AT on the agent for every service.`)
+  }
+  return defaults.runAt
+}
+
+/** A service's keep-* labels make its whole policy; without any, the agent's KEEP_* apply. */
+function retention(labels: Env, defaults: LabelDefaults): Retention {
+  const own = readRetention(labels, (key) => `${LABEL}.${key === 'prune' ? 'prune' : `keep-${key}`}`)
+  const hasOwnPolicy = KEEP_KEYS.some((key) => own[key] !== undefined)
+  const prune = value(labels, `${LABEL}.prune`) === undefined ? defaults.retention.prune : own.prune
+  return hasOwnPolicy ? { ...own, prune } : { ...defaults.retention, prune }
+}
+
+function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceBackup | undefined {
+  const labels = mergedLabels(service)
+  if (!flag(labels, LABEL)) return undefined
+  const unknown = Object.keys(labels).filter((key) => !KNOWN.has(key))
+  if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see the README's table of labels for the names.`)
+  const repo = value(labels, `${LABEL}.repo`)
+  if (repo !== undefined && (!REPO_PATH.test(repo) || repo.split('/').includes('..'))) {
+    throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
+  }
+  const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
+  return {
+    service: service.name,
+    schedule: schedule(labels, defaults),
+    volumes: chosenVolumes(service, labels),
+    repoPath: repo ?? defaults.repoPath,
+    hooks: { pre: value(labels, `${LABEL}.pre-hook`), post: value(labels, `${LABEL}.post-hook`) },
+    excludes,
+    retention: retention(labels, defaults),
+  }
+}
+
+/**
+ * Reads a service's backup from its labels: undefined when it has not opted in (rds.backup=true).
+ * A bad label throws a ConfigError whose one sentence names the service, the label and the value.
+ */
+export function serviceBackup(service: LabelledService, defaults: LabelDefaults): ServiceBackup | undefined {
+  try {
+    return readLabels(service, defaults)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(`service ${service.name}: label ${error.message}`)
+    throw error
+  }
+}

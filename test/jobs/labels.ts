@@ -1,0 +1,112 @@
+import t from 'tap'
+import { serviceBackup, type LabelDefaults, type LabelledService } from '../../lib/jobs/labels.js'
+
+const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm' }
+
+const service = (labels: { deploy?: Record<string, string>; container?: Record<string, string> }, volumes = ['app_data', 'app_uploads']): LabelledService => ({
+  name: 'app_web',
+  stack: 'app',
+  serviceLabels: labels.deploy ?? {},
+  containerLabels: labels.container ?? {},
+  volumes,
+})
+
+t.test('a service without rds.backup=true has no backup, whatever else its labels say', async (t) => {
+  t.equal(serviceBackup(service({}), defaults), undefined)
+  t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'false', 'rds.backup.run-at': '0 1 * * *' } }), defaults), undefined)
+  t.equal(serviceBackup(service({ deploy: { 'com.example.other': 'x' } }), defaults), undefined)
+})
+
+t.test("rds.backup=true alone: every named volume it mounts, by its stack-file name, with the agent's defaults", async (t) => {
+  t.same(serviceBackup(service({ deploy: { 'rds.backup': 'true' } }), defaults), {
+    service: 'app_web',
+    schedule: '0 3 * * *',
+    volumes: [
+      { name: 'data', source: 'app_data' },
+      { name: 'uploads', source: 'app_uploads' },
+    ],
+    repoPath: 'swarm',
+    hooks: { pre: undefined, post: undefined },
+    excludes: [],
+    retention: { daily: 7, weekly: 4, prune: true },
+  })
+  // A volume the stack file names itself (name: or external) keeps its name.
+  t.same(serviceBackup(service({ container: { 'rds.backup': 'true' } }, ['shared-media']), defaults)?.volumes, [{ name: 'shared-media', source: 'shared-media' }])
+})
+
+t.test('every label, from either place', async (t) => {
+  const backup = serviceBackup(
+    service({
+      deploy: {
+        'rds.backup': 'true',
+        'rds.backup.run-at': '30 2 * * *',
+        'rds.backup.volumes': 'uploads',
+        'rds.backup.repo': 'app/web',
+        'rds.backup.keep-last': '3',
+        'rds.backup.keep-within': '1y6m',
+      },
+      container: {
+        'rds.backup': 'true',
+        'rds.backup.pre-hook': 'pg_dump -f /dump/db.sql',
+        'rds.backup.post-hook': 'rm /dump/db.sql',
+        'rds.backup.exclude': '*.tmp, cache/',
+        'rds.backup.prune': 'false',
+      },
+    }),
+    defaults,
+  )
+  t.same(backup, {
+    service: 'app_web',
+    schedule: '30 2 * * *',
+    volumes: [{ name: 'uploads', source: 'app_uploads' }],
+    repoPath: 'app/web',
+    hooks: { pre: 'pg_dump -f /dump/db.sql', post: 'rm /dump/db.sql' },
+    excludes: ['*.tmp', 'cache/'],
+    // The service's own keep-* labels are its whole policy: none of the agent's KEEP_* is mixed in.
+    retention: { last: 3, hourly: undefined, daily: undefined, weekly: undefined, monthly: undefined, yearly: undefined, within: '1y6m', prune: false },
+  })
+})
+
+t.test('rds.backup.at, the original name, is accepted; both names with different schedules are not', async (t) => {
+  t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.at': '0 4 * * *' } }), defaults)?.schedule, '0 4 * * *')
+  t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.at': '0 4 * * *', 'rds.backup.run-at': '0 4 * * *' } }), defaults)?.schedule, '0 4 * * *')
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.at': '0 4 * * *', 'rds.backup.run-at': '0 5 * * *' } }), defaults), {
+    name: 'ConfigError',
+    message: 'service app_web: label rds.backup.run-at and rds.backup.at (its older name) are both set, to different schedules; keep one.',
+  })
+})
+
+t.test('a bad label is one sentence naming the service, the label and the value', async (t) => {
+  const cases: [Record<string, string>, Record<string, string>, string][] = [
+    [{ 'rds.backup': 'yes please' }, {}, 'service app_web: label rds.backup must be true or false, not "yes please".'],
+    [{ 'rds.backup': 'true', 'rds.backup.run-at': 'tomorrow' }, {}, 'service app_web: label rds.backup.run-at "tomorrow" is not a valid cron expression'],
+    [{ 'rds.backup': 'true', 'rds.backup.keep-daily': 'seven' }, {}, 'service app_web: label rds.backup.keep-daily must be a whole number of snapshots to keep (or -1 for all), not "seven".'],
+    [{ 'rds.backup': 'true', 'rds.backup.keep-within': '2 weeks' }, {}, 'service app_web: label rds.backup.keep-within must be a duration such as "30d" or "1y6m", not "2 weeks".'],
+    [{ 'rds.backup': 'true', 'rds.backup.prune': 'maybe' }, {}, 'service app_web: label rds.backup.prune must be true or false, not "maybe".'],
+    [{ 'rds.backup': 'true', 'rds.backup.keep-dayly': '7' }, {}, "service app_web: label rds.backup.keep-dayly is not a label rds knows; see the README's table of labels for the names."],
+    [{ 'rds.backup': 'true', 'rds.backup.volumes': 'data,db' }, {}, 'service app_web: label rds.backup.volumes names "db", which the service does not mount (it mounts data, uploads); a service can only back up its own volumes.'],
+    [{ 'rds.backup': 'true', 'rds.backup.volumes': ' , ' }, {}, 'service app_web: label rds.backup.volumes is empty'],
+    [{ 'rds.backup': 'true', 'rds.backup.repo': '../other' }, {}, 'service app_web: label rds.backup.repo must be a path under the server\'s login directory such as "app/db" (letters, digits, "_", "." and "-"), not "../other".'],
+    [{ 'rds.backup': 'true', 'rds.backup.repo': '/etc' }, {}, 'service app_web: label rds.backup.repo must be a path under'],
+    [{ 'rds.backup': 'true', 'rds.backup.pre-hook': 'a\nb' }, {}, 'service app_web: label rds.backup.pre-hook contains a control character'],
+    [{ 'rds.backup': 'true', 'rds.backup.run-at': '0 1 * * *' }, { 'rds.backup.run-at': '0 2 * * *' }, 'service app_web: label rds.backup.run-at is "0 1 * * *" in deploy.labels but "0 2 * * *" in labels; set it in one place.'],
+  ]
+  for (const [deploy, container, message] of cases) {
+    t.throws(() => serviceBackup(service({ deploy, container }), defaults), { name: 'ConfigError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)
+  }
+  // The same value in both places is no conflict.
+  t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'true' }, container: { 'rds.backup': 'true' } }), defaults)?.service, 'app_web')
+})
+
+t.test('no schedule anywhere, or no volume to back up, is an error that says what to set', async (t) => {
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true' } }), { ...defaults, runAt: undefined }), {
+    message: 'service app_web: label rds.backup.run-at is not set and the agent has no RUN_AT; set the label to a cron expression such as "0 3 * * *", or RUN_AT on the agent for every service.',
+  })
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true' } }, []), defaults), {
+    message: 'service app_web: label rds.backup is true but the service mounts no named volume; mount one, or remove the label.',
+  })
+})
+
+t.test("without keep-* labels the agent's policy applies, and rds.backup.prune alone changes only pruning", async (t) => {
+  t.same(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.prune': 'false' } }), defaults)?.retention, { daily: 7, weekly: 4, prune: false })
+})
