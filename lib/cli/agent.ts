@@ -1,17 +1,28 @@
 import type { Command } from 'commander'
+import { readConfig } from '../config/environment.js'
 import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { runAgent } from '../schedule/agent.js'
+import { withController } from './controller.js'
 import { withJob, type CommandContext } from './context.js'
 
 export function addAgentCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('agent')
-    .description('run the agent: take a backup on every tick of RUN_AT until stopped (SIGTERM or SIGINT)')
+    .description('run the agent: take a backup on every tick of RUN_AT until stopped (SIGTERM or SIGINT); with MODE=swarm, back up every labelled service of the Swarm')
     .option('-v, --verbose', "log restic's and the hooks' own output")
     .addHelpText('after', '\nEXTRA_ARGS, if set, is added to the options of this command, e.g. EXTRA_ARGS=--verbose.')
     .action(async (options: { verbose?: boolean }) => {
       const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
+      if (readConfig(cli.env).mode === 'swarm') {
+        setExitCode(
+          await withController(cli, log, true, async (controller) => {
+            await controller.run()
+            return EXIT.ok
+          }),
+        )
+        return
+      }
       setExitCode(
         await withJob(
           cli,

@@ -10,6 +10,7 @@ import { addCopyCommand } from './copy.js'
 import { addExportCommand } from './export.js'
 import { addHealthCommand } from './health.js'
 import { addImportCommand } from './import.js'
+import { addJobsCommand } from './jobs.js'
 import { addLsCommand } from './ls.js'
 import { addRestoreCommand } from './restore.js'
 import { addSnapshotsCommand } from './snapshots.js'
@@ -34,6 +35,7 @@ const COMMANDS = [
   addImportCommand,
   addCopyCommand,
   addHealthCommand,
+  addJobsCommand,
 ]
 
 function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {

@@ -20,6 +20,13 @@ export interface Retention {
 /** Everything the agent reads from its environment, checked. See the README's configuration table. */
 export interface Config {
   /**
+   * MODE: "service" (the default) backs up the one volume at BACKUP_PATH; "swarm" makes `rds agent`
+   * the controller that backs up every service of the Swarm labelled rds.backup=true.
+   */
+  mode: 'service' | 'swarm'
+  /** JOBS_FILE: where the controller keeps its table of jobs, for `rds jobs`. */
+  jobsFile?: string
+  /**
    * RESTIC_REPOSITORY: any restic repository URL. When it is set, the SFTP settings below (SSH_*,
    * REPO_PATH) are not used, and are empty.
    */
@@ -116,7 +123,13 @@ export function readConfig(env: Env): Config {
     throw new ConfigError("COPY_TO is set but COPY_TO_PASSWORD_FILE is not; set it to the file holding the second repository's password.")
   }
 
+  const mode = value(env, 'MODE') ?? 'service'
+  if (mode !== 'service' && mode !== 'swarm') {
+    throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
+  }
   return {
+    mode,
+    jobsFile: value(env, 'JOBS_FILE') === undefined ? undefined : absolutePath(env, 'JOBS_FILE', ''),
     sshUser: user,
     sshHost: host,
     sshPort: port(env, 'SSH_PORT', DEFAULTS.sshPort),

@@ -77,7 +77,8 @@ function stackFileName(service: LabelledService, source: string): string {
 }
 
 function chosenVolumes(service: LabelledService, labels: Env): BackupVolume[] {
-  const mounted = service.volumes.map((source) => ({ name: stackFileName(service, source), source }))
+  // Sorted: the Docker CLI reorders a service's mounts when it updates it.
+  const mounted = service.volumes.map((source) => ({ name: stackFileName(service, source), source })).sort((a, b) => a.name.localeCompare(b.name))
   const listed = value(labels, `${LABEL}.volumes`)
   if (listed === undefined) {
     if (mounted.length === 0) throw new ConfigError(`${LABEL} is true but the service mounts no named volume; mount one, or remove the label.`)
@@ -131,6 +132,8 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
   }
   const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
+  const quoted = excludes.find((pattern) => /["\\]/.test(pattern))
+  if (quoted !== undefined) throw new ConfigError(`${LABEL}.exclude has a pattern with a quote or backslash (${JSON.stringify(quoted)}); use a ? in its place.`)
   return {
     service: service.name,
     schedule: schedule(labels, defaults),

@@ -1,0 +1,132 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type Docker from 'dockerode'
+import { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { Readable } from 'node:stream'
+import type { BackupVolume } from '../jobs/labels.js'
+import type { Logger } from '../observe/log.js'
+import { demultiplexer } from './stream.js'
+import { JOB_LABEL } from './swarm.js'
+
+/** What every job service has of the controller's own service: its image, networks and secrets. */
+export interface JobTemplate {
+  image: string
+  networks: { Target: string; Aliases?: string[] }[]
+  secrets: unknown[]
+}
+
+export interface JobRequest {
+  /** The job's name (the snapshot host), recorded in the JOB_LABEL label. */
+  name: string
+  nodeId: string
+  volumes: BackupVolume[]
+  /** The environment of `rds backup` in the job: what to back up, where to, and the hooks. */
+  env: string[]
+}
+
+export interface JobOutcome {
+  /** The job's exit code; undefined when it never ran (rejected, or stopped before it started). */
+  exitCode?: number
+  /** Why it did not run or ended without an exit code, from Swarm. */
+  reason?: string
+}
+
+// Where the job mounts each volume: the snapshot's path, the same on every node.
+export const VOLUMES_ROOT = '/volumes'
+const DOCKER_SOCKET = '/var/run/docker.sock'
+// Task states after which a job task will not change (RestartPolicy none).
+const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
+// How often a running job's task is looked at: Swarm sends no event for a task on another node.
+const POLL_MS = 1000
+// The job's restic needs time to remove its lock when stopped.
+const STOP_GRACE_NS = 60e9
+
+/** Service names are at most 63 letters, digits and dashes. */
+function serviceName(jobName: string): string {
+  const slug = jobName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
+  return `rds-job-${slug}-${Date.now().toString(36)}`
+}
+
+interface TaskInfo {
+  Status?: { State?: string; Err?: string; ContainerStatus?: { ExitCode?: number } }
+}
+
+/** The job's one task once it has ended, or undefined while it has not. */
+async function finishedTask(docker: Docker, serviceId: string): Promise<TaskInfo | undefined> {
+  const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as TaskInfo[]
+  return tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
+}
+
+/** The job's output, relayed line by line to the controller's log at the level the job logged it. */
+async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<void> {
+  const raw = (await docker.getService(serviceId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer
+  let text = ''
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8')
+      done()
+    },
+  })
+  await pipeline(Readable.from([raw]), demultiplexer(collect, (chunk) => collect.write(chunk)))
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue
+    const logged = /^\S+Z (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
+    const level = (logged?.[1]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
+    log[level](`${jobName}: ${logged?.[2] ?? line}`)
+  }
+}
+
+/**
+ * Runs `rds backup` once as a Swarm job on the node that holds the volumes, mounted read-only at
+ * /volumes/<name>, with the Docker socket for the hooks. Waits for it to end, relays its log, and
+ * removes the service, whatever happened. Aborting `signal` removes it at once (Swarm sends the
+ * backup SIGTERM, and restic removes its lock).
+ */
+export async function runJobService(docker: Docker, template: JobTemplate, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
+  const service = await docker.createService({
+    Name: serviceName(request.name),
+    Labels: { [JOB_LABEL]: request.name },
+    Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: template.image,
+        Command: ['rds', 'backup'],
+        Env: request.env,
+        Labels: { [JOB_LABEL]: request.name },
+        Mounts: [
+          ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
+          { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET },
+        ],
+        Secrets: template.secrets,
+        StopGracePeriod: STOP_GRACE_NS,
+      },
+      Placement: { Constraints: [`node.id == ${request.nodeId}`] },
+      RestartPolicy: { Condition: 'none' },
+      Networks: template.networks,
+    },
+  } as Docker.CreateServiceOptions)
+  const serviceId = (service as unknown as { id: string }).id
+  try {
+    let task: TaskInfo | undefined
+    while (!(task = await finishedTask(docker, serviceId))) {
+      if (signal?.aborted) return { reason: 'stopped' }
+      await sleep(POLL_MS, undefined, { signal }).catch(() => undefined)
+    }
+    await relayLogs(docker, serviceId, request.name, log).catch((error) => log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`))
+    const state = task.Status?.State
+    if (state === 'complete') return { exitCode: 0 }
+    if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err }
+    return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }
+  } finally {
+    await docker.getService(serviceId).remove().catch((error) => log.warn(`${request.name}: could not remove job service ${serviceId}: ${(error as Error).message}`))
+  }
+}
+
+/** Removes the job services a controller left behind (it crashed mid-run): at start, before any run. */
+export async function removeLeftoverJobs(docker: Docker, log: Logger): Promise<void> {
+  const leftovers = (await docker.listServices({ filters: { label: [JOB_LABEL] } })) as { ID: string; Spec?: { Name?: string } }[]
+  for (const leftover of leftovers) {
+    log.warn(`controller: removing job service ${leftover.Spec?.Name ?? leftover.ID}, left by a controller that stopped mid-run`)
+    await docker.getService(leftover.ID).remove()
+  }
+}

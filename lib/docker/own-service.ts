@@ -1,0 +1,40 @@
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import type Docker from 'dockerode'
+import { ConfigError } from '../errors.js'
+import type { JobTemplate } from './job-service.js'
+
+// Docker bind-mounts /etc/hostname and /etc/resolv.conf from the container's own folder, whose
+// name is its ID: unlike the hostname, a stack file cannot change it.
+const CONTAINER_FOLDER = /\/containers\/([0-9a-f]{64})\//
+
+async function ownContainerId(): Promise<string> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')
+  return CONTAINER_FOLDER.exec(mounts)?.[1] ?? hostname()
+}
+
+interface ServiceSpec {
+  TaskTemplate?: {
+    ContainerSpec?: { Image?: string; Secrets?: unknown[] }
+    Networks?: { Target: string; Aliases?: string[] }[]
+  }
+}
+
+/**
+ * What each job takes from the controller's own Swarm service: its image (so that jobs run the
+ * same rds), its networks (the server is reached through them) and its secrets (the key, the
+ * password). The controller must therefore run as a service; a clear error says so otherwise.
+ */
+export async function ownJobTemplate(docker: Docker): Promise<JobTemplate> {
+  const id = await ownContainerId()
+  const notAService = () =>
+    new ConfigError('MODE=swarm needs the agent to run as a Swarm service on a manager node (each job takes its image, networks and secrets); deploy it with docker stack deploy.')
+  const container = (await docker.getContainer(id).inspect().catch(() => undefined)) as { Config?: { Labels?: Record<string, string> } } | undefined
+  const serviceId = container?.Config?.Labels?.['com.docker.swarm.service.id']
+  if (!serviceId) throw notAService()
+  const spec = ((await docker.getService(serviceId).inspect()) as { Spec?: ServiceSpec }).Spec
+  const template = spec?.TaskTemplate
+  const image = template?.ContainerSpec?.Image
+  if (!image) throw notAService()
+  return { image, networks: template?.Networks ?? [], secrets: template?.ContainerSpec?.Secrets ?? [] }
+}

@@ -1,0 +1,55 @@
+import type Docker from 'dockerode'
+import type { LabelledService } from '../jobs/labels.js'
+
+/** The label every job service carries, so that leftovers of a crashed controller can be found. */
+export const JOB_LABEL = 'rds.job'
+
+/** A running task of a service, where it runs. */
+export interface TaskPlacement {
+  nodeId: string
+  hostname: string
+}
+
+/** A Swarm service as a manager sees it: its labels, its volumes, and where its tasks run. */
+export interface SwarmService extends LabelledService {
+  id: string
+  tasks: TaskPlacement[]
+}
+
+interface ServiceSpec {
+  Name?: string
+  Labels?: Record<string, string>
+  TaskTemplate?: { ContainerSpec?: { Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string }[] } }
+}
+
+/**
+ * Every service of the Swarm but rds's own job services, with the nodes its running tasks are on.
+ * Only a manager answers this.
+ */
+export async function readSwarmServices(docker: Docker): Promise<SwarmService[]> {
+  const [services, tasks, nodes] = await Promise.all([
+    docker.listServices() as Promise<{ ID: string; Spec?: ServiceSpec }[]>,
+    docker.listTasks({ filters: { 'desired-state': ['running'] } }) as Promise<{ ServiceID: string; NodeID?: string; Status?: { State?: string } }[]>,
+    docker.listNodes() as Promise<{ ID: string; Description?: { Hostname?: string } }[]>,
+  ])
+  const hostnames = new Map(nodes.map((node) => [node.ID, node.Description?.Hostname ?? node.ID]))
+  return services
+    .filter((service) => service.Spec?.Labels?.[JOB_LABEL] === undefined)
+    .map((service) => {
+      const spec = service.Spec ?? {}
+      const container = spec.TaskTemplate?.ContainerSpec ?? {}
+      const volumes = (container.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Source).map((mount) => mount.Source!)
+      const placements = tasks
+        .filter((task) => task.ServiceID === service.ID && task.Status?.State === 'running' && task.NodeID)
+        .map((task) => ({ nodeId: task.NodeID!, hostname: hostnames.get(task.NodeID!) ?? task.NodeID! }))
+      return {
+        id: service.ID,
+        name: spec.Name ?? service.ID,
+        stack: spec.Labels?.['com.docker.stack.namespace'],
+        serviceLabels: spec.Labels ?? {},
+        containerLabels: container.Labels ?? {},
+        volumes: [...new Set(volumes)],
+        tasks: placements,
+      }
+    })
+}

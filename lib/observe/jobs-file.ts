@@ -1,0 +1,54 @@
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import type { ScheduledJob } from '../schedule/controller.js'
+
+/** One row of the table of jobs the controller keeps in JOBS_FILE, for `rds jobs`. */
+export interface JobRow {
+  name: string
+  service: string
+  node?: string
+  schedule?: string
+  nextRun?: string
+  running: boolean
+  last?: { finishedAt: string; ok: boolean; message: string }
+  error?: string
+}
+
+export function jobRows(jobs: ScheduledJob[]): JobRow[] {
+  return jobs
+    .map(({ job, cron, running, last }) => ({
+      name: job.name,
+      service: job.service,
+      node: job.node?.hostname,
+      schedule: job.backup?.schedule,
+      nextRun: cron?.nextRun()?.toISOString(),
+      running: running !== undefined,
+      last,
+      error: job.error,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** Written whole or not at all: `rds jobs` never reads half a table. */
+export async function writeJobsFile(file: string, jobs: ScheduledJob[]): Promise<void> {
+  const partial = `${file}.partial`
+  await writeFile(partial, `${JSON.stringify({ updatedAt: new Date().toISOString(), jobs: jobRows(jobs) }, null, 2)}\n`)
+  await rename(partial, file)
+}
+
+
+export interface JobsTable {
+  updatedAt: string
+  jobs: JobRow[]
+}
+
+/** The table the controller last wrote; undefined when there is none yet. */
+export async function readJobsFile(file: string): Promise<JobsTable | undefined> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+  return JSON.parse(text) as JobsTable
+}

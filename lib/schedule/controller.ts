@@ -1,0 +1,236 @@
+import { Cron } from 'croner'
+import type Docker from 'dockerode'
+import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome, type JobTemplate } from '../docker/job-service.js'
+import { readSwarmServices } from '../docker/swarm.js'
+import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
+import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
+import type { Logger } from '../observe/log.js'
+import { followSwarmEvents } from '../docker/events.js'
+
+const RECHECK_FIRST_MS = 2000
+const RECHECK_MAX_MS = 60_000
+
+/** The outcome of a job's last run, for `rds jobs`. */
+export interface LastRun {
+  finishedAt: string
+  ok: boolean
+  message: string
+}
+
+/** A job as the controller holds it: what discovery found, its schedule, and its last run. */
+export interface ScheduledJob {
+  job: SwarmJob
+  cron?: Cron
+  running?: Promise<void>
+  stopRun?: AbortController
+  last?: LastRun
+}
+
+export interface ControllerOptions {
+  docker: Docker
+  template: JobTemplate
+  defaults: LabelDefaults
+  /** What every job's `rds backup` gets from the controller: the server, the secrets' paths, the guard. */
+  jobEnv: string[]
+  /** Applies the job's retention once it has backed up, called for one repository at a time. */
+  applyRetention: (job: SwarmJob) => Promise<void>
+  log: Logger
+  /** Aborting stops the controller: no new run starts, running jobs are stopped, then it resolves. */
+  stop: AbortSignal
+  /** False: jobs run only when asked (runNow), never on their schedules. */
+  schedule?: boolean
+  /** Called whenever the jobs or their outcomes change. */
+  onChange?: (jobs: ScheduledJob[]) => void
+}
+
+/** The environment of `rds backup` in a job: the controller's settings, then what the labels say. */
+export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[] {
+  const backup = job.backup!
+  const env = [...controllerEnv, `BACKUP_PATH=${VOLUMES_ROOT}`, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`]
+  if (backup.hooks.pre || backup.hooks.post) env.push(`SERVICE_NAME=${job.service}`)
+  if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)
+  if (backup.hooks.post) env.push(`POST_HOOK=${backup.hooks.post}`)
+  // Each pattern in double quotes, as BACKUP_ARGS is split like a shell would (labels refuse a quote in one).
+  if (backup.excludes.length > 0) env.push(`BACKUP_ARGS=${backup.excludes.map((pattern) => `--exclude "${pattern}"`).join(' ')}`)
+  return env
+}
+
+/** What changed between two discoveries of one job, in words; empty when nothing did. */
+function describeChange(before: SwarmJob, after: SwarmJob): string[] {
+  const changes: string[] = []
+  if (before.error !== after.error && after.error) changes.push(after.error)
+  if (before.backup?.schedule !== after.backup?.schedule && after.backup) changes.push(`schedule "${before.backup?.schedule ?? 'none'}" -> "${after.backup.schedule}"`)
+  if (before.node?.nodeId !== after.node?.nodeId) changes.push(`node ${before.node?.hostname ?? 'none'} -> ${after.node?.hostname ?? 'none'}`)
+  if (before.backup && after.backup) {
+    const changed = (Object.keys(after.backup) as (keyof ServiceBackup)[]).filter(
+      (key) => key !== 'schedule' && JSON.stringify(before.backup![key]) !== JSON.stringify(after.backup![key]),
+    )
+    for (const key of changed) changes.push(`${key} ${JSON.stringify(before.backup[key])} -> ${JSON.stringify(after.backup[key])}`)
+  }
+  return changes
+}
+
+/**
+ * The controller: discovers the labelled services of the Swarm, keeps a schedule for each, follows
+ * Docker's events so that any change takes effect at once, and runs each backup as a Swarm job on
+ * the node that holds the data. Retention runs here, one repository at a time.
+ */
+export class Controller {
+  readonly jobs = new Map<string, ScheduledJob>()
+  private readonly retentionQueues = new Map<string, Promise<void>>()
+
+  constructor(private readonly options: ControllerOptions) {}
+
+  /** Runs until `stop` is aborted. */
+  async run(): Promise<void> {
+    const { docker, log, stop } = this.options
+    await removeLeftoverJobs(docker, log)
+    await this.sync('start')
+    const events = followSwarmEvents(docker, { log, signal: stop, onChange: (why) => this.sync(why), onReconnect: () => this.sync('reconnected to the Docker engine') })
+    await new Promise<void>((resolve) => {
+      if (stop.aborted) resolve()
+      else stop.addEventListener('abort', () => resolve(), { once: true })
+    })
+    await events
+    clearTimeout(this.recheck)
+    for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
+    const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
+    if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
+    for (const scheduled of running) scheduled.stopRun?.abort()
+    await Promise.all(running.map((scheduled) => scheduled.running))
+    log.info('controller: stopped')
+  }
+
+  private syncing: Promise<void> = Promise.resolve()
+
+  /** Discovers the jobs again and updates the schedules, one discovery at a time. */
+  sync(why: string): Promise<void> {
+    this.syncing = this.syncing.then(() => this.discover(why)).catch((error) => this.options.log.error(`controller: could not read the Swarm's services (${why}): ${(error as Error).message}`))
+    return this.syncing
+  }
+
+  private async discover(why: string): Promise<void> {
+    const { docker, defaults } = this.options
+    // Without schedules (one run asked for by hand) the schedules' changes are nobody's news.
+    const log = this.options.schedule === false ? { ...this.options.log, info: () => undefined, error: () => undefined } : this.options.log
+    const found = discoverJobs(await readSwarmServices(docker), defaults)
+    const names = new Set(found.map((job) => job.name))
+    for (const [name, scheduled] of this.jobs) {
+      if (names.has(name)) continue
+      scheduled.cron?.stop()
+      this.jobs.delete(name)
+      log.info(`controller: ${name}: dropped (${why}); its snapshots are kept`)
+    }
+    for (const job of found) {
+      const scheduled = this.jobs.get(job.name)
+      if (!scheduled) {
+        this.jobs.set(job.name, this.schedule({ job }))
+        if (job.error) log.error(`controller: ${job.error}`)
+        else log.info(`controller: ${job.name}: scheduled "${job.backup!.schedule}" on ${job.node?.hostname ?? 'no node yet (no running task)'}, next run at ${this.jobs.get(job.name)!.cron?.nextRun()?.toISOString()} (${why})`)
+        continue
+      }
+      const changes = describeChange(scheduled.job, job)
+      if (changes.length === 0) continue
+      const scheduleChanged = scheduled.job.backup?.schedule !== job.backup?.schedule
+      scheduled.job = job
+      if (scheduleChanged || job.error) {
+        scheduled.cron?.stop()
+        scheduled.cron = undefined
+        this.schedule(scheduled)
+      }
+      if (job.error) log.error(`controller: ${job.error}`)
+      else log.info(`controller: ${job.name}: ${changes.join(', ')}; next run at ${scheduled.cron?.nextRun()?.toISOString()} (${why})`)
+    }
+    this.options.onChange?.([...this.jobs.values()])
+    this.recheckWhileWaiting(found)
+  }
+
+  private recheck?: NodeJS.Timeout
+  private recheckMs = RECHECK_FIRST_MS
+
+  /**
+   * A task being (re)started sends no service event, so while a labelled service has no running
+   * task, its placement is read again after a while (2 s, doubling to a minute).
+   */
+  private recheckWhileWaiting(found: SwarmJob[]): void {
+    if (!found.some((job) => job.backup && !job.node) || this.options.stop.aborted) {
+      this.recheckMs = RECHECK_FIRST_MS
+      return
+    }
+    if (this.recheck) return
+    this.recheck = setTimeout(() => {
+      this.recheck = undefined
+      void this.sync('a labelled service had no running task')
+    }, this.recheckMs)
+    this.recheckMs = Math.min(this.recheckMs * 2, RECHECK_MAX_MS)
+  }
+
+  private schedule(scheduled: ScheduledJob): ScheduledJob {
+    const schedule = scheduled.job.backup?.schedule
+    if (schedule === undefined || scheduled.job.error || this.options.schedule === false) return scheduled
+    scheduled.cron = new Cron(schedule, { catch: (error) => this.options.log.error(`controller: ${scheduled.job.name}: ${(error as Error).message}`) }, () => {
+      void this.runNow(scheduled.job.name)
+    })
+    return scheduled
+  }
+
+  /**
+   * One run of a job now, as a schedule tick makes it: resolves once it has ended. A job whose last
+   * run is still going is not started again.
+   */
+  async runNow(name: string): Promise<LastRun | undefined> {
+    const scheduled = this.jobs.get(name)
+    if (!scheduled) return undefined
+    if (scheduled.running) {
+      this.options.log.warn(`controller: ${name}: skipped the run due now, because the previous run is still going`)
+      return undefined
+    }
+    scheduled.stopRun = new AbortController()
+    scheduled.running = this.runJob(scheduled, scheduled.stopRun.signal).finally(() => {
+      scheduled.running = undefined
+      this.options.onChange?.([...this.jobs.values()])
+    })
+    await scheduled.running
+    return scheduled.last
+  }
+
+  private async runJob(scheduled: ScheduledJob, signal: AbortSignal): Promise<void> {
+    const { docker, template, jobEnv, log } = this.options
+    const job = scheduled.job
+    const started = Date.now()
+    const finish = (ok: boolean, message: string) => {
+      scheduled.last = { finishedAt: new Date().toISOString(), ok, message }
+      if (ok) log.info(`controller: ${job.name}: ${message}`)
+      else log.error(`controller: ${job.name}: ${message}`)
+    }
+    if (job.error) return finish(false, job.error)
+    // Where the service runs now: a task may have moved since the last discovery.
+    await this.sync('before a run')
+    const current = this.jobs.get(job.name)?.job ?? job
+    if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
+    log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
+    let outcome: JobOutcome
+    try {
+      outcome = await runJobService(docker, template, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv) }, log, signal)
+    } catch (error) {
+      return finish(false, `the job could not be started: ${(error as Error).message}`)
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    if (outcome.exitCode !== 0) {
+      return finish(false, outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`)
+    }
+    try {
+      await this.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))
+    } catch (error) {
+      return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
+    }
+    finish(true, `backed up on ${current.node.hostname} in ${seconds} s`)
+  }
+
+  /** Retention (forget, prune) of one repository runs one job at a time: they would fight over its lock. */
+  private inRetentionQueue(repoPath: string, task: () => Promise<void>): Promise<void> {
+    const next = (this.retentionQueues.get(repoPath) ?? Promise.resolve()).then(task)
+    this.retentionQueues.set(repoPath, next.catch(() => undefined))
+    return next
+  }
+}

@@ -1,0 +1,212 @@
+// End to end on a real 3-node Swarm (test/e2e/start-swarm: Docker engines in containers): one
+// controller, deployed from the top-level stack.yml, backs up a Postgres on one worker (with its
+// pre-hook dump) and a service with two volumes on another, follows label changes live, reports bad
+// labels, and cleans up after a crash. The seed's single-service mode runs its hooks on a worker.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { execa } from 'execa'
+import { swarmUnavailable } from '../fixtures/docker.js'
+import { readmeShellBlocks } from '../fixtures/readme.js'
+import { nodeEnv, sim, startSimulatedSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
+
+const STACK = 'backup'
+const SECRETS = ['db-password', 'restic-ssh-privkey', 'restic-ssh-authorized-keys', 'restic-repo-password', 'restic-ssh-known-hosts']
+const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single']
+// What the quick start's restore step starts.
+const README_RESTORE_CONTAINER = 'db-restored'
+// A listing of every file under the given folders with its checksum, relative to each folder.
+const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
+
+t.setTimeout(20 * 60 * 1000)
+
+const unavailable = await swarmUnavailable()
+if (unavailable) {
+  if (process.env.CI) t.fail(`${unavailable}; run test/e2e/start-docker first`)
+  else t.plan(0, `${unavailable}; run test/e2e/start-docker to include the multi-node end-to-end test`)
+} else {
+  await runOnSimulatedSwarm()
+}
+
+/** The running container of a service on a node. */
+async function containerOf(node: SimNode, service: string): Promise<string> {
+  return waitFor(`a running ${service} container on ${node}`, async () => (await sim(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${service}`, '-f', 'status=running'])).split('\n')[0])
+}
+
+/** rds in the controller's container, with its exit code and output. */
+async function rds(args: string[]) {
+  const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+  return execa('docker', ['exec', agent, 'rds', ...args], { env: nodeEnv('rds-sim1'), reject: false })
+}
+
+async function snapshotsOf(host: string): Promise<{ id: string; paths: string[]; tags?: string[] }[]> {
+  const listed = await rds(['snapshots', '--json', '--host', host])
+  return listed.exitCode === 0 ? JSON.parse(listed.stdout) : []
+}
+
+// The controller logs to stderr, which docker service logs passes on as its own stderr.
+/** Runs README code blocks, as written, in one bash that stops at the first failing command, against the manager. */
+const runReadme = (blocks: string[], cwd: string) =>
+  execa('bash', ['-e', '-o', 'pipefail', '-c', blocks.join('\n')], { cwd, reject: false, all: true, env: nodeEnv('rds-sim1') })
+
+const controllerLog = async () => (await execa('docker', ['service', 'logs', '--raw', `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
+const jobServices = async () => (await sim('rds-sim1', ['service', 'ls', '-q', '--filter', 'label=rds.job'])).split('\n').filter(Boolean)
+
+async function tearDown() {
+  await sim('rds-sim1', ['rm', '-f', '-v', README_RESTORE_CONTAINER]).catch(() => undefined)
+  await sim('rds-sim1', ['service', 'rm', ...EXTRA_SERVICES]).catch(() => undefined)
+  await sim('rds-sim1', ['stack', 'rm', STACK]).catch(() => undefined)
+  for (const id of await jobServices().catch(() => [])) await sim('rds-sim1', ['service', 'rm', id]).catch(() => undefined)
+  const ours = async () => {
+    const names = (await sim('rds-sim1', ['service', 'ls', '--format', '{{.Name}}'])).split('\n')
+    return names.filter((name) => name.startsWith(`${STACK}_`) || name.startsWith('rds-'))
+  }
+  await waitFor('the services to be gone', async () => (await ours()).length === 0 || undefined)
+  for (const node of ['rds-sim1', 'rds-sim2', 'rds-sim3'] as const) {
+    await waitFor(`the containers on ${node} to be gone`, async () => (await sim(node, ['ps', '-aq', '--filter', 'label=com.docker.swarm.service.id'])) === '' || undefined)
+    const volumes = (await sim(node, ['volume', 'ls', '-q'])).split('\n').filter((name) => name.startsWith(`${STACK}_`) || name.startsWith('rds-test-'))
+    if (volumes.length > 0) await sim(node, ['volume', 'rm', '-f', ...volumes])
+  }
+  for (const secret of SECRETS) await sim('rds-sim1', ['secret', 'rm', secret]).catch(() => undefined)
+}
+
+async function runOnSimulatedSwarm() {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-swarm-'))
+
+  t.before(async () => {
+    await startSimulatedSwarm()
+    await tearDown()
+    // Steps 2 and 3 of the README's quick start, as written, against the manager: the secrets, and
+    // the server's host keys made on rds-sim1 (where test/e2e/swarm.extra.yml places the server).
+    const [, createSecrets, knownHosts] = await readmeShellBlocks('Quick start')
+    const made = await runReadme([createSecrets!, knownHosts!], dir)
+    if (made.exitCode !== 0) throw new Error(`quick start steps 2 and 3 failed: ${made.all}`)
+    // The web service's two volumes on rds-sim3, with files in nested folders and one of 20 MB.
+    await sim('rds-sim3', [
+      'run', '--rm', '-v', `${STACK}_site:/site`, '-v', `${STACK}_uploads:/uploads`, 'debian:trixie-slim', 'sh', '-c',
+      'for i in $(seq 1 200); do mkdir -p /site/d$((i % 7)); head -c $((i * 97)) /dev/urandom > /site/d$((i % 7))/f$i; done; head -c 20000000 /dev/urandom > /uploads/big.bin; echo note > /uploads/skip.tmp',
+    ])
+    await sim('rds-sim1', ['stack', 'deploy', '-c', 'stack.yml', '-c', 'test/e2e/swarm.extra.yml', STACK])
+    const db = await containerOf('rds-sim2', `${STACK}_db`)
+    await waitFor('postgres to accept connections', async () => (await sim('rds-sim2', ['exec', db, 'psql', '-U', 'postgres', '-c', 'select 1'])) !== undefined)
+    await sim('rds-sim2', ['exec', db, 'psql', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE TABLE rows_to_keep (n int); INSERT INTO rows_to_keep SELECT generate_series(1, 1000);'])
+  })
+
+  t.teardown(async () => {
+    await tearDown()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  t.test('one controller backs up a Postgres on one worker (with its dump) and two volumes on another', async (t) => {
+    // The first run of db may come before the table: wait for a snapshot after it.
+    const db = await waitFor('a snapshot of backup_db with the table', async () => {
+      const dump = await rds(['export', '--host', `${STACK}_db`, '--path', '/volumes/db-dump/all.sql'])
+      return dump.exitCode === 0 && dump.stdout.includes('CREATE TABLE public.rows_to_keep') ? dump.stdout : undefined
+    }, 180)
+    const rows = db.slice(db.indexOf('COPY public.rows_to_keep')).split('\n')
+    t.equal(rows.indexOf('\\.') - 1, 1000, 'the dump holds all 1000 rows')
+    const web = await waitFor('a snapshot of backup_web', async () => (await snapshotsOf(`${STACK}_web`))[0], 120)
+    t.same(web.paths, ['/volumes'], 'paths do not depend on the node')
+    // docker service logs may lag behind the service's output by a moment.
+    const log = await waitFor('both runs in the log', async () => {
+      const text = await controllerLog()
+      return /controller: backup_db: backed up/.test(text) && /controller: backup_web: backed up/.test(text) ? text : undefined
+    }, 30)
+    t.match(log, /controller: backup_db: backed up on rds-sim2/)
+    t.match(log, /controller: backup_web: backed up on rds-sim3/)
+    t.match(log, /backup_db: pre-hook: running in backup_db/, 'the hook ran on the worker that runs the database')
+  })
+
+  t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {
+    const ran = await runReadme(await readmeShellBlocks('The whole Swarm').then((blocks) => blocks.slice(1)), dir)
+    t.equal(ran.exitCode, 0, ran.all)
+    t.match(ran.all, /controller: backup_db: starting on rds-sim2[\s\S]*backup_db: pre-hook: done[\s\S]*controller: backup_db: backed up on rds-sim2/)
+    t.match(ran.all, /^backup_db: "\*\/20 \* \* \* \* \*" on rds-sim2, next run \S+; last run succeeded/m)
+    t.match(ran.all, /^backup_web: "10,30,50 \* \* \* \* \*" on rds-sim3/m)
+    const rows = await sim('rds-sim1', ['exec', 'db-restored', 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
+    t.equal(rows.trim(), '1000|500500', 'every row came back into the fresh database')
+  })
+
+  t.test("the web service's snapshot restores to identical bytes, without the excluded file", async (t) => {
+    const web = await containerOf('rds-sim3', `${STACK}_web`)
+    const live = await sim('rds-sim3', ['exec', web, 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
+    const restored = await rds(['restore', 'latest', '--host', `${STACK}_web`, '--target', '/tmp/restored-web'])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    const back = await sim('rds-sim1', ['exec', agent, 'sh', '-c', CHECKSUMS, 'checksums', '/tmp/restored-web/volumes/site', '/tmp/restored-web/volumes/uploads'])
+    t.equal(back, live.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'))
+    t.match(back, /big\.bin/)
+    t.equal(back.split('\n').length, 201)
+  })
+
+  t.test('rds.backup.run-at changed with docker service update takes effect at once, with no restart', async (t) => {
+    const agentBefore = await containerOf('rds-sim1', `${STACK}_agent`)
+    const started = Date.now()
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.run-at=0 0 1 1 *', `${STACK}_web`])
+    await waitFor('the new schedule in the log', async () => /backup_web: schedule "10,30,50 \* \* \* \* \*" -> "0 0 1 1 \*"/.test(await controllerLog()) || undefined, 30)
+    t.comment(`label change to new schedule: ${Date.now() - started} ms (docker service update included)`)
+    // The Docker CLI's update reorders the service's mounts, which restarts its task: its node is
+    // known again once the new task runs.
+    const jobs = await waitFor('the new schedule and the node in rds jobs', async () => {
+      const listed = JSON.parse((await rds(['jobs', '--json'])).stdout) as { name: string; schedule?: string; node?: string }[]
+      return listed.find((job) => job.name === 'backup_web' && job.node === 'rds-sim3') ? listed : undefined
+    }, 30)
+    t.match(jobs, [{ name: 'backup_db' }, { name: 'backup_web', schedule: '0 0 1 1 *', node: 'rds-sim3' }])
+    t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agentBefore, 'the controller was not restarted')
+  })
+
+  t.test('a new labelled service is picked up, and dropped once removed', async (t) => {
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-extra', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *',
+      '--mount', 'type=volume,src=rds-test-extra,dst=/data', '--constraint', 'node.hostname==rds-sim2', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    await waitFor('the new service in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-extra' && job.node === 'rds-sim2') || undefined, 60)
+    await sim('rds-sim1', ['service', 'rm', 'rds-test-extra'])
+    await waitFor('the service to be dropped', async () => /controller: rds-test-extra: dropped/.test(await controllerLog()) || undefined, 30)
+    t.notOk(JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string }) => job.name === 'rds-test-extra'))
+  })
+
+  t.test('a service with a bad label is reported by rds jobs; the others still run', async (t) => {
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-badlabel', '--label', 'rds.backup=true', '--label', 'rds.backup.keep-daily=seven',
+      '--mount', 'type=volume,src=rds-test-bad,dst=/data', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    const message = 'service rds-test-badlabel: label rds.backup.keep-daily must be a whole number of snapshots to keep (or -1 for all), not "seven".'
+    const jobs = await waitFor('the bad label in rds jobs', async () => {
+      const listed = await rds(['jobs'])
+      return listed.stdout.includes(message) ? listed : undefined
+    }, 30)
+    t.equal(jobs.exitCode, 1, 'rds jobs fails, for monitoring')
+    const before = (await snapshotsOf(`${STACK}_db`)).length
+    await waitFor('another snapshot of backup_db', async () => (await snapshotsOf(`${STACK}_db`)).length > before || undefined, 90)
+    await sim('rds-sim1', ['service', 'rm', 'rds-test-badlabel'])
+  })
+
+  t.test('the controller killed mid-run leaves no job service behind, and the next run succeeds', async (t) => {
+    await waitFor('a job service of a run in progress', async () => (await jobServices()).length > 0 || undefined, 60)
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    await sim('rds-sim1', ['kill', agent])
+    t.ok((await jobServices()).length > 0, 'the job service outlived the controller')
+    await waitFor('a new controller', async () => (await containerOf('rds-sim1', `${STACK}_agent`)) !== agent || undefined, 120)
+    await waitFor('the left-over job service to be removed', async () => /removing job service rds-job-/.test(await controllerLog()) || undefined, 60)
+    const before = (await snapshotsOf(`${STACK}_db`)).length
+    await waitFor('a snapshot after the restart', async () => (await snapshotsOf(`${STACK}_db`)).length > before || undefined, 90)
+    // Between runs no job service is left.
+    await waitFor('no job service', async () => (await jobServices()).length === 0 || undefined, 30)
+  })
+
+  t.test("the single-service mode runs its hooks on a worker node", async (t) => {
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-single', '--constraint', 'node.hostname==rds-sim2', '--network', `${STACK}_backup`,
+      '--mount', `type=volume,src=${STACK}_db-dump,dst=/backup,readonly`, '--mount', 'type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock',
+      '--secret', 'source=restic-ssh-privkey,mode=0400', '--secret', 'restic-ssh-known-hosts', '--secret', 'restic-repo-password',
+      '-e', 'SSH_HOST=server', '-e', 'SSH_PORT=2222', '-e', 'REPO_PATH=single', '-e', 'RUN_AT=0 3 * * *', '-e', `SERVICE_NAME=${STACK}_db`,
+      '-e', 'PRE_HOOK=pg_dumpall -U postgres -f /dump/single.sql', '-e', 'POST_HOOK=rm -f /dump/single.sql', 'restic-docker-swarm-agent:latest',
+    ])
+    const single = await containerOf('rds-sim2', 'rds-test-single')
+    const run = await execa('docker', ['exec', single, 'rds', 'backup'], { env: nodeEnv('rds-sim2'), reject: false })
+    t.equal(run.exitCode, 0, run.stderr)
+    t.match(run.stderr, /pre-hook: running in backup_db[\s\S]*pre-hook: done[\s\S]*backup: snapshot [0-9a-f]{8} saved[\s\S]*post-hook: done/)
+  })
+}
