@@ -1,6 +1,7 @@
 import type Docker from 'dockerode'
 import { withRestic, type CliContext } from './context.js'
 import type { Config } from '../config/environment.js'
+import type { JobTemplate } from '../docker/job-service.js'
 import { ownJobTemplate } from '../docker/own-service.js'
 import { ConfigError, EXIT } from '../errors.js'
 import type { SwarmJob } from '../jobs/discover.js'
@@ -33,7 +34,15 @@ function retentionFor(restic: Restic, config: Config, log: Logger) {
  * Opens the controller of MODE=swarm (on a manager, as a Swarm service) and hands it to `use`.
  * `schedule` false makes one that runs jobs only when asked (rds backup --service).
  */
-export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller) => Promise<number>): Promise<number> {
+/** What a command of MODE=swarm has besides the controller. */
+export interface SwarmContext {
+  docker: Docker
+  template: JobTemplate
+  /** restic for the repository at this path on the server. */
+  resticFor: (repoPath: string) => Restic
+}
+
+export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller, swarm: SwarmContext) => Promise<number>): Promise<number> {
   return withRestic(cli, log, async (restic, config, version) => {
     if (config.resticRepository !== undefined) {
       throw new ConfigError('MODE=swarm backs up to the SFTP server (SSH_HOST, REPO_PATH); unset RESTIC_REPOSITORY, and copy to other repositories with rds copy.')
@@ -62,6 +71,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       schedule,
       onChange: config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
-    return (await use(controller)) ?? EXIT.ok
+    const resticFor = (repoPath: string): Restic => ({ ...restic, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
+    return (await use(controller, { docker, template, resticFor })) ?? EXIT.ok
   })
 }

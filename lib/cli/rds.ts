@@ -7,6 +7,7 @@ import { addAgentCommand } from './agent.js'
 import { addBackupCommand } from './backup.js'
 import type { CliContext, CommandContext } from './context.js'
 import { addCopyCommand } from './copy.js'
+import { addCoverageCommand } from './coverage.js'
 import { addExportCommand } from './export.js'
 import { addHealthCommand } from './health.js'
 import { addImportCommand } from './import.js'
@@ -14,6 +15,7 @@ import { addJobsCommand } from './jobs.js'
 import { addLsCommand } from './ls.js'
 import { addRestoreCommand } from './restore.js'
 import { addSnapshotsCommand } from './snapshots.js'
+import { addSurveyVolumesCommand } from './survey-volumes.js'
 
 export type { CliContext } from './context.js'
 
@@ -36,6 +38,8 @@ const COMMANDS = [
   addCopyCommand,
   addHealthCommand,
   addJobsCommand,
+  addCoverageCommand,
+  addSurveyVolumesCommand,
 ]
 
 function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {

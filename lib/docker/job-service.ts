@@ -29,6 +29,8 @@ export interface JobOutcome {
   exitCode?: number
   /** Why it did not run or ended without an exit code, from Swarm. */
   reason?: string
+  /** When the backup began on the node, by the job's own log: how long Swarm took to start it. */
+  backupStartedAt?: string
 }
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
@@ -57,23 +59,39 @@ async function finishedTask(docker: Docker, serviceId: string): Promise<TaskInfo
   return tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
 }
 
-/** The job's output, relayed line by line to the controller's log at the level the job logged it. */
-async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<void> {
+/**
+ * A finished job service's output, line by line, stdout and stderr in the order written. Read
+ * whole: it is a job's own log or a survey, not a volume's data.
+ */
+export async function serviceOutput(docker: Docker, serviceId: string): Promise<{ stream: 'stdout' | 'stderr'; line: string }[]> {
   const raw = (await docker.getService(serviceId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer
-  let text = ''
-  const collect = new Writable({
+  const lines: { stream: 'stdout' | 'stderr'; line: string }[] = []
+  const add = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push({ stream, line })
+  }
+  const stdout = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      text += chunk.toString('utf8')
+      add('stdout', chunk)
       done()
     },
   })
-  await pipeline(Readable.from([raw]), demultiplexer(collect, (chunk) => collect.write(chunk)))
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue
-    const logged = /^\S+Z (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
-    const level = (logged?.[1]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
-    log[level](`${jobName}: ${logged?.[2] ?? line}`)
+  await pipeline(Readable.from([raw]), demultiplexer(stdout, (chunk) => add('stderr', chunk)))
+  return lines
+}
+
+/**
+ * The job's output, relayed line by line to the controller's log at the level the job logged it.
+ * Resolves to when the job's log says its backup began.
+ */
+async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<string | undefined> {
+  let backupStartedAt: string | undefined
+  for (const { line } of await serviceOutput(docker, serviceId)) {
+    const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
+    const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
+    if (logged?.[3]?.startsWith('run: starting backup')) backupStartedAt ??= logged[1]
+    log[level](`${jobName}: ${logged?.[3] ?? line}`)
   }
+  return backupStartedAt
 }
 
 /**
@@ -112,10 +130,13 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
       if (signal?.aborted) return { reason: 'stopped' }
       await sleep(POLL_MS, undefined, { signal }).catch(() => undefined)
     }
-    await relayLogs(docker, serviceId, request.name, log).catch((error) => log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`))
+    const backupStartedAt = await relayLogs(docker, serviceId, request.name, log).catch((error) => {
+      log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
+      return undefined
+    })
     const state = task.Status?.State
-    if (state === 'complete') return { exitCode: 0 }
-    if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err }
+    if (state === 'complete') return { exitCode: 0, backupStartedAt }
+    if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, backupStartedAt }
     return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }
   } finally {
     await docker.getService(serviceId).remove().catch((error) => log.warn(`${request.name}: could not remove job service ${serviceId}: ${(error as Error).message}`))

@@ -1,5 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import type { ScheduledJob } from '../schedule/controller.js'
+import type { LastRun, ScheduledJob } from '../schedule/controller.js'
 
 /** One row of the table of jobs the controller keeps in JOBS_FILE, for `rds jobs`. */
 export interface JobRow {
@@ -9,7 +9,7 @@ export interface JobRow {
   schedule?: string
   nextRun?: string
   running: boolean
-  last?: { finishedAt: string; ok: boolean; message: string }
+  last?: LastRun
   error?: string
 }
 

@@ -12,6 +12,10 @@ const RECHECK_MAX_MS = 60_000
 
 /** The outcome of a job's last run, for `rds jobs`. */
 export interface LastRun {
+  /** When the run was due: the schedule's tick, or the moment it was asked for. */
+  startedAt: string
+  /** When the backup began on the node (the job's own clock), if it got that far. */
+  backupStartedAt?: string
   finishedAt: string
   ok: boolean
   message: string
@@ -198,8 +202,9 @@ export class Controller {
     const { docker, template, jobEnv, log } = this.options
     const job = scheduled.job
     const started = Date.now()
+    let backupStartedAt: string | undefined
     const finish = (ok: boolean, message: string) => {
-      scheduled.last = { finishedAt: new Date().toISOString(), ok, message }
+      scheduled.last = { startedAt: new Date(started).toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
       if (ok) log.info(`controller: ${job.name}: ${message}`)
       else log.error(`controller: ${job.name}: ${message}`)
     }
@@ -215,6 +220,7 @@ export class Controller {
     } catch (error) {
       return finish(false, `the job could not be started: ${(error as Error).message}`)
     }
+    backupStartedAt = outcome.backupStartedAt
     const seconds = ((Date.now() - started) / 1000).toFixed(1)
     if (outcome.exitCode !== 0) {
       return finish(false, outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`)

@@ -9,11 +9,10 @@ import t from 'tap'
 import { execa } from 'execa'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
-import { nodeEnv, sim, startSimulatedSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
+import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../fixtures/swarm.js'
+import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
-const STACK = 'backup'
-const SECRETS = ['db-password', 'restic-ssh-privkey', 'restic-ssh-authorized-keys', 'restic-repo-password', 'restic-ssh-known-hosts']
-const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single']
+const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled']
 // What the quick start's restore step starts.
 const README_RESTORE_CONTAINER = 'db-restored'
 // A listing of every file under the given folders with its checksum, relative to each folder.
@@ -29,47 +28,9 @@ if (unavailable) {
   await runOnSimulatedSwarm()
 }
 
-/** The running container of a service on a node. */
-async function containerOf(node: SimNode, service: string): Promise<string> {
-  return waitFor(`a running ${service} container on ${node}`, async () => (await sim(node, ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${service}`, '-f', 'status=running'])).split('\n')[0])
-}
+const newestSnapshot = async (host: string) => (await snapshotsOf(host)).at(-1)?.id
 
-/** rds in the controller's container, with its exit code and output. */
-async function rds(args: string[]) {
-  const agent = await containerOf('rds-sim1', `${STACK}_agent`)
-  return execa('docker', ['exec', agent, 'rds', ...args], { env: nodeEnv('rds-sim1'), reject: false })
-}
-
-async function snapshotsOf(host: string): Promise<{ id: string; paths: string[]; tags?: string[] }[]> {
-  const listed = await rds(['snapshots', '--json', '--host', host])
-  return listed.exitCode === 0 ? JSON.parse(listed.stdout) : []
-}
-
-// The controller logs to stderr, which docker service logs passes on as its own stderr.
-/** Runs README code blocks, as written, in one bash that stops at the first failing command, against the manager. */
-const runReadme = (blocks: string[], cwd: string) =>
-  execa('bash', ['-e', '-o', 'pipefail', '-c', blocks.join('\n')], { cwd, reject: false, all: true, env: nodeEnv('rds-sim1') })
-
-const controllerLog = async () => (await execa('docker', ['service', 'logs', '--raw', `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
-const jobServices = async () => (await sim('rds-sim1', ['service', 'ls', '-q', '--filter', 'label=rds.job'])).split('\n').filter(Boolean)
-
-async function tearDown() {
-  await sim('rds-sim1', ['rm', '-f', '-v', README_RESTORE_CONTAINER]).catch(() => undefined)
-  await sim('rds-sim1', ['service', 'rm', ...EXTRA_SERVICES]).catch(() => undefined)
-  await sim('rds-sim1', ['stack', 'rm', STACK]).catch(() => undefined)
-  for (const id of await jobServices().catch(() => [])) await sim('rds-sim1', ['service', 'rm', id]).catch(() => undefined)
-  const ours = async () => {
-    const names = (await sim('rds-sim1', ['service', 'ls', '--format', '{{.Name}}'])).split('\n')
-    return names.filter((name) => name.startsWith(`${STACK}_`) || name.startsWith('rds-'))
-  }
-  await waitFor('the services to be gone', async () => (await ours()).length === 0 || undefined)
-  for (const node of ['rds-sim1', 'rds-sim2', 'rds-sim3'] as const) {
-    await waitFor(`the containers on ${node} to be gone`, async () => (await sim(node, ['ps', '-aq', '--filter', 'label=com.docker.swarm.service.id'])) === '' || undefined)
-    const volumes = (await sim(node, ['volume', 'ls', '-q'])).split('\n').filter((name) => name.startsWith(`${STACK}_`) || name.startsWith('rds-test-'))
-    if (volumes.length > 0) await sim(node, ['volume', 'rm', '-f', ...volumes])
-  }
-  for (const secret of SECRETS) await sim('rds-sim1', ['secret', 'rm', secret]).catch(() => undefined)
-}
+const tearDown = () => removeStack([README_RESTORE_CONTAINER], EXTRA_SERVICES)
 
 async function runOnSimulatedSwarm() {
   const dir = await mkdtemp(join(tmpdir(), 'rds-swarm-'))
@@ -77,20 +38,7 @@ async function runOnSimulatedSwarm() {
   t.before(async () => {
     await startSimulatedSwarm()
     await tearDown()
-    // Steps 2 and 3 of the README's quick start, as written, against the manager: the secrets, and
-    // the server's host keys made on rds-sim1 (where test/e2e/swarm.extra.yml places the server).
-    const [, createSecrets, knownHosts] = await readmeShellBlocks('Quick start')
-    const made = await runReadme([createSecrets!, knownHosts!], dir)
-    if (made.exitCode !== 0) throw new Error(`quick start steps 2 and 3 failed: ${made.all}`)
-    // The web service's two volumes on rds-sim3, with files in nested folders and one of 20 MB.
-    await sim('rds-sim3', [
-      'run', '--rm', '-v', `${STACK}_site:/site`, '-v', `${STACK}_uploads:/uploads`, 'debian:trixie-slim', 'sh', '-c',
-      'for i in $(seq 1 200); do mkdir -p /site/d$((i % 7)); head -c $((i * 97)) /dev/urandom > /site/d$((i % 7))/f$i; done; head -c 20000000 /dev/urandom > /uploads/big.bin; echo note > /uploads/skip.tmp',
-    ])
-    await sim('rds-sim1', ['stack', 'deploy', '-c', 'stack.yml', '-c', 'test/e2e/swarm.extra.yml', STACK])
-    const db = await containerOf('rds-sim2', `${STACK}_db`)
-    await waitFor('postgres to accept connections', async () => (await sim('rds-sim2', ['exec', db, 'psql', '-U', 'postgres', '-c', 'select 1'])) !== undefined)
-    await sim('rds-sim2', ['exec', db, 'psql', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'CREATE TABLE rows_to_keep (n int); INSERT INTO rows_to_keep SELECT generate_series(1, 1000);'])
+    await deployStack(dir)
   })
 
   t.teardown(async () => {
@@ -178,9 +126,33 @@ async function runOnSimulatedSwarm() {
       return listed.stdout.includes(message) ? listed : undefined
     }, 30)
     t.equal(jobs.exitCode, 1, 'rds jobs fails, for monitoring')
-    const before = (await snapshotsOf(`${STACK}_db`)).length
-    await waitFor('another snapshot of backup_db', async () => (await snapshotsOf(`${STACK}_db`)).length > before || undefined, 90)
+    // Retention (keep-daily) keeps one snapshot a day: a new run shows as a new newest snapshot.
+    const before = await newestSnapshot(`${STACK}_db`)
+    await waitFor('another snapshot of backup_db', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
     await sim('rds-sim1', ['service', 'rm', 'rds-test-badlabel'])
+  })
+
+  t.test('rds coverage shows every volume on every node: a volume nobody labelled is NOT COVERED', async (t) => {
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-unlabelled', '--constraint', 'node.hostname==rds-sim3',
+      '--mount', 'type=volume,src=rds-test-free,dst=/data', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    await containerOf('rds-sim3', 'rds-test-unlabelled')
+    const coverage = await rds(['coverage', '--json'])
+    t.equal(coverage.exitCode, 1, 'a volume in use is not covered')
+    const rows = JSON.parse(coverage.stdout) as { node: string; volume: string; status: string; job?: string; lastSnapshot?: string }[]
+    const row = (node: string, volume: string) => rows.find((r) => r.node === node && r.volume === volume)
+    t.match(row('rds-sim3', 'rds-test-free'), { status: 'NOT COVERED', services: ['rds-test-unlabelled'] })
+    t.match(row('rds-sim2', `${STACK}_db-dump`), { status: 'covered', job: `${STACK}_db`, lastSnapshot: /^\d{4}-/ })
+    t.match(row('rds-sim2', `${STACK}_db-data`), { status: 'excluded' })
+    t.match(row('rds-sim3', `${STACK}_site`), { status: 'covered', job: `${STACK}_web` })
+    t.match(row('rds-sim3', `${STACK}_uploads`), { status: 'covered', job: `${STACK}_web` })
+    t.match(row('rds-sim1', `${STACK}_repositories`), { status: 'excluded' }, 'the server says rds.backup=false')
+    const text = await rds(['coverage'])
+    t.match(text.stdout, /^rds-sim3 {2}rds-test-free {2}NOT COVERED {2}used by rds-test-unlabelled$/m)
+    const names = await sim('rds-sim1', ['service', 'ls', '--format', '{{.Name}}', '--filter', 'label=rds.job'])
+    t.notMatch(names, /rds-survey-/, 'the survey job is removed')
+    await sim('rds-sim1', ['service', 'rm', 'rds-test-unlabelled'])
   })
 
   t.test('the controller killed mid-run leaves no job service behind, and the next run succeeds', async (t) => {
@@ -190,8 +162,8 @@ async function runOnSimulatedSwarm() {
     t.ok((await jobServices()).length > 0, 'the job service outlived the controller')
     await waitFor('a new controller', async () => (await containerOf('rds-sim1', `${STACK}_agent`)) !== agent || undefined, 120)
     await waitFor('the left-over job service to be removed', async () => /removing job service rds-job-/.test(await controllerLog()) || undefined, 60)
-    const before = (await snapshotsOf(`${STACK}_db`)).length
-    await waitFor('a snapshot after the restart', async () => (await snapshotsOf(`${STACK}_db`)).length > before || undefined, 90)
+    const before = await newestSnapshot(`${STACK}_db`)
+    await waitFor('a snapshot after the restart', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
     // Between runs no job service is left.
     await waitFor('no job service', async () => (await jobServices()).length === 0 || undefined, 30)
   })

@@ -1,0 +1,62 @@
+import type { Command } from 'commander'
+import { readConfig } from '../config/environment.js'
+import { describeDuration } from '../config/duration.js'
+import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
+import { surveyNodes } from '../docker/volume-survey.js'
+import { ConfigError, EXIT } from '../errors.js'
+import { computeCoverage, type CoverageRow } from '../jobs/coverage.js'
+import { LABEL } from '../jobs/labels.js'
+import { REJECTED_TAG } from '../jobs/guard.js'
+import { createLogger } from '../observe/log.js'
+import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import type { CommandContext } from './context.js'
+import { withController } from './controller.js'
+import { writeOut } from './output.js'
+
+/** A service that says rds.backup=false has its volumes left out on purpose. */
+const saysNoBackup = (service: SwarmService) =>
+  [service.serviceLabels[LABEL], service.containerLabels[LABEL]].some((value) => value !== undefined && /^(0|false|no|off)$/i.test(value.trim()))
+
+function describeRow(row: CoverageRow, now: number): string {
+  const used = row.services.length > 0 ? `used by ${row.services.join(', ')}` : ''
+  const detail =
+    row.status === 'covered'
+      ? `by ${row.job}, ${row.lastSnapshot ? `last snapshot ${describeDuration(Math.max(0, now - Date.parse(row.lastSnapshot)))} ago` : 'no snapshot yet'}`
+      : row.status === 'excluded'
+        ? `by the labels of ${row.services.join(', ')}`
+        : used
+  return [row.node, row.volume, row.status, detail, ...row.flags].filter(Boolean).join('  ')
+}
+
+export function addCoverageCommand(program: Command, { cli, setExitCode }: CommandContext): void {
+  program
+    .command('coverage')
+    .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED; exit 1 when a volume in use is not covered')
+    .option('--json', 'print them as JSON, for scripts')
+    .action(async (options: { json?: boolean }) => {
+      if (readConfig(cli.env).mode !== 'swarm') throw new ConfigError("coverage needs MODE=swarm; run it in the controller's container (docker exec).")
+      const log = createLogger({ stream: cli.stderr })
+      setExitCode(
+        await withController(cli, log, false, async (controller, swarm) => {
+          await controller.sync('rds coverage')
+          const jobs = [...controller.jobs.values()].map((scheduled) => scheduled.job)
+          const surveys = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
+          // The newest accepted snapshot of each job, from each repository the jobs use.
+          const lastSnapshots = new Map<string, string>()
+          for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
+            const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [10])
+            for (const snapshot of snapshots) {
+              if (snapshot.tags?.includes(REJECTED_TAG)) continue
+              const known = lastSnapshots.get(snapshot.hostname)
+              if (!known || Date.parse(snapshot.time) > Date.parse(known)) lastSnapshots.set(snapshot.hostname, snapshot.time)
+            }
+          }
+          const optedOut = new Set((await readSwarmServices(swarm.docker)).filter(saysNoBackup).map((service) => service.name))
+          const rows = computeCoverage(surveys, jobs, lastSnapshots, optedOut)
+          if (options.json) await writeOut(cli.stdout, `${JSON.stringify(rows, null, 2)}\n`)
+          else for (const row of rows) await writeOut(cli.stdout, `${describeRow(row, Date.now())}\n`)
+          return rows.some((row) => row.status === 'NOT COVERED') ? EXIT.failure : EXIT.ok
+        }),
+      )
+    })
+}

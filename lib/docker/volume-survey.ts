@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type Docker from 'dockerode'
+import type { Logger } from '../observe/log.js'
+import { serviceOutput, type JobTemplate } from './job-service.js'
+import { JOB_LABEL } from './swarm.js'
+
+/** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
+export interface VolumeUser {
+  container: string
+  service?: string
+  running: boolean
+}
+
+/** The volumes of one node, with the containers that mount each. */
+export interface NodeVolumes {
+  node: string
+  volumes: { name: string; driver: string; usedBy: VolumeUser[] }[]
+}
+
+// What a survey prints on stdout, one line: a marker so that nothing else in the output is taken for it.
+const SURVEY_PREFIX = 'rds-volume-survey '
+const POLL_MS = 1000
+const SURVEY_TIMEOUT_MS = 5 * 60_000
+
+/** This engine's volumes and who mounts them: what `rds survey-volumes` prints on each node. */
+export async function surveyLocalVolumes(docker: Docker): Promise<NodeVolumes> {
+  const [info, listed, containers] = await Promise.all([
+    docker.info() as Promise<{ Name?: string }>,
+    docker.listVolumes() as Promise<{ Volumes?: { Name: string; Driver?: string }[] | null }>,
+    docker.listContainers({ all: true }),
+  ])
+  return {
+    node: info.Name ?? 'unknown',
+    volumes: (listed.Volumes ?? [])
+      .map((volume) => ({
+        name: volume.Name,
+        driver: volume.Driver ?? 'local',
+        usedBy: containers
+          .filter((container) => container.Mounts.some((mount) => mount.Type === 'volume' && mount.Name === volume.Name))
+          .filter((container) => container.Labels[JOB_LABEL] === undefined)
+          .map((container) => ({
+            container: container.Names[0]?.replace(/^\//, '') ?? container.Id.slice(0, 12),
+            service: container.Labels['com.docker.swarm.service.name'],
+            running: container.State === 'running',
+          })),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+  }
+}
+
+export const surveyLine = (survey: NodeVolumes) => `${SURVEY_PREFIX}${JSON.stringify(survey)}\n`
+
+/**
+ * Surveys the volumes of every node at once: a global Swarm job of the controller's image runs
+ * `rds survey-volumes` on each node, and its output is read back. The service is always removed.
+ */
+export async function surveyNodes(docker: Docker, template: JobTemplate, log: Logger, signal?: AbortSignal): Promise<NodeVolumes[]> {
+  const nodes = ((await docker.listNodes()) as { Status?: { State?: string }; Spec?: { Availability?: string } }[]).filter(
+    (node) => node.Status?.State === 'ready' && node.Spec?.Availability === 'active',
+  )
+  const service = await docker.createService({
+    Name: `rds-survey-${Date.now().toString(36)}`,
+    Labels: { [JOB_LABEL]: 'survey' },
+    Mode: { GlobalJob: {} },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: template.image,
+        Command: ['rds', 'survey-volumes'],
+        Labels: { [JOB_LABEL]: 'survey' },
+        Mounts: [{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock', ReadOnly: true }],
+      },
+      RestartPolicy: { Condition: 'none' },
+    },
+  } as Docker.CreateServiceOptions)
+  const serviceId = (service as unknown as { id: string }).id
+  try {
+    const deadline = Date.now() + SURVEY_TIMEOUT_MS
+    for (;;) {
+      const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as { Status?: { State?: string } }[]
+      const done = tasks.filter((task) => ['complete', 'failed', 'rejected', 'shutdown', 'orphaned'].includes(task.Status?.State ?? ''))
+      if (tasks.length >= nodes.length && done.length === tasks.length) break
+      if (Date.now() > deadline || signal?.aborted) {
+        throw new Error(`the survey of the nodes' volumes did not finish within ${SURVEY_TIMEOUT_MS / 60_000} minutes (${done.length} of ${nodes.length} nodes answered)`)
+      }
+      await sleep(POLL_MS)
+    }
+    const surveys = (await serviceOutput(docker, serviceId))
+      .filter(({ stream, line }) => stream === 'stdout' && line.startsWith(SURVEY_PREFIX))
+      .map(({ line }) => JSON.parse(line.slice(SURVEY_PREFIX.length)) as NodeVolumes)
+    if (surveys.length < nodes.length) log.warn(`coverage: only ${surveys.length} of ${nodes.length} nodes answered the survey; the others' volumes are missing`)
+    return surveys.sort((a, b) => a.node.localeCompare(b.node))
+  } finally {
+    await docker.getService(serviceId).remove().catch(() => undefined)
+  }
+}

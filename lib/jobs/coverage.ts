@@ -1,0 +1,54 @@
+import type { NodeVolumes } from '../docker/volume-survey.js'
+import type { SwarmJob } from './discover.js'
+
+export type CoverageStatus = 'covered' | 'excluded' | 'NOT COVERED' | 'unused'
+
+/** One volume on one node, and whether a backup covers it. */
+export interface CoverageRow {
+  node: string
+  volume: string
+  status: CoverageStatus
+  /** The services whose containers mount it. */
+  services: string[]
+  /** The job that backs it up, when covered. */
+  job?: string
+  /** When the job's newest snapshot was taken, when there is one. */
+  lastSnapshot?: string
+  /** Worth a look: an anonymous volume (its name changes with its container), one on several nodes, a bad label. */
+  flags: string[]
+}
+
+// Docker names an anonymous volume with 64 hexadecimal digits.
+const ANONYMOUS = /^[0-9a-f]{64}$/
+
+/**
+ * Every volume on every node, marked covered (a job backs it up on that node), excluded (its
+ * service is labelled but rds.backup.volumes leaves it out, or every service using it says
+ * rds.backup=false: `optedOut`), NOT COVERED (a container uses it and nothing backs it up) or
+ * unused. `lastSnapshots` gives each job's newest snapshot time by its host.
+ */
+export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSnapshots: Map<string, string>, optedOut: Set<string> = new Set()): CoverageRow[] {
+  const nodesOf = new Map<string, Set<string>>()
+  for (const survey of surveys) for (const volume of survey.volumes) nodesOf.set(volume.name, (nodesOf.get(volume.name) ?? new Set()).add(survey.node))
+  return surveys.flatMap((survey) =>
+    survey.volumes.map((volume): CoverageRow => {
+      const services = [...new Set(volume.usedBy.flatMap((user) => (user.service ? [user.service] : [])))].sort()
+      const inUse = volume.usedBy.some((user) => user.running || user.service !== undefined)
+      const labelled = jobs.filter((job) => services.includes(job.service))
+      const covering = labelled.find((job) => job.backup?.volumes.some((backed) => backed.source === volume.name) && job.node?.hostname === survey.node)
+      const flags: string[] = []
+      if (ANONYMOUS.test(volume.name)) flags.push('anonymous')
+      const elsewhere = nodesOf.get(volume.name)?.size ?? 1
+      if (elsewhere > 1) flags.push(`on ${elsewhere} nodes`)
+      for (const job of labelled) if (job.error) flags.push(`label error: ${job.error}`)
+      const status: CoverageStatus = covering
+        ? 'covered'
+        : labelled.some((job) => job.backup && !job.backup.volumes.some((backed) => backed.source === volume.name)) || (services.length > 0 && services.every((service) => optedOut.has(service)))
+          ? 'excluded'
+          : inUse
+            ? 'NOT COVERED'
+            : 'unused'
+      return { node: survey.node, volume: volume.name, status, services, job: covering?.name, lastSnapshot: covering ? lastSnapshots.get(covering.name) : undefined, flags }
+    }),
+  )
+}
