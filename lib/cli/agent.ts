@@ -3,7 +3,7 @@ import { readConfig } from '../config/environment.js'
 import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { runAgent } from '../schedule/agent.js'
-import { withController } from './controller.js'
+import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'
 
 export function addAgentCommand(program: Command, { cli, setExitCode }: CommandContext): void {

@@ -3,7 +3,7 @@ import { readConfig } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { runJob } from '../jobs/run.js'
 import { createLogger } from '../observe/log.js'
-import { withController } from './controller.js'
+import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'
 
 export function addBackupCommand(program: Command, { cli, setExitCode }: CommandContext): void {

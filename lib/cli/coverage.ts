@@ -10,7 +10,7 @@ import { REJECTED_TAG } from '../jobs/guard.js'
 import { createLogger } from '../observe/log.js'
 import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import type { CommandContext } from './context.js'
-import { withController } from './controller.js'
+import { withController } from './with-controller.js'
 import { writeOut } from './output.js'
 
 /** A service that says rds.backup=false has its volumes left out on purpose. */

@@ -50,10 +50,15 @@ export async function followSwarmEvents(docker: Docker, options: FollowOptions):
         await options.onReconnect()
       }
       first = false
-      const stop = () => stream.destroy()
+      const lines = createInterface({ input: stream, crlfDelay: Infinity })
+      // Closing the lines ends the loop below; destroying the stream alone would leave it waiting.
+      const stop = () => {
+        lines.close()
+        stream.destroy()
+      }
       signal.addEventListener('abort', stop, { once: true })
       try {
-        for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        for await (const line of lines) {
           if (line.trim() === '') continue
           let event: SwarmEvent
           try {

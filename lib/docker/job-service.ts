@@ -38,6 +38,9 @@ export const VOLUMES_ROOT = '/volumes'
 const DOCKER_SOCKET = '/var/run/docker.sock'
 // Task states after which a job task will not change (RestartPolicy none).
 const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
+// A task that is not running this long after the job was created (a node down, no room) is given up.
+const START_TIMEOUT_MS = 5 * 60_000
+const STARTED_STATES = new Set(['running', ...FINAL_STATES])
 // How often a running job's task is looked at: Swarm sends no event for a task on another node.
 const POLL_MS = 1000
 // The job's restic needs time to remove its lock when stopped.
@@ -53,10 +56,11 @@ interface TaskInfo {
   Status?: { State?: string; Err?: string; ContainerStatus?: { ExitCode?: number } }
 }
 
-/** The job's one task once it has ended, or undefined while it has not. */
-async function finishedTask(docker: Docker, serviceId: string): Promise<TaskInfo | undefined> {
+/** The job's one task: its state, and whether it has ended. */
+async function jobTask(docker: Docker, serviceId: string): Promise<{ task?: TaskInfo; finished: boolean }> {
   const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as TaskInfo[]
-  return tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
+  const finished = tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
+  return { task: finished ?? tasks[0], finished: finished !== undefined }
 }
 
 /**
@@ -125,11 +129,18 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
   } as Docker.CreateServiceOptions)
   const serviceId = (service as unknown as { id: string }).id
   try {
-    let task: TaskInfo | undefined
-    while (!(task = await finishedTask(docker, serviceId))) {
+    const created = Date.now()
+    let { task, finished } = await jobTask(docker, serviceId)
+    while (!finished) {
       if (signal?.aborted) return { reason: 'stopped' }
+      const state = task?.Status?.State ?? 'new'
+      if (!STARTED_STATES.has(state) && Date.now() - created > START_TIMEOUT_MS) {
+        return { reason: `Swarm did not start the job within ${START_TIMEOUT_MS / 60_000} minutes (its task is ${state}${task?.Status?.Err ? `: ${task.Status.Err}` : ''}); check the node with docker node ls and docker service ps` }
+      }
       await sleep(POLL_MS, undefined, { signal }).catch(() => undefined)
+      ;({ task, finished } = await jobTask(docker, serviceId))
     }
+    task = task!
     const backupStartedAt = await relayLogs(docker, serviceId, request.name, log).catch((error) => {
       log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
       return undefined

@@ -3,15 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { RDS, runBin } from '../fixtures/cli.js'
-import { useServerAndData, type SftpServer } from '../fixtures/sftp-server.js'
+import { useServerAndData } from '../fixtures/sftp-server.js'
 
 const fixture = useServerAndData(t)
-let server: SftpServer
-let data: string
-t.before(() => {
-  ;({ server, data } = fixture)
-})
-
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
 
 t.test('rds health reports the last run recorded in STATUS_FILE', async (t) => {
@@ -21,7 +15,7 @@ t.test('rds health reports the last run recorded in STATUS_FILE', async (t) => {
   const health = () => rds(['health'], { STATUS_FILE: statusFile })
   t.match(await health(), { exitCode: 0, stdout: 'no run has finished yet\n' })
 
-  const env = server.env(data, { REPO_PATH: 'health', STATUS_FILE: statusFile })
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'health', STATUS_FILE: statusFile })
   t.equal((await rds(['backup'], env)).exitCode, 0)
   t.match(await health(), { exitCode: 0, stdout: /^the last run succeeded at \d{4}-.* \(snapshot [0-9a-f]{8}\)\n$/ })
 

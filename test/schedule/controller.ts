@@ -1,0 +1,139 @@
+// The controller in this process, against the machine's real single-node Swarm: discovery, live
+// label changes, a run as a Swarm job (which fails at once here: the jobs get no server), the
+// clean-up of a crashed controller's job services, and the survey of the nodes' volumes. The
+// whole pipeline, with a server and three nodes, is test/e2e/swarm.ts.
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import Docker from 'dockerode'
+import { execa } from 'execa'
+import { surveyNodes } from '../../lib/docker/volume-survey.js'
+import { Controller, type ScheduledJob } from '../../lib/schedule/controller.js'
+import type { SwarmJob } from '../../lib/jobs/discover.js'
+import { swarmUnavailable } from '../fixtures/docker.js'
+import { captureLogger } from '../fixtures/log.js'
+import { ROOT } from '../fixtures/root.js'
+
+const APP = 'rds-ctl-app'
+const BAD = 'rds-ctl-bad'
+const LEFTOVER = 'rds-ctl-leftover'
+const VOLUME = 'rds-ctl-data'
+const IMAGE = 'restic-docker-swarm-agent:latest'
+
+const missing = await swarmUnavailable()
+if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
+
+const docker = (args: string[]) => execa('docker', args, { reject: false })
+
+async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, seconds = 60): Promise<T> {
+  for (let i = 0; i < seconds * 10; i++) {
+    const value = await check()
+    if (value) return value
+    await sleep(100)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
+  const client = new Docker()
+  const removeAll = async () => {
+    await docker(['service', 'rm', APP, BAD, LEFTOVER])
+    // Docker 20.10 (this machine's) keeps a removed job service's exited container; 26 does not.
+    const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
+    if (exited.length > 0) await docker(['rm', ...exited])
+    await until('the test services to be gone', async () => (await docker(['ps', '-aq', '--filter', `volume=${VOLUME}`])).stdout === '' || undefined)
+    await docker(['volume', 'rm', VOLUME])
+  }
+  t.before(async () => {
+    await execa('images/build', [], { cwd: ROOT })
+    await removeAll()
+    await docker(['volume', 'create', VOLUME])
+    await execa('docker', ['run', '--rm', '-v', `${VOLUME}:/data`, 'debian:trixie-slim', 'sh', '-c', 'echo data > /data/file'])
+  })
+  t.teardown(removeAll)
+
+  const { log, text } = captureLogger()
+  const stop = new AbortController()
+  const retained: SwarmJob[] = []
+  let rows: ScheduledJob[] = []
+  const controller = new Controller({
+    docker: client,
+    template: { image: IMAGE, networks: [], secrets: [] },
+    defaults: { retention: { prune: false }, repoPath: 'unused' },
+    // No server: each job's rds backup stops at once, saying SSH_HOST is not set.
+    jobEnv: [],
+    applyRetention: async (job) => void retained.push(job),
+    log,
+    stop: stop.signal,
+    onChange: (jobs) => (rows = jobs),
+  })
+  /** Waits for a line of the controller's log; on a timeout the log is shown. */
+  const logShows = (what: string, pattern: RegExp, seconds = 20) =>
+    until(what, () => pattern.test(text()) || undefined, seconds).catch((error) => {
+      t.comment(text())
+      throw error
+    })
+  let running: Promise<void> | undefined
+  // Whatever fails, the controller stops, and with it the event stream that keeps this process up.
+  t.teardown(async () => {
+    stop.abort()
+    await running
+  })
+
+  t.test('at start it removes the job services a crashed controller left, then schedules the labelled services', async (t) => {
+    await execa('docker', ['service', 'create', '--detach', '--name', LEFTOVER, '--label', 'rds.job=app', '--replicas', '0', 'debian:trixie-slim', 'true'])
+    await execa('docker', [
+      'service', 'create', '--detach', '--name', APP, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *',
+      '--mount', `type=volume,src=${VOLUME},dst=/data`, '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    await until('the service to run', async () => (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${APP}`])).stdout !== '' || undefined)
+    running = controller.run()
+    await logShows('the job to be scheduled', /controller: rds-ctl-app: scheduled "0 0 1 1 \*" on .*, next run at 2027-01-01/)
+    // Swarm may say the task runs a moment after its container does: the controller looks again.
+    const node = await until('the job to have its node', () => controller.jobs.get(APP)?.job.node?.hostname)
+    t.equal(node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())
+    t.match(text(), /removing job service rds-ctl-leftover, left by a controller that stopped mid-run/)
+    t.equal((await docker(['service', 'inspect', LEFTOVER])).exitCode, 1, 'the left-over job service is gone')
+    t.match(rows.map((row) => row.job.name), [APP])
+  })
+
+  t.test('a label changed on the service changes the schedule at once, from the event', async (t) => {
+    await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.backup.run-at=0 0 2 1 *', APP])
+    await logShows('the new schedule', /rds-ctl-app: schedule "0 0 1 1 \*" -> "0 0 2 1 \*"/, 10)
+    t.equal(controller.jobs.get(APP)?.cron?.nextRun()?.toISOString().slice(0, 10), '2027-01-02')
+  })
+
+  t.test('a bad label is one line in the log and a job with an error; the other job is untouched', async (t) => {
+    await execa('docker', ['service', 'create', '--detach', '--name', BAD, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 3 * * *', '--label', 'rds.backup.volumes=nope', '--replicas', '0', 'debian:trixie-slim', 'true'])
+    await until('the bad label', () => controller.jobs.get(BAD)?.job.error)
+    t.equal(controller.jobs.get(BAD)?.job.error, 'service rds-ctl-bad: label rds.backup.volumes names "nope", which the service does not mount (it mounts no named volume); a service can only back up its own volumes.')
+    t.match(text(), /ERROR controller: service rds-ctl-bad: label rds.backup.volumes names "nope"/)
+    t.ok(controller.jobs.get(APP)?.cron, 'the good job keeps its schedule')
+    const last = await controller.runNow(BAD)
+    t.match(last, { ok: false, message: /^service rds-ctl-bad: label/ }, 'a run of a job with a bad label fails without starting anything')
+  })
+
+  t.test('a run is a Swarm job on the node of the task: its log is relayed, its failure recorded, the job service removed, and no retention', async (t) => {
+    const last = await controller.runNow(APP)
+    t.match(last, { ok: false, message: /^the backup failed with exit code 2 after [\d.]+ s; its log is above\.$/ })
+    t.match(text(), /rds-ctl-app: rds: SSH_HOST is not set; set it to the SFTP server/)
+    t.same(retained, [], 'retention runs only after a backup that succeeded')
+    t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'no job service is left')
+  })
+
+  t.test("the survey lists this node's volumes and the services that mount them", async (t) => {
+    const [survey, ...others] = await surveyNodes(client, { image: IMAGE, networks: [], secrets: [] }, log)
+    t.same(others, [], 'one node')
+    t.equal(survey?.node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())
+    t.match(survey?.volumes.find((volume) => volume.name === VOLUME), { usedBy: [{ service: APP, running: true }] })
+    t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'the survey job is removed')
+  })
+
+  t.test('a removed service is dropped; stopping the controller ends it', async (t) => {
+    await execa('docker', ['service', 'rm', APP])
+    await logShows('the job to be dropped', /controller: rds-ctl-app: dropped \([^)]*service rds-ctl-app remove/, 10)
+    t.notOk(controller.jobs.has(APP))
+    stop.abort()
+    await running
+    t.match(text(), /controller: stopped/)
+  })
+})
