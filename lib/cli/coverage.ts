@@ -1,21 +1,16 @@
 import type { Command } from 'commander'
 import { readConfig } from '../config/environment.js'
 import { describeDuration } from '../config/duration.js'
-import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
 import { surveyNodes } from '../docker/volume-survey.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../jobs/coverage.js'
-import { LABEL } from '../jobs/labels.js'
+import { optsOut } from '../jobs/labels.js'
 import { REJECTED_TAG } from '../jobs/guard.js'
 import { createLogger } from '../observe/log.js'
 import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import type { CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 import { writeOut } from './output.js'
-
-/** A service that says rds.backup=false has its volumes left out on purpose. */
-const saysNoBackup = (service: SwarmService) =>
-  [service.serviceLabels[LABEL], service.containerLabels[LABEL]].some((value) => value !== undefined && /^(0|false|no|off)$/i.test(value.trim()))
 
 function describeRow(row: CoverageRow, now: number): string {
   const used = row.services.length > 0 ? `used by ${row.services.join(', ')}` : ''
@@ -51,7 +46,7 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
               if (!known || Date.parse(snapshot.time) > Date.parse(known)) lastSnapshots.set(snapshot.hostname, snapshot.time)
             }
           }
-          const optedOut = new Set((await readSwarmServices(swarm.docker)).filter(saysNoBackup).map((service) => service.name))
+          const optedOut = new Set(controller.services.filter(optsOut).map((service) => service.name))
           const rows = computeCoverage(surveys, jobs, lastSnapshots, optedOut)
           if (options.json) await writeOut(cli.stdout, `${JSON.stringify(rows, null, 2)}\n`)
           else for (const row of rows) await writeOut(cli.stdout, `${describeRow(row, Date.now())}\n`)

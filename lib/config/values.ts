@@ -61,12 +61,19 @@ export function keepCount(env: Env, name: string): number | undefined {
   return Number(raw)
 }
 
+/** true, false, or undefined for anything that is neither (1/0, yes/no and on/off count too). */
+export function parseFlag(raw: string): boolean | undefined {
+  if (/^(1|true|yes|on)$/i.test(raw.trim())) return true
+  if (/^(0|false|no|off)$/i.test(raw.trim())) return false
+  return undefined
+}
+
 export function flag(env: Env, name: string): boolean {
   const raw = value(env, name)
   if (raw === undefined) return false
-  if (/^(1|true|yes|on)$/i.test(raw)) return true
-  if (/^(0|false|no|off)$/i.test(raw)) return false
-  throw new ConfigError(`${name} must be true or false, not ${JSON.stringify(raw)}.`)
+  const parsed = parseFlag(raw)
+  if (parsed === undefined) throw new ConfigError(`${name} must be true or false, not ${JSON.stringify(raw)}.`)
+  return parsed
 }
 
 /** A duration such as "1h", "30m" or "90s", in milliseconds. */

@@ -37,7 +37,7 @@ export interface JobOutcome {
 export const VOLUMES_ROOT = '/volumes'
 const DOCKER_SOCKET = '/var/run/docker.sock'
 // Task states after which a job task will not change (RestartPolicy none).
-const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
+export const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
 // A task that is not running this long after the job was created (a node down, no room) is given up.
 const START_TIMEOUT_MS = 5 * 60_000
 const STARTED_STATES = new Set(['running', ...FINAL_STATES])

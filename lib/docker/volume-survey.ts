@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
-import { serviceOutput, type JobTemplate } from './job-service.js'
+import { FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
 import { JOB_LABEL } from './swarm.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
@@ -77,7 +77,7 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
     const deadline = Date.now() + SURVEY_TIMEOUT_MS
     for (;;) {
       const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as { Status?: { State?: string } }[]
-      const done = tasks.filter((task) => ['complete', 'failed', 'rejected', 'shutdown', 'orphaned'].includes(task.Status?.State ?? ''))
+      const done = tasks.filter((task) => FINAL_STATES.has(task.Status?.State ?? ''))
       if (tasks.length >= nodes.length && done.length === tasks.length) break
       if (Date.now() > deadline || signal?.aborted) {
         throw new Error(`the survey of the nodes' volumes did not finish within ${SURVEY_TIMEOUT_MS / 60_000} minutes (${done.length} of ${nodes.length} nodes answered)`)

@@ -1,5 +1,5 @@
 import type { Env, Retention } from '../config/environment.js'
-import { checkCronExpression, flag, readRetention, value } from '../config/values.js'
+import { checkCronExpression, flag, parseFlag, readRetention, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 
 /** What a service's labels are read from: one Swarm service, as a manager sees it. */
@@ -156,4 +156,9 @@ export function serviceBackup(service: LabelledService, defaults: LabelDefaults)
     if (error instanceof ConfigError) throw new ConfigError(`service ${service.name}: label ${error.message}`)
     throw error
   }
+}
+
+/** A service that says rds.backup=false: it is left out on purpose, which `rds coverage` shows. */
+export function optsOut(service: LabelledService): boolean {
+  return [service.serviceLabels[LABEL], service.containerLabels[LABEL]].some((raw) => raw !== undefined && parseFlag(raw) === false)
 }

@@ -1,7 +1,7 @@
 import { Cron } from 'croner'
 import type Docker from 'dockerode'
 import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome, type JobTemplate } from '../docker/job-service.js'
-import { readSwarmServices } from '../docker/swarm.js'
+import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
 import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
 import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
@@ -81,6 +81,8 @@ function describeChange(before: SwarmJob, after: SwarmJob): string[] {
  */
 export class Controller {
   readonly jobs = new Map<string, ScheduledJob>()
+  /** The Swarm's services as the last discovery read them. */
+  services: SwarmService[] = []
   private readonly retentionQueues = new Map<string, Promise<void>>()
 
   constructor(private readonly options: ControllerOptions) {}
@@ -117,7 +119,8 @@ export class Controller {
     const { docker, defaults } = this.options
     // Without schedules (one run asked for by hand) the schedules' changes are nobody's news.
     const log = this.options.schedule === false ? { ...this.options.log, info: () => undefined, error: () => undefined } : this.options.log
-    const found = discoverJobs(await readSwarmServices(docker), defaults)
+    this.services = await readSwarmServices(docker)
+    const found = discoverJobs(this.services, defaults)
     const names = new Set(found.map((job) => job.name))
     for (const [name, scheduled] of this.jobs) {
       if (names.has(name)) continue

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { serviceBackup, type LabelDefaults, type LabelledService } from '../../lib/jobs/labels.js'
+import { optsOut, serviceBackup, type LabelDefaults, type LabelledService } from '../../lib/jobs/labels.js'
 
 const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm' }
 
@@ -109,4 +109,11 @@ t.test('no schedule anywhere, or no volume to back up, is an error that says wha
 
 t.test("without keep-* labels the agent's policy applies, and rds.backup.prune alone changes only pruning", async (t) => {
   t.same(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.prune': 'false' } }), defaults)?.retention, { daily: 7, weekly: 4, prune: false })
+})
+
+t.test('rds.backup=false, in either place, says the service is left out on purpose', async (t) => {
+  t.ok(optsOut(service({ deploy: { 'rds.backup': 'false' } })))
+  t.ok(optsOut(service({ container: { 'rds.backup': 'no' } })))
+  t.notOk(optsOut(service({ deploy: { 'rds.backup': 'true' } })))
+  t.notOk(optsOut(service({})), 'no label says nothing')
 })

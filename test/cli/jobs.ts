@@ -1,0 +1,48 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Cron } from 'croner'
+import { writeJobsFile } from '../../lib/observe/jobs-file.js'
+import type { ScheduledJob } from '../../lib/schedule/controller.js'
+import { RDS, runBin } from '../fixtures/cli.js'
+
+const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
+const backup = { service: 'app_db', schedule: '0 3 * * *', volumes: [{ name: 'dump', source: 'app_dump' }], repoPath: 'swarm', hooks: {}, excludes: [], retention: { prune: false } }
+
+t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails when a job is in trouble', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'jobs.json')
+  const cron = new Cron('0 3 * * *', { paused: true })
+  t.teardown(() => cron.stop())
+  const good: ScheduledJob = {
+    job: { name: 'app_db', service: 'app_db', node: { nodeId: 'n2', hostname: 'node-2' }, backup },
+    cron,
+    last: { startedAt: '2026-11-24T03:00:00.000Z', finishedAt: '2026-11-24T03:00:04.100Z', ok: true, message: 'backed up on node-2 in 4.1 s' },
+  }
+  await writeJobsFile(file, [good])
+  const env = { JOBS_FILE: file }
+  const listed = await rds(['jobs'], env)
+  t.equal(listed.exitCode, 0, listed.stderr)
+  t.match(listed.stdout, /^app_db: "0 3 \* \* \*" on node-2, next run \d{4}-\d\d-\d\dT03:00:00\.000Z; last run succeeded at 2026-11-24T03:00:04\.100Z: backed up on node-2 in 4\.1 s\n$/)
+  t.match(JSON.parse((await rds(['jobs', '--json'], env)).stdout), [{ name: 'app_db', node: 'node-2', schedule: '0 3 * * *', running: false, last: { ok: true } }])
+  t.notMatch(await readFile(file, 'utf8'), /"backup"/, 'the table holds what rds jobs shows, not the whole job')
+
+  const bad: ScheduledJob = { job: { name: 'app_bad', service: 'app_bad', error: 'service app_bad: label rds.backup.keep-daily must be a whole number of snapshots to keep (or -1 for all), not "x".' } }
+  const failed: ScheduledJob = { ...good, job: { ...good.job, name: 'app_web', service: 'app_web' }, last: { ...good.last!, ok: false, message: 'the backup failed with exit code 1 after 2.0 s; its log is above.' } }
+  await writeJobsFile(file, [good, bad, failed])
+  const trouble = await rds(['jobs'], env)
+  t.equal(trouble.exitCode, 1, 'a bad label or a failed last run fails rds jobs, for monitoring')
+  t.match(trouble.stdout, /^app_bad: LABEL ERROR: service app_bad: label rds.backup.keep-daily must be/m)
+  t.match(trouble.stdout, /^app_web: .* last run FAILED at .*: the backup failed with exit code 1/m)
+})
+
+t.test('without the table, or without MODE=swarm, the swarm commands say what to do', async (t) => {
+  t.match(await rds(['jobs'], {}), { exitCode: 2, stderr: /^rds: JOBS_FILE is not set; set it to the file where the controller keeps its jobs/ })
+  t.match(await rds(['jobs'], { JOBS_FILE: '/nonexistent/jobs.json' }), { exitCode: 2, stderr: /^rds: there is no table of jobs at \/nonexistent\/jobs.json \(JOBS_FILE\) yet; run rds jobs in the container of the agent started with MODE=swarm\.\n$/ })
+  const base = { SSH_HOST: 'server', REPO_PATH: 'swarm' }
+  t.match(await rds(['backup', '--service', 'app_db'], base), { exitCode: 2, stderr: /^rds: --service needs MODE=swarm/ })
+  t.match(await rds(['coverage'], base), { exitCode: 2, stderr: /^rds: coverage needs MODE=swarm/ })
+  t.match(await rds(['agent'], { ...base, MODE: 'cluster' }), { exitCode: 2, stderr: /^rds: MODE must be "service" \(back up the volume at BACKUP_PATH\) or "swarm" \(back up every labelled service\), not "cluster"\.\n$/ })
+})
