@@ -36,6 +36,11 @@ export interface JobOutcome {
 // Where the job mounts each volume: the snapshot's path, the same on every node.
 export const VOLUMES_ROOT = '/volumes'
 const DOCKER_SOCKET = '/var/run/docker.sock'
+// restic's cache, where the agent image keeps it (RESTIC_CACHE_DIR, a VOLUME): in a volume of each
+// node that its jobs share, so that later backups there are faster and no job leaves an anonymous
+// volume behind (Swarm does not remove those with the job).
+export const CACHE_VOLUME = 'rds-restic-cache'
+export const CACHE_DIR = '/var/cache/restic'
 // Task states after which a job task will not change (RestartPolicy none).
 export const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
 // A task that is not running this long after the job was created (a node down, no room) is given up.
@@ -118,6 +123,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
         Mounts: [
           ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
           { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET },
+          { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },
         ],
         Secrets: template.secrets,
         StopGracePeriod: STOP_GRACE_NS,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
-import { FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
+import { CACHE_DIR, FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
 import { JOB_LABEL } from './swarm.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
@@ -67,7 +67,11 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
         Image: template.image,
         Command: ['rds', 'survey-volumes'],
         Labels: { [JOB_LABEL]: 'survey' },
-        Mounts: [{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock', ReadOnly: true }],
+        // The image's cache VOLUME in memory: an anonymous volume would outlive the survey.
+        Mounts: [
+          { Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock', ReadOnly: true },
+          { Type: 'tmpfs', Target: CACHE_DIR },
+        ],
       },
       RestartPolicy: { Condition: 'none' },
     },

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
+import { CACHE_VOLUME } from '../../lib/docker/job-service.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
 import { Controller, type ScheduledJob } from '../../lib/schedule/controller.js'
 import type { SwarmJob } from '../../lib/jobs/discover.js'
@@ -41,7 +42,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
     if (exited.length > 0) await docker(['rm', ...exited])
     await until('the test services to be gone', async () => (await docker(['ps', '-aq', '--filter', `volume=${VOLUME}`])).stdout === '' || undefined)
-    await docker(['volume', 'rm', VOLUME])
+    await docker(['volume', 'rm', VOLUME, CACHE_VOLUME])
   }
   t.before(async () => {
     await execa('images/build', [], { cwd: ROOT })
@@ -112,16 +113,23 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.match(last, { ok: false, message: /^service rds-ctl-bad: label/ }, 'a run of a job with a bad label fails without starting anything')
   })
 
+  const dangling = async () => (await docker(['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout.split('\n').filter(Boolean).length
+
   t.test('a run is a Swarm job on the node of the task: its log is relayed, its failure recorded, the job service removed, and no retention', async (t) => {
+    const danglingBefore = await dangling()
     const last = await controller.runNow(APP)
     t.match(last, { ok: false, message: /^the backup failed with exit code 2 after [\d.]+ s; its log is above\.$/ })
     t.match(text(), /rds-ctl-app: rds: SSH_HOST is not set; set it to the SFTP server/)
     t.same(retained, [], 'retention runs only after a backup that succeeded')
     t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'no job service is left')
+    t.equal(await dangling(), danglingBefore, "no anonymous volume is left: restic's cache is the volume rds-restic-cache")
+    t.equal((await docker(['volume', 'inspect', CACHE_VOLUME])).exitCode, 0)
   })
 
   t.test("the survey lists this node's volumes and the services that mount them", async (t) => {
+    const danglingBefore = await dangling()
     const [survey, ...others] = await surveyNodes(client, { image: IMAGE, networks: [], secrets: [] }, log)
+    t.equal(await dangling(), danglingBefore, 'the survey leaves no anonymous volume')
     t.same(others, [], 'one node')
     t.equal(survey?.node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())
     t.match(survey?.volumes.find((volume) => volume.name === VOLUME), { usedBy: [{ service: APP, running: true }] })
