@@ -35,7 +35,7 @@ export interface JobOutcome {
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
 export const VOLUMES_ROOT = '/volumes'
-const DOCKER_SOCKET = '/var/run/docker.sock'
+export const DOCKER_SOCKET = '/var/run/docker.sock'
 // restic's cache, where the agent image keeps it (RESTIC_CACHE_DIR, a VOLUME): in a volume of each
 // node that its jobs share, so that later backups there are faster and no job leaves an anonymous
 // volume behind (Swarm does not remove those with the job).
@@ -103,6 +103,46 @@ async function relayLogs(docker: Docker, serviceId: string, jobName: string, log
   return backupStartedAt
 }
 
+/** What differs between rds's job services: the backup of one service, and the survey of every node. */
+export interface JobServiceSpec {
+  name: string
+  /** Recorded in the JOB_LABEL label, on the service and its containers, so that leftovers are found. */
+  job: string
+  mode: { ReplicatedJob: { MaxConcurrent: number; TotalCompletions: number } } | { GlobalJob: Record<string, never> }
+  image: string
+  command: string[]
+  env?: string[]
+  mounts: Record<string, unknown>[]
+  secrets?: unknown[]
+  networks?: { Target: string; Aliases?: string[] }[]
+  constraints?: string[]
+}
+
+/** Creates a job service that runs once and is never restarted (it fails, or it is done); resolves to its ID. */
+export async function createJobService(docker: Docker, spec: JobServiceSpec): Promise<string> {
+  const service = await docker.createService({
+    Name: spec.name,
+    Labels: { [JOB_LABEL]: spec.job },
+    Mode: spec.mode,
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: spec.image,
+        Command: spec.command,
+        Env: spec.env,
+        Labels: { [JOB_LABEL]: spec.job },
+        Mounts: spec.mounts,
+        Secrets: spec.secrets,
+        StopGracePeriod: STOP_GRACE_NS,
+      },
+      Placement: { Constraints: spec.constraints },
+      RestartPolicy: { Condition: 'none' },
+      Networks: spec.networks,
+    },
+    // dockerode's types know no tmpfs mount without a source, nor the job modes.
+  } as unknown as Docker.CreateServiceOptions)
+  return (service as unknown as { id: string }).id
+}
+
 /**
  * Runs `rds backup` once as a Swarm job on the node that holds the volumes, mounted read-only at
  * /volumes/<name>, with the Docker socket for the hooks. Waits for it to end, relays its log, and
@@ -110,30 +150,22 @@ async function relayLogs(docker: Docker, serviceId: string, jobName: string, log
  * backup SIGTERM, and restic removes its lock).
  */
 export async function runJobService(docker: Docker, template: JobTemplate, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
-  const service = await docker.createService({
-    Name: serviceName(request.name),
-    Labels: { [JOB_LABEL]: request.name },
-    Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
-    TaskTemplate: {
-      ContainerSpec: {
-        Image: template.image,
-        Command: ['rds', 'backup'],
-        Env: request.env,
-        Labels: { [JOB_LABEL]: request.name },
-        Mounts: [
-          ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
-          { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET },
-          { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },
-        ],
-        Secrets: template.secrets,
-        StopGracePeriod: STOP_GRACE_NS,
-      },
-      Placement: { Constraints: [`node.id == ${request.nodeId}`] },
-      RestartPolicy: { Condition: 'none' },
-      Networks: template.networks,
-    },
-  } as Docker.CreateServiceOptions)
-  const serviceId = (service as unknown as { id: string }).id
+  const serviceId = await createJobService(docker, {
+    name: serviceName(request.name),
+    job: request.name,
+    mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    image: template.image,
+    command: ['rds', 'backup'],
+    env: request.env,
+    mounts: [
+      ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
+      { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET },
+      { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },
+    ],
+    secrets: template.secrets,
+    networks: template.networks,
+    constraints: [`node.id == ${request.nodeId}`],
+  })
   try {
     const created = Date.now()
     let { task, finished } = await jobTask(docker, serviceId)

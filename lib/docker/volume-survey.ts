@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
-import { CACHE_DIR, FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
+import { CACHE_DIR, createJobService, DOCKER_SOCKET, FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
 import { JOB_LABEL } from './swarm.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
@@ -58,25 +58,18 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
   const nodes = ((await docker.listNodes()) as { Status?: { State?: string }; Spec?: { Availability?: string } }[]).filter(
     (node) => node.Status?.State === 'ready' && node.Spec?.Availability === 'active',
   )
-  const service = await docker.createService({
-    Name: `rds-survey-${Date.now().toString(36)}`,
-    Labels: { [JOB_LABEL]: 'survey' },
-    Mode: { GlobalJob: {} },
-    TaskTemplate: {
-      ContainerSpec: {
-        Image: template.image,
-        Command: ['rds', 'survey-volumes'],
-        Labels: { [JOB_LABEL]: 'survey' },
-        // The image's cache VOLUME in memory: an anonymous volume would outlive the survey.
-        Mounts: [
-          { Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock', ReadOnly: true },
-          { Type: 'tmpfs', Target: CACHE_DIR },
-        ],
-      },
-      RestartPolicy: { Condition: 'none' },
-    },
-  } as Docker.CreateServiceOptions)
-  const serviceId = (service as unknown as { id: string }).id
+  const serviceId = await createJobService(docker, {
+    name: `rds-survey-${Date.now().toString(36)}`,
+    job: 'survey',
+    mode: { GlobalJob: {} },
+    image: template.image,
+    command: ['rds', 'survey-volumes'],
+    // The image's cache VOLUME in memory: an anonymous volume would outlive the survey.
+    mounts: [
+      { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET, ReadOnly: true },
+      { Type: 'tmpfs', Target: CACHE_DIR },
+    ],
+  })
   try {
     const deadline = Date.now() + SURVEY_TIMEOUT_MS
     for (;;) {
