@@ -69,7 +69,10 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       log,
       stop: cli.stop,
       schedule,
-      onChange: config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
+      lockDir: config.lockDir,
+      // Only the scheduling controller keeps the table: a one-off run would overwrite it with one
+      // that has no schedules.
+      onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
     const resticFor = (repoPath: string): Restic => ({ ...restic, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     return (await use(controller, { docker, template, resticFor })) ?? EXIT.ok

@@ -28,9 +28,12 @@ export function jobRows(jobs: ScheduledJob[]): JobRow[] {
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
+let writes = 0
+
 /** Written whole or not at all: `rds jobs` never reads half a table. */
 export async function writeJobsFile(file: string, jobs: ScheduledJob[]): Promise<void> {
-  const partial = `${file}.partial`
+  // A name of its own per write: two writes of one process may overlap.
+  const partial = `${file}.${process.pid}.${++writes}.partial`
   await writeFile(partial, `${JSON.stringify({ updatedAt: new Date().toISOString(), jobs: jobRows(jobs) }, null, 2)}\n`)
   await rename(partial, file)
 }

@@ -2,6 +2,7 @@ import { Cron } from 'croner'
 import type Docker from 'dockerode'
 import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome, type JobTemplate } from '../docker/job-service.js'
 import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
+import { takeRunLock } from '../jobs/run-lock.js'
 import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
 import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
@@ -41,6 +42,11 @@ export interface ControllerOptions {
   log: Logger
   /** Aborting stops the controller: no new run starts, running jobs are stopped, then it resolves. */
   stop: AbortSignal
+  /**
+   * Where each job's run lock lives (LOCK_DIR): the controller and an `rds backup --service` in its
+   * container never run one job at once (its hooks would undo each other's work).
+   */
+  lockDir: string
   /** False: jobs run only when asked (runNow), never on their schedules. */
   schedule?: boolean
   /** Called whenever the jobs or their outcomes change. */
@@ -176,7 +182,7 @@ export class Controller {
     const schedule = scheduled.job.backup?.schedule
     if (schedule === undefined || scheduled.job.error || this.options.schedule === false) return scheduled
     scheduled.cron = new Cron(schedule, { catch: (error) => this.options.log.error(`controller: ${scheduled.job.name}: ${(error as Error).message}`) }, () => {
-      void this.runNow(scheduled.job.name)
+      this.runNow(scheduled.job.name).catch((error) => this.options.log.warn(`controller: ${scheduled.job.name}: skipped the run due now: ${(error as Error).message}`))
     })
     return scheduled
   }
@@ -192,8 +198,11 @@ export class Controller {
       this.options.log.warn(`controller: ${name}: skipped the run due now, because the previous run is still going`)
       return undefined
     }
+    // Throws a RunError (exit code 11) while another process runs this job.
+    const release = await takeRunLock(this.options.lockDir, `swarm\n${name}`, name, this.options.log)
     scheduled.stopRun = new AbortController()
-    scheduled.running = this.runJob(scheduled, scheduled.stopRun.signal).finally(() => {
+    scheduled.running = this.runJob(scheduled, scheduled.stopRun.signal).finally(async () => {
+      await release()
       scheduled.running = undefined
       this.options.onChange?.([...this.jobs.values()])
     })

@@ -3,6 +3,7 @@
 // pre-hook dump) and a service with two volumes on another, follows label changes live, reports bad
 // labels, and cleans up after a crash. The seed's single-service mode runs its hooks on a worker.
 import { mkdtemp, rm } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -67,7 +68,16 @@ async function runOnSimulatedSwarm() {
   })
 
   t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {
-    const ran = await runReadme(await readmeShellBlocks('The whole Swarm').then((blocks) => blocks.slice(1)), dir)
+    const blocks = await readmeShellBlocks('The whole Swarm').then((blocks) => blocks.slice(1))
+    let ran = await runReadme(blocks, dir)
+    // The schedule here is every 20 s: a run by hand that meets a scheduled one is refused (exit
+    // code 11, the run lock), as the README says; then it is tried again once that run is done.
+    if (ran.exitCode !== 0 && /another run of backup_db is in progress/.test(ran.all)) {
+      t.comment('the run by hand met a scheduled run; trying again')
+      await sleep(8000)
+      await sim('rds-sim1', ['rm', '-f', README_RESTORE_CONTAINER]).catch(() => undefined)
+      ran = await runReadme(blocks, dir)
+    }
     t.equal(ran.exitCode, 0, ran.all)
     t.match(ran.all, /controller: backup_db: starting on rds-sim2[\s\S]*backup_db: pre-hook: done[\s\S]*controller: backup_db: backed up on rds-sim2/)
     t.match(ran.all, /^backup_db: "\*\/20 \* \* \* \* \*" on rds-sim2, next run \S+; last run succeeded/m)

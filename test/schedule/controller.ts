@@ -2,6 +2,8 @@
 // label changes, a run as a Swarm job (which fails at once here: the jobs get no server), the
 // clean-up of a crashed controller's job services, and the survey of the nodes' volumes. The
 // whole pipeline, with a server and three nodes, is test/e2e/swarm.ts.
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import Docker from 'dockerode'
@@ -64,6 +66,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     jobEnv: [],
     applyRetention: async (job) => void retained.push(job),
     log,
+    lockDir: join(tmpdir(), `rds-ctl-locks-${process.pid}`),
     stop: stop.signal,
     onChange: (jobs) => (rows = jobs),
   })
