@@ -7,9 +7,9 @@ restic-docker-swarm agent: backs up ${BACKUP_PATH:-/backup} to ${REPO_PATH:-?} o
   runrestic restore latest --target /tmp/restore
                             restore the newest snapshot
   rds backup                take a backup now (hooks, backup, retention)
-  rds health                the outcome of the last run
+  rds status                every job's last run, last success and snapshot
   rds --help                every command
 
 HELP
-rds health 2>/dev/null | sed 's/^/  /'
+rds status 2>/dev/null | sed 's/^/  /'
 echo

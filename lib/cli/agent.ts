@@ -3,6 +3,8 @@ import { readConfig } from '../config/environment.js'
 import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { runAgent } from '../schedule/agent.js'
+import { serveMetrics } from '../observe/metrics.js'
+import { logPreflight } from './doctor.js'
 import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'
 
@@ -14,9 +16,17 @@ export function addAgentCommand(program: Command, { cli, setExitCode }: CommandC
     .addHelpText('after', '\nEXTRA_ARGS, if set, is added to the options of this command, e.g. EXTRA_ARGS=--verbose.')
     .action(async (options: { verbose?: boolean }) => {
       const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
-      if (readConfig(cli.env).mode === 'swarm') {
+      const config = readConfig(cli.env)
+      // Once the configuration is checked: problems that do not stop the agent (a server down, a
+      // service not running) are said at once, and a port in use is the only reason left not to start.
+      const start = async () => {
+        await logPreflight(cli, log)
+        if (config.metricsPort !== undefined) await serveMetrics({ port: config.metricsPort, statusFile: config.statusFile!, log, stop: cli.stop })
+      }
+      if (config.mode === 'swarm') {
         setExitCode(
           await withController(cli, log, true, async (controller) => {
+            await start()
             await controller.run()
             return EXIT.ok
           }),
@@ -28,6 +38,7 @@ export function addAgentCommand(program: Command, { cli, setExitCode }: CommandC
           cli,
           log,
           async (job, runContext) => {
+            await start()
             await runAgent(job, { ...runContext, stop: cli.stop })
             return EXIT.ok
           },

@@ -8,6 +8,8 @@ import type { HookEngine } from '../jobs/hooks.js'
 import { jobFromConfig, type Job } from '../jobs/job.js'
 import type { RunContext } from '../jobs/run.js'
 import type { Logger } from '../observe/log.js'
+import { Reporter } from '../observe/reporter.js'
+import { notificationsFrom } from '../notify/listener.js'
 import { checkResticVersion, type Restic } from '../restic/command.js'
 import { urlRepository } from '../restic/repository.js'
 import { describeRetention } from '../restic/retention.js'
@@ -42,7 +44,7 @@ export const HOST_HELP = 'with "latest": the newest snapshot of this host (its S
  * The Docker engine hooks run in (DOCKER_HOST, or /var/run/docker.sock). dockerode, with gRPC, adds
  * 200 ms and 16 MiB to start-up, so it is loaded only when the first hook runs.
  */
-function lazyDockerEngine(): () => Promise<HookEngine> {
+export function lazyDockerEngine(): () => Promise<HookEngine> {
   let engine: Promise<HookEngine> | undefined
   const load = async () => {
     const [{ default: Docker }, { dockerEngine }] = await Promise.all([import('dockerode'), import('../docker/engine.js')])
@@ -78,6 +80,12 @@ export async function withRestic(
   }
 }
 
+/** Where runs are recorded (STATUS_FILE) and notified (NOTIFY_URLS). */
+export async function reporterFor(config: Config, log: Logger): Promise<Reporter> {
+  const notify = await notificationsFrom(config.notify, log)
+  return new Reporter({ statusFile: config.statusFile, listeners: notify ? [notify] : [], log })
+}
+
 /** Opens the workspace, checks everything a backup needs, then hands the job to `use`. */
 export function withJob(context: CliContext, log: Logger, use: (job: Job, runContext: RunContext) => Promise<number>, requireSchedule: boolean): Promise<number> {
   return withRestic(context, log, async (restic, config, version) => {
@@ -86,6 +94,7 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
     await checkBackupPath(config.backupPath)
     if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
     const job = jobFromConfig(config, restic.repository)
+    const reporter = await reporterFor(config, log)
     log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
     if (job.hooks.pre || job.hooks.post) {
       log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
@@ -98,7 +107,7 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
       log,
       engine: lazyDockerEngine(),
       lockDir: config.lockDir,
-      statusFile: config.statusFile,
+      reporter,
     }
     return use(job, runContext)
   })

@@ -1,23 +1,29 @@
 import type { Command } from 'commander'
-import { ConfigError, EXIT } from '../errors.js'
-import { readStatus } from '../observe/status.js'
+import { EXIT } from '../errors.js'
+import { HEARTBEAT_LIMIT_MS, isOverdue, isRunning } from '../observe/status.js'
 import type { CommandContext } from './context.js'
+import { describeJob, readStatusFile } from './status.js'
 
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('health')
-    .description("report the last run's outcome from STATUS_FILE: exit 0 if it succeeded or none has finished yet, 1 if it failed")
+    .description('the image\'s health check, from STATUS_FILE: exit 1 only when a job is OVERDUE (no success within OVERDUE_AFTER) or the agent has stopped recording; a failed run alone is reported, not unhealthy')
     .action(async () => {
-      const file = cli.env.STATUS_FILE?.trim()
-      if (!file) throw new ConfigError('STATUS_FILE is not set; set it to the file where the agent records its last run (the image sets /run/rds/status.json).')
-      const status = await readStatus(file)
-      if (status?.running) cli.stdout.write(`a run is in progress since ${status.running.since} (process ${status.running.pid})\n`)
-      if (status?.finishedAt === undefined) {
-        cli.stdout.write('no run has finished yet\n')
-      } else if (status.ok) {
-        cli.stdout.write(`the last run succeeded at ${status.finishedAt}${status.snapshotId ? ` (snapshot ${status.snapshotId.slice(0, 8)})` : ''}\n`)
-      } else {
-        cli.stdout.write(`the last run failed at ${status.finishedAt} with exit code ${status.exitCode}: ${status.message ?? 'no message'}\n`)
+      const table = await readStatusFile(cli)
+      const now = new Date()
+      const problems: string[] = []
+      const heartbeat = table.heartbeatAt ? Date.parse(table.heartbeatAt) : undefined
+      if (heartbeat !== undefined && now.getTime() - heartbeat > HEARTBEAT_LIMIT_MS) {
+        problems.push(`the agent has not written STATUS_FILE since ${table.heartbeatAt}: it is hung or stopped`)
+      }
+      const names = Object.keys(table.jobs).sort()
+      // A job that is running is left to finish: Swarm replaces an unhealthy task, and would stop it.
+      const overdue = names.filter((name) => isOverdue(table.jobs[name]!, now) && !isRunning(table.jobs[name]!))
+      if (overdue.length > 0) problems.push(`${overdue.length} job(s) OVERDUE: ${overdue.join(', ')}`)
+      for (const name of names) cli.stdout.write(`${describeJob(name, table.jobs[name]!, now)}\n`)
+      if (names.length === 0) cli.stdout.write('no job has been recorded yet\n')
+      if (problems.length > 0) {
+        cli.stdout.write(`unhealthy: ${problems.join('; ')}\n`)
         setExitCode(EXIT.failure)
       }
     })

@@ -10,6 +10,8 @@ import { addCopyCommand } from './copy.js'
 import { addCoverageCommand } from './coverage.js'
 import { addExportCommand } from './export.js'
 import { addHealthCommand } from './health.js'
+import { addStatusCommand } from './status.js'
+import { addDoctorCommand } from './doctor.js'
 import { addImportCommand } from './import.js'
 import { addJobsCommand } from './jobs.js'
 import { addLsCommand } from './ls.js'
@@ -37,6 +39,8 @@ const COMMANDS = [
   addImportCommand,
   addCopyCommand,
   addHealthCommand,
+  addStatusCommand,
+  addDoctorCommand,
   addJobsCommand,
   addCoverageCommand,
   addSurveyVolumesCommand,

@@ -1,16 +1,19 @@
 import type Docker from 'dockerode'
-import { withRestic, type CliContext } from './context.js'
-import type { Config } from '../config/environment.js'
+import { reporterFor, withRestic, type CliContext } from './context.js'
 import type { JobTemplate } from '../docker/job-service.js'
 import { ownJobTemplate } from '../docker/own-service.js'
 import { ConfigError, EXIT } from '../errors.js'
 import type { SwarmJob } from '../jobs/discover.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
+import { swarmLockOwner } from '../docker/lock-owners.js'
+import { checkRepository } from '../restic/check.js'
+import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
 import { sftpRepository } from '../restic/repository.js'
 import { describeRetention, forgetArgs } from '../restic/retention.js'
 import { Controller } from '../schedule/controller.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
+import { snapshotsOfHost } from '../restic/snapshots.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
@@ -19,14 +22,13 @@ const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_H
 /** RETRY_LOCK's default with MODE=swarm. */
 const SWARM_RETRY_LOCK = '30m'
 
-/** restic forget for the job's own snapshots (--host), in the repository its labels name. */
-function retentionFor(restic: Restic, config: Config, log: Logger) {
+/** restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks are removed first. */
+function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
   return async (job: SwarmJob) => {
     const forget = forgetArgs(job.backup!.retention, job.name)
     if (!forget) return
-    const repository = sftpRepository({ ...config, repoPath: job.backup!.repoPath }, restic.repository.ssh!.transport)
     log.info(`controller: ${job.name}: retention ${describeRetention(job.backup!.retention)}`)
-    await runRestic({ ...restic, repository }, forget, { log })
+    await withLockCare(resticFor(job.backup!.repoPath), ownerIsDead, log, (restic) => runRestic(restic, forget, { log }))
   }
 }
 
@@ -53,6 +55,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     if (!info.Swarm?.ControlAvailable) {
       throw new ConfigError('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')
     }
+    const reporter = await reporterFor(config, log)
     const template = await ownJobTemplate(docker)
     const jobEnv = PASSED_TO_JOBS.flatMap((name) => (cli.env[name]?.trim() ? [`${name}=${cli.env[name]!.trim()}`] : []))
     // Jobs of several services share a repository: a backup must wait out another's retention
@@ -60,21 +63,31 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const retryLock = config.retryLock ?? SWARM_RETRY_LOCK
     if (config.retryLock === undefined) jobEnv.push(`RETRY_LOCK=${retryLock}`)
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
+    const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
+    const ownerIsDead = swarmLockOwner(docker)
     const controller = new Controller({
       docker,
       template,
-      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath },
+      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter },
       jobEnv,
-      applyRetention: retentionFor({ ...restic, retryLock }, config, log),
+      applyRetention: retentionFor(resticFor, ownerIsDead, log),
+      checkRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => checkRepository(locking, config.checkReadDataSubset, log)),
+      // A job's backup cannot ask the Swarm who made a lock: the controller removes the dead ones first.
+      beforeRun: async (job) => void (await removeDeadLocks(resticFor(job.backup!.repoPath), ownerIsDead, log)),
       log,
       stop: cli.stop,
       schedule,
       lockDir: config.lockDir,
+      reporter,
+      overdueAfter: config.overdueAfter,
+      snapshotsOf: async (job) => {
+        const jobRestic = resticFor(job.backup!.repoPath)
+        return { snapshots: await snapshotsOfHost(jobRestic, job.name, log), repository: jobRestic.repository.describe }
+      },
       // Only the scheduling controller keeps the table: a one-off run would overwrite it with one
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
-    const resticFor = (repoPath: string): Restic => ({ ...restic, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     return (await use(controller, { docker, template, resticFor })) ?? EXIT.ok
   })
 }

@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
-import { absolutePath, argumentList, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION } from './values.js'
+import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION } from './values.js'
 
 export type Env = Record<string, string | undefined>
 
@@ -58,6 +58,18 @@ export interface Config {
   maxShrink: number
   /** LOCK_DIR: where a job's run lock lives, so that two processes never run one job at once. */
   lockDir: string
+  /** OVERDUE_AFTER, in ms: a job with no success for this long is OVERDUE (default: twice its schedule's longest gap). */
+  overdueAfter?: number
+  /**
+   * NOTIFY_URLS, or the file NOTIFY_URLS_FILE names (a secret: the URLs hold passwords and tokens),
+   * and NOTIFY_ON: where notifications go, and on which events.
+   */
+  notify: { urls?: string; urlsFile?: string; on?: string }
+  /** CHECK_AT: when `restic check` runs (once per repository); CHECK_READ_DATA_SUBSET: what share of the data it reads. */
+  checkAt?: string
+  checkReadDataSubset?: string
+  /** METRICS_PORT: where `rds agent` serves Prometheus metrics (GET /metrics); off when unset. */
+  metricsPort?: number
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
   copyTo?: { url: string; passwordFile: string }
 }
@@ -112,6 +124,8 @@ export function readConfig(env: Env): Config {
   }
   const runAt = value(env, 'RUN_AT')
   if (runAt !== undefined) checkCronExpression('RUN_AT', runAt)
+  const checkAt = value(env, 'CHECK_AT')
+  if (checkAt !== undefined) checkCronExpression('CHECK_AT', checkAt)
 
   const retryLock = value(env, 'RETRY_LOCK')
   if (retryLock !== undefined && !LOCK_DURATION.test(retryLock)) {
@@ -123,6 +137,12 @@ export function readConfig(env: Env): Config {
     throw new ConfigError("COPY_TO is set but COPY_TO_PASSWORD_FILE is not; set it to the file holding the second repository's password.")
   }
 
+  if (value(env, 'NOTIFY_URLS') !== undefined && value(env, 'NOTIFY_URLS_FILE') !== undefined) {
+    throw new ConfigError('NOTIFY_URLS and NOTIFY_URLS_FILE are both set; keep one (NOTIFY_URLS_FILE, as a Swarm secret, keeps the URLs\' passwords out of the service\'s spec).')
+  }
+  if (value(env, 'METRICS_PORT') !== undefined && value(env, 'STATUS_FILE') === undefined) {
+    throw new ConfigError('METRICS_PORT is set but STATUS_FILE is not; the metrics are read from STATUS_FILE: set it (the image sets /var/lib/rds/status.json).')
+  }
   const mode = value(env, 'MODE') ?? 'service'
   if (mode !== 'service' && mode !== 'swarm') {
     throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
@@ -162,5 +182,14 @@ export function readConfig(env: Env): Config {
     minFiles: wholeNumber(env, 'MIN_FILES', DEFAULTS.minFiles, 0, Number.MAX_SAFE_INTEGER, 'a whole number of files (0 accepts an empty backup)'),
     maxShrink: wholeNumber(env, 'MAX_SHRINK', DEFAULTS.maxShrink, 0, 100, 'a percentage from 0 to 100 (100 accepts any shrink)'),
     lockDir: absolutePath(env, 'LOCK_DIR', join(tmpdir(), 'rds-locks')),
+    overdueAfter: value(env, 'OVERDUE_AFTER') === undefined ? undefined : timeoutDuration(env, 'OVERDUE_AFTER', ''),
+    notify: {
+      urls: value(env, 'NOTIFY_URLS'),
+      urlsFile: value(env, 'NOTIFY_URLS_FILE') === undefined ? undefined : absolutePath(env, 'NOTIFY_URLS_FILE', ''),
+      on: value(env, 'NOTIFY_ON'),
+    },
+    checkAt,
+    checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
+    metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),
   }
 }

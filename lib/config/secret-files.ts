@@ -28,20 +28,26 @@ export async function readSecretFile(variable: string, path: string, what: strin
   return contents
 }
 
-/** The checks every command makes before it talks to the repository. */
-export async function checkSecretFiles(files: {
-  sshPrivkeyFile: string
-  sshKnownHostsFile: string
-  passwordFile: string
-}): Promise<void> {
-  const key = await readSecretFile('SSH_PRIVKEY_FILE', files.sshPrivkeyFile, 'SSH private key')
+/** SSH_PRIVKEY_FILE holds a private key. */
+export async function checkPrivateKey(file: string): Promise<void> {
+  const key = await readSecretFile('SSH_PRIVKEY_FILE', file, 'SSH private key')
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(key)) {
-    throw new ConfigError(`SSH_PRIVKEY_FILE is ${files.sshPrivkeyFile}, which does not hold a private key; put the SSH private key (not the .pub file) in it.`)
+    throw new ConfigError(`SSH_PRIVKEY_FILE is ${file}, which does not hold a private key; put the SSH private key (not the .pub file) in it.`)
   }
-  const knownHosts = await readSecretFile('SSH_KNOWN_HOSTS_FILE', files.sshKnownHostsFile, 'known_hosts file')
+}
+
+/** SSH_KNOWN_HOSTS_FILE holds at least one host key. */
+export async function checkKnownHosts(file: string): Promise<void> {
+  const knownHosts = await readSecretFile('SSH_KNOWN_HOSTS_FILE', file, 'known_hosts file')
   const entries = knownHosts.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'))
   if (entries.length === 0) {
-    throw new ConfigError(`SSH_KNOWN_HOSTS_FILE is ${files.sshKnownHostsFile}, which has no host keys; create it from the server's /etc/ssh/host_fingerprints/known_hosts.`)
+    throw new ConfigError(`SSH_KNOWN_HOSTS_FILE is ${file}, which has no host keys; create it from the server's /etc/ssh/host_fingerprints/known_hosts.`)
   }
+}
+
+/** The checks every command makes before it talks to the repository. */
+export async function checkSecretFiles(files: { sshPrivkeyFile: string; sshKnownHostsFile: string; passwordFile: string }): Promise<void> {
+  await checkPrivateKey(files.sshPrivkeyFile)
+  await checkKnownHosts(files.sshKnownHostsFile)
   await readSecretFile('RESTIC_REPO_PASSWORD_FILE', files.passwordFile, 'repository password')
 }

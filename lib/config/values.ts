@@ -144,3 +144,13 @@ export function readRetention(env: Env, name: (key: keyof Retention) => string):
     prune: flag(env, name('prune')),
   }
 }
+
+/** What restic check --read-data-subset takes: a share ("5%"), a part ("1/7"), or an amount ("500M"). */
+export function readDataSubset(env: Env, name: string): string | undefined {
+  const raw = value(env, name)
+  if (raw === undefined) return undefined
+  if (!/^(\d+(\.\d+)?%|\d+\/\d+|\d+[KMGT]?)$/.test(raw)) {
+    throw new ConfigError(`${name} must be a share of the data such as "5%", a part such as "1/7", or an amount such as "500M", not ${JSON.stringify(raw)}.`)
+  }
+  return raw
+}

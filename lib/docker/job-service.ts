@@ -51,10 +51,16 @@ const POLL_MS = 1000
 // The job's restic needs time to remove its lock when stopped.
 const STOP_GRACE_NS = 60e9
 
-/** Service names are at most 63 letters, digits and dashes. */
+/**
+ * The start of every job service's name, which is also its container's host name: restic records
+ * it in its locks, so that the lock of a job that no longer exists is known for dead.
+ */
+export const JOB_HOSTNAME_PREFIX = 'rds-job-'
+
+/** Service names, and host names, are at most 63 letters, digits and dashes. */
 function serviceName(jobName: string): string {
   const slug = jobName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
-  return `rds-job-${slug}-${Date.now().toString(36)}`
+  return `${JOB_HOSTNAME_PREFIX}${slug}-${Date.now().toString(36)}`
 }
 
 interface TaskInfo {
@@ -116,6 +122,8 @@ export interface JobServiceSpec {
   secrets?: unknown[]
   networks?: { Target: string; Aliases?: string[] }[]
   constraints?: string[]
+  /** The container's host name; the task's container ID when absent. */
+  hostname?: string
 }
 
 /** Creates a job service that runs once and is never restarted (it fails, or it is done); resolves to its ID. */
@@ -127,6 +135,7 @@ export async function createJobService(docker: Docker, spec: JobServiceSpec): Pr
     TaskTemplate: {
       ContainerSpec: {
         Image: spec.image,
+        Hostname: spec.hostname,
         Command: spec.command,
         Env: spec.env,
         Labels: { [JOB_LABEL]: spec.job },
@@ -150,8 +159,10 @@ export async function createJobService(docker: Docker, spec: JobServiceSpec): Pr
  * backup SIGTERM, and restic removes its lock).
  */
 export async function runJobService(docker: Docker, template: JobTemplate, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
+  const name = serviceName(request.name)
   const serviceId = await createJobService(docker, {
-    name: serviceName(request.name),
+    name,
+    hostname: name,
     job: request.name,
     mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
     image: template.image,

@@ -77,3 +77,8 @@ export async function guardBackup(job: Job, restic: Restic, summary: BackupSumma
       `Check that the right volume is mounted (a task moved to another node gets a new, empty one); if the data really shrank, lower MIN_FILES or raise MAX_SHRINK.`,
   )
 }
+
+/** The newest snapshot the guard did not reject: the last good backup. */
+export function lastAccepted(snapshots: SnapshotInfo[]): SnapshotInfo | undefined {
+  return snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG)).sort((a, b) => a.time.localeCompare(b.time)).at(-1)
+}

@@ -10,6 +10,8 @@ export interface Job {
   backupPath: string
   repository: Repository
   schedule?: string
+  /** OVERDUE_AFTER in ms, when set: how long the job may go without a success. */
+  overdueAfter?: number
   /** The --host recorded in snapshots; stable, unlike a container's hostname. */
   snapshotHost: string
   backupArgs: string[]
@@ -25,6 +27,8 @@ export interface Job {
   guard: { minFiles: number; maxShrink: number }
   /** In ms: a backup whose progress stands still this long is stopped (STALL_TIMEOUT). */
   stallTimeout: number
+  /** When its repository is checked (CHECK_AT), and what share of the data is read then. */
+  check?: { schedule: string; readDataSubset?: string }
   /** A second repository this job's snapshots are copied to after each complete backup. */
   copyTo?: { url: string; passwordFile: string }
 }
@@ -35,6 +39,7 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     backupPath: config.backupPath,
     repository,
     schedule: config.runAt,
+    overdueAfter: config.overdueAfter,
     snapshotHost: config.snapshotHost,
     backupArgs: config.backupArgs,
     retention: config.retention,
@@ -42,5 +47,6 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     guard: { minFiles: config.minFiles, maxShrink: config.maxShrink },
     stallTimeout: config.stallTimeout,
     copyTo: config.copyTo,
+    check: config.checkAt ? { schedule: config.checkAt, readDataSubset: config.checkReadDataSubset } : undefined,
   }
 }

@@ -1,5 +1,5 @@
 import type { Env, Retention } from '../config/environment.js'
-import { checkCronExpression, flag, parseFlag, readRetention, value } from '../config/values.js'
+import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 
 /** What a service's labels are read from: one Swarm service, as a manager sees it. */
@@ -22,6 +22,10 @@ export interface LabelDefaults {
   retention: Retention
   /** The repository's path on the server (REPO_PATH). */
   repoPath: string
+  /** CHECK_AT: when each repository is checked. */
+  checkAt?: string
+  /** OVERDUE_AFTER, in ms. */
+  overdueAfter?: number
 }
 
 export interface BackupVolume {
@@ -40,13 +44,17 @@ export interface ServiceBackup {
   hooks: { pre?: string; post?: string }
   excludes: string[]
   retention: Retention
+  /** When its repository is checked (rds.backup.check-at, else CHECK_AT), if ever. */
+  checkAt?: string
+  /** In ms: how long it may go without a success before it is OVERDUE (rds.backup.overdue-after, else OVERDUE_AFTER). */
+  overdueAfter?: number
 }
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 const KNOWN = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 const REPO_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
@@ -114,6 +122,12 @@ function schedule(labels: Env, defaults: LabelDefaults): string {
   return defaults.runAt
 }
 
+function checkAt(labels: Env, defaults: LabelDefaults): string | undefined {
+  const own = value(labels, `${LABEL}.check-at`)
+  if (own !== undefined) checkCronExpression(`${LABEL}.check-at`, own)
+  return own ?? defaults.checkAt
+}
+
 /** A service's keep-* labels make its whole policy; without any, the agent's KEEP_* apply. */
 function retention(labels: Env, defaults: LabelDefaults): Retention {
   const own = readRetention(labels, (key) => `${LABEL}.${key === 'prune' ? 'prune' : `keep-${key}`}`)
@@ -142,6 +156,8 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     hooks: { pre: value(labels, `${LABEL}.pre-hook`), post: value(labels, `${LABEL}.post-hook`) },
     excludes,
     retention: retention(labels, defaults),
+    checkAt: checkAt(labels, defaults),
+    overdueAfter: value(labels, `${LABEL}.overdue-after`) === undefined ? defaults.overdueAfter : timeoutDuration(labels, `${LABEL}.overdue-after`, ''),
   }
 }
 

@@ -9,8 +9,13 @@ import type { Logger } from '../observe/log.js'
 import { forgetArgs } from '../restic/retention.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { takeRunLock } from './run-lock.js'
+import { withLockCare, type OwnerCheck } from './stale-locks.js'
+import { hostname } from 'node:os'
 import { watchForStall } from './stall-watch.js'
-import { readStatus, statusOf, writeStatus, type RunStatus } from '../observe/status.js'
+import { outcomeOf, type JobStatus } from '../observe/status.js'
+import type { Reporter } from '../observe/reporter.js'
+import { keepingTail } from '../observe/log.js'
+import { snapshotsOfHost } from '../restic/snapshots.js'
 
 export interface RunContext {
   resticBinary: string
@@ -22,8 +27,8 @@ export interface RunContext {
   engine: () => HookEngine | Promise<HookEngine>
   /** Where the job's run lock lives (LOCK_DIR): one run of a job at a time, across processes. */
   lockDir: string
-  /** Where the run's status is recorded (STATUS_FILE), if anywhere. */
-  statusFile?: string
+  /** Where the run is recorded (STATUS_FILE) and notified, if anywhere. */
+  reporter?: Reporter
 }
 
 export interface RunResult {
@@ -112,7 +117,7 @@ async function backupCreatingRepository(
   job: Job,
   restic: Restic,
   context: RunContext,
-  previous: RunStatus | undefined,
+  previous: JobStatus | undefined,
   onSummary: (summary: BackupSummary) => void,
 ) {
   try {
@@ -122,8 +127,8 @@ async function backupCreatingRepository(
     const saved = previous?.lastSnapshot
     if (saved && saved.repository === restic.repository.describe) {
       throw new RunError(
-        `the repository ${restic.repository.describe} is gone, although snapshot ${saved.id.slice(0, 8)} was saved there at ${saved.savedAt}; ` +
-          `refusing to start a new, empty one: restore the server's repository, or remove STATUS_FILE ${context.statusFile} to start afresh.`,
+        `the repository ${restic.repository.describe} is gone, although snapshot ${saved.id.slice(0, 8)} was saved there at ${saved.time}; ` +
+          `refusing to start a new, empty one: restore the server's repository, or remove the job from STATUS_FILE to start afresh.`,
         EXIT.noRepository,
       )
     }
@@ -142,35 +147,79 @@ async function backupCreatingRepository(
  * RDS_RUN_STATUS. Retention, and the copy to a second repository (COPY_TO), run only after a
  * complete backup that the guard accepted.
  */
+/** What makes a job one job for its run lock: its backups, and the checks of its repository, never overlap. */
+export const runLockKey = (job: Job) => `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`
+
 export async function runJob(job: Job, context: RunContext): Promise<RunResult> {
-  const { log } = context
   let release: () => Promise<void>
   try {
-    release = await takeRunLock(context.lockDir, `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`, job.name, log)
+    release = await takeRunLock(context.lockDir, runLockKey(job), job.name, context.log)
   } catch (error) {
     const runError = asRunError(error)
-    log.error(runError.message)
+    context.log.error(runError.message)
     return { exitCode: runError.exitCode, error: runError }
   }
   try {
-    const previous = context.statusFile ? await readStatus(context.statusFile).catch(() => undefined) : undefined
-    await recordStatus(context, { ...previous, running: { since: new Date().toISOString(), pid: process.pid } })
-    const result = await runLocked(job, context, previous)
-    await recordStatus(context, statusOf(result, previous, job.repository.describe))
+    const { reporter } = context
+    const { log, tail } = keepingTail(context.log)
+    const previous = await reporter?.status(job.name)
+    const started = new Date()
+    await reporter?.started(job.name, 'backup')
+    const result = await runLocked(job, { ...context, log }, previous)
+    await reporter?.finished({
+      job: job.name,
+      kind: 'backup',
+      outcome: outcomeOf(started, new Date(), result.exitCode === 0, result.error?.message ?? describeResult(result), result.exitCode),
+      ...(result.exitCode === 0 ? await snapshotsAfterRun(job, context, log, result) : {}),
+      logTail: tail(),
+    })
     return result
   } finally {
     await release()
   }
 }
 
-async function recordStatus(context: RunContext, status: RunStatus): Promise<void> {
-  const file = context.statusFile
-  if (file) await writeStatus(file, status).catch((error: Error) => context.log.warn(`status: cannot write STATUS_FILE ${file}: ${error.message}`))
+const describeResult = (result: RunResult) => (result.summary ? describeSummary(result.summary) : 'backed up')
+
+/**
+ * The job's snapshots after a good run, for the status: the one just saved, and how many there are
+ * now that retention has run. Only worth the lookup when there is a STATUS_FILE to keep them in.
+ */
+async function snapshotsAfterRun(job: Job, context: RunContext, log: Logger, result: RunResult) {
+  const saved = result.summary?.snapshot_id
+  if (!saved) return {}
+  const snapshot = {
+    id: saved,
+    time: new Date().toISOString(),
+    repository: job.repository.describe,
+    files: result.summary!.total_files_processed,
+    bytesAdded: result.summary!.data_added,
+    bytesProcessed: result.summary!.total_bytes_processed,
+  }
+  if (!context.reporter?.recording) return { snapshot }
+  const restic: Restic = { binary: context.resticBinary, repository: job.repository }
+  const snapshots = await snapshotsOfHost(restic, job.snapshotHost, log).catch((error: Error) => log.warn(`status: could not count the snapshots: ${error.message}`))
+  return { snapshot, snapshots: snapshots?.length }
 }
 
-async function runLocked(job: Job, context: RunContext, previous: RunStatus | undefined): Promise<RunResult> {
+/**
+ * The locks a killed earlier run of this job left: STATUS_FILE recorded its start, in another
+ * container (a host name restic cannot check), and never its end; as this run holds the job's run
+ * lock, that run is over. Locks of this very host are restic's own to judge (`restic unlock`).
+ */
+function killedRunOwner(job: Job, previous: JobStatus | undefined): OwnerCheck {
+  const killed = previous?.running
+  return (lock) => {
+    if (!killed?.hostname || lock.hostname !== killed.hostname || lock.hostname === hostname()) return undefined
+    if (Date.parse(lock.time) < Date.parse(killed.since) - 60_000) return undefined
+    return `made by a run of ${job.name} in container ${killed.hostname} that started at ${killed.since} and never ended (it was killed)`
+  }
+}
+
+async function runLocked(job: Job, context: RunContext, previous: JobStatus | undefined): Promise<RunResult> {
   const { log } = context
   const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
+  const ownerIsDead = killedRunOwner(job, previous)
   const started = Date.now()
   let failure: RunError | undefined
   let summary: BackupSummary | undefined
@@ -191,7 +240,7 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   if (!failure) {
     const reference = findReference(job, restic, log)
     try {
-      await backupCreatingRepository(job, restic, context, previous, (s) => (summary = s))
+      await withLockCare(restic, ownerIsDead, log, (locking) => backupCreatingRepository(job, locking, context, previous, (s) => (summary = s)))
       if (summary) {
         log.info(`backup: ${describeSummary(summary)}`)
         await guardBackup(job, restic, summary, await reference, log)
@@ -210,7 +259,7 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   if (forget && backupAccepted && !context.signal?.aborted) {
     try {
       log.info(`retention: ${forget.slice(1).join(' ')}`)
-      await runRestic(restic, forget, { log })
+      await withLockCare(restic, ownerIsDead, log, (locking) => runRestic(locking, forget, { log }))
       log.info('retention: done')
     } catch (error) {
       fail(error)
@@ -218,7 +267,7 @@ async function runLocked(job: Job, context: RunContext, previous: RunStatus | un
   }
 
   if (job.copyTo && backupAccepted && !context.signal?.aborted) {
-    await copySnapshots(restic, { to: job.copyTo.url, toPasswordFile: job.copyTo.passwordFile, host: job.snapshotHost }, log).catch(fail)
+    await withLockCare(restic, ownerIsDead, log, (locking) => copySnapshots(locking, { to: job.copyTo!.url, toPasswordFile: job.copyTo!.passwordFile, host: job.snapshotHost }, log)).catch(fail)
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1)

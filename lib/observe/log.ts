@@ -37,3 +37,22 @@ export function createLogger(options: {
     error: (message) => write('error', message),
   }
 }
+
+/** A logger that also keeps the last `size` lines it was given, for a notification's log tail. */
+export function keepingTail(log: Logger, size = 20): { log: Logger; tail: () => string[] } {
+  const lines: string[] = []
+  const keep = (level: LogLevel, message: string) => {
+    for (const line of message.split(/\r?\n/)) if (line.trim() !== '') lines.push(`${level.toUpperCase()} ${line}`)
+    if (lines.length > size) lines.splice(0, lines.length - size)
+  }
+  return {
+    log: {
+      verbose: log.verbose,
+      debug: (message) => log.debug(message),
+      info: (message) => (keep('info', message), log.info(message)),
+      warn: (message) => (keep('warn', message), log.warn(message)),
+      error: (message) => (keep('error', message), log.error(message)),
+    },
+    tail: () => [...lines],
+  }
+}

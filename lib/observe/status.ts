@@ -1,49 +1,176 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { RunResult } from '../jobs/run.js'
+import lockfile from 'proper-lockfile'
+import type { SnapshotInfo } from '../restic/snapshots.js'
 
-/**
- * What STATUS_FILE keeps for `rds health` (the image's health check): the outcome of the last run
- * that finished, a run in progress, and the last snapshot saved, which outlives failed runs.
- */
-export interface RunStatus {
-  ok?: boolean
+/** How one attempt of something (a backup, a check, a drill) ended. */
+export interface Outcome {
+  startedAt: string
+  finishedAt: string
+  ok: boolean
   exitCode?: number
-  finishedAt?: string
-  message?: string
-  snapshotId?: string
-  /** Present while a run is going. */
-  running?: { since: string; pid: number }
-  /** The last snapshot a run saved, and where: a repository that later vanishes is then noticed. */
+  /** The error, or what the attempt achieved, in one line. */
+  message: string
+  durationSeconds: number
+}
+
+/** A snapshot a job saved, as the repository or restic's summary describes it. */
+export interface SnapshotRecord {
+  id: string
+  time: string
+  /** Where it was saved: a repository that later vanishes is then noticed. */
+  repository: string
+  files?: number
+  bytesAdded?: number
+  bytesProcessed?: number
+}
+
+/** What STATUS_FILE keeps of one job, for `rds status`, `rds health` and the metrics. */
+export interface JobStatus {
+  schedule?: string
+  /** When this agent first saw the job: its overdue clock starts there until a backup succeeds. */
+  watchedSince: string
+  /** Seconds after the last success (or watchedSince) at which the job is OVERDUE (OVERDUE_AFTER). */
+  overdueAfterSeconds?: number
+  /** Present while a run is going; left behind by a run that was killed. */
+  running?: { since: string; pid: number; hostname?: string }
+  lastAttempt?: Outcome
+  lastSuccess?: Outcome
+  /** The last snapshot saved, which outlives failed runs. */
+  lastSnapshot?: SnapshotRecord
+  /** How many snapshots of this job the repository held after its last run. */
+  snapshots?: number
+  failuresInARow?: number
+  /** How many runs ended, by result, since the status was first recorded: rds_runs_total. */
+  runs?: { success: number; failure: number }
+  lastCheck?: Outcome
+  lastDrill?: Outcome
+  /** A label error: the job cannot run until it is mended. */
+  error?: string
+}
+
+/** What STATUS_FILE holds: every job's status, and the agent's heartbeat. */
+export interface StatusTable {
+  /** When the agent last wrote the table: `rds health` takes a long silence for a hung agent. */
+  heartbeatAt?: string
+  jobs: Record<string, JobStatus>
+  /** What the last `restic check` of each repository found, by the repository's name. */
+  repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number }>
+}
+
+/** The heartbeat is written this often; a table older than HEARTBEAT_LIMIT_MS means a hung agent. */
+export const HEARTBEAT_MS = 60_000
+export const HEARTBEAT_LIMIT_MS = 5 * HEARTBEAT_MS
+
+/** The table, or an empty one when nothing has been recorded yet. */
+export async function readStatus(file: string): Promise<StatusTable> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { jobs: {} }
+    throw error
+  }
+  const parsed = JSON.parse(text) as Partial<StatusTable> & LegacyStatus
+  return parsed.jobs ? (parsed as StatusTable) : fromLegacy(parsed)
+}
+
+/** STATUS_FILE as versions before the status table wrote it: one job, unnamed. */
+interface LegacyStatus {
   lastSnapshot?: { id: string; savedAt: string; repository: string }
 }
 
-export function statusOf(result: RunResult, previous: RunStatus | undefined, repository: string, now = new Date()): RunStatus {
-  const snapshotId = result.summary?.snapshot_id
-  return {
-    ok: result.exitCode === 0,
-    exitCode: result.exitCode,
-    finishedAt: now.toISOString(),
-    message: result.error?.message,
-    snapshotId,
-    lastSnapshot: snapshotId ? { id: snapshotId, savedAt: now.toISOString(), repository } : previous?.lastSnapshot,
+/** The one thing of an old status that matters is the last snapshot (the vanished-repository guard). */
+function fromLegacy(legacy: LegacyStatus): StatusTable {
+  const saved = legacy.lastSnapshot
+  return { jobs: saved ? { [LEGACY_JOB]: { watchedSince: saved.savedAt, lastSnapshot: { id: saved.id, time: saved.savedAt, repository: saved.repository } } } : {} }
+}
+
+/** The name a status written before jobs had names is read under; see jobStatus. */
+const LEGACY_JOB = ''
+
+/** A job's status, falling back to a status written before the table had names. */
+export function jobStatus(table: StatusTable, name: string): JobStatus | undefined {
+  return table.jobs[name] ?? table.jobs[LEGACY_JOB]
+}
+
+let writes = 0
+
+/**
+ * Reads the table, lets `change` edit it, and writes it back whole (a reader never sees half of
+ * it), under a lock that every process writing STATUS_FILE shares: the agent, and an `rds backup`
+ * started beside it with docker exec, each change their own job's entry.
+ */
+export async function updateStatus(file: string, change: (table: StatusTable) => void): Promise<StatusTable> {
+  await mkdir(dirname(file), { recursive: true })
+  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
+  try {
+    const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
+    delete table.jobs[LEGACY_JOB]
+    change(table)
+    const partial = `${file}.${process.pid}.${++writes}.partial`
+    await writeFile(partial, `${JSON.stringify(table, null, 2)}\n`)
+    await rename(partial, file)
+    return table
+  } finally {
+    await release()
   }
 }
 
-/** Written to a temporary file and renamed, so that a reader never sees half a status. */
-export async function writeStatus(file: string, status: RunStatus): Promise<void> {
-  await mkdir(dirname(file), { recursive: true })
-  const partial = `${file}.${process.pid}.tmp`
-  await writeFile(partial, `${JSON.stringify(status)}\n`)
-  await rename(partial, file)
+/** The moment the job becomes OVERDUE, if it has a limit. */
+export function overdueAt(status: JobStatus): Date | undefined {
+  if (status.overdueAfterSeconds === undefined) return undefined
+  const since = Date.parse(status.lastSuccess?.finishedAt ?? status.watchedSince)
+  return new Date(since + status.overdueAfterSeconds * 1000)
 }
 
-/** The status, or undefined when no run has started yet. */
-export async function readStatus(file: string): Promise<RunStatus | undefined> {
+export const isOverdue = (status: JobStatus, now = new Date()) => (overdueAt(status)?.getTime() ?? Infinity) <= now.getTime()
+
+/** Whether a run recorded as going is really going: its process may have been killed. */
+export function isRunning(status: JobStatus): boolean {
+  if (!status.running) return false
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as RunStatus
+    process.kill(status.running.pid, 0)
+    return true
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
+    // EPERM: the process exists but is not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The attempt's outcome in the table: the last attempt, and the last success or one more failure in a row. */
+export function recordOutcome(status: JobStatus, outcome: Outcome): void {
+  status.lastAttempt = outcome
+  delete status.running
+  status.runs ??= { success: 0, failure: 0 }
+  status.runs[outcome.ok ? 'success' : 'failure']++
+  if (outcome.ok) {
+    status.lastSuccess = outcome
+    status.failuresInARow = 0
+  } else {
+    status.failuresInARow = (status.failuresInARow ?? 0) + 1
+  }
+}
+
+export function outcomeOf(startedAt: Date, finishedAt: Date, ok: boolean, message: string, exitCode?: number): Outcome {
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    ok,
+    exitCode,
+    message,
+    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
+  }
+}
+
+/** A snapshot as `restic snapshots --json` lists it, as the status keeps it. */
+export function snapshotRecord(snapshot: SnapshotInfo, repository: string): SnapshotRecord {
+  return {
+    id: snapshot.id,
+    time: snapshot.time,
+    repository,
+    files: snapshot.summary?.total_files_processed,
+    bytesAdded: snapshot.summary?.data_added,
+    bytesProcessed: snapshot.summary?.total_bytes_processed,
   }
 }

@@ -15,6 +15,8 @@ export interface Repository {
   ssh?: {
     transport: SshTransport
     destination: string
+    /** The repository's path on the server, as REPO_PATH gives it. */
+    repoPath: string
     knownHostsFile: string
     privkeyFile: string
   }
@@ -33,6 +35,7 @@ export function sftpRepository(config: Config, transport: SshTransport): Reposit
     ssh: {
       transport,
       destination,
+      repoPath: config.repoPath,
       knownHostsFile: config.sshKnownHostsFile,
       privkeyFile: config.sshPrivkeyFile,
     },

@@ -1,4 +1,4 @@
-import { RunError } from '../errors.js'
+import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from './command.js'
 
@@ -11,7 +11,7 @@ export interface SnapshotInfo {
   paths: string[]
   tags?: string[]
   /** What the backup saw; restic 0.17 and newer record it. */
-  summary?: { total_files_processed: number; total_bytes_processed: number }
+  summary?: { total_files_processed: number; total_bytes_processed: number; data_added?: number }
 }
 
 /** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */
@@ -84,4 +84,14 @@ export async function listPath(
     throw new RunError(`${path} is not in snapshot ${snapshot.short_id} (which holds ${snapshot.paths.join(', ')}); list its files with "rds ls ${snapshot.short_id}".`)
   }
   return count
+}
+
+/** The snapshots of one host, oldest first; none when the repository does not exist yet. */
+export async function snapshotsOfHost(restic: Restic, host: string, log: Logger): Promise<SnapshotInfo[]> {
+  try {
+    return await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', '--host', host], log, [EXIT.noRepository])
+  } catch (error) {
+    if (error instanceof RunError && error.exitCode === EXIT.noRepository) return []
+    throw error
+  }
 }

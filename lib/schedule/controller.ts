@@ -7,6 +7,14 @@ import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
 import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
 import { followSwarmEvents } from '../docker/events.js'
+import { lastAccepted } from '../jobs/guard.js'
+import { keepingTail } from '../observe/log.js'
+import type { Reporter } from '../observe/reporter.js'
+import { outcomeOf, snapshotRecord, type Outcome } from '../observe/status.js'
+import { formatBytes } from '../restic/backup-summary.js'
+import type { RunError } from '../errors.js'
+import type { SnapshotInfo } from '../restic/snapshots.js'
+import { overdueAfterMs } from './overdue.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
@@ -37,6 +45,10 @@ export interface ControllerOptions {
   defaults: LabelDefaults
   /** What every job's `rds backup` gets from the controller: the server, the secrets' paths, the guard. */
   jobEnv: string[]
+  /** restic check of the repository at this path (CHECK_AT, rds.backup.check-at): resolves to its size, or throws what is wrong. */
+  checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
+  /** Called before each run's job starts: removes the locks dead owners left in its repository. */
+  beforeRun?: (job: SwarmJob) => Promise<void>
   /** Applies the job's retention once it has backed up, called for one repository at a time. */
   applyRetention: (job: SwarmJob) => Promise<void>
   log: Logger
@@ -47,6 +59,12 @@ export interface ControllerOptions {
    * container never run one job at once (its hooks would undo each other's work).
    */
   lockDir: string
+  /** Where runs are recorded (STATUS_FILE) and notified. */
+  reporter: Reporter
+  /** OVERDUE_AFTER in ms, if set: how long any job may go without a success. */
+  overdueAfter?: number
+  /** The snapshots a job has saved, read from its repository, for the status. */
+  snapshotsOf: (job: SwarmJob) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
   /** False: jobs run only when asked (runNow), never on their schedules. */
   schedule?: boolean
   /** Called whenever the jobs or their outcomes change. */
@@ -90,6 +108,8 @@ export class Controller {
   /** The Swarm's services as the last discovery read them. */
   services: SwarmService[] = []
   private readonly retentionQueues = new Map<string, Promise<void>>()
+  /** The checks' schedules, one per repository and schedule. */
+  private readonly checks = new Map<string, Cron>()
 
   constructor(private readonly options: ControllerOptions) {}
 
@@ -98,6 +118,8 @@ export class Controller {
     const { docker, log, stop } = this.options
     await removeLeftoverJobs(docker, log)
     await this.sync('start')
+    this.options.reporter.keepHeartbeat(stop)
+    const rebuilt = this.statusFromRepositories()
     const events = followSwarmEvents(docker, { log, signal: stop, onChange: (why) => this.sync(why), onReconnect: () => this.sync('reconnected to the Docker engine') })
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve()
@@ -106,10 +128,12 @@ export class Controller {
     await events
     clearTimeout(this.recheck)
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
+    for (const check of this.checks.values()) check.stop()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
     await Promise.all(running.map((scheduled) => scheduled.running))
+    await rebuilt
     log.info('controller: stopped')
   }
 
@@ -155,6 +179,10 @@ export class Controller {
       else log.info(`controller: ${job.name}: ${changes.join(', ')}; next run at ${scheduled.cron?.nextRun()?.toISOString()} (${why})`)
     }
     this.options.onChange?.([...this.jobs.values()])
+    this.scheduleChecks(found)
+    await this.options.reporter.watch(
+      found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
+    )
     this.recheckWhileWaiting(found)
   }
 
@@ -187,6 +215,66 @@ export class Controller {
     return scheduled
   }
 
+  /** One check schedule per repository and schedule: services that share a repository share its checks. */
+  private scheduleChecks(found: SwarmJob[]): void {
+    if (this.options.schedule === false || !this.options.checkRepository) return
+    const wanted = new Map<string, { repoPath: string; schedule: string }>()
+    for (const job of found) {
+      if (job.backup?.checkAt) wanted.set(`${job.backup.repoPath}\n${job.backup.checkAt}`, { repoPath: job.backup.repoPath, schedule: job.backup.checkAt })
+    }
+    for (const [key, cron] of this.checks) {
+      if (wanted.has(key)) continue
+      cron.stop()
+      this.checks.delete(key)
+    }
+    for (const [key, { repoPath, schedule }] of wanted) {
+      if (this.checks.has(key)) continue
+      this.checks.set(key, new Cron(schedule, { protect: true, catch: (error) => this.options.log.error(`controller: check of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.checkNow(repoPath))))
+      this.options.log.info(`controller: repository ${repoPath}: checked "${schedule}", next at ${this.checks.get(key)!.nextRun()?.toISOString()}`)
+    }
+  }
+
+  /**
+   * restic check of one repository now, between its retentions (never beside one), recorded for
+   * every job that keeps its snapshots there and notified once.
+   */
+  async checkNow(repoPath: string): Promise<Outcome> {
+    const { log: baseLog, reporter } = this.options
+    const { log, tail } = keepingTail(baseLog)
+    const started = new Date()
+    const jobs = [...this.jobs.values()].filter(({ job }) => job.backup?.repoPath === repoPath).map(({ job }) => job.name)
+    let outcome: Outcome
+    let sizeBytes: number | undefined
+    try {
+      log.info(`controller: repository ${repoPath}: checking`)
+      ;({ sizeBytes } = await this.inRetentionQueue(repoPath, () => this.options.checkRepository!(repoPath)))
+      outcome = outcomeOf(started, new Date(), true, `no errors in repository ${repoPath}${sizeBytes === undefined ? '' : ` (${formatBytes(sizeBytes)} on the server)`}`, 0)
+      log.info(`controller: repository ${repoPath}: ${outcome.message}`)
+    } catch (error) {
+      outcome = outcomeOf(started, new Date(), false, `the check of repository ${repoPath} failed: ${(error as Error).message}`, (error as RunError).exitCode ?? 1)
+      log.error(`controller: ${outcome.message}`)
+    }
+    await reporter.finished({ job: `repository ${repoPath}`, kind: 'check', outcome, checked: { repository: repoPath, sizeBytes, jobs }, logTail: tail() })
+    return outcome
+  }
+
+  /**
+   * A job with no recorded success (a new controller, or one moved to another manager) takes its
+   * last good snapshot from its repository: the overdue clock starts there, not at this start.
+   */
+  private async statusFromRepositories(): Promise<void> {
+    for (const { job } of this.jobs.values()) {
+      if (!job.backup || this.options.stop.aborted || (await this.options.reporter.status(job.name))?.lastSuccess) continue
+      try {
+        const { snapshots, repository } = await this.options.snapshotsOf(job)
+        const latest = lastAccepted(snapshots)
+        if (latest) await this.options.reporter.foundInRepository(job.name, snapshotRecord(latest, repository), snapshots.length)
+      } catch (error) {
+        this.options.log.warn(`controller: ${job.name}: could not read its last snapshot from the repository: ${(error as Error).message}`)
+      }
+    }
+  }
+
   /**
    * One run of a job now, as a schedule tick makes it: resolves once it has ended. A job whose last
    * run is still going is not started again.
@@ -211,20 +299,25 @@ export class Controller {
   }
 
   private async runJob(scheduled: ScheduledJob, signal: AbortSignal): Promise<void> {
-    const { docker, template, jobEnv, log } = this.options
+    const { docker, template, jobEnv, reporter } = this.options
+    const { log, tail } = keepingTail(this.options.log)
     const job = scheduled.job
-    const started = Date.now()
+    const started = new Date()
     let backupStartedAt: string | undefined
-    const finish = (ok: boolean, message: string) => {
-      scheduled.last = { startedAt: new Date(started).toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
+    let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
+    const finish = async (ok: boolean, message: string, exitCode?: number) => {
+      scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
       if (ok) log.info(`controller: ${job.name}: ${message}`)
       else log.error(`controller: ${job.name}: ${message}`)
+      await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, logTail: tail() })
     }
-    if (job.error) return finish(false, job.error)
+    await reporter.started(job.name, 'backup')
+    if (job.error) return finish(false, job.error, 2)
     // Where the service runs now: a task may have moved since the last discovery.
     await this.sync('before a run')
     const current = this.jobs.get(job.name)?.job ?? job
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
+    await this.options.beforeRun?.(current).catch((error) => log.warn(`controller: ${job.name}: could not look for dead locks: ${(error as Error).message}`))
     log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
     let outcome: JobOutcome
     try {
@@ -233,22 +326,35 @@ export class Controller {
       return finish(false, `the job could not be started: ${(error as Error).message}`)
     }
     backupStartedAt = outcome.backupStartedAt
-    const seconds = ((Date.now() - started) / 1000).toFixed(1)
+    const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
     if (outcome.exitCode !== 0) {
-      return finish(false, outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`)
+      return finish(false, outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
     try {
       await this.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))
     } catch (error) {
       return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
     }
-    finish(true, `backed up on ${current.node.hostname} in ${seconds} s`)
+    saved = await this.savedSnapshot(current, log)
+    await finish(true, `backed up on ${current.node.hostname} in ${seconds} s`)
   }
 
-  /** Retention (forget, prune) of one repository runs one job at a time: they would fight over its lock. */
-  private inRetentionQueue(repoPath: string, task: () => Promise<void>): Promise<void> {
+  /** What the job saved, as its repository says (the job's own summary stays in the job). */
+  private async savedSnapshot(job: SwarmJob, log: Logger): Promise<{ snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number }> {
+    try {
+      const { snapshots, repository } = await this.options.snapshotsOf(job)
+      const latest = lastAccepted(snapshots)
+      return { snapshot: latest && snapshotRecord(latest, repository), snapshots: snapshots.length }
+    } catch (error) {
+      log.warn(`controller: ${job.name}: could not read its snapshots for the status: ${(error as Error).message}`)
+      return {}
+    }
+  }
+
+  /** Retention (forget, prune) and checks of one repository run one at a time: they would fight over its lock. */
+  private inRetentionQueue<T>(repoPath: string, task: () => Promise<T>): Promise<T> {
     const next = (this.retentionQueues.get(repoPath) ?? Promise.resolve()).then(task)
-    this.retentionQueues.set(repoPath, next.catch(() => undefined))
+    this.retentionQueues.set(repoPath, next.then(() => undefined, () => undefined))
     return next
   }
 }

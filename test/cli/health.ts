@@ -1,28 +1,74 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { useServerAndData } from '../fixtures/sftp-server.js'
 
 const fixture = useServerAndData(t)
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
 
-t.test('rds health reports the last run recorded in STATUS_FILE', async (t) => {
+async function stateDir(t: Test): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'rds-health-'))
   t.teardown(() => rm(dir, { recursive: true }))
-  const statusFile = join(dir, 'status.json')
-  const health = () => rds(['health'], { STATUS_FILE: statusFile })
-  t.match(await health(), { exitCode: 0, stdout: 'no run has finished yet\n' })
+  return dir
+}
 
+t.test('a failed run is reported by rds status, but is not unhealthy', async (t) => {
+  const statusFile = join(await stateDir(t), 'status.json')
+  t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 0, stdout: 'no job has been recorded yet\n' })
   const env = fixture.server.env(fixture.data, { REPO_PATH: 'health', STATUS_FILE: statusFile })
   t.equal((await rds(['backup'], env)).exitCode, 0)
-  t.match(await health(), { exitCode: 0, stdout: /^the last run succeeded at \d{4}-.* \(snapshot [0-9a-f]{8}\)\n$/ })
+  t.match(await rds(['status'], env), { exitCode: 0, stdout: /^restic-docker-swarm: OK; last success \S+; snapshot [0-9a-f]{8} \(\d+ files\), 1 in all\n$/ })
 
-  const wrong = join(dir, 'wrong')
-  await writeFile(wrong, 'wrong\n')
-  t.equal((await rds(['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: wrong })).exitCode, 12)
-  t.match(await health(), { exitCode: 1, stdout: /^the last run failed at .* with exit code 12: restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE \(.*wrong\) is wrong/ })
+  const wrongFile = join(await stateDir(t), 'wrong')
+  await writeFile(wrongFile, 'wrong\n')
+  t.equal((await rds(['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: wrongFile })).exitCode, 12)
+  const status = await rds(['status'], env)
+  t.equal(status.exitCode, 1, 'rds status exits 1 for a failing job')
+  t.match(status.stdout, /^restic-docker-swarm: FAILING; last success \S+; last run FAILED \S+ \(exit 12\): restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE .* is wrong/)
+  const json = JSON.parse((await rds(['status', '--json'], env)).stdout)
+  t.match(json.jobs['restic-docker-swarm'], { state: 'FAILING', failuresInARow: 1, lastAttempt: { ok: false, exitCode: 12 }, lastSuccess: { ok: true } })
+  t.equal((await rds(['health'], env)).exitCode, 0, 'one failed run does not make the agent unhealthy')
 
-  t.match(await rds(['health'], {}), { exitCode: 2, stderr: /^rds: STATUS_FILE is not set; set it to the file where the agent records its last run/ })
+  t.match(await rds(['health'], {}), { exitCode: 2, stderr: /^rds: STATUS_FILE is not set; set it to the file where the agent records its runs/ })
+})
+
+t.test('a job whose schedule passes without success is OVERDUE and unhealthy, until a good run; the agent keeps running', async (t) => {
+  const dir = await stateDir(t)
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'overdue', STATUS_FILE: join(dir, 'status.json'), RUN_AT: '0 0 1 1 *', OVERDUE_AFTER: '3s', LOCK_DIR: join(dir, 'locks') })
+  const agent = runBin(RDS, ['agent'], env)
+  t.teardown(() => void agent.kill())
+  for (let i = 0; i < 50 && (await rds(['status'], env)).stdout.includes('no job'); i++) await sleep(100)
+  t.match(await rds(['health'], env), { exitCode: 0, stdout: /^restic-docker-swarm: WAITING; no success yet; overdue at \S+\n$/ })
+  await sleep(3500)
+  const overdue = await rds(['health'], env)
+  t.equal(overdue.exitCode, 1)
+  t.match(overdue.stdout, /^restic-docker-swarm: OVERDUE; no success yet; OVERDUE since \S+\nunhealthy: 1 job\(s\) OVERDUE: restic-docker-swarm\n$/)
+  t.equal((await rds(['backup'], env)).exitCode, 0, 'a good run, beside the agent')
+  t.match(await rds(['health'], env), { exitCode: 0, stdout: /^restic-docker-swarm: OK; last success/ })
+  t.equal(agent.exitCode, null, 'the agent ran all along')
+  agent.kill('SIGTERM')
+  t.equal((await agent).exitCode, 0)
+})
+
+t.test("a new agent takes the last success from the repository; a silent agent is unhealthy", async (t) => {
+  const dir = await stateDir(t)
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'rebuilt', RUN_AT: '0 0 1 1 *', LOCK_DIR: join(dir, 'locks') })
+  t.equal((await rds(['backup'], env)).exitCode, 0, 'a backup recorded nowhere')
+  const statusFile = join(dir, 'status.json')
+  const agent = runBin(RDS, ['agent'], { ...env, STATUS_FILE: statusFile })
+  t.teardown(() => void agent.kill())
+  let status = ''
+  for (let i = 0; i < 100 && !status.includes('found in the repository'); i++) {
+    await sleep(100)
+    status = (await rds(['status', '--json'], { STATUS_FILE: statusFile })).stdout
+  }
+  t.match(JSON.parse(status).jobs['restic-docker-swarm'], { state: 'OK', lastSuccess: { message: /^snapshot [0-9a-f]{8}, found in the repository$/ }, snapshots: 1, lastSnapshot: { files: Number } })
+  agent.kill('SIGTERM')
+  await agent
+
+  await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date(Date.now() - 10 * 60_000).toISOString(), jobs: {} }))
+  t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 1, stdout: /unhealthy: the agent has not written STATUS_FILE since \S+: it is hung or stopped\n$/ })
 })

@@ -68,9 +68,9 @@ t.test('a repository that vanished under an agent that has backed up to it is no
   t.equal(gone.exitCode, 10)
   t.match(gone.stderr, /the repository vanishing on \S+ is gone, although snapshot [0-9a-f]{8} was saved there at \S+; refusing to start a new, empty one/)
   await t.rejects(stat(join(fixture.server.home, 'vanishing')), 'no new repository was made')
-  const health = await runBin(RDS, ['health'], env)
-  t.equal(health.exitCode, 1)
-  t.match(health.stdout, /the last run failed .* with exit code 10: the repository vanishing .* is gone/)
+  const status = await runBin(RDS, ['status'], env)
+  t.equal(status.exitCode, 1)
+  t.match(status.stdout, /FAILING; last success \S+; last run FAILED \S+ \(exit 10\): the repository vanishing .* is gone/)
 })
 
 t.test('a reference that cannot be read is said, and the backup, which holds files, is kept as good', async (t) => {

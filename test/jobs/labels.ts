@@ -29,6 +29,8 @@ t.test("rds.backup=true alone: every named volume it mounts, by its stack-file n
     hooks: { pre: undefined, post: undefined },
     excludes: [],
     retention: { daily: 7, weekly: 4, prune: true },
+    checkAt: undefined,
+    overdueAfter: undefined,
   })
   // A volume the stack file names itself (name: or external) keeps its name.
   t.same(serviceBackup(service({ container: { 'rds.backup': 'true' } }, ['shared-media']), defaults)?.volumes, [{ name: 'shared-media', source: 'shared-media' }])
@@ -76,6 +78,13 @@ t.test('rds.backup.at, the original name, is accepted; both names with different
   })
 })
 
+t.test('check-at and overdue-after: from the labels, else the agent\'s CHECK_AT and OVERDUE_AFTER', async (t) => {
+  const own = serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.check-at': '0 5 * * 0', 'rds.backup.overdue-after': '26h' } }), defaults)
+  t.match(own, { checkAt: '0 5 * * 0', overdueAfter: 26 * 3_600_000 })
+  const inherited = serviceBackup(service({ deploy: { 'rds.backup': 'true' } }), { ...defaults, checkAt: '0 4 * * 0', overdueAfter: 3_600_000 })
+  t.match(inherited, { checkAt: '0 4 * * 0', overdueAfter: 3_600_000 })
+})
+
 t.test('a bad label is one sentence naming the service, the label and the value', async (t) => {
   const cases: [Record<string, string>, Record<string, string>, string][] = [
     [{ 'rds.backup': 'yes please' }, {}, 'service app_web: label rds.backup must be true or false, not "yes please".'],
@@ -89,6 +98,8 @@ t.test('a bad label is one sentence naming the service, the label and the value'
     [{ 'rds.backup': 'true', 'rds.backup.repo': '../other' }, {}, 'service app_web: label rds.backup.repo must be a path under the server\'s login directory such as "app/db" (letters, digits, "_", "." and "-"), not "../other".'],
     [{ 'rds.backup': 'true', 'rds.backup.repo': '/etc' }, {}, 'service app_web: label rds.backup.repo must be a path under'],
     [{ 'rds.backup': 'true', 'rds.backup.pre-hook': 'a\nb' }, {}, 'service app_web: label rds.backup.pre-hook contains a control character'],
+    [{ 'rds.backup': 'true', 'rds.backup.check-at': 'weekly' }, {}, 'service app_web: label rds.backup.check-at "weekly" is not a valid cron expression'],
+    [{ 'rds.backup': 'true', 'rds.backup.overdue-after': '2 days' }, {}, 'service app_web: label rds.backup.overdue-after must be a duration such as "1h", "30m" or "90s", not "2 days".'],
     [{ 'rds.backup': 'true', 'rds.backup.run-at': '0 1 * * *' }, { 'rds.backup.run-at': '0 2 * * *' }, 'service app_web: label rds.backup.run-at is "0 1 * * *" in deploy.labels but "0 2 * * *" in labels; set it in one place.'],
   ]
   for (const [deploy, container, message] of cases) {

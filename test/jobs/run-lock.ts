@@ -65,16 +65,16 @@ t.test('two rds backup of one job at once never overlap: the second is refused',
   const [first, second, health] = await Promise.all([
     runBin(RDS, ['backup'], env),
     sleep(500).then(() => runBin(RDS, ['backup'], env)),
-    sleep(1500).then(() => runBin(RDS, ['health'], env)),
+    sleep(1500).then(() => runBin(RDS, ['status'], env)),
   ])
-  t.match(health.stdout, /^a run is in progress since \d{4}-\S+ \(process \d+\)\nno run has finished yet\n$/, 'the status shows the run in progress')
+  t.match(health.stdout, /^restic-docker-swarm: RUNNING; running since \d{4}-\S+; no success yet\n$/, 'the status shows the run in progress')
   t.equal(first.exitCode, 0, first.stderr)
   t.equal(second.exitCode, 11)
   t.match(second.stderr, /another run of restic-docker-swarm is in progress \(process \d+, since \S+\); this one was not started/)
   t.notMatch(second.stderr, /run: starting/, 'the refused run did nothing')
   const third = await runBin(RDS, ['backup'], env)
   t.equal(third.exitCode, 0, 'the lock is free again after the first run')
-  t.match((await runBin(RDS, ['health'], env)).stdout, /^the last run succeeded at \S+ \(snapshot [0-9a-f]{8}\)\n$/, 'the refused run left the status alone')
+  t.match((await runBin(RDS, ['status'], env)).stdout, /^restic-docker-swarm: OK; last success \S+; snapshot [0-9a-f]{8} \(\d+ files\), 2 in all\n$/, 'the refused run left the status alone')
   const events = (await readFile(record, 'utf8')).trim().split('\n')
   const kinds = events.map((line) => line.split(' ')[0])
   // The first run backs up twice (the first try finds no repository and creates it), the third once.

@@ -11,6 +11,8 @@ import { execa } from 'execa'
 import { CACHE_VOLUME } from '../../lib/docker/job-service.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
 import { Controller, type ScheduledJob } from '../../lib/schedule/controller.js'
+import { Reporter } from '../../lib/observe/reporter.js'
+import { readStatus } from '../../lib/observe/status.js'
 import type { SwarmJob } from '../../lib/jobs/discover.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
@@ -58,6 +60,9 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   const stop = new AbortController()
   const retained: SwarmJob[] = []
   let rows: ScheduledJob[] = []
+  const statusFile = join(tmpdir(), `rds-ctl-status-${process.pid}`, 'status.json')
+  // What the repository holds: no server runs here, so one snapshot of the job stands in for it.
+  const inRepository = { id: 'a'.repeat(64), short_id: 'aaaaaaaa', time: '2026-01-01T03:00:00Z', hostname: APP, paths: ['/volumes'], summary: { total_files_processed: 7, total_bytes_processed: 70 } }
   const controller = new Controller({
     docker: client,
     template: { image: IMAGE, networks: [], secrets: [] },
@@ -69,6 +74,8 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     lockDir: join(tmpdir(), `rds-ctl-locks-${process.pid}`),
     stop: stop.signal,
     onChange: (jobs) => (rows = jobs),
+    reporter: new Reporter({ statusFile, log }),
+    snapshotsOf: async (job) => ({ snapshots: job.name === APP ? [inRepository] : [], repository: 'the repository' }),
   })
   /** Waits for a line of the controller's log; on a timeout the log is shown. */
   const logShows = (what: string, pattern: RegExp, seconds = 20) =>
@@ -98,6 +105,15 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.match(text(), /removing job service rds-ctl-leftover, left by a controller that stopped mid-run/)
     t.equal((await docker(['service', 'inspect', LEFTOVER])).exitCode, 1, 'the left-over job service is gone')
     t.match(rows.map((row) => row.job.name), [APP])
+    const status = await until('the last snapshot, from the repository', async () => (await readStatus(statusFile)).jobs[APP]?.lastSuccess && (await readStatus(statusFile)))
+    t.match(status.jobs[APP], {
+      schedule: '0 0 1 1 *',
+      lastSuccess: { finishedAt: '2026-01-01T03:00:00Z', message: 'snapshot aaaaaaaa, found in the repository' },
+      lastSnapshot: { id: inRepository.id, files: 7, repository: 'the repository' },
+      snapshots: 1,
+    })
+    t.ok(status.jobs[APP]!.overdueAfterSeconds! >= 2 * 365 * 86400, 'a yearly schedule is overdue after two years')
+    t.ok(status.heartbeatAt, 'the controller keeps a heartbeat')
   })
 
   t.test('a label changed on the service changes the schedule at once, from the event', async (t) => {
@@ -114,6 +130,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.ok(controller.jobs.get(APP)?.cron, 'the good job keeps its schedule')
     const last = await controller.runNow(BAD)
     t.match(last, { ok: false, message: /^service rds-ctl-bad: label/ }, 'a run of a job with a bad label fails without starting anything')
+    t.match((await readStatus(statusFile)).jobs[BAD], { error: /label rds.backup.volumes names "nope"/, lastAttempt: { ok: false, exitCode: 2 } })
   })
 
   const dangling = async () => (await docker(['volume', 'ls', '-q', '--filter', 'dangling=true'])).stdout.split('\n').filter(Boolean).length
@@ -124,6 +141,12 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.match(last, { ok: false, message: /^the backup failed with exit code 2 after [\d.]+ s; its log is above\.$/ })
     t.match(text(), /rds-ctl-app: rds: SSH_HOST is not set; set it to the SFTP server/)
     t.same(retained, [], 'retention runs only after a backup that succeeded')
+    t.match((await readStatus(statusFile)).jobs[APP], {
+      lastAttempt: { ok: false, exitCode: 2, message: /^the backup failed with exit code 2/ },
+      lastSuccess: { finishedAt: '2026-01-01T03:00:00Z' },
+      failuresInARow: 1,
+    }, 'the failure is recorded, and the last success kept')
+    t.notOk((await readStatus(statusFile)).jobs[APP]?.running, 'no run is recorded as going')
     t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'no job service is left')
     t.equal(await dangling(), danglingBefore, "no anonymous volume is left: restic's cache is the volume rds-restic-cache")
     t.equal((await docker(['volume', 'inspect', CACHE_VOLUME])).exitCode, 0)
@@ -143,6 +166,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     await execa('docker', ['service', 'rm', APP])
     await logShows('the job to be dropped', /controller: rds-ctl-app: dropped \([^)]*service rds-ctl-app remove/, 10)
     t.notOk(controller.jobs.has(APP))
+    t.notOk((await readStatus(statusFile)).jobs[APP], 'its status is dropped with it')
     stop.abort()
     await running
     t.match(text(), /controller: stopped/)

@@ -1,0 +1,67 @@
+import type { Command } from 'commander'
+import { ConfigError, EXIT } from '../errors.js'
+import type { CliContext, CommandContext } from './context.js'
+import { writeOut } from './output.js'
+import { isOverdue, isRunning, overdueAt, readStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+
+/** STATUS_FILE's table; a ConfigError when the variable is not set. */
+export async function readStatusFile(cli: CliContext): Promise<StatusTable> {
+  const file = cli.env.STATUS_FILE?.trim()
+  if (!file) throw new ConfigError('STATUS_FILE is not set; set it to the file where the agent records its runs (the image sets /var/lib/rds/status.json).')
+  return readStatus(file)
+}
+
+/** A job's state in one word, worst first: what needs a person's attention shows. */
+export function stateOf(status: JobStatus, now = new Date()): 'LABEL ERROR' | 'OVERDUE' | 'RUNNING' | 'FAILING' | 'OK' | 'WAITING' {
+  if (status.error) return 'LABEL ERROR'
+  if (isOverdue(status, now)) return 'OVERDUE'
+  if (isRunning(status)) return 'RUNNING'
+  if (status.lastAttempt && !status.lastAttempt.ok) return 'FAILING'
+  return status.lastSuccess ? 'OK' : 'WAITING'
+}
+
+const short = (id: string) => id.slice(0, 8)
+
+/** A job a person must look at: its backups fail or stopped, or its repository or restore failed a test. */
+const needsAttention = (status: JobStatus, now: Date) =>
+  ['LABEL ERROR', 'OVERDUE', 'FAILING'].includes(stateOf(status, now)) || status.lastCheck?.ok === false || status.lastDrill?.ok === false
+
+/** One line of a job's status, for people. */
+export function describeJob(name: string, status: JobStatus, now = new Date()): string {
+  const state = stateOf(status, now)
+  if (status.error) return `${name}: ${state}: ${status.error}`
+  const parts: string[] = []
+  if (status.running && isRunning(status)) parts.push(`running since ${status.running.since}`)
+  const success = status.lastSuccess
+  parts.push(success ? `last success ${success.finishedAt}` : 'no success yet')
+  const attempt = status.lastAttempt
+  if (attempt && !attempt.ok) parts.push(`last run FAILED ${attempt.finishedAt} (exit ${attempt.exitCode ?? '?'}): ${attempt.message}`)
+  const snapshot = status.lastSnapshot
+  if (snapshot) parts.push(`snapshot ${short(snapshot.id)}${snapshot.files === undefined ? '' : ` (${snapshot.files} file${snapshot.files === 1 ? '' : 's'})`}${status.snapshots === undefined ? '' : `, ${status.snapshots} in all`}`)
+  const due = overdueAt(status)
+  if (due) parts.push(`${state === 'OVERDUE' ? 'OVERDUE since' : 'overdue at'} ${due.toISOString()}`)
+  if (status.lastCheck) parts.push(`check ${status.lastCheck.ok ? 'passed' : 'FAILED'} ${status.lastCheck.finishedAt}${status.lastCheck.ok ? '' : `: ${status.lastCheck.message}`}`)
+  if (status.lastDrill) parts.push(`drill ${status.lastDrill.ok ? 'passed' : 'FAILED'} ${status.lastDrill.finishedAt}${status.lastDrill.ok ? '' : `: ${status.lastDrill.message}`}`)
+  return `${name}: ${state}; ${parts.join('; ')}`
+}
+
+export function addStatusCommand(program: Command, { cli, setExitCode }: CommandContext): void {
+  program
+    .command('status')
+    .description("show every job's last attempt, last success, last snapshot, check and drill, and whether it is OVERDUE (from STATUS_FILE); exit 1 if any job is failing, overdue or has a label error, or its last check or drill failed")
+    .option('--json', 'print the table as JSON, for scripts')
+    .action(async (options: { json?: boolean }) => {
+      const table = await readStatusFile(cli)
+      const names = Object.keys(table.jobs).sort()
+      const now = new Date()
+      if (options.json) {
+        const jobs = Object.fromEntries(names.map((name) => [name, { ...table.jobs[name], state: stateOf(table.jobs[name]!, now), overdueAt: overdueAt(table.jobs[name]!)?.toISOString() }]))
+        await writeOut(cli.stdout, `${JSON.stringify({ heartbeatAt: table.heartbeatAt, jobs }, null, 2)}\n`)
+      } else if (names.length === 0) {
+        await writeOut(cli.stdout, 'no job has been recorded yet\n')
+      } else {
+        for (const name of names) await writeOut(cli.stdout, `${describeJob(name, table.jobs[name]!, now)}\n`)
+      }
+      if (names.some((name) => needsAttention(table.jobs[name]!, now))) setExitCode(EXIT.failure)
+    })
+}

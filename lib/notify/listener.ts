@@ -1,0 +1,80 @@
+import { hostname } from 'node:os'
+import type { Config } from '../config/environment.js'
+import { readSecretFile } from '../config/secret-files.js'
+import { ConfigError } from '../errors.js'
+import type { Logger } from '../observe/log.js'
+import type { RunKind, RunListener, RunReport } from '../observe/reporter.js'
+import type { Outcome } from '../observe/status.js'
+import { emailSender } from './email.js'
+import { healthchecksPinger } from './healthchecks.js'
+import type { Notification, NotifyEvent } from './message.js'
+import type { Notifier } from './notifier.js'
+import { webhookSender } from './webhook.js'
+
+export const NOTIFY_EVENTS: NotifyEvent[] = ['failure', 'recovery', 'success']
+
+/** The destination a URL names, by its scheme; a ConfigError for a URL that names none. */
+export function notifierFor(raw: string, index: number): Notifier {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} is not a URL; use https://..., hc+https://..., smtp://... or smtps://... (the README lists them).`)
+  }
+  const scheme = url.protocol.slice(0, -1)
+  if (scheme === 'http' || scheme === 'https') return webhookSender(url)
+  if (scheme === 'hc+http' || scheme === 'hc+https') return healthchecksPinger(url)
+  if (scheme === 'smtp' || scheme === 'smtps') return emailSender(url, index)
+  throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} has the scheme "${scheme}", which is not one of https, http, hc+https, hc+http, smtp, smtps.`)
+}
+
+/** The listener that sends notifications where NOTIFY_URLS (or NOTIFY_URLS_FILE) says; none when neither is set. */
+export async function notificationsFrom(notify: Config['notify'], log: Logger): Promise<RunListener | undefined> {
+  const urls = notify.urlsFile ? await readSecretFile('NOTIFY_URLS_FILE', notify.urlsFile, 'notification URLs') : notify.urls
+  return notifications(urls, notify.on, log)
+}
+
+/** Reads NOTIFY_URLS (separated by commas or lines) and NOTIFY_ON into the listener that sends notifications. */
+export function notifications(urls: string | undefined, notifyOn: string | undefined, log: Logger): RunListener | undefined {
+  const notifiers = (urls ?? '').split(/[,\n]/).map((url) => url.trim()).filter(Boolean).map(notifierFor)
+  if (notifiers.length === 0) return undefined
+  const events = (notifyOn ?? 'failure,recovery').split(',').map((event) => event.trim()).filter(Boolean)
+  for (const event of events) {
+    if (!NOTIFY_EVENTS.includes(event as NotifyEvent)) throw new ConfigError(`NOTIFY_ON names "${event}"; use a comma-separated list of failure, recovery and success.`)
+  }
+  log.info(`notify: ${notifiers.map((notifier) => notifier.describe).join(', ')} on ${events.join(', ')}`)
+  return new NotifyingListener(notifiers, new Set(events as NotifyEvent[]), log)
+}
+
+/** Sends each run's notification to every destination at once; a failing one is logged, never fatal. */
+class NotifyingListener implements RunListener {
+  private readonly agent = hostname()
+
+  constructor(
+    private readonly notifiers: Notifier[],
+    private readonly events: Set<NotifyEvent>,
+    private readonly log: Logger,
+  ) {}
+
+  private async each(notifiers: Notifier[], what: string, send: (notifier: Notifier) => Promise<void>): Promise<void> {
+    await Promise.all(
+      notifiers.map((notifier) =>
+        send(notifier).then(
+          () => this.log.info(`notify: sent ${what} to ${notifier.describe}`),
+          (error: Error) => this.log.warn(`notify: could not send ${what} to ${notifier.describe}: ${error.message}`),
+        ),
+      ),
+    )
+  }
+
+  async started(job: string, kind: RunKind): Promise<void> {
+    await this.each(this.notifiers.filter((notifier) => notifier.started), `the start of ${job}'s ${kind}`, (notifier) => notifier.started!(job, kind))
+  }
+
+  async finished(report: RunReport, previous: Outcome | undefined): Promise<void> {
+    const event: NotifyEvent = !report.outcome.ok ? 'failure' : previous && !previous.ok ? 'recovery' : 'success'
+    const wanted = this.notifiers.filter((notifier) => notifier.everyRun || this.events.has(event))
+    const notification: Notification = { event, report, agent: this.agent }
+    await this.each(wanted, `the ${event} of ${report.job}'s ${report.kind}`, (notifier) => notifier.send(notification))
+  }
+}

@@ -1,0 +1,149 @@
+import { hostname } from 'node:os'
+import type { Logger } from './log.js'
+import { HEARTBEAT_MS, jobStatus, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+
+/** What a run is: a backup of a job, a `restic check` of its repository, or a restore drill. */
+export type RunKind = 'backup' | 'check' | 'drill'
+
+/** A job as the reporter watches it: its schedule gives the overdue limit. */
+export interface WatchedJob {
+  name: string
+  schedule?: string
+  overdueAfterMs?: number
+  error?: string
+}
+
+/** How one run ended, and what it saved. */
+export interface RunReport {
+  job: string
+  kind: RunKind
+  outcome: Outcome
+  snapshot?: SnapshotRecord
+  /** How many snapshots of the job the repository holds now. */
+  snapshots?: number
+  /** The run's last log lines, for notifications that carry them. */
+  logTail?: string[]
+  /** A check: the repository it checked, its size, and the jobs that keep their snapshots there. */
+  checked?: { repository: string; sizeBytes?: number; jobs: string[] }
+}
+
+/** Told of every run's start and end, and whether the run before it had failed: e-mail, webhooks. */
+export interface RunListener {
+  started(job: string, kind: RunKind): Promise<void>
+  finished(report: RunReport, previous: Outcome | undefined): Promise<void>
+}
+
+/**
+ * Where runs are reported: STATUS_FILE (if set) records them for `rds status`, `rds health` and the
+ * metrics, and the listeners (notifications) hear of them. Reporting never fails a run: a problem
+ * is logged.
+ */
+export class Reporter {
+  constructor(
+    private readonly options: { statusFile?: string; listeners?: RunListener[]; log: Logger },
+  ) {}
+
+  /** Whether runs are recorded anywhere (STATUS_FILE is set). */
+  get recording(): boolean {
+    return this.options.statusFile !== undefined
+  }
+
+  private async update(change: (table: StatusTable) => void): Promise<StatusTable | undefined> {
+    const file = this.options.statusFile
+    if (!file) return undefined
+    try {
+      return await updateStatus(file, change)
+    } catch (error) {
+      this.options.log.warn(`status: cannot write STATUS_FILE ${file}: ${(error as Error).message}`)
+      return undefined
+    }
+  }
+
+  private async tellListeners(tell: (listener: RunListener) => Promise<void>): Promise<void> {
+    await Promise.all((this.options.listeners ?? []).map((listener) => tell(listener).catch((error) => this.options.log.warn(`notify: ${(error as Error).message}`))))
+  }
+
+  /** The jobs there are now: new ones start their overdue clock, and those gone are dropped. */
+  async watch(jobs: WatchedJob[]): Promise<void> {
+    const now = new Date().toISOString()
+    await this.update((table) => {
+      const names = new Set(jobs.map((job) => job.name))
+      for (const name of Object.keys(table.jobs)) if (!names.has(name)) delete table.jobs[name]
+      for (const job of jobs) {
+        const status: JobStatus = (table.jobs[job.name] ??= { watchedSince: now })
+        status.schedule = job.schedule
+        status.overdueAfterSeconds = job.overdueAfterMs === undefined ? undefined : job.overdueAfterMs / 1000
+        status.error = job.error
+      }
+      table.heartbeatAt = now
+    })
+  }
+
+  /** Keeps the heartbeat going until `stop` is aborted: `rds health` takes silence for a hung agent. */
+  keepHeartbeat(stop: AbortSignal): void {
+    const beat = setInterval(() => void this.update((table) => void (table.heartbeatAt = new Date().toISOString())), HEARTBEAT_MS)
+    beat.unref()
+    stop.addEventListener('abort', () => clearInterval(beat), { once: true })
+  }
+
+  async started(job: string, kind: RunKind): Promise<void> {
+    const since = new Date().toISOString()
+    if (kind === 'backup') {
+      await this.update((table) => void ((table.jobs[job] ??= { watchedSince: since }).running = { since, pid: process.pid, hostname: hostname() }))
+    }
+    await this.tellListeners((listener) => listener.started(job, kind))
+  }
+
+  /** Each job's last outcome by kind, for a recovery to be told also where nothing is recorded. */
+  private readonly lastOutcomes = new Map<string, Outcome>()
+
+  async finished(report: RunReport): Promise<void> {
+    const key = `${report.kind} ${report.job}`
+    let previous = this.lastOutcomes.get(key)
+    this.lastOutcomes.set(key, report.outcome)
+    await this.update((table) => {
+      if (report.checked) {
+        const { repository, sizeBytes, jobs } = report.checked
+        table.repositories ??= {}
+        previous = table.repositories[repository]?.lastCheck
+        table.repositories[repository] = { lastCheck: report.outcome, sizeBytes: sizeBytes ?? table.repositories[repository]?.sizeBytes }
+        for (const job of jobs) if (table.jobs[job]) table.jobs[job].lastCheck = report.outcome
+        return
+      }
+      const status = (table.jobs[report.job] ??= { watchedSince: report.outcome.startedAt })
+      if (report.kind === 'backup') {
+        previous = status.lastAttempt
+        recordOutcome(status, report.outcome)
+        if (report.snapshot) status.lastSnapshot = report.snapshot
+        if (report.snapshots !== undefined) status.snapshots = report.snapshots
+      } else if (report.kind === 'check') {
+        previous = status.lastCheck
+        status.lastCheck = report.outcome
+      } else {
+        previous = status.lastDrill
+        status.lastDrill = report.outcome
+      }
+    })
+    await this.tellListeners((listener) => listener.finished(report, previous))
+  }
+
+  /** What is recorded of a job, if anything. */
+  async status(job: string): Promise<JobStatus | undefined> {
+    const file = this.options.statusFile
+    return file ? jobStatus(await readStatus(file).catch(() => ({ jobs: {} })), job) : undefined
+  }
+
+  /**
+   * A snapshot found in the repository for a job with no recorded success (a new container, a
+   * controller moved to another manager): the overdue clock then starts from that snapshot.
+   */
+  async foundInRepository(job: string, snapshot: SnapshotRecord, snapshots: number): Promise<void> {
+    await this.update((table) => {
+      const status = table.jobs[job]
+      if (!status || (status.lastSuccess && status.lastSuccess.finishedAt >= snapshot.time)) return
+      status.lastSnapshot ??= snapshot
+      status.snapshots ??= snapshots
+      status.lastSuccess = { startedAt: snapshot.time, finishedAt: snapshot.time, ok: true, message: `snapshot ${snapshot.id.slice(0, 8)}, found in the repository`, durationSeconds: 0 }
+    })
+  }
+}

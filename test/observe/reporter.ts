@@ -1,0 +1,65 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Reporter, type RunListener, type RunReport } from '../../lib/observe/reporter.js'
+import { outcomeOf, readStatus, type Outcome } from '../../lib/observe/status.js'
+import { captureLogger } from '../fixtures/log.js'
+
+const outcome = (ok: boolean, message: string) => outcomeOf(new Date(Date.now() - 1000), new Date(), ok, message, ok ? 0 : 1)
+
+t.test('runs are recorded in STATUS_FILE and told to the listeners with the outcome before them', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'status.json')
+  const heard: string[] = []
+  const listener: RunListener = {
+    started: async (job, kind) => void heard.push(`started ${job} ${kind}`),
+    finished: async (report: RunReport, previous: Outcome | undefined) => void heard.push(`finished ${report.job} ${report.outcome.ok} after ${previous?.ok ?? 'none'}`),
+  }
+  const broken: RunListener = {
+    started: async () => {
+      throw new Error('the webhook is down')
+    },
+    finished: async () => {
+      throw new Error('the webhook is down')
+    },
+  }
+  const { log, text } = captureLogger()
+  const reporter = new Reporter({ statusFile: file, listeners: [listener, broken], log })
+  t.ok(reporter.recording)
+
+  await reporter.watch([{ name: 'app', schedule: '0 3 * * *', overdueAfterMs: 3_600_000 }, { name: 'old', schedule: '0 4 * * *' }])
+  await reporter.watch([{ name: 'app', schedule: '0 3 * * *', overdueAfterMs: 3_600_000 }, { name: 'bad', error: 'a bad label' }])
+  let table = await readStatus(file)
+  t.same(Object.keys(table.jobs).sort(), ['app', 'bad'], 'a job no longer there is dropped')
+  t.match(table.jobs.app, { schedule: '0 3 * * *', overdueAfterSeconds: 3600 })
+  t.match(table.jobs.bad, { error: 'a bad label' })
+
+  await reporter.started('app', 'backup')
+  t.match((await readStatus(file)).jobs.app, { running: { pid: process.pid } })
+  await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(false, 'server gone') })
+  await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'backed up'), snapshot: { id: 'abc', time: 'now', repository: 'r' }, snapshots: 3 })
+  await reporter.finished({ job: 'app', kind: 'check', outcome: outcome(true, 'no errors') })
+  table = await readStatus(file)
+  t.match(table.jobs.app, { lastAttempt: { ok: true }, lastSuccess: { message: 'backed up' }, lastSnapshot: { id: 'abc' }, snapshots: 3, failuresInARow: 0, lastCheck: { ok: true } })
+  t.notOk(table.jobs.app?.running)
+  t.same(heard, ['started app backup', 'finished app false after none', 'finished app true after false', 'finished app true after none'])
+  t.match(text(), /WARN\s+notify: the webhook is down/, 'a failing listener is logged, and fails nothing')
+
+  // A snapshot found in the repository counts only where nothing newer is recorded.
+  await reporter.foundInRepository('app', { id: 'old', time: '2020-01-01T00:00:00Z', repository: 'r' }, 9)
+  t.equal((await readStatus(file)).jobs.app?.lastSnapshot?.id, 'abc')
+  await reporter.foundInRepository('bad', { id: 'found', time: '2020-01-01T00:00:00Z', repository: 'r' }, 9)
+  t.match((await readStatus(file)).jobs.bad, { lastSuccess: { finishedAt: '2020-01-01T00:00:00Z' }, lastSnapshot: { id: 'found' }, snapshots: 9 })
+})
+
+t.test('without STATUS_FILE nothing is written, and listeners still hear', async (t) => {
+  const heard: string[] = []
+  const reporter = new Reporter({ log: captureLogger().log, listeners: [{ started: async () => void heard.push('started'), finished: async () => void heard.push('finished') }] })
+  t.notOk(reporter.recording)
+  await reporter.started('app', 'backup')
+  await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'ok') })
+  t.equal(await reporter.status('app'), undefined)
+  t.same(heard, ['started', 'finished'])
+})
