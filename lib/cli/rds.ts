@@ -12,6 +12,7 @@ import { addExportCommand } from './export.js'
 import { addHealthCommand } from './health.js'
 import { addStatusCommand } from './status.js'
 import { addDoctorCommand } from './doctor.js'
+import { addDrillCommand } from './drill.js'
 import { addImportCommand } from './import.js'
 import { addJobsCommand } from './jobs.js'
 import { addLsCommand } from './ls.js'
@@ -41,6 +42,7 @@ const COMMANDS = [
   addHealthCommand,
   addStatusCommand,
   addDoctorCommand,
+  addDrillCommand,
   addJobsCommand,
   addCoverageCommand,
   addSurveyVolumesCommand,

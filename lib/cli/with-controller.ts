@@ -8,6 +8,7 @@ import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { swarmLockOwner } from '../docker/lock-owners.js'
 import { checkRepository } from '../restic/check.js'
+import { drillAndReport } from '../jobs/drill.js'
 import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
 import { sftpRepository } from '../restic/repository.js'
 import { describeRetention, forgetArgs } from '../restic/retention.js'
@@ -68,9 +69,17 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const controller = new Controller({
       docker,
       template,
-      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter },
+      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, drillAt: config.drill.at },
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
+      drill: (job) =>
+        drillAndReport(
+          { job: job.name, host: job.name, restic: resticFor(job.backup!.repoPath), command: job.backup!.drill?.command, image: job.image },
+          async () => docker,
+          reporter,
+          log,
+          cli.stop,
+        ),
       checkRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => checkRepository(locking, config.checkReadDataSubset, log)),
       // A job's backup cannot ask the Swarm who made a lock: the controller removes the dead ones first.
       beforeRun: async (job) => void (await removeDeadLocks(resticFor(job.backup!.repoPath), ownerIsDead, log)),

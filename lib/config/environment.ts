@@ -68,6 +68,8 @@ export interface Config {
   /** CHECK_AT: when `restic check` runs (once per repository); CHECK_READ_DATA_SUBSET: what share of the data it reads. */
   checkAt?: string
   checkReadDataSubset?: string
+  /** DRILL_AT: when the latest snapshot is restored as a drill; DRILL_COMMAND, run on it in DRILL_IMAGE. */
+  drill: { at?: string; command?: string; image?: string }
   /** METRICS_PORT: where `rds agent` serves Prometheus metrics (GET /metrics); off when unset. */
   metricsPort?: number
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
@@ -126,6 +128,8 @@ export function readConfig(env: Env): Config {
   if (runAt !== undefined) checkCronExpression('RUN_AT', runAt)
   const checkAt = value(env, 'CHECK_AT')
   if (checkAt !== undefined) checkCronExpression('CHECK_AT', checkAt)
+  const drillAt = value(env, 'DRILL_AT')
+  if (drillAt !== undefined) checkCronExpression('DRILL_AT', drillAt)
 
   const retryLock = value(env, 'RETRY_LOCK')
   if (retryLock !== undefined && !LOCK_DURATION.test(retryLock)) {
@@ -189,6 +193,7 @@ export function readConfig(env: Env): Config {
       on: value(env, 'NOTIFY_ON'),
     },
     checkAt,
+    drill: { at: drillAt, command: value(env, 'DRILL_COMMAND'), image: value(env, 'DRILL_IMAGE') },
     checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
     metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),
   }

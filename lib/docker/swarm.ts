@@ -14,12 +14,14 @@ export interface TaskPlacement {
 export interface SwarmService extends LabelledService {
   id: string
   tasks: TaskPlacement[]
+  /** The image its tasks run, as the spec names it: what a restore drill's command runs in. */
+  image?: string
 }
 
 interface ServiceSpec {
   Name?: string
   Labels?: Record<string, string>
-  TaskTemplate?: { ContainerSpec?: { Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string }[] } }
+  TaskTemplate?: { ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string }[] } }
 }
 
 /**
@@ -50,6 +52,7 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
         containerLabels: container.Labels ?? {},
         volumes: [...new Set(volumes)],
         tasks: placements,
+        image: container.Image,
       }
     })
 }

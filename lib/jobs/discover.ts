@@ -16,6 +16,8 @@ export interface SwarmJob {
   backup?: ServiceBackup
   /** A bad label, as one sentence naming the service, the label and the value. */
   error?: string
+  /** The service's image: its restore drill's command runs in it. */
+  image?: string
 }
 
 /** The jobs of every labelled service; a service with a bad label is a job with an error, never a throw. */
@@ -31,8 +33,8 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults):
       }
       if (backup === undefined) return []
       const nodes = [...new Map(service.tasks.map((task) => [task.nodeId, task])).values()]
-      if (nodes.length <= 1) return [{ name: service.name, service: service.name, node: nodes[0], backup }]
-      return nodes.map((node) => ({ name: `${service.name}@${node.hostname}`, service: service.name, node, backup }))
+      if (nodes.length <= 1) return [{ name: service.name, service: service.name, node: nodes[0], backup, image: service.image }]
+      return nodes.map((node) => ({ name: `${service.name}@${node.hostname}`, service: service.name, node, backup, image: service.image }))
     })
     .sort((a, b) => a.name.localeCompare(b.name))
 }

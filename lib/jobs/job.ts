@@ -29,6 +29,8 @@ export interface Job {
   stallTimeout: number
   /** When its repository is checked (CHECK_AT), and what share of the data is read then. */
   check?: { schedule: string; readDataSubset?: string }
+  /** Its restore drills: when (DRILL_AT), the command run on the restored files (DRILL_COMMAND), and its image (DRILL_IMAGE). */
+  drill: { schedule?: string; command?: string; image?: string }
   /** A second repository this job's snapshots are copied to after each complete backup. */
   copyTo?: { url: string; passwordFile: string }
 }
@@ -47,6 +49,7 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     guard: { minFiles: config.minFiles, maxShrink: config.maxShrink },
     stallTimeout: config.stallTimeout,
     copyTo: config.copyTo,
+    drill: { schedule: config.drill.at, command: config.drill.command, image: config.drill.image },
     check: config.checkAt ? { schedule: config.checkAt, readDataSubset: config.checkReadDataSubset } : undefined,
   }
 }

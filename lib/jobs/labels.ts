@@ -26,6 +26,8 @@ export interface LabelDefaults {
   checkAt?: string
   /** OVERDUE_AFTER, in ms. */
   overdueAfter?: number
+  /** DRILL_AT: when each service's latest snapshot is restored as a drill. */
+  drillAt?: string
 }
 
 export interface BackupVolume {
@@ -48,13 +50,15 @@ export interface ServiceBackup {
   checkAt?: string
   /** In ms: how long it may go without a success before it is OVERDUE (rds.backup.overdue-after, else OVERDUE_AFTER). */
   overdueAfter?: number
+  /** Its restore drills: when (rds.backup.drill-at, else DRILL_AT), and the command that proves the restore usable. */
+  drill?: { schedule?: string; command?: string }
 }
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 const KNOWN = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'drill-at', 'drill-command', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 const REPO_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
@@ -122,6 +126,14 @@ function schedule(labels: Env, defaults: LabelDefaults): string {
   return defaults.runAt
 }
 
+function drill(labels: Env, defaults: LabelDefaults): ServiceBackup['drill'] {
+  const schedule = value(labels, `${LABEL}.drill-at`)
+  if (schedule !== undefined) checkCronExpression(`${LABEL}.drill-at`, schedule)
+  const command = value(labels, `${LABEL}.drill-command`)
+  const chosen = schedule ?? defaults.drillAt
+  return chosen === undefined && command === undefined ? undefined : { schedule: chosen, command }
+}
+
 function checkAt(labels: Env, defaults: LabelDefaults): string | undefined {
   const own = value(labels, `${LABEL}.check-at`)
   if (own !== undefined) checkCronExpression(`${LABEL}.check-at`, own)
@@ -158,6 +170,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     retention: retention(labels, defaults),
     checkAt: checkAt(labels, defaults),
     overdueAfter: value(labels, `${LABEL}.overdue-after`) === undefined ? defaults.overdueAfter : timeoutDuration(labels, `${LABEL}.overdue-after`, ''),
+    drill: drill(labels, defaults),
   }
 }
 

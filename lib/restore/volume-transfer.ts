@@ -11,7 +11,7 @@ import { partialPath, restoreToDirectory, type RestoreOptions } from './director
 import type { Restic } from '../restic/command.js'
 import { checkVolumeWritable, readVolume, REPRODUCIBLE_PAX, writeVolume, type VolumeHelper } from '../docker/volume-helper.js'
 
-async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
+export async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'rds-volume-'))
   try {
     return await use(dir)
@@ -21,7 +21,7 @@ async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
 }
 
 /** A local directory as a tar stream: POSIX (pax) format, which keeps times to the nanosecond, with owners, modes, links and holes. */
-function tarOf(dir: string, signal?: AbortSignal) {
+export function tarOf(dir: string, signal?: AbortSignal) {
   return execa('tar', ['-c', '--format=posix', REPRODUCIBLE_PAX, '--numeric-owner', '--sparse', '-C', dir, '-f', '-', '.'], { buffer: false, stdin: 'ignore', cancelSignal: signal })
 }
 

@@ -1,6 +1,7 @@
 import { Cron } from 'croner'
 import { runJob, type RunContext } from '../jobs/run.js'
 import { runCheck } from '../jobs/check.js'
+import { drillJob } from '../jobs/drill.js'
 import type { Job } from '../jobs/job.js'
 import { lastAccepted } from '../jobs/guard.js'
 import type { Logger } from '../observe/log.js'
@@ -50,6 +51,15 @@ export async function runAgent(job: Job, options: AgentOptions): Promise<void> {
       })
     : undefined
   if (checks) log.info(`check: "${job.check!.schedule}", next check at ${checks.nextRun()?.toISOString()}`)
+  let drilling: Promise<unknown> | undefined
+  const drills = job.drill.schedule
+    ? new Cron(job.drill.schedule, { protect: true, catch: (error) => log.error(`drill: ${(error as Error).message}`) }, async () => {
+        drilling = drillJob(job, { ...options, signal: runController.signal })
+        await drilling
+        drilling = undefined
+      })
+    : undefined
+  if (drills) log.info(`drill: "${job.drill.schedule}", next drill at ${drills.nextRun()?.toISOString()}`)
   if (options.reporter) await watchJob(job, options.reporter, options.resticBinary, log, stop)
 
   await new Promise<void>((resolve) => {
@@ -58,9 +68,10 @@ export async function runAgent(job: Job, options: AgentOptions): Promise<void> {
   })
   cron.stop()
   checks?.stop()
-  if (checking) {
+  drills?.stop()
+  if (checking || drilling) {
     runController.abort()
-    await checking
+    await Promise.all([checking, drilling])
   }
   if (current) {
     log.info('agent: stopping the running backup (restic removes its lock first)')

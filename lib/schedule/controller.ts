@@ -47,6 +47,8 @@ export interface ControllerOptions {
   jobEnv: string[]
   /** restic check of the repository at this path (CHECK_AT, rds.backup.check-at): resolves to its size, or throws what is wrong. */
   checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
+  /** A restore drill of the job's latest snapshot (DRILL_AT, rds.backup.drill-at): resolves to whether it passed. */
+  drill?: (job: SwarmJob) => Promise<boolean>
   /** Called before each run's job starts: removes the locks dead owners left in its repository. */
   beforeRun?: (job: SwarmJob) => Promise<void>
   /** Applies the job's retention once it has backed up, called for one repository at a time. */
@@ -110,6 +112,8 @@ export class Controller {
   private readonly retentionQueues = new Map<string, Promise<void>>()
   /** The checks' schedules, one per repository and schedule. */
   private readonly checks = new Map<string, Cron>()
+  /** The drills' schedules, one per job and schedule. */
+  private readonly drills = new Map<string, Cron>()
 
   constructor(private readonly options: ControllerOptions) {}
 
@@ -128,7 +132,7 @@ export class Controller {
     await events
     clearTimeout(this.recheck)
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
-    for (const check of this.checks.values()) check.stop()
+    for (const cron of [...this.checks.values(), ...this.drills.values()]) cron.stop()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
@@ -180,6 +184,7 @@ export class Controller {
     }
     this.options.onChange?.([...this.jobs.values()])
     this.scheduleChecks(found)
+    this.scheduleDrills(found)
     await this.options.reporter.watch(
       found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
     )
@@ -232,6 +237,28 @@ export class Controller {
       this.checks.set(key, new Cron(schedule, { protect: true, catch: (error) => this.options.log.error(`controller: check of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.checkNow(repoPath))))
       this.options.log.info(`controller: repository ${repoPath}: checked "${schedule}", next at ${this.checks.get(key)!.nextRun()?.toISOString()}`)
     }
+  }
+
+  /** One drill schedule per job that has one; drills of one repository run between its retentions. */
+  private scheduleDrills(found: SwarmJob[]): void {
+    if (this.options.schedule === false || !this.options.drill) return
+    const wanted = new Map<string, SwarmJob>(found.flatMap((job) => (job.backup?.drill?.schedule ? [[`${job.name}\n${job.backup.drill.schedule}`, job]] : [])))
+    for (const [key, cron] of this.drills) {
+      if (wanted.has(key)) continue
+      cron.stop()
+      this.drills.delete(key)
+    }
+    for (const [key, job] of wanted) {
+      if (this.drills.has(key)) continue
+      this.drills.set(key, new Cron(job.backup!.drill!.schedule!, { protect: true, catch: (error) => this.options.log.error(`controller: drill of ${job.name}: ${(error as Error).message}`) }, async () => void (await this.drillNow(job.name))))
+    }
+  }
+
+  /** A restore drill of the job now, as its schedule makes it; undefined for a job that is not there. */
+  async drillNow(name: string): Promise<boolean | undefined> {
+    const job = this.jobs.get(name)?.job
+    if (!job?.backup || !this.options.drill) return undefined
+    return this.inRetentionQueue(job.backup.repoPath, () => this.options.drill!(job))
   }
 
   /**

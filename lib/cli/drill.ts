@@ -1,0 +1,35 @@
+import type { Command } from 'commander'
+import { readConfig } from '../config/environment.js'
+import { ConfigError, EXIT } from '../errors.js'
+import { drillJob } from '../jobs/drill.js'
+import { createLogger } from '../observe/log.js'
+import { withController } from './with-controller.js'
+import { withJob, type CommandContext } from './context.js'
+
+export function addDrillCommand(program: Command, { cli, setExitCode }: CommandContext): void {
+  program
+    .command('drill')
+    .description("a restore drill now: restore the latest snapshot into a scratch directory, check every file of the snapshot's listing is there with its size, and run DRILL_COMMAND (rds.backup.drill-command) on it; exit 0 only if it passed")
+    .option('-v, --verbose', "log restic's output and the drill command's")
+    .option('--service <name>', 'with MODE=swarm: drill this labelled service')
+    .action(async (options: { verbose?: boolean; service?: string }) => {
+      const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
+      if (readConfig(cli.env).mode === 'swarm') {
+        const service = options.service
+        if (service === undefined) throw new ConfigError('with MODE=swarm, name the service to drill with --service; rds jobs lists them.')
+        setExitCode(
+          await withController(cli, log, false, async (controller) => {
+            await controller.sync('rds drill --service')
+            const jobs = [...controller.jobs.values()].filter((scheduled) => scheduled.job.service === service && scheduled.job.backup)
+            if (jobs.length === 0) throw new ConfigError(`there is no service ${service} labelled rds.backup=true (with good labels); rds jobs lists the services that are.`)
+            let ok = true
+            for (const { job } of jobs) ok = (await controller.drillNow(job.name)) === true && ok
+            return ok ? EXIT.ok : EXIT.failure
+          }),
+        )
+        return
+      }
+      if (options.service !== undefined) throw new ConfigError("--service needs MODE=swarm; without it, rds drill drills the agent's own job.")
+      setExitCode(await withJob(cli, log, async (job, runContext) => ((await drillJob(job, { ...runContext, signal: cli.stop })) ? EXIT.ok : EXIT.failure), false))
+    })
+}
