@@ -17,10 +17,12 @@ export function addHealthCommand(program: Command, { cli, setExitCode }: Command
         problems.push(`the agent has not written STATUS_FILE since ${table.heartbeatAt}: it is hung or stopped`)
       }
       const names = Object.keys(table.jobs).sort()
-      // A job that is running is left to finish: Swarm replaces an unhealthy task, and would stop it.
-      const overdue = names.filter((name) => isOverdue(table.jobs[name]!, now) && !isRunning(table.jobs[name]!))
-      if (overdue.length > 0) problems.push(`${overdue.length} job(s) OVERDUE: ${overdue.join(', ')}`)
+      const overdue = names.filter((name) => isOverdue(table.jobs[name]!, now))
+      // Swarm replaces an unhealthy task, and would stop the runs in progress: they are left to finish.
+      const running = names.filter((name) => isRunning(table.jobs[name]!))
       for (const name of names) cli.stdout.write(`${describeJob(name, table.jobs[name]!, now)}\n`)
+      if (overdue.length > 0 && running.length > 0) cli.stdout.write(`${overdue.length} job(s) OVERDUE, but unhealthy only once the runs in progress have ended (${running.join(', ')})\n`)
+      else if (overdue.length > 0) problems.push(`${overdue.length} job(s) OVERDUE: ${overdue.join(', ')}`)
       if (names.length === 0) cli.stdout.write('no job has been recorded yet\n')
       if (problems.length > 0) {
         cli.stdout.write(`unhealthy: ${problems.join('; ')}\n`)

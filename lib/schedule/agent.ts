@@ -42,24 +42,9 @@ export async function runAgent(job: Job, options: AgentOptions): Promise<void> {
     },
   )
   log.info(`schedule: "${job.schedule}", next run at ${cron.nextRun()?.toISOString()}`)
-  let checking: Promise<unknown> | undefined
-  const checks = job.check
-    ? new Cron(job.check.schedule, { protect: true, catch: (error) => log.error(`check: ${(error as Error).message}`) }, async () => {
-        checking = runCheck(job, { ...options, signal: runController.signal })
-        await checking
-        checking = undefined
-      })
-    : undefined
-  if (checks) log.info(`check: "${job.check!.schedule}", next check at ${checks.nextRun()?.toISOString()}`)
-  let drilling: Promise<unknown> | undefined
-  const drills = job.drill.schedule
-    ? new Cron(job.drill.schedule, { protect: true, catch: (error) => log.error(`drill: ${(error as Error).message}`) }, async () => {
-        drilling = drillJob(job, { ...options, signal: runController.signal })
-        await drilling
-        drilling = undefined
-      })
-    : undefined
-  if (drills) log.info(`drill: "${job.drill.schedule}", next drill at ${drills.nextRun()?.toISOString()}`)
+  const context = { ...options, signal: runController.signal }
+  const checks = job.check ? sideSchedule('check', job.check.schedule, () => runCheck(job, context), log) : undefined
+  const drills = job.drill.schedule ? sideSchedule('drill', job.drill.schedule, () => drillJob(job, context), log) : undefined
   if (options.reporter) await watchJob(job, options.reporter, options.resticBinary, log, stop)
 
   await new Promise<void>((resolve) => {
@@ -67,18 +52,36 @@ export async function runAgent(job: Job, options: AgentOptions): Promise<void> {
     else stop.addEventListener('abort', () => resolve(), { once: true })
   })
   cron.stop()
-  checks?.stop()
-  drills?.stop()
-  if (checking || drilling) {
-    runController.abort()
-    await Promise.all([checking, drilling])
-  }
+  const sideRuns = [checks, drills].map((side) => side?.stop())
+  if (checks?.running() || drills?.running()) runController.abort()
+  await Promise.all(sideRuns)
   if (current) {
     log.info('agent: stopping the running backup (restic removes its lock first)')
     runController.abort()
     await current
   }
   log.info('agent: stopped')
+}
+
+/**
+ * A check's or a drill's schedule beside the backups': a tick that comes while the last one still
+ * runs is skipped. `stop` ends the schedule and resolves once a running one has ended.
+ */
+function sideSchedule(what: string, schedule: string, run: () => Promise<unknown>, log: Logger) {
+  let current: Promise<unknown> | undefined
+  const cron = new Cron(schedule, { protect: true, catch: (error) => log.error(`${what}: ${(error as Error).message}`) }, async () => {
+    current = run()
+    await current
+    current = undefined
+  })
+  log.info(`${what}: "${schedule}", next at ${cron.nextRun()?.toISOString()}`)
+  return {
+    running: () => current !== undefined,
+    stop: async () => {
+      cron.stop()
+      await current
+    },
+  }
 }
 
 /**

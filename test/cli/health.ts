@@ -69,6 +69,14 @@ t.test("a new agent takes the last success from the repository; a silent agent i
   agent.kill('SIGTERM')
   await agent
 
+  // An OVERDUE job while another job's run is in progress (this very process): not yet unhealthy.
+  const overdue = { watchedSince: '2026-01-01T00:00:00.000Z', overdueAfterSeconds: 60 }
+  const running = { watchedSince: new Date().toISOString(), running: { since: new Date().toISOString(), pid: process.pid } }
+  await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date().toISOString(), jobs: { old: overdue, busy: running } }))
+  t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 0, stdout: /\n1 job\(s\) OVERDUE, but unhealthy only once the runs in progress have ended \(busy\)\n$/ })
+  await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date().toISOString(), jobs: { old: overdue } }))
+  t.equal((await rds(['health'], { STATUS_FILE: statusFile })).exitCode, 1, 'and unhealthy once no run is going')
+
   await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date(Date.now() - 10 * 60_000).toISOString(), jobs: {} }))
   t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 1, stdout: /unhealthy: the agent has not written STATUS_FILE since \S+: it is hung or stopped\n$/ })
 })

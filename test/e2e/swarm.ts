@@ -13,7 +13,7 @@ import { readmeShellBlocks } from '../fixtures/readme.js'
 import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../fixtures/swarm.js'
 import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
-const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled']
+const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue']
 // What the quick start's restore step starts.
 const README_RESTORE_CONTAINER = 'db-restored'
 // A listing of every file under the given folders with its checksum, relative to each folder.
@@ -176,6 +176,36 @@ async function runOnSimulatedSwarm() {
     await waitFor('a snapshot after the restart', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
     // Between runs no job service is left.
     await waitFor('no job service', async () => (await jobServices()).length === 0 || undefined, 30)
+  })
+
+  t.test('each job\'s status survives the controller; an OVERDUE job turns it unhealthy until a good run', async (t) => {
+    const status = async () => JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { state: string; watchedSince: string; snapshots?: number; lastSnapshot?: { id: string } }> }
+    t.match((await status()).jobs[`${STACK}_db`], { state: /^(OK|RUNNING)$/, snapshots: Number, lastSnapshot: { id: /^[0-9a-f]{64}$/ } }, 'the controller records each run and its snapshot')
+
+    // A service that is never due on its schedule, and may go 20 s without a backup; health checks every 2 s.
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-overdue', '--constraint', 'node.hostname==rds-sim2', '--mount', 'type=volume,src=rds-test-overdue,dst=/data',
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.overdue-after=20s', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo data > /data/file; exec sleep infinity',
+    ])
+    await sim('rds-sim1', ['service', 'update', '--detach', '--health-interval', '2s', '--health-retries', '2', '--health-start-period', '15s', `${STACK}_agent`])
+    const watched = await waitFor('the job in the status', async () => (await status()).jobs['rds-test-overdue'], 120)
+    await waitFor('the job to be OVERDUE', async () => (await status()).jobs['rds-test-overdue']?.state === 'OVERDUE' || undefined, 60)
+    // Swarm stops an unhealthy task (it exits 0 on SIGTERM: "Complete") and starts another.
+    const before = await containerOf('rds-sim1', `${STACK}_agent`)
+    await waitFor('Swarm to replace the unhealthy controller', async () => (await containerOf('rds-sim1', `${STACK}_agent`)) !== before || undefined, 120)
+    t.equal((await sim('rds-sim1', ['inspect', '-f', '{{.State.Health.Status}}', before])).trim(), 'unhealthy', 'the controller it replaced was unhealthy')
+    const after = await waitFor('the new controller to read the status', async () => (await status()).jobs['rds-test-overdue'], 120)
+    t.equal(after.watchedSince, watched.watchedSince, 'the new controller kept the status (the agent-state volume): the failure did not disappear')
+    t.equal(after.state, 'OVERDUE')
+
+    const run = await rds(['backup', '--service', 'rds-test-overdue'])
+    t.equal(run.exitCode, 0, run.stderr)
+    t.equal((await rds(['health'])).exitCode, 0, 'a good run makes it healthy')
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    await waitFor('the container to be healthy', async () => (await sim('rds-sim1', ['inspect', '-f', '{{.State.Health.Status}}', agent])).trim() === 'healthy' || undefined, 30)
+    await sim('rds-sim1', ['service', 'rm', 'rds-test-overdue'])
+    await waitFor('the job to be dropped from the status', async () => !(await status()).jobs['rds-test-overdue'] || undefined, 30)
+    t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agent, 'and stays up')
   })
 
   t.test("the single-service mode runs its hooks on a worker node", async (t) => {

@@ -2,13 +2,13 @@
 // repository passes, one with a damaged pack fails, and both are recorded and notified.
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, open, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { RDS, runBin } from '../fixtures/cli.js'
-import { serverWithRandomData } from '../fixtures/sftp-server.js'
+import { damagePacks, serverWithRandomData } from '../fixtures/sftp-server.js'
 import { readStatus } from '../../lib/observe/status.js'
 
 t.test('CHECK_AT checks the repository on schedule; a damaged pack fails the check, which is recorded and notified', async (t) => {
@@ -44,18 +44,8 @@ t.test('CHECK_AT checks the repository on schedule; a damaged pack fails the che
   const [repository] = Object.values((await readStatus(statusFile)).repositories ?? {})
   t.ok(repository?.sizeBytes! > 5 * 1024 * 1024, 'the size of the repository is recorded')
 
-  // One byte of each pack flipped, on the server's disk.
-  const packs = join(server.home, 'checked', 'data')
-  for (const sub of await readdir(packs)) {
-    for (const pack of await readdir(join(packs, sub))) {
-      const file = await open(join(packs, sub, pack), 'r+')
-      const byte = Buffer.alloc(1)
-      await file.read(byte, 0, 1, 100)
-      byte[0] = byte[0]! ^ 0xff
-      await file.write(byte, 0, 1, 100)
-      await file.close()
-    }
-  }
+  // One byte of every pack flipped on the server's disk.
+  await damagePacks(join(server.home, 'checked'))
   for (let i = 0; i < 200 && (await lastCheck())?.ok !== false; i++) await sleep(100)
   t.match(await lastCheck(), { ok: false, message: /^restic check failed with exit code 1: / })
   const status = await runBin(RDS, ['status'], env)

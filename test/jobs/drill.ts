@@ -1,7 +1,7 @@
 // Restore drills on real parts: a real Postgres (Debian's PostgreSQL 17, test/e2e/postgres) dumped
 // with pg_dumpall, backed up to the real SFTP server, restored by rds drill and loaded into a
 // throwaway Postgres by the drill command; then a failing command, and a damaged pack.
-import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,7 +9,7 @@ import t from 'tap'
 import { execa } from 'execa'
 import { readStatus } from '../../lib/observe/status.js'
 import { RDS, runBin } from '../fixtures/cli.js'
-import { startSftpServer } from '../fixtures/sftp-server.js'
+import { damagePacks, startSftpServer } from '../fixtures/sftp-server.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { ROOT } from '../fixtures/root.js'
 
@@ -62,17 +62,7 @@ t.test('a drill of a Postgres dump passes; a failing drill command and a damaged
   t.match(await runBin(RDS, ['status'], env), { exitCode: 1, stdout: /drill FAILED \S+: the drill command exited with 1/ })
 
   // One byte of every pack flipped on the server's disk.
-  const packs = join(server.home, 'drilled', 'data')
-  for (const sub of await readdir(packs)) {
-    for (const pack of await readdir(join(packs, sub))) {
-      const file = await open(join(packs, sub, pack), 'r+')
-      const byte = Buffer.alloc(1)
-      await file.read(byte, 0, 1, 50)
-      byte[0] = byte[0]! ^ 0xff
-      await file.write(byte, 0, 1, 50)
-      await file.close()
-    }
-  }
+  await damagePacks(join(server.home, 'drilled'), 50)
   const damaged = await runBin(RDS, ['drill'], env)
   t.equal(damaged.exitCode, 1)
   t.match(damaged.stderr, /ERROR drill: restic-docker-swarm: restic restore failed/)
