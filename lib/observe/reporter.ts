@@ -140,7 +140,7 @@ export class Reporter {
   async foundInRepository(job: string, snapshot: SnapshotRecord, snapshots: number): Promise<void> {
     await this.update((table) => {
       const status = table.jobs[job]
-      if (!status || (status.lastSuccess && status.lastSuccess.finishedAt >= snapshot.time)) return
+      if (!status || (status.lastSuccess && Date.parse(status.lastSuccess.finishedAt) >= Date.parse(snapshot.time))) return
       status.lastSnapshot ??= snapshot
       status.snapshots ??= snapshots
       status.lastSuccess = { startedAt: snapshot.time, finishedAt: snapshot.time, ok: true, message: `snapshot ${snapshot.id.slice(0, 8)}, found in the repository`, durationSeconds: 0 }
