@@ -36,6 +36,18 @@ async function controllerMemoryMiB(): Promise<number> {
   return Number(amount) * (factor[unit ?? 'MiB'] ?? 1)
 }
 
+/**
+ * The resident memory of the controller's own node process, in MiB: the cgroup's figure above also
+ * counts the restic and ssh it runs (retention, the lock check before each job) and page cache.
+ */
+async function controllerProcessMiB(): Promise<number> {
+  const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+  const script = 'for d in /proc/[0-9]*; do if grep -q "rds.js.agent" $d/cmdline 2>/dev/null || tr "\\0" " " < $d/cmdline 2>/dev/null | grep -q "rds agent"; then grep VmRSS $d/status; fi; done'
+  const rss = await sim('rds-sim1', ['exec', agent, 'sh', '-c', script])
+  const kib = Math.max(...[...rss.matchAll(/VmRSS:\s+(\d+) kB/g)].map((match) => Number(match[1])))
+  return kib / 1024
+}
+
 /** Waits for a line of the controller's log that matches, following it; resolves when it came. */
 function nextLogLine(pattern: RegExp): { arrived: Promise<number>; stop: () => void } {
   const follow = execa('docker', ['service', 'logs', '--raw', '--follow', '--since', '1s', `${STACK}_agent`], { env: nodeEnv('rds-sim1'), reject: false, buffer: false })
@@ -90,13 +102,22 @@ async function runSwarmBenchmark(options: Options) {
     // 3. The controller's memory with 2 labelled services, then with `services` more (no replicas:
     // the controller holds their jobs and schedules all the same).
     const memoryBefore = await controllerMemoryMiB()
+    const processBefore = await controllerProcessMiB()
     progress(`creating ${options.services} labelled services`)
     for (const name of extra) {
       await sim('rds-sim1', ['service', 'create', '--detach', '--quiet', '--name', name, '--replicas', '0', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 4 * * *', '--mount', `type=volume,src=${name},dst=/data`, 'debian:trixie-slim', 'sleep', 'infinity'])
     }
     await waitFor(`${options.services + 2} jobs`, async () => (await jobs()).length === options.services + 2 || undefined, 120)
     const memoryAfter = await controllerMemoryMiB()
-    return { reps: options.reps, services: options.services, tickToBackupStart: { median: median(delays), all: delays }, labelToSchedule: { median: median(labelDelays), all: labelDelays }, memoryMiB: { before: memoryBefore, after: memoryAfter } }
+    const processAfter = await controllerProcessMiB()
+    return {
+      reps: options.reps,
+      services: options.services,
+      tickToBackupStart: { median: median(delays), all: delays },
+      labelToSchedule: { median: median(labelDelays), all: labelDelays },
+      memoryMiB: { before: memoryBefore, after: memoryAfter },
+      processMiB: { before: processBefore, after: processAfter },
+    }
   } finally {
     await removeStack(['db-restored'], extra)
     await rm(dir, { recursive: true, force: true })
@@ -118,7 +139,8 @@ const program = new Command('bench-swarm')
             `restic-docker-swarm controller on a 3-node Swarm, median of ${result.reps}`,
             `1. schedule tick to the backup starting on another node: ${f(result.tickToBackupStart.median)} s (${result.tickToBackupStart.all.map(f).join(', ')})`,
             `2. label change to the new schedule: ${f(result.labelToSchedule.median)} s (${result.labelToSchedule.all.map(f).join(', ')})`,
-            `3. controller memory: ${f(result.memoryMiB.before)} MiB with 2 labelled services, ${f(result.memoryMiB.after)} MiB with ${result.services + 2}`,
+            `3. controller memory: ${f(result.memoryMiB.before)} MiB with 2 labelled services, ${f(result.memoryMiB.after)} MiB with ${result.services + 2} (its container's cgroup)`,
+            `   its node process: ${f(result.processMiB.before)} MiB with 2, ${f(result.processMiB.after)} MiB with ${result.services + 2} (resident)`,
             '',
           ].join('\n'),
     )
