@@ -142,6 +142,8 @@ export async function createJobService(docker: Docker, spec: JobServiceSpec): Pr
         Mounts: spec.mounts,
         Secrets: spec.secrets,
         StopGracePeriod: STOP_GRACE_NS,
+        // The image's health check is the agent's: a job ends on its own, and the controller watches it.
+        Healthcheck: { Test: ['NONE'] },
       },
       Placement: { Constraints: spec.constraints },
       RestartPolicy: { Condition: 'none' },

@@ -139,6 +139,9 @@ async function backupCreatingRepository(
   }
 }
 
+/** What makes a job one job for its run lock: its backups, and the checks of its repository, never overlap. */
+export const runLockKey = (job: Job) => `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`
+
 /**
  * One run of a job, under its run lock: pre-hook, create the repository if there is none, restic
  * backup, the guard against a lost volume, post-hook, retention. A failed pre-hook means no backup.
@@ -147,9 +150,6 @@ async function backupCreatingRepository(
  * RDS_RUN_STATUS. Retention, and the copy to a second repository (COPY_TO), run only after a
  * complete backup that the guard accepted.
  */
-/** What makes a job one job for its run lock: its backups, and the checks of its repository, never overlap. */
-export const runLockKey = (job: Job) => `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`
-
 export async function runJob(job: Job, context: RunContext): Promise<RunResult> {
   let release: () => Promise<void>
   try {

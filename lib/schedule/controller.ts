@@ -76,7 +76,8 @@ export interface ControllerOptions {
 /** The environment of `rds backup` in a job: the controller's settings, then what the labels say. */
 export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[] {
   const backup = job.backup!
-  const env = [...controllerEnv, `BACKUP_PATH=${VOLUMES_ROOT}`, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`]
+  // STATUS_FILE empty: the controller records the run, and the job's container is thrown away.
+  const env = [...controllerEnv, `BACKUP_PATH=${VOLUMES_ROOT}`, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=']
   if (backup.hooks.pre || backup.hooks.post) env.push(`SERVICE_NAME=${job.service}`)
   if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)
   if (backup.hooks.post) env.push(`POST_HOOK=${backup.hooks.post}`)
