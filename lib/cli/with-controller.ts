@@ -20,8 +20,6 @@ import { snapshotsOfHost } from '../restic/snapshots.js'
 // secrets' paths (the job has the same secrets), and the limits of a run.
 const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ']
 
-/** RETRY_LOCK's default with MODE=swarm. */
-const SWARM_RETRY_LOCK = '30m'
 
 /** restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks are removed first. */
 function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
@@ -61,8 +59,9 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const jobEnv = PASSED_TO_JOBS.flatMap((name) => (cli.env[name]?.trim() ? [`${name}=${cli.env[name]!.trim()}`] : []))
     // Jobs of several services share a repository: a backup must wait out another's retention
     // (which locks the repository whole) rather than fail, and the other way round.
-    const retryLock = config.retryLock ?? SWARM_RETRY_LOCK
-    if (config.retryLock === undefined) jobEnv.push(`RETRY_LOCK=${retryLock}`)
+    // RETRY_LOCK's default with MODE=swarm (config.retryLock): the jobs run without MODE=swarm.
+    const retryLock = config.retryLock
+    if (!jobEnv.some((variable) => variable.startsWith('RETRY_LOCK='))) jobEnv.push(`RETRY_LOCK=${retryLock}`)
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
     const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     const ownerIsDead = swarmLockOwner(docker)

@@ -76,6 +76,9 @@ export interface Config {
   copyTo?: { url: string; passwordFile: string }
 }
 
+/** RETRY_LOCK's default with MODE=swarm. */
+export const SWARM_RETRY_LOCK = '30m'
+
 export const DEFAULTS = {
   sshUser: 'restic',
   sshPort: 2222,
@@ -177,7 +180,9 @@ export function readConfig(env: Env): Config {
     snapshotHost,
     backupArgs: argumentList(env, 'BACKUP_ARGS'),
     retention: readRetention(env, (key) => (key === 'prune' ? 'PRUNE' : `KEEP_${key.toUpperCase()}`)),
-    retryLock,
+    // With MODE=swarm, services share repositories: every command (a restore beside the
+    // controller's retention, too) waits out another's lock rather than fail.
+    retryLock: retryLock ?? (mode === 'swarm' ? SWARM_RETRY_LOCK : undefined),
     resticBinary: value(env, 'RESTIC_BINARY') ?? DEFAULTS.resticBinary,
     copyTo: copyTo === undefined ? undefined : { url: copyTo, passwordFile: absolutePath(env, 'COPY_TO_PASSWORD_FILE', '') },
     statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),

@@ -73,6 +73,8 @@ t.test('every variable is read', async (t) => {
   t.same(config.backupArgs, ['--exclude', '*.tmp', '--exclude', 'cache dir', '--tag', 'nightly'])
   t.same(config.retention, { last: 3, daily: 7, weekly: 4, monthly: -1, within: '1y6m', prune: true, hourly: undefined, yearly: undefined })
   t.equal(config.retryLock, '5m')
+  t.equal(readConfig(base).retryLock, undefined, 'no RETRY_LOCK: restic fails at once on a locked repository')
+  t.equal(readConfig({ ...base, MODE: 'swarm' }).retryLock, '30m', 'with MODE=swarm every command waits up to 30 minutes for another service\'s lock')
   t.equal(config.resticBinary, '/opt/restic')
   t.equal(readConfig({ ...base, SERVICE_NAME: 'app_db', SNAPSHOT_HOST: 'db-primary' }).snapshotHost, 'db-primary')
 })
