@@ -91,11 +91,13 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
   return withRestic(context, log, async (restic, config, version) => {
     // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
     if (requireSchedule && !config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
-    await checkBackupPath(config.backupPath)
+    if (config.backupFiles) await checkBackupPath(config.backupPath)
     if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
     const job = jobFromConfig(config, restic.repository)
     const reporter = await reporterFor(config, log)
-    log.info(`rds: restic ${version}; backing up ${job.backupPath} to ${job.repository.describe} as host ${job.snapshotHost}`)
+    if (job.dump) log.info(`rds: dump ${job.dump.preset ?? 'DUMP_COMMAND'} of service ${job.hooks.service}, saved as ${job.dump.filename} in snapshots tagged dump`)
+    if (job.stop === 'pause') log.info(`rds: service ${job.hooks.service}'s containers on this node are paused while ${job.backupPath} is backed up`)
+    log.info(`rds: restic ${version}; backing up ${job.backupFiles ? job.backupPath : 'the dump'} to ${job.repository.describe} as host ${job.snapshotHost}`)
     if (job.hooks.pre || job.hooks.post) {
       log.info(`rds: hooks run in service ${job.hooks.service}: ${[job.hooks.pre && 'PRE_HOOK', job.hooks.post && 'POST_HOOK'].filter(Boolean).join(', ')}`)
     }

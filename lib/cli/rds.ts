@@ -13,10 +13,12 @@ import { addHealthCommand } from './health.js'
 import { addStatusCommand } from './status.js'
 import { addDoctorCommand } from './doctor.js'
 import { addDrillCommand } from './drill.js'
+import { addDumpStreamCommand } from './dump-stream.js'
 import { addImportCommand } from './import.js'
 import { addJobsCommand } from './jobs.js'
 import { addLsCommand } from './ls.js'
 import { addRestoreCommand } from './restore.js'
+import { addRestoreDumpCommand } from './restore-dump.js'
 import { addSnapshotsCommand } from './snapshots.js'
 import { addSurveyVolumesCommand } from './survey-volumes.js'
 
@@ -36,6 +38,7 @@ const COMMANDS = [
   addSnapshotsCommand,
   addLsCommand,
   addRestoreCommand,
+  addRestoreDumpCommand,
   addExportCommand,
   addImportCommand,
   addCopyCommand,
@@ -46,6 +49,7 @@ const COMMANDS = [
   addJobsCommand,
   addCoverageCommand,
   addSurveyVolumesCommand,
+  addDumpStreamCommand,
 ]
 
 function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {

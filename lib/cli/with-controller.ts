@@ -41,6 +41,8 @@ export interface SwarmContext {
   template: JobTemplate
   /** restic for the repository at this path on the server. */
   resticFor: (repoPath: string) => Restic
+  /** What every job gets of the controller's environment (see jobEnvironment). */
+  jobEnv: string[]
 }
 
 export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller, swarm: SwarmContext) => Promise<number>): Promise<number> {
@@ -96,6 +98,6 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
-    return (await use(controller, { docker, template, resticFor })) ?? EXIT.ok
+    return (await use(controller, { docker, template, resticFor, jobEnv })) ?? EXIT.ok
   })
 }

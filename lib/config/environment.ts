@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { readDump, type Dump } from '../dumps/presets.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION } from './values.js'
 
 export type Env = Record<string, string | undefined>
@@ -74,6 +75,12 @@ export interface Config {
   metricsPort?: number
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
   copyTo?: { url: string; passwordFile: string }
+  /** DUMP_COMMAND (a preset or a command) and DUMP_FILENAME: a dump streamed from SERVICE_NAME's container into its own snapshot. */
+  dump?: Dump
+  /** Whether BACKUP_PATH is backed up: always, but with DUMP_COMMAND only when BACKUP_PATH is set. */
+  backupFiles: boolean
+  /** STOP_DURING_BACKUP: "pause" pauses SERVICE_NAME's containers on this node while BACKUP_PATH is backed up. */
+  stopDuringBackup: 'none' | 'pause'
 }
 
 /** RETRY_LOCK's default with MODE=swarm. */
@@ -112,6 +119,15 @@ function sshDestination(env: Env): { user: string; host: string } {
   return { user, host }
 }
 
+function readStop(env: Env): Config['stopDuringBackup'] {
+  const stop = value(env, 'STOP_DURING_BACKUP') ?? 'none'
+  if (stop === 'none' || stop === 'pause') return stop
+  if (stop === 'scale') {
+    throw new ConfigError('STOP_DURING_BACKUP=scale needs a Swarm manager; use the label rds.backup.stop=scale with MODE=swarm, or STOP_DURING_BACKUP=pause.')
+  }
+  throw new ConfigError(`STOP_DURING_BACKUP must be "pause" (pause SERVICE_NAME's containers during the backup) or "none", not ${JSON.stringify(stop)}.`)
+}
+
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
 export function readConfig(env: Env): Config {
   const resticRepository = value(env, 'RESTIC_REPOSITORY')
@@ -126,6 +142,16 @@ export function readConfig(env: Env): Config {
     if (hook !== undefined && serviceName === undefined) {
       throw new ConfigError(`${name} is set but SERVICE_NAME is not; set SERVICE_NAME to the Swarm service the hook runs in.`)
     }
+  }
+  const dumpCommand = value(env, 'DUMP_COMMAND')
+  const dump = dumpCommand === undefined ? undefined : readDump(dumpCommand, value(env, 'DUMP_FILENAME'), { dump: 'DUMP_COMMAND', filename: 'DUMP_FILENAME' })
+  if (dumpCommand === undefined && value(env, 'DUMP_FILENAME') !== undefined) throw new ConfigError('DUMP_FILENAME is set but DUMP_COMMAND is not; set DUMP_COMMAND to the dump (postgres, mysql, mariadb, redis or a command).')
+  const stopDuringBackup = readStop(env)
+  for (const [name, set] of [
+    ['DUMP_COMMAND', dump !== undefined],
+    ['STOP_DURING_BACKUP=pause', stopDuringBackup === 'pause'],
+  ] as const) {
+    if (set && serviceName === undefined) throw new ConfigError(`${name} is set but SERVICE_NAME is not; set SERVICE_NAME to the Swarm service whose containers it runs in.`)
   }
   const runAt = value(env, 'RUN_AT')
   if (runAt !== undefined) checkCronExpression('RUN_AT', runAt)
@@ -201,5 +227,8 @@ export function readConfig(env: Env): Config {
     drill: { at: drillAt, command: value(env, 'DRILL_COMMAND'), image: value(env, 'DRILL_IMAGE') },
     checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
     metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),
+    dump,
+    backupFiles: dump === undefined || value(env, 'BACKUP_PATH') !== undefined,
+    stopDuringBackup,
   }
 }

@@ -54,7 +54,7 @@ export function dockerEngine(docker: Docker): HookEngine {
     async serviceContainers(service) {
       const [info, containers] = await Promise.all([
         docker.info() as Promise<{ Name?: string; Swarm?: { LocalNodeState?: string } }>,
-        docker.listContainers({ filters: { label: [`${SERVICE_LABEL}=${service}`], status: ['running'] } }),
+        docker.listContainers({ filters: { label: [`${SERVICE_LABEL}=${service}`], status: ['running', 'paused'] } }),
       ]).catch((error) => Promise.reject(unreachable(docker, error)))
       if (info.Swarm?.LocalNodeState !== 'active') {
         throw new RunError('the Docker engine the agent talks to is not part of a Swarm, so it cannot find the service to run hooks in.')
@@ -65,9 +65,17 @@ export function dockerEngine(docker: Docker): HookEngine {
           const taskId = container.Labels[TASK_ID_LABEL] ?? container.Id
           // A replicated task's name is <service>.<slot>.<task ID>; a global task's has a node ID there.
           const slot = /^\d+$/.exec(container.Labels[TASK_NAME_LABEL]?.slice(service.length + 1).split('.')[0] ?? '')
-          return { containerId: container.Id, taskId, slot: slot ? Number(slot[0]) : undefined }
+          return { containerId: container.Id, taskId, slot: slot ? Number(slot[0]) : undefined, paused: container.State === 'paused' }
         }),
       }
+    },
+
+    async pause(containerId) {
+      await docker.getContainer(containerId).pause()
+    },
+
+    async unpause(containerId) {
+      await docker.getContainer(containerId).unpause()
     },
 
     async exec(containerId, argv, env, onLine, signal) {

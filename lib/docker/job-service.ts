@@ -22,6 +22,8 @@ export interface JobRequest {
   volumes: BackupVolume[]
   /** The environment of `rds backup` in the job: what to back up, where to, and the hooks. */
   env: string[]
+  /** What the job runs: `rds backup` unless said otherwise (`rds restore-dump`). */
+  command?: string[]
 }
 
 export interface JobOutcome {
@@ -31,6 +33,8 @@ export interface JobOutcome {
   reason?: string
   /** When the backup began on the node, by the job's own log: how long Swarm took to start it. */
   backupStartedAt?: string
+  /** How long the job paused the service (STOP_DURING_BACKUP=pause), by its own log, in seconds. */
+  downtimeSeconds?: number
 }
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
@@ -94,19 +98,25 @@ export async function serviceOutput(docker: Docker, serviceId: string): Promise<
   return lines
 }
 
+// What the job's log says when it unpaused its service (lib/jobs/pause.ts).
+const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
+
 /**
  * The job's output, relayed line by line to the controller's log at the level the job logged it.
- * Resolves to when the job's log says its backup began.
+ * Resolves to when the job's log says its backup began, and how long it paused its service.
  */
-async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<string | undefined> {
+async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds'>> {
   let backupStartedAt: string | undefined
+  let downtimeSeconds: number | undefined
   for (const { line } of await serviceOutput(docker, serviceId)) {
     const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
     const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
     if (logged?.[3]?.startsWith('run: starting backup')) backupStartedAt ??= logged[1]
+    const downtime = DOWNTIME_LINE.exec(logged?.[3] ?? '')
+    if (downtime) downtimeSeconds = Number(downtime[1])
     log[level](`${jobName}: ${logged?.[3] ?? line}`)
   }
-  return backupStartedAt
+  return { backupStartedAt, downtimeSeconds }
 }
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */
@@ -168,7 +178,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
     job: request.name,
     mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
     image: template.image,
-    command: ['rds', 'backup'],
+    command: request.command ?? ['rds', 'backup'],
     env: request.env,
     mounts: [
       ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
@@ -192,13 +202,13 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
       ;({ task, finished } = await jobTask(docker, serviceId))
     }
     task = task!
-    const backupStartedAt = await relayLogs(docker, serviceId, request.name, log).catch((error) => {
+    const logged = await relayLogs(docker, serviceId, request.name, log).catch((error) => {
       log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
-      return undefined
+      return {}
     })
     const state = task.Status?.State
-    if (state === 'complete') return { exitCode: 0, backupStartedAt }
-    if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, backupStartedAt }
+    if (state === 'complete') return { exitCode: 0, ...logged }
+    if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, ...logged }
     return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }
   } finally {
     await docker.getService(serviceId).remove().catch((error) => log.warn(`${request.name}: could not remove job service ${serviceId}: ${(error as Error).message}`))

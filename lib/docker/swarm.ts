@@ -20,6 +20,7 @@ export interface SwarmService extends LabelledService {
 
 interface ServiceSpec {
   Name?: string
+  Mode?: { Global?: unknown; Replicated?: { Replicas?: number } }
   Labels?: Record<string, string>
   TaskTemplate?: { ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string }[] } }
 }
@@ -53,6 +54,7 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
         volumes: [...new Set(volumes)],
         tasks: placements,
         image: container.Image,
+        global: spec.Mode?.Global !== undefined,
       }
     })
 }

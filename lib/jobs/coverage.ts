@@ -22,7 +22,7 @@ export interface CoverageRow {
 const ANONYMOUS = /^[0-9a-f]{64}$/
 
 /**
- * Every volume on every node, marked covered (a job backs it up on that node), excluded (its
+ * Every volume on every node, marked covered (a job backs it up, or dumps its service, on that node), excluded (its
  * service is labelled but rds.backup.volumes leaves it out, or every service using it says
  * rds.backup=false: `optedOut`), NOT COVERED (a container uses it and nothing backs it up) or
  * unused. `lastSnapshots` gives each job's newest snapshot time by its host.
@@ -35,15 +35,18 @@ export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSn
       const services = [...new Set(volume.usedBy.flatMap((user) => (user.service ? [user.service] : [])))].sort()
       const inUse = volume.usedBy.some((user) => user.running || user.service !== undefined)
       const labelled = jobs.filter((job) => services.includes(job.service))
-      const covering = labelled.find((job) => job.backup?.volumes.some((backed) => backed.source === volume.name) && job.node?.hostname === survey.node)
+      const backsUp = (job: SwarmJob) => job.backup?.volumes.some((backed) => backed.source === volume.name)
+      // A service's dump (rds.backup.dump) is the backup of the database whose files it leaves out.
+      const covering = labelled.find((job) => (backsUp(job) || job.backup?.dump) && job.node?.hostname === survey.node)
       const flags: string[] = []
+      if (covering && !backsUp(covering)) flags.push('by its dump')
       if (ANONYMOUS.test(volume.name)) flags.push('anonymous')
       const elsewhere = nodesOf.get(volume.name)?.size ?? 1
       if (elsewhere > 1) flags.push(`on ${elsewhere} nodes`)
       for (const job of labelled) if (job.error) flags.push(`label error: ${job.error}`)
       const status: CoverageStatus = covering
         ? 'covered'
-        : labelled.some((job) => job.backup && !job.backup.volumes.some((backed) => backed.source === volume.name)) || (services.length > 0 && services.every((service) => optedOut.has(service)))
+        : labelled.some((job) => job.backup && !job.backup.dump && !backsUp(job)) || (services.length > 0 && services.every((service) => optedOut.has(service)))
           ? 'excluded'
           : inUse
             ? 'NOT COVERED'

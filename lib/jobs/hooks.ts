@@ -7,6 +7,8 @@ export interface ServiceContainer {
   containerId: string
   taskId: string
   slot?: number
+  /** Paused (docker pause): it cannot run a command until it is unpaused. */
+  paused?: boolean
 }
 
 /**
@@ -15,7 +17,7 @@ export interface ServiceContainer {
  */
 export interface HookEngine {
   /**
-   * The service's running containers on this engine's node, and the node's name for messages. Any
+   * The service's running (and paused) containers on this engine's node, and the node's name for messages. Any
    * node answers this, a worker too: it reads the containers' Swarm labels, not the Swarm's tasks.
    */
   serviceContainers(service: string): Promise<{ node: string; containers: ServiceContainer[] }>
@@ -31,6 +33,9 @@ export interface HookEngine {
     onLine: (stream: 'stdout' | 'stderr', line: string) => void,
     signal?: AbortSignal,
   ): Promise<number | undefined>
+  /** Freezes every process of the container (docker pause), and thaws them. */
+  pause(containerId: string): Promise<void>
+  unpause(containerId: string): Promise<void>
 }
 
 export interface Hook {
@@ -51,7 +56,7 @@ export interface Hook {
  */
 export async function chooseHookContainer(engine: HookEngine, service: string): Promise<ServiceContainer> {
   const { node, containers } = await engine.serviceContainers(service)
-  const [chosen] = [...containers].sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.taskId.localeCompare(b.taskId))
+  const [chosen] = containers.filter((container) => !container.paused).sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0) || a.taskId.localeCompare(b.taskId))
   if (chosen === undefined) {
     throw new RunError(
       `service ${service} has no running container on this node (${node}) to run the hook in; hooks run only in containers on the backup's own node, ` +

@@ -1,5 +1,6 @@
 import type { Config, Retention } from '../config/environment.js'
 import type { Repository } from '../restic/repository.js'
+import type { Dump } from '../dumps/presets.js'
 
 /**
  * One backup job: what to back up, where to, when, and which hooks run around it. The agent's
@@ -33,6 +34,12 @@ export interface Job {
   drill: { schedule?: string; command?: string; image?: string }
   /** A second repository this job's snapshots are copied to after each complete backup. */
   copyTo?: { url: string; passwordFile: string }
+  /** A dump streamed from a container of hooks.service into a snapshot of its own (tagged DUMP_TAG). */
+  dump?: Dump
+  /** Whether backupPath is backed up (a job with a dump may have only the dump). */
+  backupFiles: boolean
+  /** "pause": hooks.service's containers on this node are paused while backupPath is backed up. */
+  stop: 'none' | 'pause'
 }
 
 export function jobFromConfig(config: Config, repository: Repository): Job {
@@ -51,5 +58,8 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     copyTo: config.copyTo,
     drill: { schedule: config.drill.at, command: config.drill.command, image: config.drill.image },
     check: config.checkAt ? { schedule: config.checkAt, readDataSubset: config.checkReadDataSubset } : undefined,
+    dump: config.dump,
+    backupFiles: config.backupFiles,
+    stop: config.stopDuringBackup,
   }
 }

@@ -1,6 +1,7 @@
 import type { Env, Retention } from '../config/environment.js'
 import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
+import { readDump, type Dump } from '../dumps/presets.js'
 
 /** What a service's labels are read from: one Swarm service, as a manager sees it. */
 export interface LabelledService {
@@ -14,6 +15,8 @@ export interface LabelledService {
   containerLabels: Record<string, string>
   /** The named volumes the service mounts, as the node names them (app_data). */
   volumes: string[]
+  /** A global service (a task on every node), which cannot be scaled. */
+  global?: boolean
 }
 
 /** What the controller's environment gives every service that does not say otherwise. */
@@ -52,13 +55,17 @@ export interface ServiceBackup {
   overdueAfter?: number
   /** Its restore drills: when (rds.backup.drill-at, else DRILL_AT), and the command that proves the restore usable. */
   drill?: { schedule?: string; command?: string }
+  /** A dump streamed from its container into a snapshot of its own (rds.backup.dump, rds.backup.dump.filename). */
+  dump?: Dump
+  /** rds.backup.stop: the service is scaled to 0, or its containers paused, while its volumes are backed up. */
+  stop?: 'pause' | 'scale'
 }
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 const KNOWN = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'drill-at', 'drill-command', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 const REPO_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
@@ -88,10 +95,15 @@ function stackFileName(service: LabelledService, source: string): string {
   return prefix && source.startsWith(prefix) ? source.slice(prefix.length) : source
 }
 
-function chosenVolumes(service: LabelledService, labels: Env): BackupVolume[] {
+/**
+ * The volumes to back up: those rds.backup.volumes names, else all the service mounts. With a dump,
+ * only those it names: a running database's files are no backup, and its dump is.
+ */
+function chosenVolumes(service: LabelledService, labels: Env, dump: boolean): BackupVolume[] {
   // Sorted: the Docker CLI reorders a service's mounts when it updates it.
   const mounted = service.volumes.map((source) => ({ name: stackFileName(service, source), source })).sort((a, b) => a.name.localeCompare(b.name))
   const listed = value(labels, `${LABEL}.volumes`)
+  if (listed === undefined && dump) return []
   if (listed === undefined) {
     if (mounted.length === 0) throw new ConfigError(`${LABEL} is true but the service mounts no named volume; mount one, or remove the label.`)
     return mounted
@@ -134,6 +146,36 @@ function drill(labels: Env, defaults: LabelDefaults): ServiceBackup['drill'] {
   return chosen === undefined && command === undefined ? undefined : { schedule: chosen, command }
 }
 
+function dump(labels: Env): Dump | undefined {
+  const chosen = value(labels, `${LABEL}.dump`)
+  const filename = value(labels, `${LABEL}.dump.filename`)
+  if (chosen === undefined) {
+    if (filename !== undefined) throw new ConfigError(`${LABEL}.dump.filename is set but ${LABEL}.dump is not; set ${LABEL}.dump to postgres, mysql, mariadb, redis or a command.`)
+    return undefined
+  }
+  return readDump(chosen, filename, { dump: `${LABEL}.dump`, filename: `${LABEL}.dump.filename` })
+}
+
+/** rds.backup.stop, checked against what can be stopped, and against what must keep running. */
+function stop(service: LabelledService, labels: Env, backup: { dump?: Dump; volumes: BackupVolume[]; hooks: { pre?: string; post?: string } }): ServiceBackup['stop'] {
+  const chosen = value(labels, `${LABEL}.stop`) ?? 'none'
+  if (chosen !== 'none' && chosen !== 'pause' && chosen !== 'scale') {
+    throw new ConfigError(`${LABEL}.stop must be "scale" (scale the service to 0 during the backup), "pause" (pause its containers) or "none", not ${JSON.stringify(chosen)}.`)
+  }
+  if (chosen === 'none') return undefined
+  if (backup.volumes.length === 0) {
+    throw new ConfigError(`${LABEL}.stop=${chosen} stops the service while its volumes are backed up, but with ${LABEL}.dump only the dump is; name the volumes in ${LABEL}.volumes, or remove ${LABEL}.stop.`)
+  }
+  if (chosen === 'scale') {
+    if (service.global) throw new ConfigError(`${LABEL}.stop=scale cannot stop a global service (Swarm cannot scale one); use ${LABEL}.stop=pause.`)
+    const needsContainer = backup.dump ? `${LABEL}.dump` : backup.hooks.pre ? `${LABEL}.pre-hook` : backup.hooks.post ? `${LABEL}.post-hook` : undefined
+    if (needsContainer) {
+      throw new ConfigError(`${LABEL}.stop=scale leaves no container to run ${needsContainer} in; use ${LABEL}.stop=pause (which runs it before the pause), or remove one of them.`)
+    }
+  }
+  return chosen
+}
+
 function checkAt(labels: Env, defaults: LabelDefaults): string | undefined {
   const own = value(labels, `${LABEL}.check-at`)
   if (own !== undefined) checkCronExpression(`${LABEL}.check-at`, own)
@@ -160,12 +202,17 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
   const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
   const quoted = excludes.find((pattern) => /["\\]/.test(pattern))
   if (quoted !== undefined) throw new ConfigError(`${LABEL}.exclude has a pattern with a quote or backslash (${JSON.stringify(quoted)}); use a ? in its place.`)
+  const chosenDump = dump(labels)
+  const volumes = chosenVolumes(service, labels, chosenDump !== undefined)
+  const hooks = { pre: value(labels, `${LABEL}.pre-hook`), post: value(labels, `${LABEL}.post-hook`) }
   return {
     service: service.name,
     schedule: schedule(labels, defaults),
-    volumes: chosenVolumes(service, labels),
+    volumes,
     repoPath: repo ?? defaults.repoPath,
-    hooks: { pre: value(labels, `${LABEL}.pre-hook`), post: value(labels, `${LABEL}.post-hook`) },
+    hooks,
+    dump: chosenDump,
+    stop: stop(service, labels, { dump: chosenDump, volumes, hooks }),
     excludes,
     retention: retention(labels, defaults),
     checkAt: checkAt(labels, defaults),

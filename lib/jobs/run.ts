@@ -16,6 +16,10 @@ import { outcomeOf, type JobStatus } from '../observe/status.js'
 import type { Reporter } from '../observe/reporter.js'
 import { keepingTail } from '../observe/log.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
+import { dumpBackupArgs, dumpFailure, dumpStderrTail } from './dump.js'
+import type { Dump } from '../dumps/presets.js'
+import { pauseService, unpauseLeftovers } from './pause.js'
+import { chooseHookContainer } from './hooks.js'
 
 export interface RunContext {
   resticBinary: string
@@ -34,8 +38,21 @@ export interface RunContext {
 export interface RunResult {
   exitCode: number
   error?: RunError
+  /** The backup of the files, or of the dump for a job that has only a dump. */
   summary?: BackupSummary
+  /** How long the service was paused for the backup (STOP_DURING_BACKUP=pause), in seconds. */
+  downtimeSeconds?: number
 }
+
+/** What one restic backup of a run reads: the job's files, or a dump on stdin. */
+interface BackupSource {
+  /** restic backup's arguments after its options: what to read. */
+  args: string[]
+  /** Told each line of restic's stderr. */
+  onStderrLine?: (line: string) => void
+}
+
+const filesSource = (job: Job): BackupSource => ({ args: [...job.backupArgs, '--', job.backupPath] })
 
 const asRunError = (error: unknown): RunError =>
   error instanceof RunError ? error : new RunError(error instanceof Error ? error.message : String(error))
@@ -46,11 +63,12 @@ async function backup(
   restic: Restic,
   context: RunContext,
   onSummary: (summary: BackupSummary) => void,
+  source: BackupSource,
   expectedExitCodes?: number[],
 ) {
   const args = ['backup', '--json', '--host', job.snapshotHost]
   if (context.log.verbose) args.push('--verbose')
-  args.push(...job.backupArgs, '--', job.backupPath)
+  args.push(...source.args)
   const watch = watchForStall(job.stallTimeout, restic.retryLock ? goDurationMs(restic.retryLock) : 0)
   const noProgress = (where: string | undefined) => `restic backup made no progress for ${describeDuration(job.stallTimeout)} (${where})`
   watch.signal.addEventListener('abort', () => context.log.warn(`backup: ${noProgress(watch.stalledAt())}; stopping it`))
@@ -61,6 +79,7 @@ async function backup(
       // Into a pipe, restic prints its --json status 60 times a second; the stall watch needs one.
       env: { RESTIC_PROGRESS_FPS: '1' },
       expectedExitCodes,
+      onStderrLine: source.onStderrLine,
       onStdoutLine: (line) => {
         let message: ResticBackupMessage
         try {
@@ -119,9 +138,10 @@ async function backupCreatingRepository(
   context: RunContext,
   previous: JobStatus | undefined,
   onSummary: (summary: BackupSummary) => void,
+  source: BackupSource,
 ) {
   try {
-    await backup(job, restic, context, onSummary, [EXIT.noRepository])
+    await backup(job, restic, context, onSummary, source, [EXIT.noRepository])
   } catch (error) {
     if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
     const saved = previous?.lastSnapshot
@@ -135,7 +155,7 @@ async function backupCreatingRepository(
     context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
     await runRestic(restic, ['init'], { log: context.log })
     context.log.info('repository: created')
-    await backup(job, restic, context, onSummary)
+    await backup(job, restic, context, onSummary, source)
   }
 }
 
@@ -171,6 +191,7 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
       kind: 'backup',
       outcome: outcomeOf(started, new Date(), result.exitCode === 0, result.error?.message ?? describeResult(result), result.exitCode),
       ...(result.exitCode === 0 ? await snapshotsAfterRun(job, context, log, result) : {}),
+      downtimeSeconds: result.downtimeSeconds,
       logTail: tail(),
     })
     return result
@@ -178,6 +199,10 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
     await release()
   }
 }
+
+/** What a run backs up, for its first line: the path, the dump, or both. */
+const describeTargets = (job: Job) =>
+  [job.backupFiles ? job.backupPath : undefined, job.dump ? `a dump of ${job.hooks.service} (${job.dump.filename})` : undefined].filter(Boolean).join(' and ')
 
 const describeResult = (result: RunResult) => (result.summary ? describeSummary(result.summary) : 'backed up')
 
@@ -216,6 +241,50 @@ function killedRunOwner(job: Job, previous: JobStatus | undefined): OwnerCheck {
   }
 }
 
+/**
+ * Streams the dump from a container of the job's service into a snapshot of its own (tagged
+ * dump); a dump that fails throws with its own last words, and no snapshot of it is saved.
+ */
+async function saveDump(job: Job, dump: Dump, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck): Promise<BackupSummary | undefined> {
+  const { log } = context
+  const stderr = dumpStderrTail()
+  const { containerId } = await chooseHookContainer(await context.engine(), job.hooks.service!)
+  log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${job.hooks.service} into ${dump.filename}`)
+  let saved: BackupSummary | undefined
+  const source = { args: dumpBackupArgs(dump, containerId), onStderrLine: stderr.onStderrLine }
+  await withLockCare(restic, ownerIsDead, log, (locking) =>
+    backupCreatingRepository(job, locking, context, previous, (summary) => (saved = summary), source).catch((error) => {
+      throw error instanceof RunError && !context.signal?.aborted && error.exitCode !== EXIT.locked ? dumpFailure(dump, error, stderr.tail()) : error
+    }),
+  )
+  if (saved) log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)
+  return saved
+}
+
+/**
+ * Backs up the job's path, then holds the snapshot against the guard. onSummary sees the summary
+ * also when restic then fails: an incomplete snapshot (exit code 3) was still saved.
+ */
+async function saveFiles(job: Job, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck, onSummary: (summary: BackupSummary) => void): Promise<void> {
+  const { log } = context
+  const reference = findReference(job, restic, log)
+  try {
+    let saved: BackupSummary | undefined
+    const keep = (summary: BackupSummary) => {
+      saved = summary
+      onSummary(summary)
+    }
+    await withLockCare(restic, ownerIsDead, log, (locking) => backupCreatingRepository(job, locking, context, previous, keep, filesSource(job)))
+    if (saved) {
+      log.info(`backup: ${describeSummary(saved)}`)
+      await guardBackup(job, restic, saved, await reference, log)
+    }
+  } finally {
+    // Never left running behind the run; it cannot fail.
+    await reference
+  }
+}
+
 async function runLocked(job: Job, context: RunContext, previous: JobStatus | undefined): Promise<RunResult> {
   const { log } = context
   const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
@@ -223,7 +292,7 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   const started = Date.now()
   let failure: RunError | undefined
   let summary: BackupSummary | undefined
-  let backupAccepted = false
+  let downtimeSeconds: number | undefined
   const fail = (error: unknown) => {
     const runError = asRunError(error)
     log.error(runError.message)
@@ -234,24 +303,36 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   const hook = async (name: string, variable: string, command: string, signal?: AbortSignal) =>
     runHook(await context.engine(), { name, variable, service: job.hooks.service ?? '', command, env: hookEnv(), timeout: job.hooks.timeout }, log, signal)
 
-  log.info(`run: starting backup of ${job.backupPath} to ${job.repository.describe}`)
-  if (job.hooks.pre) await hook('pre-hook', 'PRE_HOOK', job.hooks.pre, context.signal).catch(fail)
+  log.info(`run: starting backup of ${describeTargets(job)} to ${job.repository.describe}`)
+  // A container left paused by a killed run could run no hook, no dump, and serve nobody.
+  if (job.stop === 'pause') await unpauseLeftovers(await context.engine(), job.hooks.service!, log).catch(fail)
+  if (job.hooks.pre && !failure) await hook('pre-hook', 'PRE_HOOK', job.hooks.pre, context.signal).catch(fail)
+  const startedWell = !failure
 
-  if (!failure) {
-    const reference = findReference(job, restic, log)
+  let dumpSaved = job.dump === undefined
+  if (job.dump && startedWell) {
     try {
-      await withLockCare(restic, ownerIsDead, log, (locking) => backupCreatingRepository(job, locking, context, previous, (s) => (summary = s)))
-      if (summary) {
-        log.info(`backup: ${describeSummary(summary)}`)
-        await guardBackup(job, restic, summary, await reference, log)
-      }
-      backupAccepted = true
+      summary = await saveDump(job, job.dump, restic, context, previous, ownerIsDead)
+      dumpSaved = true
     } catch (error) {
       fail(error)
     }
-    // Never left running behind the run; it cannot fail.
-    await reference
   }
+
+  let filesSaved = !job.backupFiles
+  if (job.backupFiles && startedWell && !context.signal?.aborted) {
+    let unpause: (() => Promise<number>) | undefined
+    try {
+      if (job.stop === 'pause') unpause = await pauseService(await context.engine(), job.hooks.service!, log)
+      await saveFiles(job, restic, context, previous, ownerIsDead, (saved) => (summary = saved))
+      filesSaved = true
+    } catch (error) {
+      fail(error)
+    } finally {
+      if (unpause) downtimeSeconds = await unpause().catch((error) => void fail(error))
+    }
+  }
+  const backupAccepted = startedWell && dumpSaved && filesSaved
 
   if (job.hooks.post) await hook('post-hook', 'POST_HOOK', job.hooks.post).catch(fail)
 
@@ -273,8 +354,8 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   if (failure) {
     log.error(`run: failed after ${seconds} s${summary ? ` (snapshot ${summary.snapshot_id?.slice(0, 8)} was saved)` : ''}`)
-    return { exitCode: failure.exitCode, error: failure, summary }
+    return { exitCode: failure.exitCode, error: failure, summary, downtimeSeconds }
   }
   log.info(`run: succeeded in ${seconds} s`)
-  return { exitCode: EXIT.ok, summary }
+  return { exitCode: EXIT.ok, summary, downtimeSeconds }
 }

@@ -25,6 +25,8 @@ export interface RunReport {
   logTail?: string[]
   /** A check: the repository it checked, its size, and the jobs that keep their snapshots there. */
   checked?: { repository: string; sizeBytes?: number; jobs: string[] }
+  /** A backup that stopped its service (rds.backup.stop): for how many seconds. */
+  downtimeSeconds?: number
 }
 
 /** Told of every run's start and end, and whether the run before it had failed: e-mail, webhooks. */
@@ -116,6 +118,7 @@ export class Reporter {
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot
         if (report.snapshots !== undefined) status.snapshots = report.snapshots
+        if (report.downtimeSeconds !== undefined) status.lastDowntimeSeconds = report.downtimeSeconds
       } else if (report.kind === 'check') {
         previous = status.lastCheck
         status.lastCheck = report.outcome

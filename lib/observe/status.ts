@@ -45,6 +45,8 @@ export interface JobStatus {
   runs?: { success: number; failure: number }
   lastCheck?: Outcome
   lastDrill?: Outcome
+  /** How long its service was last stopped (scaled to 0 or paused) for a backup, in seconds. */
+  lastDowntimeSeconds?: number
   /** A label error: the job cannot run until it is mended. */
   error?: string
 }

@@ -35,6 +35,8 @@ export interface ResticRunOptions {
   stdoutTo?: 'inherit' | Writable
   /** More variables for restic, such as the source repository of restic copy. */
   env?: Record<string, string>
+  /** Each line restic writes to stderr, as it comes (a --stdin-from-command's own stderr is among them). */
+  onStderrLine?: (line: string) => void
 }
 
 // Lines of stderr kept to explain a failure.
@@ -168,6 +170,7 @@ export async function runRestic(restic: Restic, args: string[], options: ResticR
     const keepLine = (line: string) => {
       const readable = readableResticLine(line)
       log.debug(`restic: ${readable}`)
+      options.onStderrLine?.(readable)
       stderr.push(readable)
       if (stderr.length > STDERR_TAIL) stderr.shift()
     }

@@ -18,9 +18,11 @@ export interface SnapshotInfo {
 export interface SnapshotChoice {
   snapshot: string
   host?: string
+  /** With "latest": the newest snapshot with this tag. */
+  tag?: string
 }
 
-const hostArgs = (choice: SnapshotChoice) => (choice.host ? ['--host', choice.host] : [])
+const filterArgs = (choice: SnapshotChoice) => [...(choice.host ? ['--host', choice.host] : []), ...(choice.tag ? ['--tag', choice.tag] : [])]
 
 /** Collects stdout of a restic --json command that prints one JSON document or one per line. */
 export async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
@@ -36,14 +38,17 @@ export async function resticJson<T>(restic: Restic, args: string[], log: Logger,
 export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, log: Logger): Promise<SnapshotInfo> {
   let found: SnapshotInfo[]
   try {
-    found = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...hostArgs(choice), choice.snapshot], log, [1])
+    found = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...filterArgs(choice), choice.snapshot], log, [1])
   } catch (error) {
     if (error instanceof RunError && error.exitCode === 1 && /no matching ID|ambiguous|invalid/.test(error.message)) found = []
     else throw error
   }
   const [snapshot] = found
   if (!snapshot) {
-    const which = choice.snapshot === 'latest' ? `no snapshot${choice.host ? ` of host ${choice.host}` : ''}` : `no snapshot ${JSON.stringify(choice.snapshot)}`
+    const which =
+      choice.snapshot === 'latest'
+        ? `no ${choice.tag ? `snapshot tagged ${choice.tag}` : 'snapshot'}${choice.host ? ` of host ${choice.host}` : ''}`
+        : `no snapshot ${JSON.stringify(choice.snapshot)}`
     throw new RunError(`there is ${which} in the repository ${restic.repository.describe}; list them with "rds snapshots".`)
   }
   return snapshot

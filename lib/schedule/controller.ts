@@ -15,6 +15,7 @@ import { formatBytes } from '../restic/backup-summary.js'
 import type { RunError } from '../errors.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { overdueAfterMs } from './overdue.js'
+import { restoreScaledServices, scaleBack, scaleDown } from '../docker/scale.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
@@ -77,8 +78,12 @@ export interface ControllerOptions {
 export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[] {
   const backup = job.backup!
   // STATUS_FILE empty: the controller records the run, and the job's container is thrown away.
-  const env = [...controllerEnv, `BACKUP_PATH=${VOLUMES_ROOT}`, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=']
-  if (backup.hooks.pre || backup.hooks.post) env.push(`SERVICE_NAME=${job.service}`)
+  const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=']
+  // A job with a dump and no volume backs up only the dump: BACKUP_PATH unset says so.
+  if (backup.volumes.length > 0) env.push(`BACKUP_PATH=${VOLUMES_ROOT}`)
+  if (backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause') env.push(`SERVICE_NAME=${job.service}`)
+  if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
+  if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')
   if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)
   if (backup.hooks.post) env.push(`POST_HOOK=${backup.hooks.post}`)
   // Each pattern in double quotes, as BACKUP_ARGS is split like a shell would (labels refuse a quote in one).
@@ -122,6 +127,7 @@ export class Controller {
   async run(): Promise<void> {
     const { docker, log, stop } = this.options
     await removeLeftoverJobs(docker, log)
+    await restoreScaledServices(docker, log)
     await this.sync('start')
     this.options.reporter.keepHeartbeat(stop)
     const rebuilt = this.statusFromRepositories()
@@ -333,11 +339,12 @@ export class Controller {
     const started = new Date()
     let backupStartedAt: string | undefined
     let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
+    let downtimeSeconds: number | undefined
     const finish = async (ok: boolean, message: string, exitCode?: number) => {
       scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
       if (ok) log.info(`controller: ${job.name}: ${message}`)
       else log.error(`controller: ${job.name}: ${message}`)
-      await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, logTail: tail() })
+      await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, logTail: tail() })
     }
     await reporter.started(job.name, 'backup')
     if (job.error) return finish(false, job.error, 2)
@@ -347,12 +354,30 @@ export class Controller {
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
     await this.options.beforeRun?.(current).catch((error) => log.warn(`controller: ${job.name}: could not look for dead locks: ${(error as Error).message}`))
     log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
-    let outcome: JobOutcome
+    const scale = current.backup!.stop === 'scale'
+    let outcome: JobOutcome | undefined
+    let startFailure: string | undefined
+    let scaledDownAt: number | undefined
+    let scaleFailure: string | undefined
     try {
+      if (scale) {
+        scaledDownAt = Date.now()
+        await scaleDown(docker, current.service, log)
+      }
       outcome = await runJobService(docker, template, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv) }, log, signal)
     } catch (error) {
-      return finish(false, `the job could not be started: ${(error as Error).message}`)
+      startFailure = `the job could not be started: ${(error as Error).message}`
+    } finally {
+      // Whatever happened to the backup, also when the controller is being stopped.
+      if (scaledDownAt !== undefined) {
+        await scaleBack(docker, current.service, log).catch((error: Error) => (scaleFailure = error.message))
+        downtimeSeconds = (Date.now() - scaledDownAt) / 1000
+        log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
+      }
     }
+    if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}`)
+    if (!outcome) return finish(false, startFailure!)
+    downtimeSeconds ??= outcome.downtimeSeconds
     backupStartedAt = outcome.backupStartedAt
     const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
     if (outcome.exitCode !== 0) {

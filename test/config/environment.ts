@@ -133,3 +133,23 @@ t.test('COPY_TO needs its password file', async () => {
   configError({ ...base, COPY_TO: '/srv/second' }, /^COPY_TO is set but COPY_TO_PASSWORD_FILE is not/)
   t.same(readConfig({ ...base, COPY_TO: 's3:host/bucket', COPY_TO_PASSWORD_FILE: '/s/pw' }).copyTo, { url: 's3:host/bucket', passwordFile: '/s/pw' })
 })
+
+t.test('DUMP_COMMAND: a preset or a command, in SERVICE_NAME; with it, BACKUP_PATH is backed up only when set', async (t) => {
+  const service = { ...base, SERVICE_NAME: 'app_db' }
+  const preset = readConfig({ ...service, DUMP_COMMAND: 'postgres' })
+  t.match(preset.dump, { preset: 'postgres', filename: 'pg_dumpall.sql', command: /pg_dumpall --clean --if-exists/ })
+  t.equal(preset.backupFiles, false, 'only the dump')
+  t.equal(readConfig({ ...service, DUMP_COMMAND: 'postgres', BACKUP_PATH: '/data' }).backupFiles, true, 'the dump and the files')
+  t.same(readConfig({ ...service, DUMP_COMMAND: ' mongodump --archive ', DUMP_FILENAME: 'mongo.archive' }).dump, { command: 'mongodump --archive', filename: 'mongo.archive' })
+  t.match(readConfig({ ...service, DUMP_COMMAND: 'mariadb' }).dump, { preset: 'mariadb', filename: 'all-databases.sql', command: /--single-transaction --all-databases/ })
+  t.match(readConfig({ ...service, DUMP_COMMAND: 'redis' }).dump, { preset: 'redis', filename: 'dump.rdb' })
+  t.equal(readConfig(base).backupFiles, true)
+  t.equal(readConfig(base).stopDuringBackup, 'none')
+  t.equal(readConfig({ ...service, STOP_DURING_BACKUP: 'pause' }).stopDuringBackup, 'pause')
+  configError({ ...base, DUMP_COMMAND: 'postgres' }, /^DUMP_COMMAND is set but SERVICE_NAME is not; set SERVICE_NAME to the Swarm service/)
+  configError({ ...service, DUMP_FILENAME: 'x.sql' }, /^DUMP_FILENAME is set but DUMP_COMMAND is not/)
+  configError({ ...service, DUMP_COMMAND: 'postgres', DUMP_FILENAME: '../x.sql' }, /^DUMP_FILENAME must be a file name such as "app.sql"/)
+  configError({ ...base, STOP_DURING_BACKUP: 'pause' }, /^STOP_DURING_BACKUP=pause is set but SERVICE_NAME is not/)
+  configError({ ...service, STOP_DURING_BACKUP: 'scale' }, /^STOP_DURING_BACKUP=scale needs a Swarm manager; use the label rds\.backup\.stop=scale/)
+  configError({ ...service, STOP_DURING_BACKUP: 'freeze' }, /^STOP_DURING_BACKUP must be "pause" .* or "none", not "freeze"\.$/)
+})

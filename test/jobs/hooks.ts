@@ -9,6 +9,8 @@ function engine(node: string, containers: ServiceContainer[], exitCode = 0, outp
   const execs: { containerId: string; argv: string[]; env: string[] }[] = []
   const fake: HookEngine = {
     serviceContainers: async () => ({ node, containers }),
+    pause: async () => undefined,
+    unpause: async () => undefined,
     exec: async (containerId, argv, env, onLine) => {
       execs.push({ containerId, argv, env })
       for (const [stream, line] of output) onLine(stream, line)

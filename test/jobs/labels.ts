@@ -128,3 +128,34 @@ t.test('rds.backup=false, in either place, says the service is left out on purpo
   t.notOk(optsOut(service({ deploy: { 'rds.backup': 'true' } })))
   t.notOk(optsOut(service({})), 'no label says nothing')
 })
+
+t.test('rds.backup.dump: a preset or a command; a service with a dump backs up only the volumes it names', async (t) => {
+  const dumped = serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'postgres' } }), defaults)
+  t.match(dumped, { dump: { preset: 'postgres', filename: 'pg_dumpall.sql' }, volumes: [] }, "a running database's files are no backup")
+  t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'mysql', 'rds.backup.volumes': 'uploads' } }), defaults), {
+    dump: { preset: 'mysql', filename: 'all-databases.sql' },
+    volumes: [{ name: 'uploads', source: 'app_uploads' }],
+  })
+  t.same(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'sqlite3 /data/app.db .dump', 'rds.backup.dump.filename': 'app.sql' } }), defaults)?.dump, {
+    command: 'sqlite3 /data/app.db .dump',
+    filename: 'app.sql',
+  })
+  t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'redis' } }, []), defaults), { dump: { preset: 'redis' }, volumes: [] }, 'no volume needed')
+})
+
+t.test('rds.backup.stop: scale or pause, refused where it cannot work', async (t) => {
+  const labelled = (labels: Record<string, string>, volumes?: string[]) => serviceBackup(service({ deploy: { 'rds.backup': 'true', ...labels } }, volumes), defaults)
+  t.equal(labelled({ 'rds.backup.stop': 'scale' })?.stop, 'scale')
+  t.equal(labelled({ 'rds.backup.stop': 'pause', 'rds.backup.pre-hook': 'sync' })?.stop, 'pause')
+  t.equal(labelled({ 'rds.backup.stop': 'none' })?.stop, undefined)
+  const refused = (labels: Record<string, string>, message: RegExp, global = false) =>
+    t.throws(() => serviceBackup({ ...service({ deploy: { 'rds.backup': 'true', ...labels } }), global }, defaults), { name: 'ConfigError', message }, String(message))
+  refused({ 'rds.backup.stop': 'stop' }, /^service app_web: label rds\.backup\.stop must be "scale" .* or "none", not "stop"\.$/)
+  refused({ 'rds.backup.stop': 'scale' }, /^service app_web: label rds\.backup\.stop=scale cannot stop a global service \(Swarm cannot scale one\); use rds\.backup\.stop=pause\.$/, true)
+  t.equal(serviceBackup({ ...service({ deploy: { 'rds.backup': 'true', 'rds.backup.stop': 'pause' } }), global: true }, defaults)?.stop, 'pause', 'a global service can be paused')
+  refused({ 'rds.backup.stop': 'scale', 'rds.backup.pre-hook': 'sync' }, /^service app_web: label rds\.backup\.stop=scale leaves no container to run rds\.backup\.pre-hook in; use rds\.backup\.stop=pause/)
+  refused({ 'rds.backup.stop': 'scale', 'rds.backup.dump': 'postgres', 'rds.backup.volumes': 'data' }, /leaves no container to run rds\.backup\.dump in/)
+  refused({ 'rds.backup.stop': 'pause', 'rds.backup.dump': 'postgres' }, /^service app_web: label rds\.backup\.stop=pause stops the service while its volumes are backed up, but with rds\.backup\.dump only the dump is/)
+  refused({ 'rds.backup.dump.filename': 'x.sql' }, /^service app_web: label rds\.backup\.dump\.filename is set but rds\.backup\.dump is not/)
+  refused({ 'rds.backup.dump': 'postgres', 'rds.backup.dump.filename': 'a/b.sql' }, /^service app_web: label rds\.backup\.dump\.filename must be a file name/)
+})

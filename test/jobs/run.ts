@@ -103,6 +103,8 @@ t.test('hooks run in order around the backup; the post-hook learns the outcome',
   const calls: string[] = []
   const engine: HookEngine = {
     serviceContainers: async () => ({ node: 'node', containers: [{ taskId: 'task', containerId: 'c' }] }),
+    pause: async () => undefined,
+    unpause: async () => undefined,
     exec: async (_id, argv, env) => {
       calls.push(`${argv[2]} ${env.join(' ')}`)
       return argv[2] === 'fail' ? 1 : 0
@@ -131,6 +133,8 @@ t.test('a pre-hook that outlives HOOK_TIMEOUT fails the run; the post-hook still
   // The engine stops a command when asked, as lib/docker/engine.ts does (tested there against a real Swarm).
   const engine: HookEngine = {
     serviceContainers: async () => ({ node: 'node', containers: [{ taskId: 'task', containerId: 'c' }] }),
+    pause: async () => undefined,
+    unpause: async () => undefined,
     exec: async (_id, argv, env, _onLine, signal) => {
       calls.push(`${argv[2]} ${env[0]}`)
       if (argv[2] !== 'hang') return 0

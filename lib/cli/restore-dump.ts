@@ -1,0 +1,97 @@
+import type { Command } from 'commander'
+import type Docker from 'dockerode'
+import { restoreCommand } from '../dumps/presets.js'
+import { runJobService } from '../docker/job-service.js'
+import { ConfigError, EXIT, RunError } from '../errors.js'
+import { chooseHookContainer } from '../jobs/hooks.js'
+import { restoreDump } from '../restore/dump.js'
+import { jobEnvironment } from '../schedule/controller.js'
+import { readConfig } from '../config/environment.js'
+import { HOST_OPTION, withRestic, type CommandContext } from './context.js'
+import { withController } from './with-controller.js'
+
+interface Options {
+  service?: string
+  toService?: string
+  toContainer?: string
+  command?: string
+  host?: string
+}
+
+const LOADERS = 'postgres, mysql or mariadb'
+
+/** The loader: --command, else the preset's; a dump of the user's own command needs --command. */
+function loader(options: Options, preset: Parameters<typeof restoreCommand>[0], dumpedBy: string): string {
+  const command = options.command ?? restoreCommand(preset)
+  if (command !== undefined) return command
+  throw new ConfigError(
+    preset === 'redis'
+      ? 'a Redis RDB cannot be loaded into a running Redis; restore the file with rds restore --include and start Redis on it, or give --command.'
+      : `${dumpedBy} is not a preset (${LOADERS}), so rds cannot know how to load its dump; give --command, e.g. --command 'psql -U postgres'.`,
+  )
+}
+
+export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
+  program
+    .command('restore-dump')
+    .description("load a service's dump (rds.backup.dump, DUMP_COMMAND) into its running database, or into another container or service, streamed with no file written")
+    .argument('[snapshot]', 'a dump\'s snapshot ID, or "latest": the newest dump', 'latest')
+    .option('--service <name>', 'with MODE=swarm: whose dump, a labelled service; it is loaded on the node of the container it goes into')
+    .option('--to-service <name>', 'load into a running container of this service instead (a fresh database)')
+    .option('--to-container <id>', 'load into this container, on the node rds runs on')
+    .option('--command <command>', "the command that reads the dump on stdin and loads it (default: the preset's psql or mariadb)")
+    .option(HOST_OPTION, 'whose dumps: the snapshots\' host (default SNAPSHOT_HOST, or SERVICE_NAME)')
+    .action(async (snapshot: string, options: Options) => {
+      if (options.toService !== undefined && options.toContainer !== undefined) throw new ConfigError('give at most one of --to-service and --to-container.')
+      const config = readConfig(cli.env)
+      if (options.service !== undefined) {
+        if (config.mode !== 'swarm') throw new ConfigError("--service needs MODE=swarm; run it in the controller's container (docker exec).")
+        setExitCode(await restoreInSwarm(snapshot, options, { cli, plainLog }))
+        return
+      }
+      setExitCode(
+        await withRestic(cli, plainLog, async (restic, config) => {
+          const command = loader(options, config.dump?.preset, 'DUMP_COMMAND')
+          const [{ default: DockerClient }, { dockerEngine }] = await Promise.all([import('dockerode'), import('../docker/engine.js')])
+          const docker: Docker = new DockerClient()
+          const target = options.toService ?? config.serviceName
+          if (options.toContainer === undefined && target === undefined) throw new ConfigError('SERVICE_NAME is not set; set it, or give --to-service or --to-container.')
+          const containerId = options.toContainer ?? (await chooseHookContainer(dockerEngine(docker), target!)).containerId
+          const choice = { snapshot, host: options.host ?? config.snapshotHost }
+          await restoreDump(restic, { choice, docker, containerId, command, signal: cli.stop }, plainLog)
+        }),
+      )
+    })
+}
+
+/** With MODE=swarm: the restore runs as a job on the node of the container it loads into. */
+function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: Pick<CommandContext, 'cli' | 'plainLog'>): Promise<number> {
+  return withController(cli, plainLog, false, async (controller, swarm) => {
+    if (options.toContainer !== undefined) throw new ConfigError('with --service, name the database to load into with --to-service: a container ID is known only on its own node.')
+    await controller.sync('rds restore-dump')
+    const jobs = [...controller.jobs.values()].map(({ job }) => job).filter((job) => job.service === options.service && job.backup)
+    const job = jobs.find((candidate) => options.host === undefined || candidate.name === options.host)
+    if (!job) throw new ConfigError(`there is no service ${options.service} labelled rds.backup=true${options.host ? ` with host ${options.host}` : ''}; rds jobs lists them.`)
+    const command = loader(options, job.backup!.dump?.preset, `rds.backup.dump of ${job.service}`)
+    const target = options.toService ?? job.service
+    const node = controller.services.find((service) => service.name === target)?.tasks[0]
+    if (!node) throw new RunError(`service ${target} has no running task to load the dump into; start it (docker service scale ${target}=1) and try again.`)
+    plainLog.info(`restore-dump: loading the dump of ${job.name} into ${target} on ${node.hostname}`)
+    const outcome = await runJobService(
+      swarm.docker,
+      swarm.template,
+      {
+        name: `restore-dump-${job.name}`,
+        nodeId: node.nodeId,
+        volumes: [],
+        env: jobEnvironment(job, swarm.jobEnv),
+        command: ['rds', 'restore-dump', snapshot, '--to-service', target, '--command', command],
+      },
+      plainLog,
+      cli.stop,
+    )
+    if (outcome.exitCode === 0) return EXIT.ok
+    plainLog.error(`restore-dump: ${outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `failed with exit code ${outcome.exitCode}; its log is above`}`)
+    return outcome.exitCode ?? EXIT.failure
+  })
+}

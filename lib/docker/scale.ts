@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import type Docker from 'dockerode'
+import { RunError } from '../errors.js'
+import type { Logger } from '../observe/log.js'
+import { FINAL_STATES } from './job-service.js'
+
+/**
+ * The label a service scaled to 0 for a backup carries, with its replica count: written in the
+ * same update that scales it, so that a controller that crashed mid-backup scales it back at start.
+ */
+export const SCALED_FROM_LABEL = 'rds.scaled-from'
+// How long the service's tasks get to stop, or to start again.
+const SETTLE_TIMEOUT_MS = 5 * 60_000
+const POLL_MS = 500
+
+interface ServiceInfo {
+  Version?: { Index?: number }
+  Spec: { Name?: string; Labels?: Record<string, string>; Mode?: { Replicated?: { Replicas?: number }; Global?: unknown } }
+}
+
+/** Writes a service's spec back with changes, as `docker service update` does (at its current version). */
+async function updateService(docker: Docker, name: string, change: (spec: ServiceInfo['Spec']) => ServiceInfo['Spec']): Promise<void> {
+  const service = docker.getService(name)
+  const info = (await service.inspect()) as ServiceInfo
+  await service.update({ version: info.Version?.Index, ...change(structuredClone(info.Spec)) })
+}
+
+/** Resolves once the service has this many running tasks and none still stopping, or throws after SETTLE_TIMEOUT_MS. */
+async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS
+  for (;;) {
+    const tasks = (await docker.listTasks({ filters: { service: [name] } })) as { DesiredState?: string; Status?: { State?: string } }[]
+    const running = tasks.filter((task) => task.Status?.State === 'running').length
+    const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
+    if (running === replicas && stopping === 0) return
+    if (Date.now() > deadline) {
+      throw new RunError(`service ${name} still has ${running} running and ${stopping} stopping task(s) after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${replicas} running were expected; see docker service ps ${name}.`)
+    }
+    await sleep(POLL_MS, undefined, signal ? { signal } : undefined)
+  }
+}
+
+/**
+ * Scales a replicated service to 0 and waits until its containers are gone; resolves to its
+ * replica count before. The count is recorded on the service first (SCALED_FROM_LABEL), in the
+ * same update, so that scaleBack can restore it whoever runs it.
+ */
+export async function scaleDown(docker: Docker, name: string, log: Logger): Promise<number> {
+  let replicas = 0
+  await updateService(docker, name, (spec) => {
+    if (spec.Mode?.Replicated === undefined) throw new RunError(`service ${name} is not replicated, so it cannot be scaled to 0 for the backup.`)
+    // Already scaled down by a run that crashed: its recorded count is the real one.
+    const recorded = spec.Labels?.[SCALED_FROM_LABEL]
+    replicas = recorded !== undefined ? Number(recorded) : (spec.Mode.Replicated.Replicas ?? 1)
+    return { ...spec, Labels: { ...spec.Labels, [SCALED_FROM_LABEL]: String(replicas) }, Mode: { Replicated: { Replicas: 0 } } }
+  })
+  log.info(`stop: scaling ${name} from ${replicas} replica(s) to 0 for the backup`)
+  await settled(docker, name, 0)
+  log.info(`stop: ${name} has no running container`)
+  return replicas
+}
+
+/** Scales a service back to the replica count recorded on it, removes the record, and waits for its tasks to run. */
+export async function scaleBack(docker: Docker, name: string, log: Logger): Promise<void> {
+  let replicas: number | undefined
+  await updateService(docker, name, (spec) => {
+    const recorded = spec.Labels?.[SCALED_FROM_LABEL]
+    if (recorded === undefined) return spec
+    replicas = Number(recorded)
+    const labels = { ...spec.Labels }
+    delete labels[SCALED_FROM_LABEL]
+    return { ...spec, Labels: labels, Mode: { Replicated: { Replicas: replicas } } }
+  })
+  if (replicas === undefined) return
+  log.info(`stop: scaling ${name} back to ${replicas} replica(s)`)
+  await settled(docker, name, replicas)
+  log.info(`stop: ${name} runs ${replicas} replica(s) again`)
+}
+
+/** Scales back every service a crashed controller left at 0: at start, before any run. */
+export async function restoreScaledServices(docker: Docker, log: Logger): Promise<void> {
+  const left = (await docker.listServices({ filters: { label: [SCALED_FROM_LABEL] } })) as { Spec?: { Name?: string } }[]
+  for (const service of left) {
+    const name = service.Spec?.Name
+    if (!name) continue
+    log.warn(`controller: ${name} was left scaled to 0 by a backup that did not end; scaling it back`)
+    await scaleBack(docker, name, log).catch((error: Error) => log.error(`controller: could not scale ${name} back: ${error.message}`))
+  }
+}
