@@ -67,7 +67,7 @@ async function runSwarmBenchmark(options: Options) {
   try {
     progress('starting the 3-node Swarm and deploying stack.yml')
     await startSimulatedSwarm()
-    await removeStack(['db-restored'], extra)
+    await removeStack([], ['db-restored', ...extra])
     await deployStack(dir)
 
     // 1. From the tick to the backup starting on rds-sim3 (web has no hooks): every 15 s.
@@ -119,7 +119,7 @@ async function runSwarmBenchmark(options: Options) {
       processMiB: { before: processBefore, after: processAfter },
     }
   } finally {
-    await removeStack(['db-restored'], extra)
+    await removeStack([], ['db-restored', ...extra])
     await rm(dir, { recursive: true, force: true })
   }
 }

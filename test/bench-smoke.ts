@@ -38,3 +38,15 @@ t.test('bad options are refused', async (t) => {
   t.not(result.exitCode, 0)
   t.match(result.stderr, /--size must be a positive number/)
 })
+
+t.test('npm run bench:dump runs to the end on a small database and reports every figure', async (t) => {
+  const result = await run('npm', ['run', '--silent', 'bench:dump', '--', '--size', '3', '--json'])
+  t.equal(result.exitCode, 0, result.stderr)
+  const figures = JSON.parse(result.stdout)
+  t.ok(figures.rows > 20000 && figures.dumpBytes > 2e6, 'the database was generated')
+  for (const way of ['toVolume', 'streamed']) {
+    for (const run of ['initial', 'again']) t.ok(figures[way][run].seconds > 0, `${way} ${run} has a time`)
+  }
+  t.ok(figures.toVolume.initial.peakExtraDisk >= figures.dumpBytes, 'the dump into a volume needs its size in disk')
+  t.ok(figures.streamed.initial.peakExtraDisk < figures.dumpBytes / 10, 'the streamed dump needs next to none')
+})

@@ -40,6 +40,7 @@ export function describeJob(name: string, status: JobStatus, now = new Date()): 
   if (snapshot) parts.push(`snapshot ${short(snapshot.id)}${snapshot.files === undefined ? '' : ` (${snapshot.files} file${snapshot.files === 1 ? '' : 's'})`}${status.snapshots === undefined ? '' : `, ${status.snapshots} in all`}`)
   const due = overdueAt(status)
   if (due) parts.push(`${state === 'OVERDUE' ? 'OVERDUE since' : 'overdue at'} ${due.toISOString()}`)
+  if (status.lastDowntimeSeconds !== undefined) parts.push(`its service stopped ${status.lastDowntimeSeconds.toFixed(1)} s for the last backup`)
   if (status.lastCheck) parts.push(`check ${status.lastCheck.ok ? 'passed' : 'FAILED'} ${status.lastCheck.finishedAt}${status.lastCheck.ok ? '' : `: ${status.lastCheck.message}`}`)
   if (status.lastDrill) parts.push(`drill ${status.lastDrill.ok ? 'passed' : 'FAILED'} ${status.lastDrill.finishedAt}${status.lastDrill.ok ? '' : `: ${status.lastDrill.message}`}`)
   return `${name}: ${state}; ${parts.join('; ')}`

@@ -15,6 +15,7 @@ import { describeRetention, forgetArgs } from '../restic/retention.js'
 import { Controller } from '../schedule/controller.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
+import { ensuringRepositories } from '../restic/init.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
@@ -67,6 +68,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
     const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     const ownerIsDead = swarmLockOwner(docker)
+    const ensureRepository = ensuringRepositories(log)
     const controller = new Controller({
       docker,
       template,
@@ -82,8 +84,13 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
           cli.stop,
         ),
       checkRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => checkRepository(locking, config.checkReadDataSubset, log)),
+      // Services that share a new repository would each create it at once: the controller does, first.
       // A job's backup cannot ask the Swarm who made a lock: the controller removes the dead ones first.
-      beforeRun: async (job) => void (await removeDeadLocks(resticFor(job.backup!.repoPath), ownerIsDead, log)),
+      beforeRun: async (job) => {
+        const restic = resticFor(job.backup!.repoPath)
+        await ensureRepository(job.backup!.repoPath, restic)
+        await removeDeadLocks(restic, ownerIsDead, log)
+      },
       log,
       stop: cli.stop,
       schedule,

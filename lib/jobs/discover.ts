@@ -33,6 +33,10 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults):
       }
       if (backup === undefined) return []
       const nodes = [...new Map(service.tasks.map((task) => [task.nodeId, task])).values()]
+      if (backup.stop === 'scale' && nodes.length > 1) {
+        const error = `service ${service.name}: label rds.backup.stop=scale stops every task, but its tasks run on ${nodes.length} nodes, each backed up by a job of its own; use rds.backup.stop=pause, or place the service on one node.`
+        return [{ name: service.name, service: service.name, error }]
+      }
       if (nodes.length <= 1) return [{ name: service.name, service: service.name, node: nodes[0], backup, image: service.image }]
       return nodes.map((node) => ({ name: `${service.name}@${node.hostname}`, service: service.name, node, backup, image: service.image }))
     })

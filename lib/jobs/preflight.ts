@@ -80,15 +80,16 @@ function secretChecks(config: Config): Check[] {
 
 /** The checks of one volume's agent (MODE=service) on its own node: its backup path and its hooks' containers. */
 function serviceChecks(config: Config, docker: PreflightDocker): Check[] {
-  const checks: Check[] = [{ what: 'BACKUP_PATH', run: async () => (await checkBackupPath(config.backupPath), `a readable directory (${config.backupPath})`) }]
-  if (config.serviceName && (config.preHook || config.postHook)) {
+  const checks: Check[] = config.backupFiles ? [{ what: 'BACKUP_PATH', run: async () => (await checkBackupPath(config.backupPath), `a readable directory (${config.backupPath})`) }] : []
+  const uses = [config.preHook || config.postHook ? 'hooks' : undefined, config.dump ? 'dump' : undefined, config.stopDuringBackup === 'pause' ? 'pause' : undefined].filter(Boolean).join(', ')
+  if (config.serviceName && uses) {
     const service = config.serviceName
     checks.push({
       what: 'SERVICE_NAME',
       run: async () => {
         const { node, containers } = await (await docker.engine()).serviceContainers(service)
-        if (containers.length === 0) throw new Error(`SERVICE_NAME is ${service}, which has no running container on this node (${node}), so its hooks cannot run; run the agent on the node of the service's task, or check the name (with the stack prefix).`)
-        return `${containers.length} running container(s) on ${node}, for the hooks`
+        if (containers.length === 0) throw new Error(`SERVICE_NAME is ${service}, which has no running container on this node (${node}) for its ${uses}; run the agent on the node of the service's task, or check the name (with the stack prefix).`)
+        return `${containers.length} running container(s) on ${node}, for the ${uses}`
       },
     })
   }

@@ -50,7 +50,7 @@ export interface ControllerOptions {
   checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
   /** A restore drill of the job's latest snapshot (DRILL_AT, rds.backup.drill-at): resolves to whether it passed. */
   drill?: (job: SwarmJob) => Promise<boolean>
-  /** Called before each run's job starts: removes the locks dead owners left in its repository. */
+  /** Called before each run's job starts: creates its repository if there is none, and removes the locks dead owners left there. */
   beforeRun?: (job: SwarmJob) => Promise<void>
   /** Applies the job's retention once it has backed up, called for one repository at a time. */
   applyRetention: (job: SwarmJob) => Promise<void>
@@ -352,7 +352,7 @@ export class Controller {
     await this.sync('before a run')
     const current = this.jobs.get(job.name)?.job ?? job
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
-    await this.options.beforeRun?.(current).catch((error) => log.warn(`controller: ${job.name}: could not look for dead locks: ${(error as Error).message}`))
+    await this.options.beforeRun?.(current).catch((error) => log.warn(`controller: ${job.name}: could not check its repository for dead locks: ${(error as Error).message}`))
     log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
     const scale = current.backup!.stop === 'scale'
     let outcome: JobOutcome | undefined

@@ -1,7 +1,9 @@
 // End to end on a real 3-node Swarm (test/e2e/start-swarm: Docker engines in containers): one
-// controller, deployed from the top-level stack.yml, backs up a Postgres on one worker (with its
-// pre-hook dump) and a service with two volumes on another, follows label changes live, reports bad
-// labels, and cleans up after a crash. The seed's single-service mode runs its hooks on a worker.
+// controller, deployed from the top-level stack.yml, backs up a Postgres on one worker (its dump
+// streamed into restic) and a service with two volumes on another, follows label changes live,
+// reports bad labels, and cleans up after a crash. Services stopped for their backup (scaled to 0,
+// or paused) always come back; a 1 GB database is dumped from a volume with less room than its
+// dump. The seed's single-service mode runs its hooks, and a dump, on a worker.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
@@ -13,9 +15,9 @@ import { readmeShellBlocks } from '../fixtures/readme.js'
 import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../fixtures/swarm.js'
 import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
-const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue']
 // What the quick start's restore step starts.
-const README_RESTORE_CONTAINER = 'db-restored'
+const README_RESTORE_SERVICE = 'db-restored'
+const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -31,7 +33,7 @@ if (unavailable) {
 
 const newestSnapshot = async (host: string) => (await snapshotsOf(host)).at(-1)?.id
 
-const tearDown = () => removeStack([README_RESTORE_CONTAINER], EXTRA_SERVICES)
+const tearDown = () => removeStack([], EXTRA_SERVICES)
 
 async function runOnSimulatedSwarm() {
   const dir = await mkdtemp(join(tmpdir(), 'rds-swarm-'))
@@ -47,10 +49,10 @@ async function runOnSimulatedSwarm() {
     await rm(dir, { recursive: true, force: true })
   })
 
-  t.test('one controller backs up a Postgres on one worker (with its dump) and two volumes on another', async (t) => {
+  t.test('one controller backs up a Postgres on one worker (its dump streamed) and two volumes on another', async (t) => {
     // The first run of db may come before the table: wait for a snapshot after it.
     const db = await waitFor('a snapshot of backup_db with the table', async () => {
-      const dump = await rds(['export', '--host', `${STACK}_db`, '--path', '/volumes/db-dump/all.sql'])
+      const dump = await rds(['export', '--host', `${STACK}_db`, '--path', '/pg_dumpall.sql'])
       return dump.exitCode === 0 && dump.stdout.includes('CREATE TABLE public.rows_to_keep') ? dump.stdout : undefined
     }, 180)
     const rows = db.slice(db.indexOf('COPY public.rows_to_keep')).split('\n')
@@ -64,7 +66,8 @@ async function runOnSimulatedSwarm() {
     }, 30)
     t.match(log, /controller: backup_db: backed up on rds-sim2/)
     t.match(log, /controller: backup_web: backed up on rds-sim3/)
-    t.match(log, /backup_db: pre-hook: running in backup_db/, 'the hook ran on the worker that runs the database')
+    t.match(log, /backup_db: dump: streaming postgres from container [0-9a-f]{12} of backup_db into pg_dumpall\.sql/, 'the dump ran on the worker that runs the database')
+    t.match((await snapshotsOf(`${STACK}_db`)).at(-1), { paths: ['/pg_dumpall.sql'], tags: ['dump'] })
   })
 
   t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {
@@ -75,14 +78,15 @@ async function runOnSimulatedSwarm() {
     if (ran.exitCode !== 0 && /another run of backup_db is in progress/.test(ran.all)) {
       t.comment('the run by hand met a scheduled run; trying again')
       await sleep(8000)
-      await sim('rds-sim1', ['rm', '-f', README_RESTORE_CONTAINER]).catch(() => undefined)
+      await sim('rds-sim1', ['service', 'rm', README_RESTORE_SERVICE]).catch(() => undefined)
       ran = await runReadme(blocks, dir)
     }
     t.equal(ran.exitCode, 0, ran.all)
-    t.match(ran.all, /controller: backup_db: starting on rds-sim2[\s\S]*backup_db: pre-hook: done[\s\S]*controller: backup_db: backed up on rds-sim2/)
+    t.match(ran.all, /controller: backup_db: starting on rds-sim2[\s\S]*backup_db: dump: \S+ \S+ saved as pg_dumpall\.sql[\s\S]*controller: backup_db: backed up on rds-sim2/)
+    t.match(ran.all, /restore-dump: loading the dump of backup_db into db-restored on rds-sim1[\s\S]*restore-dump: \S+ \S+ loaded/)
     t.match(ran.all, /^backup_db: "\*\/20 \* \* \* \* \*" on rds-sim2, next run \S+; last run succeeded/m)
     t.match(ran.all, /^backup_web: "10,30,50 \* \* \* \* \*" on rds-sim3/m)
-    const rows = await sim('rds-sim1', ['exec', 'db-restored', 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
+    const rows = await sim('rds-sim1', ['exec', await containerOf('rds-sim1', README_RESTORE_SERVICE), 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
     t.equal(rows.trim(), '1000|500500', 'every row came back into the fresh database')
   })
 
@@ -153,8 +157,7 @@ async function runOnSimulatedSwarm() {
     const rows = JSON.parse(coverage.stdout) as { node: string; volume: string; status: string; job?: string; lastSnapshot?: string }[]
     const row = (node: string, volume: string) => rows.find((r) => r.node === node && r.volume === volume)
     t.match(row('rds-sim3', 'rds-test-free'), { status: 'NOT COVERED', services: ['rds-test-unlabelled'] })
-    t.match(row('rds-sim2', `${STACK}_db-dump`), { status: 'covered', job: `${STACK}_db`, lastSnapshot: /^\d{4}-/ })
-    t.match(row('rds-sim2', `${STACK}_db-data`), { status: 'excluded' })
+    t.match(row('rds-sim2', `${STACK}_db-data`), { status: 'covered', job: `${STACK}_db`, lastSnapshot: /^\d{4}-/, flags: ['by its dump'] })
     t.match(row('rds-sim3', `${STACK}_site`), { status: 'covered', job: `${STACK}_web` })
     t.match(row('rds-sim3', `${STACK}_uploads`), { status: 'covered', job: `${STACK}_web` })
     t.match(row('rds-sim1', `${STACK}_repositories`), { status: 'excluded' }, 'the server says rds.backup=false')
@@ -208,17 +211,161 @@ async function runOnSimulatedSwarm() {
     t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agent, 'and stays up')
   })
 
-  t.test("the single-service mode runs its hooks on a worker node", async (t) => {
+  /** Runs `rds backup --service` by hand while `sample` is called every half second; resolves to the run and the samples. */
+  async function sampledRun<T>(service: string, sample: () => Promise<T>) {
+    const samples: T[] = []
+    let done = false
+    const sampling = (async () => {
+      while (!done) {
+        samples.push(await sample())
+        await sleep(500)
+      }
+    })()
+    const run = await rds(['backup', '--service', service]).finally(() => (done = true))
+    await sampling
+    return { run, samples }
+  }
+
+  /** Kills the controller once a job of `service` is under way, and waits for Swarm to start another. */
+  async function killControllerMidRun(service: string, stopped: () => Promise<boolean>) {
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    const run = rds(['backup', '--service', service])
+    await waitFor('the service stopped and its job running', async () => ((await stopped()) && (await jobServices()).length > 0) || undefined, 60)
+    await sim('rds-sim1', ['kill', agent])
+    await run
+    await waitFor('a new controller', async () => (await containerOf('rds-sim1', `${STACK}_agent`)) !== agent || undefined, 120)
+  }
+
+  t.test('rds.backup.stop=scale: the service comes back to its replica count after a backup, a failed backup, and a controller killed mid-backup', async (t) => {
+    const SCALED = 'rds-test-scale'
+    // 150 MB, so that the backup takes a few seconds.
+    await sim('rds-sim3', ['run', '--rm', '-v', `${SCALED}:/data`, 'debian:trixie-slim', 'sh', '-c', 'head -c 150000000 /dev/urandom > /data/big.bin'])
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', SCALED, '--replicas', '2', '--constraint', 'node.hostname==rds-sim3', '--mount', `type=volume,src=${SCALED},dst=/data`,
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.stop=scale', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    const state = async () => {
+      const [replicas, recorded] = (await sim('rds-sim1', ['service', 'inspect', '--format', '{{.Spec.Mode.Replicated.Replicas}} {{index .Spec.Labels "rds.scaled-from"}}', SCALED])).trim().split(' ')
+      const running = (await sim('rds-sim3', ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${SCALED}`, '-f', 'status=running'])).split('\n').filter(Boolean).length
+      return { replicas: Number(replicas), recorded: recorded === '<no value>' ? undefined : recorded, running }
+    }
+    const backUp = (what: string) => waitFor(what, async () => {
+      const now = await state()
+      return (now.replicas === 2 && now.running === 2 && now.recorded === undefined) || undefined
+    }, 120)
+    await backUp('two replicas running')
+    await waitFor('the job on rds-sim3', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === SCALED && job.node === 'rds-sim3') || undefined, 60)
+
+    const good = await sampledRun(SCALED, state)
+    t.equal(good.run.exitCode, 0, good.run.stderr)
+    t.ok(good.samples.some((s) => s.replicas === 0 && s.running === 0 && s.recorded === '2'), 'during the backup: no replica, no container, and the count recorded on the service')
+    t.same(await state(), { replicas: 2, recorded: undefined, running: 2 }, 'back to 2 replicas when the run ends')
+    t.match(good.run.stderr, /stop: scaling rds-test-scale from 2 replica\(s\) to 0[\s\S]*rds-test-scale: backup: snapshot [0-9a-f]{8} saved[\s\S]*stop: rds-test-scale runs 2 replica\(s\) again[\s\S]*rds-test-scale was scaled to 0 for [\d.]+ s \(downtime\)/)
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastDowntimeSeconds?: number }> }
+    t.ok(status.jobs[SCALED]?.lastDowntimeSeconds! > 0, 'the downtime is recorded, for rds_last_downtime_seconds')
+
+    // Excluding every file makes an empty snapshot, which the guard rejects: the backup fails.
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.exclude=*', SCALED])
+    await waitFor('the label read', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === SCALED && job.node) || undefined, 60)
+    const failed = await rds(['backup', '--service', SCALED])
+    t.equal(failed.exitCode, 1)
+    t.match(failed.stderr, /rds-test-scale: run: failed after[\s\S]*stop: rds-test-scale runs 2 replica\(s\) again/)
+    t.same(await state(), { replicas: 2, recorded: undefined, running: 2 }, 'back after a failed backup')
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.exclude', SCALED])
+    await backUp('two replicas running again')
+
+    await killControllerMidRun(SCALED, async () => (await state()).replicas === 0)
+    await backUp('the new controller to scale the service back')
+    t.match(await controllerLog(), /controller: rds-test-scale was left scaled to 0 by a backup that did not end; scaling it back/)
+    await sim('rds-sim1', ['service', 'rm', SCALED])
+  })
+
+  t.test('rds.backup.stop=pause: the containers are paused for the backup and unpaused after it, a failed backup, and a controller killed mid-backup', async (t) => {
+    const PAUSED = 'rds-test-pause'
+    await sim('rds-sim2', ['run', '--rm', '-v', `${PAUSED}:/data`, 'debian:trixie-slim', 'sh', '-c', 'head -c 150000000 /dev/urandom > /data/big.bin'])
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', PAUSED, '--constraint', 'node.hostname==rds-sim2', '--mount', `type=volume,src=${PAUSED},dst=/data`,
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.stop=pause', '--label', 'rds.backup.pre-hook=sync',
+      '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    // docker ps lists running and paused containers (containerOf waits for a running one).
+    const container = () => waitFor(`a container of ${PAUSED}`, async () => (await sim('rds-sim2', ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${PAUSED}`])).split('\n')[0], 60)
+    const isPaused = async () => (await sim('rds-sim2', ['inspect', '-f', '{{.State.Paused}}', await container()])).trim() === 'true'
+    const unpaused = (what: string) => waitFor(what, async () => !(await isPaused()) || undefined, 120)
+    await waitFor('the job on rds-sim2', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === PAUSED && job.node === 'rds-sim2') || undefined, 60)
+
+    const good = await sampledRun(PAUSED, isPaused)
+    t.equal(good.run.exitCode, 0, good.run.stderr)
+    t.ok(good.samples.includes(true), 'paused during the backup')
+    t.notOk(await isPaused(), 'unpaused after it')
+    t.match(good.run.stderr, /rds-test-pause: pre-hook: done[\s\S]*rds-test-pause: stop: paused 1 container\(s\) of rds-test-pause on rds-sim2[\s\S]*rds-test-pause: stop: unpaused 1 container\(s\) of rds-test-pause after [\d.]+ s \(downtime [\d.]+ s\)/)
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastDowntimeSeconds?: number }> }
+    t.ok(status.jobs[PAUSED]?.lastDowntimeSeconds! > 0, "the job's downtime reaches the controller's status")
+
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.exclude=*', PAUSED])
+    await waitFor('the label read', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === PAUSED && job.node) || undefined, 60)
+    const failed = await rds(['backup', '--service', PAUSED])
+    t.equal(failed.exitCode, 1)
+    t.match(failed.stderr, /rds-test-pause: stop: unpaused 1 container\(s\) of rds-test-pause[\s\S]*rds-test-pause: run: failed after/)
+    t.notOk(await isPaused(), 'unpaused after a failed backup')
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.exclude', PAUSED])
+    await waitFor('the label read', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === PAUSED && job.node) || undefined, 60)
+    await sim('rds-sim2', ['exec', await containerOf('rds-sim2', PAUSED), 'sh', '-c', 'head -c 150000000 /dev/urandom > /data/more.bin'])
+
+    await killControllerMidRun(PAUSED, isPaused)
+    await unpaused('the service to be unpaused after the controller was killed')
+    t.pass('unpaused after the controller was killed mid-backup')
+    await sim('rds-sim1', ['service', 'rm', PAUSED])
+  })
+
+  t.test('a 1 GB Postgres on a volume with less room than its dump is dumped, streamed, and restored whole into a fresh Postgres on another node', async (t) => {
+    const BIG = 'rds-test-bigdb'
+    const FRESH = 'rds-test-bigdb-fresh'
+    // The database's volume: 2 GB of tmpfs, which the data fills but for less than the dump needs.
+    await sim('rds-sim3', ['volume', 'create', '--driver', 'local', '--opt', 'type=tmpfs', '--opt', 'device=tmpfs', '--opt', 'o=size=2g', BIG])
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', BIG, '--constraint', 'node.hostname==rds-sim3', '--mount', `type=volume,src=${BIG},dst=/var/lib/postgresql/data`,
+      '-e', 'POSTGRES_PASSWORD=big', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.dump=postgres', 'postgres:17',
+    ])
+    await sim('rds-sim1', ['service', 'create', '--detach', '--name', FRESH, '--constraint', 'node.hostname==rds-sim1', '-e', 'POSTGRES_PASSWORD=fresh', 'postgres:17'])
+    const psql = async (node: 'rds-sim1' | 'rds-sim3', service: string, sql: string) => {
+      const container = await containerOf(node, service)
+      await waitFor(`${service} to accept connections`, async () => (await sim(node, ['exec', container, 'pg_isready', '-U', 'postgres'])) !== undefined, 120)
+      return (await sim(node, ['exec', container, 'psql', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-Atc', sql])).trim()
+    }
+    // UNLOGGED: no write-ahead log, which would not fit beside the data on this small volume.
+    await psql('rds-sim3', BIG, 'CREATE UNLOGGED TABLE big (n bigint, note text); INSERT INTO big SELECT i, repeat(md5(i::text), 3) FROM generate_series(1, 10000000) i;')
+    const free = Number((await sim('rds-sim3', ['exec', await containerOf('rds-sim3', BIG), 'df', '-B1', '--output=avail', '/var/lib/postgresql/data'])).split('\n')[1])
+    const FINGERPRINT = 'SELECT count(*), sum(n), sum(hashtext(note)::bigint) FROM big'
+    const expected = await psql('rds-sim3', BIG, FINGERPRINT)
+    await waitFor('the job on rds-sim3', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === BIG && job.node === 'rds-sim3') || undefined, 60)
+
+    const backup = await rds(['backup', '--service', BIG])
+    t.equal(backup.exitCode, 0, backup.stderr)
+    const [dump] = JSON.parse((await rds(['snapshots', '--json', '--host', BIG])).stdout) as { paths: string[]; summary: { total_bytes_processed: number } }[]
+    t.same(dump?.paths, ['/pg_dumpall.sql'])
+    t.ok(dump!.summary.total_bytes_processed > 1e9, `a dump of more than 1 GB (${dump!.summary.total_bytes_processed} bytes)`)
+    t.ok(free < dump!.summary.total_bytes_processed, `more than the database's volume has free (${free} bytes): it was never written there`)
+    t.comment(backup.stderr.split('\n').filter((line) => /dump: |backed up on/.test(line)).join('\n'))
+
+    const restored = await rds(['restore-dump', '--service', BIG, '--to-service', FRESH])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.match(restored.stderr, /restore-dump: loading the dump of rds-test-bigdb into rds-test-bigdb-fresh on rds-sim1/)
+    t.equal(await psql('rds-sim1', FRESH, FINGERPRINT), expected, 'every row came back')
+    await sim('rds-sim1', ['service', 'rm', BIG, FRESH])
+  })
+
+  t.test("the single-service mode runs its hooks, and a streamed dump, on a worker node", async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-single', '--constraint', 'node.hostname==rds-sim2', '--network', `${STACK}_backup`,
-      '--mount', `type=volume,src=${STACK}_db-dump,dst=/backup,readonly`, '--mount', 'type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock',
+      '--mount', 'type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock',
       '--secret', 'source=restic-ssh-privkey,mode=0400', '--secret', 'restic-ssh-known-hosts', '--secret', 'restic-repo-password',
       '-e', 'SSH_HOST=server', '-e', 'SSH_PORT=2222', '-e', 'REPO_PATH=single', '-e', 'RUN_AT=0 3 * * *', '-e', `SERVICE_NAME=${STACK}_db`,
-      '-e', 'PRE_HOOK=pg_dumpall -U postgres -f /dump/single.sql', '-e', 'POST_HOOK=rm -f /dump/single.sql', 'restic-docker-swarm-agent:latest',
+      '-e', 'DUMP_COMMAND=postgres', '-e', 'PRE_HOOK=psql -U postgres -c checkpoint', '-e', 'POST_HOOK=echo "the run: $RDS_RUN_STATUS"', 'restic-docker-swarm-agent:latest',
     ])
     const single = await containerOf('rds-sim2', 'rds-test-single')
     const run = await execa('docker', ['exec', single, 'rds', 'backup'], { env: nodeEnv('rds-sim2'), reject: false })
     t.equal(run.exitCode, 0, run.stderr)
-    t.match(run.stderr, /pre-hook: running in backup_db[\s\S]*pre-hook: done[\s\S]*backup: snapshot [0-9a-f]{8} saved[\s\S]*post-hook: done/)
+    t.match(run.stderr, /pre-hook: running in backup_db[\s\S]*pre-hook: done[\s\S]*dump: \S+ \S+ saved as pg_dumpall\.sql in snapshot [0-9a-f]{8}[\s\S]*post-hook: the run: success[\s\S]*post-hook: done/)
   })
 }

@@ -40,3 +40,10 @@ t.test('a bad label makes a job with an error; the other services are still jobs
     ],
   )
 })
+
+t.test('rds.backup.stop=scale on a service whose tasks run on several nodes is an error: one job cannot stop another node\'s', async (t) => {
+  const [job, ...others] = discoverJobs([service('app_cache', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n3', 'n1'])], defaults)
+  t.same(others, [])
+  t.match(job, { name: 'app_cache', error: /^service app_cache: label rds\.backup\.stop=scale stops every task, but its tasks run on 2 nodes, each backed up by a job of its own; use rds\.backup\.stop=pause/ })
+  t.match(discoverJobs([service('app_one', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n1', 'n1'])], defaults), [{ name: 'app_one', backup: { stop: 'scale' } }], 'two replicas on one node are fine')
+})

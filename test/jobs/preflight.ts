@@ -50,6 +50,7 @@ t.test('rds doctor: all is well, then each of fourteen broken set-ups is named',
     ['no server listening', { SSH_PORT: closedPort }, 'repository', /refused the connection|Connection refused|cannot be reached/],
     ['no backup path', { BACKUP_PATH: join(dir, 'nope') }, 'BACKUP_PATH', /which does not exist; mount the volume/],
     ['hooks in a service not here', { SERVICE_NAME: 'nostack_nodb', PRE_HOOK: 'true' }, 'SERVICE_NAME', /SERVICE_NAME is nostack_nodb, which has no running container on this node/],
+    ['a dump of a service not here', { SERVICE_NAME: 'nostack_nodb', DUMP_COMMAND: 'postgres', BACKUP_PATH: undefined }, 'SERVICE_NAME', /SERVICE_NAME is nostack_nodb, which has no running container on this node \(\S+\) for its dump;/],
     ['a bad notification URL', { NOTIFY_URLS: 'ftp://x' }, 'NOTIFY_URLS', /entry 1 has the scheme "ftp"/],
     ['a status file nowhere', { STATUS_FILE: '/etc/hostname/status.json' }, 'STATUS_FILE', /cannot make or write \((ENOTDIR|EEXIST)\)/],
   ]

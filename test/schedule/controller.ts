@@ -9,6 +9,7 @@ import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { CACHE_VOLUME } from '../../lib/docker/job-service.js'
+import { restoreScaledServices } from '../../lib/docker/scale.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
 import { Controller, type ScheduledJob } from '../../lib/schedule/controller.js'
 import { Reporter } from '../../lib/observe/reporter.js'
@@ -150,6 +151,41 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'no job service is left')
     t.equal(await dangling(), danglingBefore, "no anonymous volume is left: restic's cache is the volume rds-restic-cache")
     t.equal((await docker(['volume', 'inspect', CACHE_VOLUME])).exitCode, 0)
+  })
+
+  t.test('rds.backup.stop=scale: scaled to 0 for the run, and back to its replica count after it, also a failed one; the downtime is recorded', async (t) => {
+    const spec = async () => JSON.parse((await docker(['service', 'inspect', APP])).stdout)[0].Spec as { Labels: Record<string, string>; Mode: { Replicated: { Replicas: number } } }
+    const running = async () => (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${APP}`, '--filter', 'status=running'])).stdout.split('\n').filter(Boolean).length
+    await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.backup.stop=scale', '--replicas', '2', APP])
+    await until('two replicas, and the label read', async () => (await running()) === 2 && controller.jobs.get(APP)?.job.backup?.stop === 'scale' && controller.jobs.get(APP)?.job.node)
+    const seen: { replicas: number; recorded?: string; containers: number }[] = []
+    let done = false
+    const watching = (async () => {
+      while (!done) {
+        const now = await spec()
+        seen.push({ replicas: now.Mode.Replicated.Replicas, recorded: now.Labels['rds.scaled-from'], containers: await running() })
+        await sleep(100)
+      }
+    })()
+    const last = await controller.runNow(APP).finally(() => (done = true))
+    await watching
+    t.match(last, { ok: false, message: /^the backup failed with exit code 2/ }, 'the backup failed (no server here)')
+    t.ok(seen.some((state) => state.replicas === 0 && state.recorded === '2' && state.containers === 0), 'during the run: 0 replicas, no container, and the count recorded on the service')
+    const after = await spec()
+    t.equal(after.Mode.Replicated.Replicas, 2, 'back to 2 replicas')
+    t.equal(after.Labels['rds.scaled-from'], undefined, 'the record removed')
+    t.equal(await running(), 2, 'both running again before the run ended')
+    t.match(text(), /stop: scaling rds-ctl-app from 2 replica\(s\) to 0 for the backup[\s\S]*stop: rds-ctl-app has no running container[\s\S]*stop: scaling rds-ctl-app back to 2 replica\(s\)[\s\S]*controller: rds-ctl-app: rds-ctl-app was scaled to 0 for [\d.]+ s \(downtime\)/)
+    t.ok((await readStatus(statusFile)).jobs[APP]?.lastDowntimeSeconds! > 0, 'the downtime is in STATUS_FILE')
+
+    // A controller that died mid-run left the service at 0 with its count recorded: the next one scales it back at start.
+    await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.scaled-from=2', '--replicas', '0', APP])
+    await until('no replica', async () => (await running()) === 0 || undefined)
+    await restoreScaledServices(client, log)
+    t.equal((await spec()).Mode.Replicated.Replicas, 2)
+    t.equal((await spec()).Labels['rds.scaled-from'], undefined)
+    t.match(text(), /controller: rds-ctl-app was left scaled to 0 by a backup that did not end; scaling it back/)
+    await execa('docker', ['service', 'update', '--detach', '--label-rm', 'rds.backup.stop', '--replicas', '1', APP])
   })
 
   t.test("the survey lists this node's volumes and the services that mount them", async (t) => {
