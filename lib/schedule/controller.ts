@@ -364,7 +364,10 @@ export class Controller {
         scaledDownAt = Date.now()
         await scaleDown(docker, current.service, log)
       }
-      outcome = await runJobService(docker, template, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv) }, log, signal)
+      // Stopped while the service was being scaled down: no job starts, and the service comes back.
+      outcome = signal.aborted
+        ? { reason: 'stopped' }
+        : await runJobService(docker, template, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv) }, log, signal)
     } catch (error) {
       startFailure = `the job could not be started: ${(error as Error).message}`
     } finally {

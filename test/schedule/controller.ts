@@ -11,7 +11,7 @@ import { execa } from 'execa'
 import { CACHE_VOLUME } from '../../lib/docker/job-service.js'
 import { restoreScaledServices } from '../../lib/docker/scale.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
-import { Controller, type ScheduledJob } from '../../lib/schedule/controller.js'
+import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib/schedule/controller.js'
 import { Reporter } from '../../lib/observe/reporter.js'
 import { readStatus } from '../../lib/observe/status.js'
 import type { SwarmJob } from '../../lib/jobs/discover.js'
@@ -64,7 +64,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   const statusFile = join(tmpdir(), `rds-ctl-status-${process.pid}`, 'status.json')
   // What the repository holds: no server runs here, so one snapshot of the job stands in for it.
   const inRepository = { id: 'a'.repeat(64), short_id: 'aaaaaaaa', time: '2026-01-01T03:00:00Z', hostname: APP, paths: ['/volumes'], summary: { total_files_processed: 7, total_bytes_processed: 70 } }
-  const controller = new Controller({
+  const options: ControllerOptions = {
     docker: client,
     template: { image: IMAGE, networks: [], secrets: [] },
     defaults: { retention: { prune: false }, repoPath: 'unused' },
@@ -77,7 +77,8 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     onChange: (jobs) => (rows = jobs),
     reporter: new Reporter({ statusFile, log }),
     snapshotsOf: async (job) => ({ snapshots: job.name === APP ? [inRepository] : [], repository: 'the repository' }),
-  })
+  }
+  const controller = new Controller(options)
   /** Waits for a line of the controller's log; on a timeout the log is shown. */
   const logShows = (what: string, pattern: RegExp, seconds = 20) =>
     until(what, () => pattern.test(text()) || undefined, seconds).catch((error) => {
@@ -177,6 +178,21 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal(await running(), 2, 'both running again before the run ended')
     t.match(text(), /stop: scaling rds-ctl-app from 2 replica\(s\) to 0 for the backup[\s\S]*stop: rds-ctl-app has no running container[\s\S]*stop: scaling rds-ctl-app back to 2 replica\(s\)[\s\S]*controller: rds-ctl-app: rds-ctl-app was scaled to 0 for [\d.]+ s \(downtime\)/)
     t.ok((await readStatus(statusFile)).jobs[APP]?.lastDowntimeSeconds! > 0, 'the downtime is in STATUS_FILE')
+
+    // Stopped (SIGTERM) while the service is at 0: the job is removed, and the service scaled back all the same.
+    const stopping = new AbortController()
+    // Without schedules: its crons would keep this process alive (run() stops them, and it never runs).
+    const second = new Controller({ ...options, stop: stopping.signal, schedule: false, lockDir: join(tmpdir(), `rds-ctl-locks-stop-${process.pid}`), onChange: undefined })
+    await second.sync('a second controller')
+    const stopped = second.runNow(APP)
+    const scalingNow = (text().match(/stop: scaling rds-ctl-app from 2/g) ?? []).length + 1
+    await until('the service being scaled down', () => (text().match(/stop: scaling rds-ctl-app from 2/g) ?? []).length === scalingNow || undefined)
+    // As run() does on SIGTERM: the running job's own stop.
+    stopping.abort()
+    second.jobs.get(APP)!.stopRun!.abort()
+    t.match(await stopped, { ok: false, message: 'the job did not run: stopped' })
+    t.equal((await spec()).Mode.Replicated.Replicas, 2, 'scaled back after the stop')
+    t.equal(await running(), 2)
 
     // A controller that died mid-run left the service at 0 with its count recorded: the next one scales it back at start.
     await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.scaled-from=2', '--replicas', '0', APP])
