@@ -2,6 +2,7 @@ import type Docker from 'dockerode'
 import { Writable, type Duplex, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { demultiplexer } from './stream.js'
+import { writeOut } from '../cli/output.js'
 
 export interface ExecStreams {
   /** Fed to the command's stdin, which is closed when it ends. */
@@ -25,15 +26,7 @@ function counting(destination: Writable, onBytes: (count: number) => void): Writ
   return new Writable({
     write(chunk: Buffer, _encoding, done) {
       onBytes(chunk.length)
-      if (destination.write(chunk)) done()
-      else {
-        const onError = (error: Error) => done(error)
-        destination.once('error', onError)
-        destination.once('drain', () => {
-          destination.off('error', onError)
-          done()
-        })
-      }
+      writeOut(destination, chunk).then(() => done(), done)
     },
   })
 }
