@@ -11,7 +11,7 @@ import { Command } from 'commander'
 import { execa } from 'execa'
 import { readConfig } from '../lib/config/environment.js'
 import { createLogger } from '../lib/observe/log.js'
-import { repositoryEnv, repositoryOptions, sftpRepository } from '../lib/restic/repository.js'
+import { repositoryEnv, repositoryOptions, serverRepository } from '../lib/restic/repository.js'
 import { prepareSshTransport } from '../lib/transport/ssh.js'
 import { startSftpServer, type SftpServer } from '../test/fixtures/sftp-server.js'
 import { changeDataset, generateDataset, generateManyFiles } from './dataset.js'
@@ -93,7 +93,7 @@ export async function runBenchmark(options: Options) {
     await mkdir(stateDir, { mode: 0o700 })
     const config = readConfig(env('x', ''))
     const transport = await prepareSshTransport(config, stateDir, log)
-    const repository = (repo: string) => sftpRepository({ ...config, repoPath: repo }, transport)
+    const repository = (repo: string) => serverRepository({ ...config, repoPath: repo }, transport)
     const restic = (repo: string, cache: string, args: string[]) =>
       measure('restic', [...repositoryOptions(repository(repo)), ...args], { env: { RESTIC_CACHE_DIR: cache, ...repositoryEnv(repository(repo)) } })
     const rdsBackup = (repo: string, cache: string) => measure(process.execPath, [RDS, 'backup'], { env: env(repo, cache), extendEnv: false })

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The server's entrypoint.
-#   rds-server sshd         generate host keys on first boot, write known_hosts, run sshd (the default)
+#   rds-server sshd         generate host keys on first boot, write known_hosts and the authorized keys,
+#                           run sshd (the default), and with MAINTENANCE_AT the maintenance beside it
 #   rds-server known-hosts  generate host keys if needed and print the known_hosts file, then exit
 set -eu
 
@@ -8,6 +9,8 @@ port=${SSHD_PORT:-2222}
 authorized_keys=${AUTHORIZED_KEYS_FILE:-/run/secrets/restic-ssh-authorized-keys}
 keys=/etc/ssh/host_keys
 known_hosts=/etc/ssh/host_fingerprints/known_hosts
+# What sshd reads: AUTHORIZED_KEYS_FILE with a forced command on every key (rds server-keys).
+sshd_keys=/etc/ssh/rds_authorized_keys
 
 fail() {
   echo "rds-server: $*" >&2
@@ -69,8 +72,12 @@ case ${1:-sshd} in
     for type in ed25519 rsa; do ssh-keygen -l -f "$keys/ssh_host_${type}_key.pub" >&2; done
     echo "rds-server: known_hosts for agents is $known_hosts:" >&2
     cat "$known_hosts" >&2
-    echo "rds-server: serving SFTP on port $port" >&2
-    exec /usr/sbin/sshd -D -e -p "$port" -o "AuthorizedKeysFile=$authorized_keys"
+    rds server-keys "$authorized_keys" "$sshd_keys"
+    echo "rds-server: serving on port $port" >&2
+    if [ -n "${MAINTENANCE_AT:-}" ]; then
+      exec rds server -- /usr/sbin/sshd -D -e -p "$port" -o "AuthorizedKeysFile=$sshd_keys"
+    fi
+    exec /usr/sbin/sshd -D -e -p "$port" -o "AuthorizedKeysFile=$sshd_keys"
     ;;
   *)
     exec "$@"

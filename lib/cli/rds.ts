@@ -16,9 +16,11 @@ import { addDrillCommand } from './drill.js'
 import { addDumpStreamCommand } from './dump-stream.js'
 import { addImportCommand } from './import.js'
 import { addJobsCommand } from './jobs.js'
+import { addKeygenCommand } from './keygen.js'
 import { addLsCommand } from './ls.js'
 import { addRestoreCommand } from './restore.js'
 import { addRestoreDumpCommand } from './restore-dump.js'
+import { addServerCommands } from './server.js'
 import { addSnapshotsCommand } from './snapshots.js'
 import { addSurveyVolumesCommand } from './survey-volumes.js'
 
@@ -48,6 +50,8 @@ const COMMANDS = [
   addDrillCommand,
   addJobsCommand,
   addCoverageCommand,
+  addKeygenCommand,
+  addServerCommands,
   addSurveyVolumesCommand,
   addDumpStreamCommand,
 ]

@@ -1,9 +1,9 @@
 import { constants } from 'node:os'
 import type { Writable } from 'node:stream'
-import { readConfig, type Env } from '../config/environment.js'
+import { APPEND_ONLY_RETENTION, readConfig, type Env } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
-import { repositoryEnv, repositoryOptions, sftpRepository, urlRepository, type Repository } from '../restic/repository.js'
+import { repositoryEnv, repositoryOptions, serverRepository, urlRepository, type Repository } from '../restic/repository.js'
 import { copyOutput, resticNotFound, startRestic } from '../restic/command.js'
 import { SSH_ALIAS, sshConfigText } from '../transport/ssh.js'
 import { openWorkspace } from '../config/workspace.js'
@@ -35,7 +35,7 @@ export function usage(env: Env): string {
     return `usage: runrestic [restic arguments...]\n\nRuns restic against this agent's repository, ${repository.describe}, as:\n\n  ${command} [restic arguments...]\n\n${EXAMPLES}`
   }
   const configFile = '<private temporary directory>/ssh_config'
-  const repository = sftpRepository(config, { alias: SSH_ALIAS, configFile })
+  const repository = serverRepository(config, { alias: SSH_ALIAS, configFile })
   const command = commandLine(config.resticBinary, repository, config.retryLock)
   const sshConfig = sshConfigText(config, config.sshPrivkeyFile)
     .trimEnd()
@@ -48,7 +48,7 @@ Runs restic against this agent's repository, ${repository.describe}, as:
 
   ${command} [restic arguments...]
 
-restic reaches the server over SFTP with a generated ssh config, written for each run to ${configFile}:
+restic reaches the server ${config.serverMode === 'sftp' ? 'over SFTP' : `through ssh, whose forced command on the server serves this repository only (SERVER_MODE=${config.serverMode})`} with a generated ssh config, written for each run to ${configFile}:
 
 ${sshConfig}
 
@@ -80,6 +80,10 @@ export async function main(args: string[], context: RunresticContext): Promise<n
     const workspace = await openWorkspace(context.env, log)
     try {
       const { config, repository } = workspace
+      const command = args.find((arg) => !arg.startsWith('-'))
+      if (config.serverMode === 'append-only' && (command === 'forget' || command === 'prune')) {
+        throw new ConfigError(`restic ${command} cannot run here: ${APPEND_ONLY_RETENTION}.`)
+      }
       const toTerminal = (context.stdout as { isTTY?: boolean }).isTTY === true
       const restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
       // restic's own stdin and stderr, so that a backup can read a pipe and progress shows on a terminal.

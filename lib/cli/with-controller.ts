@@ -10,7 +10,7 @@ import { swarmLockOwner } from '../docker/lock-owners.js'
 import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../jobs/drill.js'
 import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
-import { sftpRepository } from '../restic/repository.js'
+import { serverRepository } from '../restic/repository.js'
 import { describeRetention, forgetArgs } from '../restic/retention.js'
 import { Controller } from '../schedule/controller.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
@@ -19,7 +19,7 @@ import { ensuringRepositories } from '../restic/init.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
-const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ']
+const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ']
 
 
 /** restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks are removed first. */
@@ -66,13 +66,13 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const retryLock = config.retryLock
     if (!jobEnv.some((variable) => variable.startsWith('RETRY_LOCK='))) jobEnv.push(`RETRY_LOCK=${retryLock}`)
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
-    const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: sftpRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
+    const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     const ownerIsDead = swarmLockOwner(docker)
     const ensureRepository = ensuringRepositories(log)
     const controller = new Controller({
       docker,
       template,
-      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, drillAt: config.drill.at },
+      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, drillAt: config.drill.at, serverMode: config.serverMode },
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
       drill: (job) =>

@@ -32,6 +32,13 @@ export interface Config {
    * REPO_PATH) are not used, and are empty.
    */
   resticRepository?: string
+  /**
+   * SERVER_MODE: how the server lets this agent's key in. "sftp" (the default): SFTP, every
+   * repository on the server. "confined": restic's REST protocol through rclone, this repository
+   * only. "append-only": the same, and nothing can be deleted or overwritten, so retention runs on
+   * the server. See the README's "Append-only backups".
+   */
+  serverMode: ServerMode
   sshUser: string
   sshHost: string
   sshPort: number
@@ -83,6 +90,13 @@ export interface Config {
   stopDuringBackup: 'none' | 'pause'
 }
 
+export type ServerMode = 'sftp' | 'confined' | 'append-only'
+export const SERVER_MODES: readonly ServerMode[] = ['sftp', 'confined', 'append-only']
+
+/** Why retention cannot run on an append-only agent, and where it runs instead. */
+export const APPEND_ONLY_RETENTION =
+  'the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README)'
+
 /** RETRY_LOCK's default with MODE=swarm. */
 export const SWARM_RETRY_LOCK = '30m'
 
@@ -119,6 +133,24 @@ function sshDestination(env: Env): { user: string; host: string } {
   return { user, host }
 }
 
+function readServerMode(env: Env, resticRepository: string | undefined): ServerMode {
+  const mode = value(env, 'SERVER_MODE') ?? 'sftp'
+  if (!(SERVER_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(`SERVER_MODE must be "sftp" (the default), "confined" or "append-only", as the server's authorized keys say for this agent's key, not ${JSON.stringify(mode)}.`)
+  }
+  if (mode !== 'sftp' && resticRepository !== undefined) {
+    throw new ConfigError(`SERVER_MODE=${mode} is for the server image's SSH server (SSH_HOST, REPO_PATH); unset it, or unset RESTIC_REPOSITORY.`)
+  }
+  return mode as ServerMode
+}
+
+/** An append-only agent has no retention: the first KEEP_* or PRUNE set is refused. */
+function checkNoRetention(env: Env, serverMode: ServerMode): void {
+  if (serverMode !== 'append-only') return
+  const set = ['KEEP_LAST', 'KEEP_HOURLY', 'KEEP_DAILY', 'KEEP_WEEKLY', 'KEEP_MONTHLY', 'KEEP_YEARLY', 'KEEP_WITHIN', 'PRUNE'].find((name) => value(env, name) !== undefined)
+  if (set !== undefined) throw new ConfigError(`${set} is set but SERVER_MODE=append-only: ${APPEND_ONLY_RETENTION}; unset ${set}.`)
+}
+
 function readStop(env: Env): Config['stopDuringBackup'] {
   const stop = value(env, 'STOP_DURING_BACKUP') ?? 'none'
   if (stop === 'none' || stop === 'pause') return stop
@@ -131,6 +163,8 @@ function readStop(env: Env): Config['stopDuringBackup'] {
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
 export function readConfig(env: Env): Config {
   const resticRepository = value(env, 'RESTIC_REPOSITORY')
+  const serverMode = readServerMode(env, resticRepository)
+  checkNoRetention(env, serverMode)
   const { user, host } = resticRepository === undefined ? sshDestination(env) : { user: '', host: '' }
   const serviceName = value(env, 'SERVICE_NAME')
   const preHook = value(env, 'PRE_HOOK')
@@ -183,6 +217,7 @@ export function readConfig(env: Env): Config {
   return {
     mode,
     jobsFile: value(env, 'JOBS_FILE') === undefined ? undefined : absolutePath(env, 'JOBS_FILE', ''),
+    serverMode,
     sshUser: user,
     sshHost: host,
     sshPort: port(env, 'SSH_PORT', DEFAULTS.sshPort),

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { readConfig, type Config, type Env } from './environment.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import { sftpRepository, urlRepository, type Repository } from '../restic/repository.js'
+import { serverRepository, urlRepository, type Repository } from '../restic/repository.js'
 import { checkSecretFiles, readSecretFile } from './secret-files.js'
 import { prepareSshTransport } from '../transport/ssh.js'
 
@@ -46,7 +46,7 @@ export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {
   const close = () => rm(stateDir, { recursive: true, force: true })
   try {
     const transport = await prepareSshTransport(config, stateDir, log)
-    return { config, repository: sftpRepository(config, transport), close }
+    return { config, repository: serverRepository(config, transport), close }
   } catch (error) {
     await close()
     throw error

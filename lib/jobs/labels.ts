@@ -1,4 +1,4 @@
-import type { Env, Retention } from '../config/environment.js'
+import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from '../config/environment.js'
 import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
@@ -31,6 +31,8 @@ export interface LabelDefaults {
   overdueAfter?: number
   /** DRILL_AT: when each service's latest snapshot is restored as a drill. */
   drillAt?: string
+  /** SERVER_MODE: a key confined to REPO_PATH reaches no other repository, an append-only one deletes nothing. */
+  serverMode?: ServerMode
 }
 
 export interface BackupVolume {
@@ -184,6 +186,10 @@ function checkAt(labels: Env, defaults: LabelDefaults): string | undefined {
 
 /** A service's keep-* labels make its whole policy; without any, the agent's KEEP_* apply. */
 function retention(labels: Env, defaults: LabelDefaults): Retention {
+  if (defaults.serverMode === 'append-only') {
+    const set = [...KEEP_KEYS.map((key) => `keep-${key}`), 'prune'].map((key) => `${LABEL}.${key}`).find((name) => value(labels, name) !== undefined)
+    if (set !== undefined) throw new ConfigError(`${set} is set but the agent has SERVER_MODE=append-only: ${APPEND_ONLY_RETENTION}; remove the label.`)
+  }
   const own = readRetention(labels, (key) => `${LABEL}.${key === 'prune' ? 'prune' : `keep-${key}`}`)
   const hasOwnPolicy = KEEP_KEYS.some((key) => own[key] !== undefined)
   const prune = value(labels, `${LABEL}.prune`) === undefined ? defaults.retention.prune : own.prune
@@ -198,6 +204,9 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
   const repo = value(labels, `${LABEL}.repo`)
   if (repo !== undefined && (!REPO_PATH.test(repo) || repo.split('/').includes('..'))) {
     throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
+  }
+  if (repo !== undefined && repo !== defaults.repoPath && defaults.serverMode !== undefined && defaults.serverMode !== 'sftp') {
+    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, but the agent's key (SERVER_MODE=${defaults.serverMode}) reaches only its REPO_PATH ${JSON.stringify(defaults.repoPath)}; remove the label, or back this service up with an agent whose key reaches ${repo}.`)
   }
   const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
   const quoted = excludes.find((pattern) => /["\\]/.test(pattern))

@@ -9,7 +9,7 @@ import { EXIT } from '../errors.js'
 import { notificationsFrom } from '../notify/listener.js'
 import type { Logger } from '../observe/log.js'
 import { checkResticVersion, runRestic, type Restic } from '../restic/command.js'
-import { sftpRepository } from '../restic/repository.js'
+import { serverRepository } from '../restic/repository.js'
 import type { HookEngine } from './hooks.js'
 import { discoverJobs } from './discover.js'
 
@@ -153,7 +153,7 @@ export async function preflight(env: Env, docker: PreflightDocker): Promise<Find
   const workspace = await openWorkspace(env, quiet)
   try {
     const restic: Restic = { binary: config.resticBinary, repository: workspace.repository }
-    const sftpRestic = (repoPath: string) => probeRepository({ ...restic, repository: sftpRepository({ ...config, repoPath }, workspace.repository.ssh!.transport) })
+    const sftpRestic = (repoPath: string) => probeRepository({ ...restic, repository: serverRepository({ ...config, repoPath }, workspace.repository.ssh!.transport) })
     const checks = config.mode === 'swarm' ? await swarmChecks(config, docker, sftpRestic).catch((error: Error) => [{ what: 'Docker', run: () => Promise.reject(error) }]) : [{ what: 'repository', run: () => probeRepository(restic) }]
     await run(checks)
   } finally {

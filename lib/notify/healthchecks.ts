@@ -1,4 +1,4 @@
-import type { RunKind } from '../observe/reporter.js'
+import { recordsAttempts, type RunKind } from '../observe/reporter.js'
 import { textOf, type Notification } from './message.js'
 import { post, publicPart, type Notifier } from './notifier.js'
 
@@ -22,10 +22,10 @@ export function healthchecksPinger(url: URL): Notifier {
     describe: `healthchecks ${publicPart(new URL(base))}`,
     everyRun: true,
     // Only backups: a check or a drill is not the run the check's schedule expects.
-    started: async (job: string, kind: RunKind) => (kind === 'backup' ? ping(job, '/start') : undefined),
+    started: async (job: string, kind: RunKind) => (recordsAttempts(kind) ? ping(job, '/start') : undefined),
     send: async (notification: Notification) => {
       const { report } = notification
-      if (report.kind === 'backup') await ping(report.job, report.outcome.ok ? '' : '/fail', textOf(notification))
+      if (recordsAttempts(report.kind)) await ping(report.job, report.outcome.ok ? '' : '/fail', textOf(notification))
       else if (!report.outcome.ok) await ping(report.job, '/fail', textOf(notification))
     },
   }

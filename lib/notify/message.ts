@@ -10,7 +10,7 @@ export interface Notification {
   agent: string
 }
 
-const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill' } as const
+const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill', maintenance: 'server maintenance' } as const
 
 export function subjectOf({ event, report }: Notification): string {
   const what = `${WHAT[report.kind]} of ${report.job}`

@@ -2,8 +2,14 @@ import { hostname } from 'node:os'
 import type { Logger } from './log.js'
 import { HEARTBEAT_MS, jobStatus, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
-/** What a run is: a backup of a job, a `restic check` of its repository, or a restore drill. */
-export type RunKind = 'backup' | 'check' | 'drill'
+/**
+ * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
+ * server's maintenance of one repository (forget, prune, check), which is recorded like a backup.
+ */
+export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance'
+
+/** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
+export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'
 
 /** A job as the reporter watches it: its schedule gives the overdue limit. */
 export interface WatchedJob {
@@ -90,7 +96,7 @@ export class Reporter {
 
   async started(job: string, kind: RunKind): Promise<void> {
     const since = new Date().toISOString()
-    if (kind === 'backup') {
+    if (recordsAttempts(kind)) {
       await this.update((table) => void ((table.jobs[job] ??= { watchedSince: since }).running = { since, pid: process.pid, hostname: hostname() }))
     }
     await this.tellListeners((listener) => listener.started(job, kind))
@@ -113,7 +119,7 @@ export class Reporter {
         return
       }
       const status = (table.jobs[report.job] ??= { watchedSince: report.outcome.startedAt })
-      if (report.kind === 'backup') {
+      if (recordsAttempts(report.kind)) {
         previous = status.lastAttempt
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot

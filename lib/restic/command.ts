@@ -15,6 +15,8 @@ export interface Restic {
   retryLock?: string
   /** Aborting sends every restic command run with this SIGTERM, unless a command gets a signal of its own. */
   signal?: AbortSignal
+  /** The user restic runs as (the server's maintenance runs it as the owner of the repositories). */
+  user?: { uid: number; gid: number }
 }
 
 export interface ResticRunOptions {
@@ -137,6 +139,7 @@ export function startRestic(
     buffer: false,
     env: resticEnv(restic.repository, options.env),
     detached: true,
+    ...restic.user,
     cancelSignal: options.signal ?? restic.signal,
     // restic needs a moment after SIGTERM to remove its lock; never SIGKILL it.
     forceKillAfterDelay: false,

@@ -4,6 +4,11 @@ import type { Repository } from './repository.js'
 // What ssh prints (through restic's stderr) for each way a connection fails.
 const SSH_FAILURES: { pattern: RegExp; explain: (repository: Repository, line: string) => string }[] = [
   {
+    // The server's forced command for a confined key, refusing a request: its words say what to do.
+    pattern: /rds-serve: /,
+    explain: (r, line) => `the SSH server ${r.ssh?.destination} refused: ${line.replace(/^.*rds-serve: /, '').replace(/\.$/, '')}.`,
+  },
+  {
     pattern: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/,
     explain: (r) =>
       `the SSH server ${r.ssh?.destination} presented a host key that does not match SSH_KNOWN_HOSTS_FILE (${r.ssh?.knownHostsFile}); ` +

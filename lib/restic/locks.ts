@@ -1,7 +1,9 @@
 import { execa } from 'execa'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
+import { restRequest } from '../transport/rest-over-ssh.js'
 import { runRestic, type Restic } from './command.js'
+import { serveArgs } from './repository.js'
 
 /** A lock file of a repository, as `restic cat lock` prints it. */
 export interface ResticLock {
@@ -42,12 +44,18 @@ export async function unlockStale(restic: Restic, log: Logger): Promise<void> {
 
 /**
  * Removes one lock file that restic cannot know to be dead (it was made on another host, less than
- * 30 minutes ago), over the SFTP connection restic uses; restic has no command for one lock.
+ * 30 minutes ago), over the connection restic uses (SFTP, or the REST protocol a confined key
+ * speaks, which lets even an append-only key remove locks); restic has no command for one lock.
  */
 export async function removeLockFile(restic: Restic, lock: ResticLock): Promise<void> {
   const ssh = restic.repository.ssh
   if (!ssh) throw new Error(`a lock of a repository that is not on the SFTP server (${restic.repository.describe}) is removed only by "runrestic unlock --remove-all"`)
   if (!/^[0-9a-f]{64}$/.test(lock.id)) throw new Error(`${JSON.stringify(lock.id)} is not a lock ID`)
+  if (ssh.mode !== 'sftp') {
+    const answer = await restRequest(ssh.transport, [...serveArgs(ssh.mode), ssh.repoPath], 'DELETE', `/locks/${lock.id}`)
+    if (answer.status !== 200) throw new Error(`the server answered ${answer.status} to removing locks/${lock.id}: ${answer.body.trim()}`)
+    return
+  }
   const path = `${ssh.repoPath.replace(/\/+$/, '')}/locks/${lock.id}`
   const sftp = await execa('sftp', ['-q', '-F', ssh.transport.configFile, '-b', '-', ssh.transport.alias], { input: `rm "${path.replace(/(["\\])/g, '\\$1')}"\n`, reject: false })
   if (sftp.exitCode !== 0) throw new Error(`sftp could not remove ${path}: ${sftp.stderr.trim() || `exit code ${sftp.exitCode}`}`)

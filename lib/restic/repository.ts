@@ -1,4 +1,4 @@
-import type { Config } from '../config/environment.js'
+import type { Config, ServerMode } from '../config/environment.js'
 import type { SshTransport } from '../transport/ssh.js'
 
 /**
@@ -11,8 +11,10 @@ export interface Repository {
   options: string[]
   passwordFile: string
   describe: string
-  /** Present for an SFTP repository, so that ssh failures can be diagnosed and name the files to fix. */
+  /** Present for a repository on an SSH server, so that ssh failures can be diagnosed and name the files to fix. */
   ssh?: {
+    /** How the server lets the key in (SERVER_MODE): SFTP, or restic's REST protocol through rclone. */
+    mode: ServerMode
     transport: SshTransport
     destination: string
     /** The repository's path on the server, as REPO_PATH gives it. */
@@ -25,14 +27,32 @@ export interface Repository {
 // restic splits sftp.args like a shell would; quote a path that contains white space.
 const shellWord = (word: string) => (/[\s"'\\]/.test(word) ? `"${word.replace(/(["\\$`])/g, '\\$1')}"` : word)
 
-export function sftpRepository(config: Config, transport: SshTransport): Repository {
+/**
+ * What a confined agent asks the server's forced command (rds-serve) for, before its REPO_PATH:
+ * rds-serve refuses an agent whose mode is not its key's, so that an agent that believes itself
+ * append-only never runs with a key that can delete, nor the other way round.
+ */
+export function serveArgs(mode: Exclude<ServerMode, 'sftp'>): string[] {
+  return ['serve', 'restic', '--stdio', ...(mode === 'append-only' ? ['--append-only'] : [])]
+}
+
+/**
+ * The repository REPO_PATH on the SSH server. With SERVER_MODE=sftp restic speaks SFTP through ssh;
+ * otherwise restic's rclone backend runs ssh, whose forced command on the server (rds-serve) is
+ * rclone serving this one repository over restic's REST protocol; restic sends REPO_PATH along so
+ * that the server can refuse a key meant for another repository with a clear message.
+ */
+export function serverRepository(config: Config, transport: SshTransport): Repository {
   const destination = `${config.sshUser}@${config.sshHost}:${config.sshPort}`
+  const mode = config.serverMode
+  const sshCommand = `ssh -F ${shellWord(transport.configFile)}`
   return {
-    url: `sftp:${transport.alias}:${config.repoPath}`,
-    options: [`sftp.args=-F ${shellWord(transport.configFile)}`],
+    url: mode === 'sftp' ? `sftp:${transport.alias}:${config.repoPath}` : `rclone:${config.repoPath}`,
+    options: mode === 'sftp' ? [`sftp.args=-F ${shellWord(transport.configFile)}`] : [`rclone.program=${sshCommand} ${transport.alias}`, `rclone.args=${serveArgs(mode).join(' ')}`],
     passwordFile: config.passwordFile,
-    describe: `${config.repoPath} on ${destination}`,
+    describe: `${config.repoPath} on ${destination}${mode === 'sftp' ? '' : ` (${mode})`}`,
     ssh: {
+      mode,
       transport,
       destination,
       repoPath: config.repoPath,

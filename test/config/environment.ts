@@ -153,3 +153,13 @@ t.test('DUMP_COMMAND: a preset or a command, in SERVICE_NAME; with it, BACKUP_PA
   configError({ ...service, STOP_DURING_BACKUP: 'scale' }, /^STOP_DURING_BACKUP=scale needs a Swarm manager; use the label rds\.backup\.stop=scale/)
   configError({ ...service, STOP_DURING_BACKUP: 'freeze' }, /^STOP_DURING_BACKUP must be "pause" .* or "none", not "freeze"\.$/)
 })
+
+t.test('SERVER_MODE: sftp by default; confined and append-only; retention refused on an append-only agent', async (t) => {
+  t.equal(readConfig(base).serverMode, 'sftp')
+  t.equal(readConfig({ ...base, SERVER_MODE: 'confined', KEEP_LAST: '3' }).serverMode, 'confined')
+  t.same(readConfig({ ...base, SERVER_MODE: 'append-only' }).retention, { prune: false })
+  configError({ ...base, SERVER_MODE: 'readonly' }, /^SERVER_MODE must be "sftp" \(the default\), "confined" or "append-only", as the server's authorized keys say for this agent's key, not "readonly"\.$/)
+  configError({ ...base, SERVER_MODE: 'append-only', KEEP_DAILY: '7' }, /^KEEP_DAILY is set but SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead \(MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README\); unset KEEP_DAILY\.$/)
+  configError({ ...base, SERVER_MODE: 'append-only', PRUNE: 'true' }, /^PRUNE is set but SERVER_MODE=append-only/)
+  configError({ RESTIC_REPOSITORY: '/srv/repo', SERVER_MODE: 'confined' }, /^SERVER_MODE=confined is for the server image's SSH server \(SSH_HOST, REPO_PATH\); unset it, or unset RESTIC_REPOSITORY\.$/)
+})

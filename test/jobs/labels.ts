@@ -159,3 +159,18 @@ t.test('rds.backup.stop: scale or pause, refused where it cannot work', async (t
   refused({ 'rds.backup.dump.filename': 'x.sql' }, /^service app_web: label rds\.backup\.dump\.filename is set but rds\.backup\.dump is not/)
   refused({ 'rds.backup.dump': 'postgres', 'rds.backup.dump.filename': 'a/b.sql' }, /^service app_web: label rds\.backup\.dump\.filename must be a file name/)
 })
+
+t.test('with SERVER_MODE=append-only, a retention label is refused; with a confined key, another repository is', async (t) => {
+  const appendOnly: LabelDefaults = { ...defaults, retention: { prune: false }, serverMode: 'append-only' }
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.keep-within': '30d' } }), appendOnly), {
+    message: 'service app_web: label rds.backup.keep-within is set but the agent has SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README); remove the label.',
+  })
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.prune': 'true' } }), appendOnly), { message: /label rds\.backup\.prune is set but the agent has SERVER_MODE=append-only/ })
+  t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': 'swarm' } }), appendOnly), { repoPath: 'swarm', retention: { prune: false } }, 'its own repository, named, is fine')
+  for (const serverMode of ['append-only', 'confined'] as const) {
+    t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': 'other' } }), { ...defaults, serverMode }), {
+      message: `service app_web: label rds.backup.repo is "other", but the agent's key (SERVER_MODE=${serverMode}) reaches only its REPO_PATH "swarm"; remove the label, or back this service up with an agent whose key reaches other.`,
+    })
+  }
+  t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': 'other', 'rds.backup.keep-last': '3' } }), { ...defaults, serverMode: 'sftp' }), { repoPath: 'other' }, 'SFTP reaches every repository')
+})

@@ -6,7 +6,7 @@ import t from 'tap'
 import { readConfig } from '../../lib/config/environment.js'
 import { execa } from 'execa'
 import { RunError } from '../../lib/errors.js'
-import { sftpRepository, urlRepository } from '../../lib/restic/repository.js'
+import { serverRepository, urlRepository } from '../../lib/restic/repository.js'
 import { checkResticVersion, readableResticLine, runRestic, type Restic } from '../../lib/restic/command.js'
 import { RDS, RUNRESTIC } from '../fixtures/cli.js'
 import { addRandomFiles } from '../fixtures/data.js'
@@ -38,7 +38,7 @@ t.test('a restic that cannot be started is a clear error', async (t) => {
   t.teardown(() => rm(dir, { recursive: true }))
   const notExecutable = join(dir, 'restic')
   await writeFile(notExecutable, 'not a program', { mode: 0o644 })
-  const repository = sftpRepository(readConfig({ SSH_HOST: 'h', REPO_PATH: 'r' }), { alias: 'a', configFile: '/x' })
+  const repository = serverRepository(readConfig({ SSH_HOST: 'h', REPO_PATH: 'r' }), { alias: 'a', configFile: '/x' })
   const { log } = captureLogger()
   await t.rejects(runRestic({ binary: notExecutable, repository }, ['snapshots'], { log }), { name: 'RunError', message: /^restic snapshots could not be started: .*EACCES/ })
   await t.rejects(runRestic({ binary: join(dir, 'missing'), repository }, ['snapshots'], { log }), { name: 'ConfigError', message: /^restic was not found/ })

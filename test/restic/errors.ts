@@ -1,10 +1,10 @@
 import t from 'tap'
 import { readConfig } from '../../lib/config/environment.js'
 import { RunError } from '../../lib/errors.js'
-import { sftpRepository } from '../../lib/restic/repository.js'
+import { serverRepository } from '../../lib/restic/repository.js'
 import { resticFailure } from '../../lib/restic/errors.js'
 
-const repository = sftpRepository(readConfig({ SSH_HOST: 'backup', REPO_PATH: 'db' }), {
+const repository = serverRepository(readConfig({ SSH_HOST: 'backup', REPO_PATH: 'db' }), {
   alias: 'rds-repository-server',
   configFile: '/tmp/x/ssh_config',
 })

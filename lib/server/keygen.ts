@@ -1,0 +1,78 @@
+import { appendFile, chown, readFile, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { ConfigError, RunError } from '../errors.js'
+import type { ServerMode } from '../config/environment.js'
+import { SFTP_COMMAND, serveCommandAccess } from './authorized-keys.js'
+
+export interface KeygenOptions {
+  /** The repository the key reaches (REPO_PATH); unused for SFTP, which reaches every repository. */
+  repository?: string
+  mode: ServerMode
+  /** Where the key pair is written; the files get this directory's owner (a bind mount's user). */
+  dir: string
+  /** The file of the server's authorized keys the line is added to (made if missing). */
+  authorizedKeys: string
+  /** The key's name: its files, its comment and the agent's Swarm secret. */
+  name: string
+  /** The server's Swarm service, for the printed docker service update. */
+  serverService: string
+}
+
+export interface KeygenResult {
+  privateKeyFile: string
+  authorizedKeysLine: string
+  /** What to run next and what to set on the agent, for people. */
+  instructions: string
+}
+
+/** The authorized_keys line for a public key: rds-serve confines it to its repository, or none for SFTP. */
+export function authorizedKeysLine(publicKey: string, mode: ServerMode, repository: string | undefined): string {
+  if (mode === 'sftp') return publicKey
+  const command = `rds-serve ${mode === 'append-only' ? '--append-only ' : ''}${repository}`
+  if (!serveCommandAccess(command)) throw new ConfigError(`--repository must be a path under the server's repositories such as "app/db", not ${JSON.stringify(repository)}.`)
+  return `restrict,command="${command}" ${publicKey}`
+}
+
+const SECRET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+
+/**
+ * Makes an ed25519 key pair for one agent (ssh-keygen, no passphrase: the agent runs unattended),
+ * adds the server's line for it to the authorized keys file, and says what to run next: the two
+ * Swarm secrets and the agent's settings. An existing key file is never overwritten.
+ */
+export async function makeAgentKey(options: KeygenOptions): Promise<KeygenResult> {
+  const { mode, repository, dir, name } = options
+  if (mode !== 'sftp' && repository === undefined) throw new ConfigError(`--repository is needed for ${mode === 'append-only' ? 'an' : 'a'} ${mode} key: name the one repository it may reach, e.g. --repository db.`)
+  if (!SECRET_NAME.test(name)) throw new ConfigError(`--name must be a Swarm secret name (letters, digits, "_", "." and "-"), not ${JSON.stringify(name)}.`)
+  const privateKeyFile = join(dir, name)
+  if (await stat(privateKeyFile).then(() => true, () => false)) throw new ConfigError(`${privateKeyFile} exists already; choose another --name, or remove it first.`)
+  // Checked before anything is written: a bad repository leaves no key behind.
+  authorizedKeysLine('ssh-ed25519 AAAA', mode, repository)
+  const made = await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', privateKeyFile], { reject: false, stdin: 'ignore' })
+  if (made.exitCode !== 0) throw new RunError(`ssh-keygen could not make ${privateKeyFile}: ${made.stderr.trim() || made.shortMessage}.`)
+  const line = authorizedKeysLine((await readFile(`${privateKeyFile}.pub`, 'utf8')).trim(), mode, repository)
+  await appendFile(options.authorizedKeys, `${line}\n`, { mode: 0o644 })
+  const owner = await stat(dir)
+  for (const file of [privateKeyFile, `${privateKeyFile}.pub`, options.authorizedKeys]) await chown(file, owner.uid, owner.gid)
+  return { privateKeyFile, authorizedKeysLine: line, instructions: instructions(options, privateKeyFile) }
+}
+
+function instructions(options: KeygenOptions, privateKeyFile: string): string {
+  const { mode, repository, name, authorizedKeys, serverService } = options
+  const stamp = new Date().toISOString().slice(0, 19).replace(/\D/g, '')
+  const keysSecret = `restic-ssh-authorized-keys-${stamp}`
+  const settings = [`SERVER_MODE=${mode}`, ...(mode === 'sftp' ? [] : [`REPO_PATH=${repository}`]), `SSH_PRIVKEY_FILE=/run/secrets/${name}`]
+  return `The key reaches ${mode === 'sftp' ? `every repository over SFTP (${SFTP_COMMAND})` : `the repository ${repository} only${mode === 'append-only' ? ', append-only: it can add backups, never delete or change them' : ''}`}.
+Its line is now in ${authorizedKeys}. Turn both into Swarm secrets and give the server the new list
+(Swarm secrets cannot change, so the list gets a new name and keeps its place in the server):
+
+  docker secret create ${name} ${privateKeyFile}
+  docker secret create ${keysSecret} ${authorizedKeys}
+  docker service update --secret-rm restic-ssh-authorized-keys --secret-add source=${keysSecret},target=restic-ssh-authorized-keys ${serverService}
+
+Then give the agent the secret ${name} (mode 0400) and these settings:
+
+  ${settings.join('\n  ')}
+`
+}
