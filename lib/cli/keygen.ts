@@ -16,7 +16,8 @@ export function addKeygenCommand(program: Command, { cli }: CommandContext): voi
     .option('--dir <dir>', 'where the key pair is written; the files get the directory\'s owner', '.')
     .option('--authorized-keys <file>', 'the server\'s list of keys, which the line is added to (made if missing)', 'authorized_keys')
     .option('--server-service <name>', 'the server\'s Swarm service, for the printed commands', 'backup_server')
-    .action(async (options: { repository?: string; mode: string; name?: string; dir: string; authorizedKeys: string; serverService: string }) => {
+    .option('--agent-service <name>', 'the agent\'s Swarm service, for the printed commands', 'backup_agent')
+    .action(async (options: { repository?: string; mode: string; name?: string; dir: string; authorizedKeys: string; serverService: string; agentService: string }) => {
       if (!(SERVER_MODES as readonly string[]).includes(options.mode)) throw new ConfigError(`--mode must be "append-only", "confined" or "sftp", not ${JSON.stringify(options.mode)}.`)
       const dir = resolve(options.dir)
       const result = await makeAgentKey({
@@ -26,6 +27,7 @@ export function addKeygenCommand(program: Command, { cli }: CommandContext): voi
         authorizedKeys: resolve(dir, options.authorizedKeys),
         name: options.name ?? `rds-agent-${(options.repository ?? 'sftp').replaceAll('/', '-')}`,
         serverService: options.serverService,
+        agentService: options.agentService,
       })
       await writeOut(cli.stdout, `${result.authorizedKeysLine}\n\n${result.instructions}`)
     })

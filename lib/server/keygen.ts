@@ -1,5 +1,5 @@
 import { appendFile, chown, readFile, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { execa } from 'execa'
 import { ConfigError, RunError } from '../errors.js'
 import type { ServerMode } from '../config/environment.js'
@@ -15,8 +15,9 @@ export interface KeygenOptions {
   authorizedKeys: string
   /** The key's name: its files, its comment and the agent's Swarm secret. */
   name: string
-  /** The server's Swarm service, for the printed docker service update. */
+  /** The server's and the agent's Swarm services, for the printed docker service update. */
   serverService: string
+  agentService: string
 }
 
 export interface KeygenResult {
@@ -58,21 +59,46 @@ export async function makeAgentKey(options: KeygenOptions): Promise<KeygenResult
   return { privateKeyFile, authorizedKeysLine: line, instructions: instructions(options, privateKeyFile) }
 }
 
+// restic's retention variables: an append-only agent must not have them (the server refuses deletions).
+const RETENTION_VARIABLES = ['KEEP_LAST', 'KEEP_HOURLY', 'KEEP_DAILY', 'KEEP_WEEKLY', 'KEEP_MONTHLY', 'KEEP_YEARLY', 'KEEP_WITHIN', 'PRUNE']
+
+/**
+ * The commands that put the new secret `source` where the service reads `target`. Swarm secrets
+ * cannot change, and --secret-rm takes the name of the secret the service has now, whatever it is.
+ */
+function swapSecret(service: string, target: string, source: string, extra: string[] = []): string[] {
+  const variable = target.replace(/\W/g, '_')
+  return [
+    `${variable}=$(docker service inspect ${service} --format '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{if eq .File.Name "${target}"}}{{.SecretName}}{{end}}{{end}}')`,
+    `docker service update --detach=false --secret-rm "$${variable}" --secret-add source=${source},target=${target}${target === 'restic-ssh-privkey' ? ',mode=0400' : ''} ${[...extra, service].join(' ')}`,
+  ]
+}
+
 function instructions(options: KeygenOptions, privateKeyFile: string): string {
-  const { mode, repository, name, authorizedKeys, serverService } = options
+  const { mode, repository, name, authorizedKeys, serverService, agentService } = options
+  // Relative to where keygen runs (the folder a container has mounted), for commands run in that folder.
+  const shown = (file: string) => (relative(process.cwd(), file).startsWith('..') ? file : relative(process.cwd(), file))
   const stamp = new Date().toISOString().slice(0, 19).replace(/\D/g, '')
   const keysSecret = `restic-ssh-authorized-keys-${stamp}`
-  const settings = [`SERVER_MODE=${mode}`, ...(mode === 'sftp' ? [] : [`REPO_PATH=${repository}`]), `SSH_PRIVKEY_FILE=/run/secrets/${name}`]
+  const agentSettings = [
+    `--env-add SERVER_MODE=${mode}`,
+    ...(repository === undefined ? [] : [`--env-add REPO_PATH=${repository}`]),
+    ...(mode === 'append-only' ? RETENTION_VARIABLES.map((variable) => `--env-rm ${variable}`) : []),
+  ]
+  const commands = [
+    `docker secret create ${name} ${shown(privateKeyFile)}`,
+    `docker secret create ${keysSecret} ${shown(authorizedKeys)}`,
+    ...swapSecret(serverService, 'restic-ssh-authorized-keys', keysSecret),
+    ...swapSecret(agentService, 'restic-ssh-privkey', name, agentSettings),
+  ]
   return `The key reaches ${mode === 'sftp' ? `every repository over SFTP (${SFTP_COMMAND})` : `the repository ${repository} only${mode === 'append-only' ? ', append-only: it can add backups, never delete or change them' : ''}`}.
-Its line is now in ${authorizedKeys}. Turn both into Swarm secrets and give the server the new list
-(Swarm secrets cannot change, so the list gets a new name and keeps its place in the server):
+Its line is now in ${shown(authorizedKeys)}. Turn both into Swarm secrets, give the server the new list of keys
+and the agent its key and settings (Swarm secrets cannot change, so each takes the old one's place):
 
-  docker secret create ${name} ${privateKeyFile}
-  docker secret create ${keysSecret} ${authorizedKeys}
-  docker service update --secret-rm restic-ssh-authorized-keys --secret-add source=${keysSecret},target=restic-ssh-authorized-keys ${serverService}
+  ${commands.join('\n  ')}
 
-Then give the agent the secret ${name} (mode 0400) and these settings:
-
-  ${settings.join('\n  ')}
+Put the same in your stack file (the agent's SERVER_MODE=${mode}${repository === undefined ? '' : ` and REPO_PATH=${repository}`}, its secret ${name} as
+restic-ssh-privkey, the server's ${keysSecret} as restic-ssh-authorized-keys), or the next
+docker stack deploy puts the old ones back.
 `
 }

@@ -27,8 +27,8 @@ t.test('rds keygen: a key pair, its line added to the authorized keys, and the c
   t.match(made.stdout, line)
   t.match(made.stdout, `docker secret create rds-agent-app-db ${join(dir, 'rds-agent-app-db')}`)
   t.match(made.stdout, new RegExp(`docker secret create (restic-ssh-authorized-keys-\\d{14}) ${join(dir, 'authorized_keys')}\\n`))
-  t.match(made.stdout, /docker service update --secret-rm restic-ssh-authorized-keys --secret-add source=restic-ssh-authorized-keys-\d{14},target=restic-ssh-authorized-keys backup_server/)
-  t.match(made.stdout, /SERVER_MODE=append-only\n  REPO_PATH=app\/db\n  SSH_PRIVKEY_FILE=\/run\/secrets\/rds-agent-app-db/)
+  t.match(made.stdout, /docker service update --detach=false --secret-rm "\$restic_ssh_authorized_keys" --secret-add source=restic-ssh-authorized-keys-\d{14},target=restic-ssh-authorized-keys backup_server\n/)
+  t.match(made.stdout, /--secret-add source=rds-agent-app-db,target=restic-ssh-privkey,mode=0400 --env-add SERVER_MODE=append-only --env-add REPO_PATH=app\/db --env-rm KEEP_LAST .* --env-rm PRUNE backup_agent\n/)
   t.notMatch(made.stdout, /PRIVATE KEY/, 'the private key is never printed')
 
   const again = await runBin(RDS, ['keygen', '--repository', 'app/db', '--dir', dir], env)
@@ -42,10 +42,11 @@ t.test('confined and SFTP keys; bad input is refused and leaves nothing behind',
   t.equal(confined.exitCode, 0, confined.stderr)
   t.match(confined.stdout, /^restrict,command="rds-serve web" ssh-ed25519 \S+ web-key\n/)
   t.match(confined.stdout, / prod_server\n/)
+  t.match(confined.stdout, /--env-add SERVER_MODE=confined --env-add REPO_PATH=web backup_agent\n/, 'a confined agent keeps its retention')
   const sftp = await runBin(RDS, ['keygen', '--mode', 'sftp', '--dir', dir], env)
   t.equal(sftp.exitCode, 0, sftp.stderr)
   t.match(sftp.stdout, /^ssh-ed25519 \S+ rds-agent-sftp\n/)
-  t.match(sftp.stdout, /SERVER_MODE=sftp\n  SSH_PRIVKEY_FILE=/)
+  t.match(sftp.stdout, /--env-add SERVER_MODE=sftp backup_agent\n/)
 
   for (const [args, message] of [
     [['--repository', '../etc'], /--repository must be a path under the server's repositories such as "app\/db", not "\.\.\/etc"\./],
