@@ -50,3 +50,13 @@ t.test('npm run bench:dump runs to the end on a small database and reports every
   t.ok(figures.toVolume.initial.peakExtraDisk >= figures.dumpBytes, 'the dump into a volume needs its size in disk')
   t.ok(figures.streamed.initial.peakExtraDisk < figures.dumpBytes / 10, 'the streamed dump needs next to none')
 })
+
+t.test('npm run bench:transport runs to the end on a few MB and reports every figure', async (t) => {
+  const result = await run('npm', ['run', '--silent', 'bench:transport', '--', '--size', '8', '--json'])
+  t.equal(result.exitCode, 0, result.stderr)
+  const figures = JSON.parse(result.stdout)
+  t.equal(figures.files, 2, 'the data was generated')
+  for (const way of ['sftp', 'appendOnly']) {
+    for (const run of ['initial', 'again', 'restore']) t.ok(figures[way][run] > 0, `${way} ${run} has a time`)
+  }
+})

@@ -39,7 +39,9 @@ export const maintenanceJob = (repository: string) => `maintenance ${repository}
  */
 export async function removeAbandonedUploads(dir: string, now = Date.now()): Promise<{ files: number; bytes: number }> {
   const removed = { files: 0, bytes: 0 }
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+  // A repository that is not there has nothing abandoned: the other steps say it is missing.
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)))
+  for (const entry of entries) {
     if (!entry.isFile() || !ABANDONED_UPLOAD.test(entry.name)) continue
     const path = join(entry.parentPath ?? entry.path, entry.name)
     const stats = await lstat(path)
@@ -131,7 +133,7 @@ export async function maintainRepository(repository: MaintainedRepository, conte
   return ok
 }
 
-/** Every repository in turn; resolves to whether all succeeded. A RunError names those that failed. */
+/** Every repository in turn, each whatever became of the others; then a RunError names those that failed. */
 export async function maintainAll(repositories: MaintainedRepository[], context: MaintenanceContext): Promise<void> {
   const failed: string[] = []
   for (const repository of repositories) {

@@ -17,7 +17,7 @@ import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack,
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -367,5 +367,105 @@ async function runOnSimulatedSwarm() {
     const run = await execa('docker', ['exec', single, 'rds', 'backup'], { env: nodeEnv('rds-sim2'), reject: false })
     t.equal(run.exitCode, 0, run.stderr)
     t.match(run.stderr, /pre-hook: running in backup_db[\s\S]*pre-hook: done[\s\S]*dump: \S+ \S+ saved as pg_dumpall\.sql in snapshot [0-9a-f]{8}[\s\S]*post-hook: the run: success[\s\S]*post-hook: done/)
+  })
+
+  t.test('the controller made append-only with rds keygen as the README says, beside an SFTP agent: backups, a restore, deletions refused, a killed job\'s lock removed, its repository only, and the server\'s maintenance', async (t) => {
+    const secrets = join(dir, 'restic-secrets')
+    // The server's maintenance, as the README's "Maintenance on the server" adds it (every 30 s here).
+    await sim('rds-sim1', ['secret', 'create', 'rds-maintenance', '-'], 'swarm /run/secrets/restic-repo-password keep-last=2\n')
+    await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'MAINTENANCE_AT=*/30 * * * * *', '--secret-add', 'rds-maintenance', '--secret-add', 'restic-repo-password', `${STACK}_server`])
+    // The README's two commands: rds keygen (on this machine's engine, which has the image and
+    // can mount this folder), then the block it prints, against the Swarm.
+    const [keygen] = await readmeShellBlocks('Append-only backups')
+    const made = await execa('bash', ['-e', '-c', keygen!], { cwd: dir, reject: false, all: true })
+    t.equal(made.exitCode, 0, made.exitCode === 0 ? 'rds keygen, as the README runs it' : made.all)
+    const printed = made.stdout.split('\n').filter((line) => /^  (docker |\w+=\$\(docker )/.test(line))
+    t.equal(printed.length, 6, 'it prints six commands')
+    const switchedAt = new Date()
+    const applied = await runReadme(printed.map((line) => line.trim()), secrets)
+    t.equal(applied.exitCode, 0, applied.exitCode === 0 ? 'the printed commands, as printed' : applied.all)
+    await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'CHECK_AT=*/15 * * * * *', `${STACK}_agent`])
+    const serverLog = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', switchedAt.toISOString(), `${STACK}_server`], { env: nodeEnv('rds-sim1'), all: true })).all
+    const log = await waitFor('the server to start with the new key', async () => ((await serverLog()).includes('keys: rds-agent-swarm: append-only, repository swarm') ? serverLog() : undefined), 60)
+    t.match(log, /keys: restic-agent: SFTP, every repository/, 'the first key still speaks SFTP')
+    t.match(log, /WARN  maintenance: swarm is written by an append-only key \(rds-agent-swarm\) and its policy has no keep-within/)
+
+    const since = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', switchedAt.toISOString(), `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
+    await waitFor('two scheduled backups of backup_db by the append-only controller', async () => ((await since()).match(/controller: backup_db: backed up on rds-sim2/g)?.length ?? 0) >= 2 || undefined, 180)
+    const jobs = await rds(['jobs'])
+    t.match(jobs.stdout, /backup_web: .*label rds\.backup\.keep-within is set but the agent has SERVER_MODE=append-only/, "web's own retention label is refused; db still runs")
+    const dump = await rds(['export', '--host', `${STACK}_db`, '--path', '/pg_dumpall.sql'])
+    t.equal(dump.exitCode, 0, dump.stderr)
+    t.match(dump.stdout, /CREATE TABLE public\.rows_to_keep/, 'the dump restores through the append-only key')
+
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    const inAgent = (args: string[], options: { env?: string[]; input?: string } = {}) =>
+      execa('docker', ['exec', '-i', ...(options.env ?? []).flatMap((variable) => ['-e', variable]), agent, ...args], { env: nodeEnv('rds-sim1'), reject: false, input: options.input })
+    const forget = await inAgent(['runrestic', 'forget', '--keep-last', '1', '--prune'])
+    t.equal(forget.exitCode, 2)
+    t.match(forget.stderr, /runrestic: restic forget cannot run here: the server refuses every deletion from an append-only agent/)
+    const [snapshot] = JSON.parse((await rds(['snapshots', '--json', '--host', `${STACK}_db`])).stdout) as { id: string }[]
+    // Deleting a snapshot file and overwriting the config, with the agent's own key and transport.
+    const attack = await inAgent(['node', '--input-type=module', '-'], {
+      input: [
+        "import { openWorkspace } from '/opt/rds/dist/lib/config/workspace.js'",
+        "import { createLogger } from '/opt/rds/dist/lib/observe/log.js'",
+        "import { serveArgs } from '/opt/rds/dist/lib/restic/repository.js'",
+        "import { restRequest } from '/opt/rds/dist/lib/transport/rest-over-ssh.js'",
+        'const workspace = await openWorkspace(process.env, createLogger({}))',
+        "const command = [...serveArgs('append-only'), 'swarm']",
+        `const deleted = await restRequest(workspace.repository.ssh.transport, command, 'DELETE', '/snapshots/${snapshot!.id}')`,
+        "const overwritten = await restRequest(workspace.repository.ssh.transport, command, 'POST', '/config', Buffer.from('x'))",
+        'await workspace.close()',
+        'console.log(JSON.stringify([deleted.status, overwritten.status]))',
+      ].join('\n'),
+    })
+    t.same(JSON.parse(attack.stdout || 'null'), [403, 403], `deleting a snapshot and overwriting the config are refused: ${attack.stderr}`)
+    t.ok((await snapshotsOf(`${STACK}_db`)).some((listed) => listed.id === snapshot!.id), 'the snapshot is still there')
+    const other = await inAgent(['runrestic', 'snapshots'], { env: ['REPO_PATH=single'] })
+    t.equal(other.exitCode, 1)
+    t.match(other.stderr, /rds-serve: this key reaches the repository swarm only, not single/, "the key cannot list another agent's repository")
+
+    // A job killed mid-backup leaves its lock; the controller's next check finds the job gone and removes it.
+    await sim('rds-sim1', ['service', 'create', '--detach', '--name', 'rds-test-slow', '--constraint', 'node.hostname==rds-sim2', '--label', 'rds.backup=true', '--label', 'rds.backup.dump=sleep 60; echo slow', '--label', 'rds.backup.run-at=0 3 * * *', 'debian:trixie-slim', 'sleep', 'infinity'])
+    await waitFor('the slow job to be known', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-slow' && job.node) || undefined, 60)
+    const slow = rds(['backup', '--service', 'rds-test-slow'])
+    const job = await waitFor('the slow job running on rds-sim2', async () => (await sim('rds-sim2', ['ps', '-q', '-f', 'label=rds.job=rds-test-slow', '-f', 'status=running'])).split('\n')[0] || undefined, 60)
+    await sleep(5000)
+    await sim('rds-sim2', ['kill', job])
+    t.not((await slow).exitCode, 0, 'the killed backup failed')
+    const removed = await waitFor('the dead job\'s lock removed by the check', async () => {
+      const text = await since()
+      return /locks: removed the lock [0-9a-f]{8} of root@rds-job-\S+ .*made by the job rds-job-\S+, which no longer exists/.test(text) && /repository swarm: no errors in repository swarm/.test(text) ? text : undefined
+    }, 180)
+    t.match(removed, /locks: removed the lock/)
+
+    // The server's scheduled maintenance: forgets by its policy, prunes, checks; the next backup still works.
+    const maintained = await waitFor('a maintenance that forgot snapshots', async () => {
+      const text = await serverLog()
+      return /maintenance swarm: forgot [1-9]\d* of \d+ snapshots and pruned/.test(text) && /maintenance swarm: checked: no errors/.test(text) ? text : undefined
+    }, 240)
+    t.match(maintained, /maintenance swarm: policy keep-last 2, then prune/)
+    const server = await containerOf('rds-sim1', `${STACK}_server`)
+    const status = await sim('rds-sim1', ['exec', server, 'rds', 'status'])
+    t.match(status, /maintenance swarm: \w+; .*last success 20/, "recorded in the server's STATUS_FILE")
+    // Only backup_db's dumps are in the repository (the killed job saved nothing): keep-last 2 leaves two.
+    const runs = [...maintained.matchAll(/maintenance swarm: forgot (\d+) of (\d+) snapshots/g)].map(([, forgot, of]) => ({ left: Number(of) - Number(forgot), of: Number(of) }))
+    t.ok(runs.length > 0 && runs.every((run) => run.left === Math.min(2, run.of)), `keep-last 2: ${runs.map((run) => `${run.left} of ${run.of}`).join(', ')} left after each maintenance`)
+    const after = new Date()
+    await waitFor('a backup of backup_db after the maintenance', async () => {
+      const text = (await execa('docker', ['service', 'logs', '--raw', '--since', after.toISOString(), `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
+      return /controller: backup_db: backed up on rds-sim2/.test(text) || undefined
+    }, 120)
+    const check = await inAgent(['runrestic', 'check'])
+    t.equal(check.exitCode, 0, `the repository checks clean: ${check.stderr}`)
+
+    // The SFTP agent of the test before, beside it on the same server: backs up and forgets as before.
+    const single = await containerOf('rds-sim2', 'rds-test-single')
+    const sftp = await execa('docker', ['exec', '-e', 'KEEP_LAST=1', '-e', 'PRUNE=true', single, 'rds', 'backup'], { env: nodeEnv('rds-sim2'), reject: false })
+    t.equal(sftp.exitCode, 0, sftp.stderr)
+    t.match(sftp.stderr, /retention keep-last 1, then prune/)
+    const kept = await execa('docker', ['exec', single, 'runrestic', 'snapshots', '--json'], { env: nodeEnv('rds-sim2'), reject: false })
+    t.equal(JSON.parse(kept.stdout).length, 1, 'the SFTP key could delete: one snapshot left in its repository')
   })
 }
