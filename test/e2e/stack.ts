@@ -292,7 +292,7 @@ async function runEndToEnd() {
     await dockerOk(['service', 'update', '--force', '--detach', `${STACK}_server`])
     const after = await waitFor('a new server task', async () => (await containers('server')).find((id) => id !== before))
     t.not(after, before)
-    await waitFor('the new server to listen', async () => /serving SFTP/.test((await docker(['logs', after])).stderr) || undefined)
+    await waitFor('the new server to listen', async () => /rds-server: serving on port/.test((await docker(['logs', after])).stderr) || undefined)
     t.equal((await dockerOk(['exec', after, 'cat', '/etc/ssh/host_fingerprints/known_hosts'])).trim(), bootstrapKnownHosts.trim())
     const agent = await container('web-backup')
     const backup = await docker(['exec', agent, 'rds', 'backup'])

@@ -123,4 +123,7 @@ t.test('a confined (read-write) key: retention runs on the agent, and the server
   t.equal((await readdir(join(server.home, 'vault', 'snapshots'))).length, 1, 'keep-last 1 removed the older snapshot')
   const appendOnly = await runBin(RDS, ['backup'], { ...env, KEEP_LAST: '', PRUNE: '', SERVER_MODE: 'append-only' })
   t.match(appendOnly.stderr, /this key is confined on the server; set SERVER_MODE=confined on the agent/, 'an agent that believes itself append-only, with a key that can delete, is refused')
+  const other = await runBin(RUNRESTIC, ['snapshots'], server.env('/unused', { REPO_PATH: 'other', SERVER_MODE: 'confined' }))
+  t.equal(other.exitCode, 1)
+  t.match(other.stderr, /rds-serve: this key reaches the repository vault only, not other/, 'a confined key reaches no other repository either')
 })
