@@ -186,7 +186,7 @@ async function runOnSimulatedSwarm() {
     // The controller killed by the test before may have kept backup_db past its 40 s limit: wait for its next run.
     const db = await waitFor('backup_db recorded as OK', async () => {
       const job = (await status()).jobs[`${STACK}_db`]
-      return job && /^(OK|RUNNING)$/.test(job.state) ? job : undefined
+      return job && /^(OK|RUNNING)$/.test(job.state) && job.lastSnapshot ? job : undefined
     }, 90)
     t.match(db, { snapshots: Number, lastSnapshot: { id: /^[0-9a-f]{64}$/ } }, 'the controller records each run and its snapshot')
 
