@@ -144,10 +144,13 @@ function readServerMode(env: Env, resticRepository: string | undefined): ServerM
   return mode as ServerMode
 }
 
+/** The variables of the retention policy, which an append-only agent must not have. */
+export const RETENTION_VARIABLES = ['KEEP_LAST', 'KEEP_HOURLY', 'KEEP_DAILY', 'KEEP_WEEKLY', 'KEEP_MONTHLY', 'KEEP_YEARLY', 'KEEP_WITHIN', 'PRUNE']
+
 /** An append-only agent has no retention: the first KEEP_* or PRUNE set is refused. */
 function checkNoRetention(env: Env, serverMode: ServerMode): void {
   if (serverMode !== 'append-only') return
-  const set = ['KEEP_LAST', 'KEEP_HOURLY', 'KEEP_DAILY', 'KEEP_WEEKLY', 'KEEP_MONTHLY', 'KEEP_YEARLY', 'KEEP_WITHIN', 'PRUNE'].find((name) => value(env, name) !== undefined)
+  const set = RETENTION_VARIABLES.find((name) => value(env, name) !== undefined)
   if (set !== undefined) throw new ConfigError(`${set} is set but SERVER_MODE=append-only: ${APPEND_ONLY_RETENTION}; unset ${set}.`)
 }
 

@@ -15,6 +15,14 @@ export const LOCK_DURATION = /^(\d+(\.\d+)?(h|m|s|ms))+$/
 // Our own timeouts: hours, minutes and seconds, e.g. 1h, 30m, 1h30m, 90s.
 const TIMEOUT_DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
 
+// A repository as labels, rds-serve and the maintenance name it: a relative path of plain names.
+const REPOSITORY_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
+
+/** Whether `path` names a repository under the server's repositories, never out of them ("..", "/etc"). */
+export function isRepositoryPath(path: string): boolean {
+  return REPOSITORY_PATH.test(path) && !path.split('/').includes('..')
+}
+
 export function value(env: Env, name: string): string | undefined {
   const raw = env[name]
   if (raw === undefined) return undefined

@@ -1,5 +1,5 @@
 import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from '../config/environment.js'
-import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
+import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
 
@@ -70,7 +70,6 @@ const KNOWN = new Set([
   ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
-const REPO_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
 
 /** The service's rds.backup labels from both places; a key set to two different values is an error. */
 function mergedLabels(service: LabelledService): Env {
@@ -202,7 +201,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
   const unknown = Object.keys(labels).filter((key) => !KNOWN.has(key))
   if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see the README's table of labels for the names.`)
   const repo = value(labels, `${LABEL}.repo`)
-  if (repo !== undefined && (!REPO_PATH.test(repo) || repo.split('/').includes('..'))) {
+  if (repo !== undefined && !isRepositoryPath(repo)) {
     throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
   }
   if (repo !== undefined && repo !== defaults.repoPath && defaults.serverMode !== undefined && defaults.serverMode !== 'sftp') {

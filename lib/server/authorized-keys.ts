@@ -1,3 +1,4 @@
+import { isRepositoryPath } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 
 /** What one agent key may do on the server. */
@@ -12,8 +13,6 @@ export interface KeyAccess {
 /** The forced command of a plain key: SFTP, starting in the repositories' directory (/home/restic, /restic in the chroot). */
 export const SFTP_COMMAND = 'internal-sftp -d /restic'
 
-// A repository as rds-serve accepts it: a relative path of plain names, no "." or "..".
-const REPOSITORY = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
 const KEY_TYPE = /^(ssh-|ecdsa-|sk-)/
 
 /** Where `separator` first occurs outside double quotes (authorized_keys' option syntax), or -1. */
@@ -46,7 +45,7 @@ export function serveCommandAccess(command: string): Pick<KeyAccess, 'mode' | 'r
   if (words[0] !== 'rds-serve') return undefined
   const appendOnly = words[1] === '--append-only'
   const rest = words.slice(appendOnly ? 2 : 1)
-  if (rest.length !== 1 || !REPOSITORY.test(rest[0]!) || rest[0]!.split('/').includes('..')) return undefined
+  if (rest.length !== 1 || !isRepositoryPath(rest[0]!)) return undefined
   return { mode: appendOnly ? 'append-only' : 'confined', repository: rest[0] }
 }
 

@@ -2,7 +2,7 @@ import { appendFile, chown, readFile, stat } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { execa } from 'execa'
 import { ConfigError, RunError } from '../errors.js'
-import type { ServerMode } from '../config/environment.js'
+import { RETENTION_VARIABLES, type ServerMode } from '../config/environment.js'
 import { SFTP_COMMAND, serveCommandAccess } from './authorized-keys.js'
 
 export interface KeygenOptions {
@@ -58,9 +58,6 @@ export async function makeAgentKey(options: KeygenOptions): Promise<KeygenResult
   for (const file of [privateKeyFile, `${privateKeyFile}.pub`, options.authorizedKeys]) await chown(file, owner.uid, owner.gid)
   return { privateKeyFile, authorizedKeysLine: line, instructions: instructions(options, privateKeyFile) }
 }
-
-// restic's retention variables: an append-only agent must not have them (the server refuses deletions).
-const RETENTION_VARIABLES = ['KEEP_LAST', 'KEEP_HOURLY', 'KEEP_DAILY', 'KEEP_WEEKLY', 'KEEP_MONTHLY', 'KEEP_YEARLY', 'KEEP_WITHIN', 'PRUNE']
 
 /**
  * The commands that put the new secret `source` where the service reads `target`. Swarm secrets

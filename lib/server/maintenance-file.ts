@@ -1,8 +1,7 @@
 import { isAbsolute } from 'node:path'
 import type { Retention } from '../config/environment.js'
-import { readDataSubset, readRetention } from '../config/values.js'
+import { isRepositoryPath, readDataSubset, readRetention } from '../config/values.js'
 import { ConfigError } from '../errors.js'
-import { serveCommandAccess } from './authorized-keys.js'
 
 /** One repository the server maintains, as a line of MAINTENANCE_FILE gives it. */
 export interface MaintainedRepository {
@@ -32,7 +31,7 @@ export function readMaintenanceFile(text: string, source: string): MaintainedRep
     if (line === '') return
     const where = `line ${index + 1} of ${source}`
     const [name = '', passwordFile = '', ...settings] = line.split(/\s+/)
-    if (!serveCommandAccess(`rds-serve ${name}`)) throw new ConfigError(`${where} names the repository ${JSON.stringify(name)}; write it as agents' REPO_PATH does, such as "db" or "app/db".`)
+    if (!isRepositoryPath(name)) throw new ConfigError(`${where} names the repository ${JSON.stringify(name)}; write it as agents' REPO_PATH does, such as "db" or "app/db".`)
     if (!isAbsolute(passwordFile)) throw new ConfigError(`${where} needs the repository's password file after its name, as an absolute path such as /run/secrets/${name.replaceAll('/', '-')}-password.`)
     if (repositories.some((repository) => repository.name === name)) throw new ConfigError(`${where} names the repository ${name} a second time; keep one line for it.`)
     const policy: Record<string, string> = {}
