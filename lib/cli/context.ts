@@ -81,7 +81,7 @@ export async function withRestic(
 }
 
 /** Where runs are recorded (STATUS_FILE) and notified (NOTIFY_URLS). */
-export async function reporterFor(config: Config, log: Logger): Promise<Reporter> {
+export async function reporterFor(config: Pick<Config, 'notify' | 'statusFile'>, log: Logger): Promise<Reporter> {
   const notify = await notificationsFrom(config.notify, log)
   return new Reporter({ statusFile: config.statusFile, listeners: notify ? [notify] : [], log })
 }

@@ -8,7 +8,7 @@ import { describeKeys, serverAuthorizedKeys } from '../server/authorized-keys.js
 import { readServerConfig } from '../server/config.js'
 import { maintainAll, maintenanceJob } from '../server/maintenance.js'
 import { prepareMaintenance } from '../server/prepare.js'
-import type { CommandContext } from './context.js'
+import { reporterFor, type CommandContext } from './context.js'
 
 /** The server image's commands: its authorized keys, its maintenance, and sshd beside the schedule. */
 export function addServerCommands(program: Command, { cli, setExitCode }: CommandContext): void {
@@ -35,7 +35,8 @@ export function addServerCommands(program: Command, { cli, setExitCode }: Comman
     .option('-v, --verbose', "log restic's own output")
     .action(async (names: string[], options: { verbose?: boolean }) => {
       const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
-      const { repositories, context } = await prepareMaintenance(readServerConfig(cli.env), log)
+      const config = readServerConfig(cli.env)
+      const { repositories, context } = await prepareMaintenance(config, await reporterFor(config, log), log)
       const unknown = names.find((name) => !repositories.some((repository) => repository.name === name))
       if (unknown !== undefined) throw new ConfigError(`${unknown} is not in MAINTENANCE_FILE; name one of ${repositories.map((repository) => repository.name).join(', ')}.`)
       await maintainAll(names.length === 0 ? repositories : repositories.filter((repository) => names.includes(repository.name)), { ...context, signal: cli.stop })
@@ -49,7 +50,7 @@ export function addServerCommands(program: Command, { cli, setExitCode }: Comman
       const log = createLogger({ stream: cli.stderr })
       const config = readServerConfig(cli.env)
       if (!config.maintenanceAt) throw new ConfigError('MAINTENANCE_AT is not set; set it to a cron expression such as "0 4 * * *", or run sshd on its own.')
-      const { repositories, context } = await prepareMaintenance(config, log)
+      const { repositories, context } = await prepareMaintenance(config, await reporterFor(config, log), log)
       const stopRuns = new AbortController()
       let current: Promise<void> | undefined
       const cron = new Cron(config.maintenanceAt, { protect: () => log.warn('maintenance: skipped the run due now, because the last one is still going') }, async () => {

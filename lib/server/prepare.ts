@@ -3,8 +3,7 @@ import { join, relative } from 'node:path'
 import { readSecretFile } from '../config/secret-files.js'
 import type { Logger } from '../observe/log.js'
 import { ConfigError } from '../errors.js'
-import { notificationsFrom } from '../notify/listener.js'
-import { Reporter } from '../observe/reporter.js'
+import type { Reporter } from '../observe/reporter.js'
 import { serverAuthorizedKeys } from './authorized-keys.js'
 import type { ServerConfig } from './config.js'
 import { readMaintenanceFile, type MaintainedRepository } from './maintenance-file.js'
@@ -27,11 +26,11 @@ export async function findRepositories(dir: string, depth = 4): Promise<string[]
 
 /**
  * Everything the maintenance needs, checked: the repositories of MAINTENANCE_FILE (each password
- * file readable), the reporter, and the user restic runs as. It warns of what would go unnoticed: a
+ * file readable), and the user restic runs as; runs are reported to `reporter`. It warns of what would go unnoticed: a
  * repository on the disk that no line maintains, and an append-only key's repository whose policy
  * lacks keep-within, the only rule fake snapshots cannot push real ones out of.
  */
-export async function prepareMaintenance(config: ServerConfig, log: Logger): Promise<{ repositories: MaintainedRepository[]; context: Omit<MaintenanceContext, 'signal'> }> {
+export async function prepareMaintenance(config: ServerConfig, reporter: Reporter, log: Logger): Promise<{ repositories: MaintainedRepository[]; context: Omit<MaintenanceContext, 'signal'> }> {
   const repositories = readMaintenanceFile(await readSecretFile('MAINTENANCE_FILE', config.maintenanceFile, 'list of repositories to maintain'), `MAINTENANCE_FILE (${config.maintenanceFile})`)
   if (repositories.length === 0) throw new ConfigError(`MAINTENANCE_FILE (${config.maintenanceFile}) names no repository; add a line for each, e.g. "db /run/secrets/db-repo-password keep-within=30d".`)
   for (const repository of repositories) await readSecretFile(`the password file of ${repository.name} in MAINTENANCE_FILE`, repository.passwordFile, 'repository password')
@@ -48,8 +47,6 @@ export async function prepareMaintenance(config: ServerConfig, log: Logger): Pro
       )
     }
   }
-  const notify = await notificationsFrom(config.notify, log)
-  const reporter = new Reporter({ statusFile: config.statusFile, listeners: notify ? [notify] : [], log })
   const owner = await stat(config.repositoriesDir).catch(() => {
     throw new ConfigError(`the repositories' directory ${config.repositoriesDir} (REPOSITORIES_DIR) does not exist; mount the repositories' volume there.`)
   })
