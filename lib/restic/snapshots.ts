@@ -24,6 +24,13 @@ export interface SnapshotChoice {
 
 const filterArgs = (choice: SnapshotChoice) => [...(choice.host ? ['--host', choice.host] : []), ...(choice.tag ? ['--tag', choice.tag] : [])]
 
+/**
+ * restic dump, whose stdout is the caller's data (a tar archive, a database dump): --quiet keeps
+ * restic's own messages out of it, such as "repo already locked, waiting up to 30m0s for the lock",
+ * which restic prints to stdout and which once went into psql in the middle of a restore.
+ */
+export const dumpArgs = (...rest: string[]) => ['dump', '--quiet', ...rest]
+
 /** Collects stdout of a restic --json command that prints one JSON document or one per line. */
 export async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
   const lines: string[] = []

@@ -6,7 +6,7 @@ import { RunError } from '../errors.js'
 import { DUMP_TAG } from '../jobs/dump.js'
 import { formatBytes } from '../restic/backup-summary.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
+import { dumpArgs, resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
 import type { Logger } from '../observe/log.js'
 
 // Lines of the loader's stderr kept to explain its failure.
@@ -73,7 +73,7 @@ export async function restoreDump(restic: Restic, restore: DumpRestore, log: Log
     signal: restore.signal,
   }).finally(() => stderrLines.end())
   let readFailure: unknown
-  await runRestic(restic, ['dump', snapshot.id, path], { log, stdoutTo: dump, signal: restore.signal }).then(
+  await runRestic(restic, dumpArgs(snapshot.id, path), { log, stdoutTo: dump, signal: restore.signal }).then(
     () => dump.end(),
     (error) => {
       readFailure = error

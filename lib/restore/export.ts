@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream'
 import type { Logger } from '../observe/log.js'
 import { partialPath } from './directory.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { listPath, resolveSnapshot, type SnapshotChoice } from '../restic/snapshots.js'
+import { dumpArgs, listPath, resolveSnapshot, type SnapshotChoice } from '../restic/snapshots.js'
 
 export interface ExportOptions {
   choice: SnapshotChoice
@@ -23,7 +23,7 @@ export interface ExportOptions {
 export async function exportSnapshot(restic: Restic, options: ExportOptions, log: Logger): Promise<void> {
   const snapshot = await resolveSnapshot(restic, options.choice, log)
   if (options.path) await listPath(restic, snapshot, options.path, log)
-  const args = ['dump', '--archive', 'tar', snapshot.id, options.path ?? '/']
+  const args = dumpArgs('--archive', 'tar', snapshot.id, options.path ?? '/')
   if (!options.output) {
     await runRestic(restic, args, { log, stdoutTo: options.stdout })
     return
