@@ -436,7 +436,15 @@ async function runOnSimulatedSwarm() {
     await waitFor('the slow job to be known', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-slow' && job.node) || undefined, 60)
     const slow = rds(['backup', '--service', 'rds-test-slow'])
     const job = await waitFor('the slow job running on rds-sim2', async () => (await sim('rds-sim2', ['ps', '-q', '-f', 'label=rds.job=rds-test-slow', '-f', 'status=running'])).split('\n')[0] || undefined, 60)
-    await sleep(5000)
+    // Killed only once its restic holds its lock (a loaded machine may take a while to get there).
+    await waitFor('the slow job\'s lock in the repository', async () => {
+      const ids = (await inAgent(['runrestic', 'list', 'locks', '--no-lock'])).stdout.split('\n').filter(Boolean)
+      for (const id of ids) {
+        const lock = await inAgent(['runrestic', 'cat', 'lock', id, '--no-lock'])
+        if (lock.exitCode === 0 && /"hostname": "rds-job-rds-test-slow-/.test(lock.stdout)) return true
+      }
+      return undefined
+    }, 120)
     await sim('rds-sim2', ['kill', job])
     t.not((await slow).exitCode, 0, 'the killed backup failed')
     const removed = await waitFor('the dead job\'s lock removed by the check', async () => {
