@@ -68,7 +68,8 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
     const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
     const ownerIsDead = swarmLockOwner(docker)
-    const ensureRepository = ensuringRepositories(log)
+    // A repository is created only where no snapshot was ever recorded: one that vanished is a loud failure.
+    const ensureRepository = ensuringRepositories(log, (repository) => reporter.savedIn(repository))
     const controller = new Controller({
       docker,
       template,

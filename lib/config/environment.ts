@@ -88,6 +88,8 @@ export interface Config {
   backupFiles: boolean
   /** STOP_DURING_BACKUP: "pause" pauses SERVICE_NAME's containers on this node while BACKUP_PATH is backed up. */
   stopDuringBackup: 'none' | 'pause'
+  /** CREATE_REPOSITORY: "never" fails a backup into a repository that does not exist (the controller's jobs), "auto" creates it. */
+  createRepository: 'auto' | 'never'
 }
 
 export type ServerMode = 'sftp' | 'confined' | 'append-only'
@@ -161,6 +163,12 @@ function readStop(env: Env): Config['stopDuringBackup'] {
     throw new ConfigError('STOP_DURING_BACKUP=scale needs a Swarm manager; use the label rds.backup.stop=scale with MODE=swarm, or STOP_DURING_BACKUP=pause.')
   }
   throw new ConfigError(`STOP_DURING_BACKUP must be "pause" (pause SERVICE_NAME's containers during the backup) or "none", not ${JSON.stringify(stop)}.`)
+}
+
+function readCreateRepository(env: Env): Config['createRepository'] {
+  const create = value(env, 'CREATE_REPOSITORY') ?? 'auto'
+  if (create === 'auto' || create === 'never') return create
+  throw new ConfigError(`CREATE_REPOSITORY must be "auto" (create the repository if there is none and no snapshot was recorded there) or "never", not ${JSON.stringify(create)}.`)
 }
 
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
@@ -268,5 +276,6 @@ export function readConfig(env: Env): Config {
     dump,
     backupFiles: dump === undefined || value(env, 'BACKUP_PATH') !== undefined,
     stopDuringBackup,
+    createRepository: readCreateRepository(env),
   }
 }

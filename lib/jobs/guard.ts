@@ -8,11 +8,22 @@ import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 /** The tag a snapshot gets when the guard rejects it; later runs compare against the others. */
 export const REJECTED_TAG = 'rds-rejected'
 
+/** The guard's verdict on a snapshot that was saved whole but looks like lost data. */
+export class GuardRejection extends RunError {
+  override name = 'GuardRejection'
+}
+
 /**
  * What a new backup is compared with: the job's snapshots the guard did not reject, newest first
  * (the new one may be among them, when the backup was quicker than the lookup), or why they are unknown.
  */
 export type Reference = { accepted?: SnapshotInfo[]; unknown?: string }
+
+/**
+ * What a guarded backup saves: the job's files, or its dump (one file, `/<filename>`, tagged dump).
+ * A dump is only ever compared with earlier dumps of the same name, the files with the files.
+ */
+export type Guarded = { kind: 'files'; path: string } | { kind: 'dump'; path: string; tag: string; service: string }
 
 const percentFallen = (before: number, after: number) => (before > 0 ? Math.max(0, Math.round((1 - after / before) * 100)) : 0)
 
@@ -21,9 +32,10 @@ const percentFallen = (before: number, after: number) => (before > 0 ? Math.max(
  * repository a second time costs no wall time. Never rejects: a repository that does not exist yet
  * has no snapshots, and a lookup that fails says why.
  */
-export async function findReference(job: Job, restic: Restic, log: Logger): Promise<Reference> {
+export async function findReference(job: Job, guarded: Guarded, restic: Restic, log: Logger): Promise<Reference> {
   if (job.guard.maxShrink >= 100) return {}
-  const args = ['snapshots', '--json', '--no-lock', '--host', job.snapshotHost, '--path', job.backupPath]
+  const args = ['snapshots', '--json', '--no-lock', '--host', job.snapshotHost, '--path', guarded.path]
+  if (guarded.kind === 'dump') args.push('--tag', guarded.tag)
   try {
     const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
     const accepted = snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG) && snapshot.summary)
@@ -35,10 +47,11 @@ export async function findReference(job: Job, restic: Restic, log: Logger): Prom
 }
 
 /** Why a backup looks like a lost or emptied volume rather than the data, or undefined when it does not. */
-function rejection(job: Job, summary: BackupSummary, reference: Reference, log: Logger): string | undefined {
+function rejection(job: Job, guarded: Guarded, summary: BackupSummary, reference: Reference, log: Logger): string | undefined {
   const { minFiles, maxShrink } = job.guard
   const files = summary.total_files_processed
-  if (files < minFiles) return `it holds ${files} files, fewer than MIN_FILES (${minFiles})`
+  // A dump is one file, never empty (rds dump-stream refuses that): only its size tells.
+  if (guarded.kind === 'files' && files < minFiles) return `it holds ${files} files, fewer than MIN_FILES (${minFiles})`
   if (reference.unknown !== undefined) {
     log.warn(`guard: the size was not compared with the previous snapshot, which could not be read (${reference.unknown})`)
     return undefined
@@ -51,6 +64,12 @@ function rejection(job: Job, summary: BackupSummary, reference: Reference, log: 
     percentFallen(before.total_files_processed, files),
   )
   if (fallen <= maxShrink) return undefined
+  if (guarded.kind === 'dump') {
+    return (
+      `it is ${formatBytes(summary.total_bytes_processed)} where the dump in snapshot ${previous.short_id} of ${previous.time.slice(0, 19)} ` +
+      `was ${formatBytes(before.total_bytes_processed)}: ${fallen} % less, more than MAX_SHRINK (${maxShrink} %) allows`
+    )
+  }
   return (
     `it holds ${files} files and ${formatBytes(summary.total_bytes_processed)} where snapshot ${previous.short_id} of ${previous.time.slice(0, 19)} ` +
     `held ${before.total_files_processed} files and ${formatBytes(before.total_bytes_processed)}: ${fallen} % less, more than MAX_SHRINK (${maxShrink} %) allows`
@@ -63,8 +82,8 @@ function rejection(job: Job, summary: BackupSummary, reference: Reference, log: 
  * snapshot is kept (its data may matter) but tagged, so that later runs still compare against the
  * last good one, and the caller runs no retention after the failure.
  */
-export async function guardBackup(job: Job, restic: Restic, summary: BackupSummary, reference: Reference, log: Logger): Promise<void> {
-  const reason = rejection(job, summary, reference, log)
+export async function guardBackup(job: Job, guarded: Guarded, restic: Restic, summary: BackupSummary, reference: Reference, log: Logger): Promise<void> {
+  const reason = rejection(job, guarded, summary, reference, log)
   if (reason === undefined) return
   const id = summary.snapshot_id
   if (id) {
@@ -72,8 +91,14 @@ export async function guardBackup(job: Job, restic: Restic, summary: BackupSumma
       log.warn(`guard: could not tag snapshot ${id.slice(0, 8)} as ${REJECTED_TAG} (${error.message})`),
     )
   }
-  throw new RunError(
-    `the backup of ${job.backupPath} looks like a lost or emptied volume: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
+  if (guarded.kind === 'dump') {
+    throw new GuardRejection(
+      `the dump of ${guarded.service} (${guarded.path.slice(1)}) looks like one of an empty or another database: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
+        `Check that the service runs on the volume that holds its data (a task moved to another node gets a new, empty one); if the data really shrank, raise MAX_SHRINK.`,
+    )
+  }
+  throw new GuardRejection(
+    `the backup of ${guarded.path} looks like a lost or emptied volume: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
       `Check that the right volume is mounted (a task moved to another node gets a new, empty one); if the data really shrank, lower MIN_FILES or raise MAX_SHRINK.`,
   )
 }

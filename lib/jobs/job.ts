@@ -40,6 +40,8 @@ export interface Job {
   backupFiles: boolean
   /** "pause": hooks.service's containers on this node are paused while backupPath is backed up. */
   stop: 'none' | 'pause'
+  /** "never": a missing repository fails the run (exit 10); the controller decides about repositories. */
+  createRepository: 'auto' | 'never'
 }
 
 export function jobFromConfig(config: Config, repository: Repository): Job {
@@ -61,5 +63,6 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     dump: config.dump,
     backupFiles: config.backupFiles,
     stop: config.stopDuringBackup,
+    createRepository: config.createRepository,
   }
 }

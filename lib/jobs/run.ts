@@ -1,5 +1,5 @@
 import { describeSummary, formatBytes, type BackupSummary } from '../restic/backup-summary.js'
-import { findReference, guardBackup } from './guard.js'
+import { findReference, GuardRejection, guardBackup, type Guarded } from './guard.js'
 import { copySnapshots } from '../restic/copy.js'
 import { EXIT, RunError } from '../errors.js'
 import { describeDuration, goDurationMs } from '../config/duration.js'
@@ -8,6 +8,7 @@ import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
 import { forgetArgs } from '../restic/retention.js'
 import { runRestic, type Restic } from '../restic/command.js'
+import { vanished } from '../restic/init.js'
 import { takeRunLock } from './run-lock.js'
 import { withLockCare, type OwnerCheck } from './stale-locks.js'
 import { hostname } from 'node:os'
@@ -16,7 +17,7 @@ import { outcomeOf, type JobStatus } from '../observe/status.js'
 import type { Reporter } from '../observe/reporter.js'
 import { keepingTail } from '../observe/log.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
-import { dumpBackupArgs, dumpFailure, dumpStderrTail } from './dump.js'
+import { DUMP_TAG, dumpBackupArgs, dumpFailure, dumpStderrTail } from './dump.js'
 import type { Dump } from '../dumps/presets.js'
 import { pauseService, unpauseLeftovers } from './pause.js'
 import { chooseHookContainer } from './hooks.js'
@@ -129,7 +130,8 @@ function describeProgress(status: ResticBackupMessage): string {
 
 /**
  * Backs up, creating the repository first if, and only if, restic says there is none (exit code
- * 10). Trying the backup first, rather than checking for the repository before every run, saves
+ * 10), the job may create it (CREATE_REPOSITORY) and no snapshot of the job was recorded there.
+ * Trying the backup first, rather than checking for the repository before every run, saves
  * opening the repository (a key derivation and an ssh connection) on every run but the first.
  */
 async function backupCreatingRepository(
@@ -145,14 +147,16 @@ async function backupCreatingRepository(
   } catch (error) {
     if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
     const saved = previous?.lastSnapshot
-    if (saved && saved.repository === restic.repository.describe) {
+    const where = restic.repository.describe
+    if (saved && saved.repository === where) throw vanished(where, { ...saved, by: job.name })
+    if (job.createRepository === 'never') {
       throw new RunError(
-        `the repository ${restic.repository.describe} is gone, although snapshot ${saved.id.slice(0, 8)} was saved there at ${saved.time}; ` +
-          `refusing to start a new, empty one: restore the server's repository, or remove the job from STATUS_FILE to start afresh.`,
+        `there is no repository at ${where}, and this run may not create one (CREATE_REPOSITORY=never): ` +
+          `with MODE=swarm the controller creates repositories before their first job; if it existed, the server's repository is gone or its disk is not mounted.`,
         EXIT.noRepository,
       )
     }
-    context.log.info(`repository: none at ${restic.repository.describe} yet, creating it`)
+    context.log.info(`repository: none at ${where} yet, creating it`)
     await runRestic(restic, ['init'], { log: context.log })
     context.log.info('repository: created')
     await backup(job, restic, context, onSummary, source)
@@ -242,47 +246,55 @@ function killedRunOwner(job: Job, previous: JobStatus | undefined): OwnerCheck {
 }
 
 /**
- * Streams the dump from a container of the job's service into a snapshot of its own (tagged
- * dump); a dump that fails throws with its own last words, and no snapshot of it is saved.
+ * Backs up one source (the files, or the dump), then holds its snapshot against the guard, beside
+ * a lookup of the snapshots it is compared with. onSummary sees the summary also when restic then
+ * fails: an incomplete snapshot (exit code 3) was still saved.
  */
-async function saveDump(job: Job, dump: Dump, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck): Promise<BackupSummary | undefined> {
-  const { log } = context
-  const stderr = dumpStderrTail()
-  const { containerId } = await chooseHookContainer(await context.engine(), job.hooks.service!)
-  log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${job.hooks.service} into ${dump.filename}`)
-  let saved: BackupSummary | undefined
-  const source = { args: dumpBackupArgs(dump, containerId), onStderrLine: stderr.onStderrLine }
-  await withLockCare(restic, ownerIsDead, log, (locking) =>
-    backupCreatingRepository(job, locking, context, previous, (summary) => (saved = summary), source).catch((error) => {
-      throw error instanceof RunError && !context.signal?.aborted && error.exitCode !== EXIT.locked ? dumpFailure(dump, error, stderr.tail()) : error
-    }),
-  )
-  if (saved) log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)
-  return saved
-}
-
-/**
- * Backs up the job's path, then holds the snapshot against the guard. onSummary sees the summary
- * also when restic then fails: an incomplete snapshot (exit code 3) was still saved.
- */
-async function saveFiles(job: Job, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck, onSummary: (summary: BackupSummary) => void): Promise<void> {
-  const { log } = context
-  const reference = findReference(job, restic, log)
+async function saveGuarded(
+  job: Job,
+  guarded: Guarded,
+  source: BackupSource,
+  restic: Restic,
+  context: RunContext,
+  previous: JobStatus | undefined,
+  ownerIsDead: OwnerCheck,
+  onSummary: (summary: BackupSummary) => void,
+): Promise<BackupSummary | undefined> {
+  const reference = findReference(job, guarded, restic, context.log)
   try {
     let saved: BackupSummary | undefined
     const keep = (summary: BackupSummary) => {
       saved = summary
       onSummary(summary)
     }
-    await withLockCare(restic, ownerIsDead, log, (locking) => backupCreatingRepository(job, locking, context, previous, keep, filesSource(job)))
-    if (saved) {
-      log.info(`backup: ${describeSummary(saved)}`)
-      await guardBackup(job, restic, saved, await reference, log)
-    }
+    await withLockCare(restic, ownerIsDead, context.log, (locking) => backupCreatingRepository(job, locking, context, previous, keep, source))
+    if (saved) await guardBackup(job, guarded, restic, saved, await reference, context.log)
+    return saved
   } finally {
     // Never left running behind the run; it cannot fail.
     await reference
   }
+}
+
+/**
+ * Streams the dump from a container of the job's service into a snapshot of its own (tagged
+ * dump), held against the service's last accepted dump; a dump that fails throws with its own
+ * last words, and no snapshot of it is saved.
+ */
+async function saveDump(job: Job, dump: Dump, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck): Promise<BackupSummary | undefined> {
+  const { log } = context
+  const stderr = dumpStderrTail()
+  const service = job.hooks.service!
+  const { containerId } = await chooseHookContainer(await context.engine(), service)
+  log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${service} into ${dump.filename}`)
+  const source = { args: dumpBackupArgs(dump, containerId), onStderrLine: stderr.onStderrLine }
+  const guarded: Guarded = { kind: 'dump', path: `/${dump.filename}`, tag: DUMP_TAG, service }
+  const describe = (saved: BackupSummary) =>
+    log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)
+  return saveGuarded(job, guarded, source, restic, context, previous, ownerIsDead, describe).catch((error) => {
+    const failedToRun = error instanceof RunError && !(error instanceof GuardRejection) && !context.signal?.aborted && error.exitCode !== EXIT.locked
+    throw failedToRun ? dumpFailure(dump, error, stderr.tail()) : error
+  })
 }
 
 async function runLocked(job: Job, context: RunContext, previous: JobStatus | undefined): Promise<RunResult> {
@@ -324,7 +336,11 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
     let unpause: (() => Promise<number>) | undefined
     try {
       if (job.stop === 'pause') unpause = await pauseService(await context.engine(), job.hooks.service!, log)
-      await saveFiles(job, restic, context, previous, ownerIsDead, (saved) => (summary = saved))
+      const keep = (saved: BackupSummary) => {
+        summary = saved
+        log.info(`backup: ${describeSummary(saved)}`)
+      }
+      await saveGuarded(job, { kind: 'files', path: job.backupPath }, filesSource(job), restic, context, previous, ownerIsDead, keep)
       filesSaved = true
     } catch (error) {
       fail(error)

@@ -136,6 +136,18 @@ export class Reporter {
     await this.tellListeners((listener) => listener.finished(report, previous))
   }
 
+  /** A snapshot recorded as saved in this repository (by its name) by any job, if one was. */
+  async savedIn(repository: string): Promise<{ id: string; time: string; by: string } | undefined> {
+    const file = this.options.statusFile
+    if (!file) return undefined
+    const table = await readStatus(file)
+    for (const [name, status] of Object.entries(table.jobs)) {
+      const saved = status.lastSnapshot
+      if (saved?.repository === repository) return { id: saved.id, time: saved.time, by: name }
+    }
+    return undefined
+  }
+
   /** What is recorded of a job, if anything. */
   async status(job: string): Promise<JobStatus | undefined> {
     const file = this.options.statusFile

@@ -12,7 +12,7 @@ import { keepingTail } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { outcomeOf, snapshotRecord, type Outcome } from '../observe/status.js'
 import { formatBytes } from '../restic/backup-summary.js'
-import type { RunError } from '../errors.js'
+import { EXIT, type RunError } from '../errors.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { overdueAfterMs } from './overdue.js'
 import { restoreScaledServices, scaleBack, scaleDown } from '../docker/scale.js'
@@ -50,7 +50,11 @@ export interface ControllerOptions {
   checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
   /** A restore drill of the job's latest snapshot (DRILL_AT, rds.backup.drill-at): resolves to whether it passed. */
   drill?: (job: SwarmJob) => Promise<boolean>
-  /** Called before each run's job starts: creates its repository if there is none, and removes the locks dead owners left there. */
+  /**
+   * Called before each run's job starts: creates its repository if there is none (and none was
+   * ever recorded), and removes the locks dead owners left there. A RunError of exit code 10 (the
+   * repository vanished) fails the run.
+   */
   beforeRun?: (job: SwarmJob) => Promise<void>
   /** Applies the job's retention once it has backed up, called for one repository at a time. */
   applyRetention: (job: SwarmJob) => Promise<void>
@@ -78,7 +82,8 @@ export interface ControllerOptions {
 export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[] {
   const backup = job.backup!
   // STATUS_FILE empty: the controller records the run, and the job's container is thrown away.
-  const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=']
+  // CREATE_REPOSITORY=never: the controller decides about repositories (beforeRun), never a job.
+  const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=', 'CREATE_REPOSITORY=never']
   // A job with a dump and no volume backs up only the dump: BACKUP_PATH unset says so.
   if (backup.volumes.length > 0) env.push(`BACKUP_PATH=${VOLUMES_ROOT}`)
   if (backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause') env.push(`SERVICE_NAME=${job.service}`)
@@ -352,7 +357,13 @@ export class Controller {
     await this.sync('before a run')
     const current = this.jobs.get(job.name)?.job ?? job
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
-    await this.options.beforeRun?.(current).catch((error) => log.warn(`controller: ${job.name}: could not check its repository for dead locks: ${(error as Error).message}`))
+    try {
+      await this.options.beforeRun?.(current)
+    } catch (error) {
+      // A repository that vanished fails the run; anything else the job meets again, and says.
+      if ((error as RunError).exitCode === EXIT.noRepository) return finish(false, (error as Error).message, EXIT.noRepository)
+      log.warn(`controller: ${job.name}: could not check its repository: ${(error as Error).message}`)
+    }
     log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
     const scale = current.backup!.stop === 'scale'
     let outcome: JobOutcome | undefined

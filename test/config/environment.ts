@@ -36,6 +36,8 @@ t.test('the data-safety variables', async (t) => {
   t.equal(config.maxShrink, 100)
   t.equal(config.lockDir, '/run/rds/locks')
   t.equal(readConfig({ ...base, HOOK_TIMEOUT: '45m' }).hookTimeout, 2_700_000)
+  t.equal(readConfig(base).createRepository, 'auto')
+  t.equal(readConfig({ ...base, CREATE_REPOSITORY: 'never' }).createRepository, 'never')
 })
 
 t.test('every variable is read', async (t) => {

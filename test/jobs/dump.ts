@@ -121,6 +121,27 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     t.equal((await snapshots(dumpEnv(POSTGRES))).length, before, 'no snapshot of any of them')
   })
 
+  t.test('a dump of an empty database, as after a move onto an empty volume, is rejected against the last accepted dump and retention keeps the good ones', async (t) => {
+    const env = dumpEnv(POSTGRES, { DUMP_COMMAND: 'postgres', REPO_PATH: 'dump-guard', KEEP_LAST: '1', PRUNE: 'true' })
+    const good = await runBin(RDS, ['backup'], env)
+    t.equal(good.exitCode, 0, good.stderr)
+    // What pg_dumpall gives of a fresh cluster: the roles, and no data.
+    const empty = { ...env, DUMP_COMMAND: 'pg_dumpall -U postgres --globals-only', DUMP_FILENAME: 'pg_dumpall.sql' }
+    for (let night = 0; night < 2; night++) {
+      const rejected = await runBin(RDS, ['backup'], empty)
+      t.equal(rejected.exitCode, 1, rejected.stderr)
+      t.match(
+        rejected.stderr,
+        /the dump of rds-test-dump-postgres \(pg_dumpall\.sql\) looks like one of an empty or another database: it is [\d.]+ (?:B|KiB) where the dump in snapshot [0-9a-f]{8} of \S+ was [\d.]+ MiB: \d+ % less, more than MAX_SHRINK \(50 %\) allows; it was kept \(tagged rds-rejected\) and retention did not run/,
+      )
+      t.notMatch(rejected.stderr, /retention:/)
+    }
+    const kept = await snapshots(env)
+    t.same(kept.map((snapshot) => snapshot.tags ?? []).sort(), [['dump'], ['dump', 'rds-rejected'], ['dump', 'rds-rejected']], 'the good dump and both rejected ones are kept')
+    const again = await runBin(RDS, ['backup'], env)
+    t.equal(again.exitCode, 0, 'the whole database is accepted again')
+  })
+
   t.test('a dump and a folder in one run: two snapshots, each kept by retention in its own group; a failed dump still lets the folder be saved', async (t) => {
     const data = await mkdtemp(join(tmpdir(), 'rds-dump-files-'))
     t.teardown(() => rm(data, { recursive: true, force: true }))

@@ -66,11 +66,23 @@ t.test('a repository that vanished under an agent that has backed up to it is no
   await rm(join(fixture.server.home, 'vanishing'), { recursive: true })
   const gone = await runBin(RDS, ['backup'], env)
   t.equal(gone.exitCode, 10)
-  t.match(gone.stderr, /the repository vanishing on \S+ is gone, although snapshot [0-9a-f]{8} was saved there at \S+; refusing to start a new, empty one/)
+  t.match(gone.stderr, /the repository vanishing on \S+ is gone, although snapshot [0-9a-f]{8} of \S+ was saved there at \S+; refusing to start a new, empty one/)
   await t.rejects(stat(join(fixture.server.home, 'vanishing')), 'no new repository was made')
   const status = await runBin(RDS, ['status'], env)
   t.equal(status.exitCode, 1)
   t.match(status.stdout, /FAILING; last success \S+; last run FAILED \S+ \(exit 10\): the repository vanishing .* is gone/)
+})
+
+t.test('CREATE_REPOSITORY=never: a run into a repository that does not exist fails with exit 10 and creates none', async (t) => {
+  const volume = await freshVolume(t, 2)
+  const env = fixture.server.env(volume, { REPO_PATH: 'never-made', CREATE_REPOSITORY: 'never' })
+  const run = await runBin(RDS, ['backup'], env)
+  t.equal(run.exitCode, 10)
+  t.match(run.stderr, /there is no repository at never-made on \S+, and this run may not create one \(CREATE_REPOSITORY=never\)/)
+  await t.rejects(stat(join(fixture.server.home, 'never-made')), 'no repository was made')
+  const bad = await runBin(RDS, ['backup'], { ...env, CREATE_REPOSITORY: 'yes' })
+  t.equal(bad.exitCode, 2)
+  t.match(bad.stderr, /CREATE_REPOSITORY must be "auto" .* or "never", not "yes"\./)
 })
 
 t.test('a reference that cannot be read is said, and the backup, which holds files, is kept as good', async (t) => {

@@ -13,6 +13,7 @@ import { restoreScaledServices } from '../../lib/docker/scale.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
 import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib/schedule/controller.js'
 import { Reporter } from '../../lib/observe/reporter.js'
+import { EXIT, RunError } from '../../lib/errors.js'
 import { readStatus } from '../../lib/observe/status.js'
 import type { SwarmJob } from '../../lib/jobs/discover.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
@@ -152,6 +153,19 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'no job service is left')
     t.equal(await dangling(), danglingBefore, "no anonymous volume is left: restic's cache is the volume rds-restic-cache")
     t.equal((await docker(['volume', 'inspect', CACHE_VOLUME])).exitCode, 0)
+  })
+
+  t.test('a repository that vanished (beforeRun says so, exit 10) fails the run with its sentence and starts no job', async (t) => {
+    const gone = 'the repository unused on the server is gone, although snapshot aaaaaaaa of rds-ctl-app was saved there at 2026-01-01T03:00:00Z; refusing to start a new, empty one.'
+    options.beforeRun = async () => {
+      throw new RunError(gone, EXIT.noRepository)
+    }
+    t.teardown(() => void (options.beforeRun = undefined))
+    const jobsBefore = (text().match(/rds-ctl-app: starting on/g) ?? []).length
+    const last = await controller.runNow(APP)
+    t.match(last, { ok: false, message: gone })
+    t.match((await readStatus(statusFile)).jobs[APP], { lastAttempt: { ok: false, exitCode: 10, message: gone } })
+    t.equal((text().match(/rds-ctl-app: starting on/g) ?? []).length, jobsBefore, 'no job was started')
   })
 
   t.test('rds.backup.stop=scale: scaled to 0 for the run, and back to its replica count after it, also a failed one; the downtime is recorded', async (t) => {
