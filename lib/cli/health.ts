@@ -7,7 +7,7 @@ import { describeJob, readStatusFile } from './status.js'
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('health')
-    .description('the image\'s health check, from STATUS_FILE: exit 1 only when a job is OVERDUE (no success within OVERDUE_AFTER) or the agent has stopped recording; a failed run alone is reported, not unhealthy')
+    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording, or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
     .action(async () => {
       const table = await readStatusFile(cli)
       const now = new Date()
@@ -21,7 +21,10 @@ export function addHealthCommand(program: Command, { cli, setExitCode }: Command
       // Swarm replaces an unhealthy task, and would stop the runs in progress: they are left to finish.
       const running = names.filter((name) => isRunning(table.jobs[name]!))
       for (const name of names) cli.stdout.write(`${describeJob(name, table.jobs[name]!, now)}\n`)
-      if (overdue.length > 0 && running.length > 0) cli.stdout.write(`${overdue.length} job(s) OVERDUE, but unhealthy only once the runs in progress have ended (${running.join(', ')})\n`)
+      // The controller's health is its own liveness: Swarm would replace it for one service's
+      // silence, and every other service's runs (and an operator's restore in it) with it.
+      if (overdue.length > 0 && cli.env.MODE?.trim() === 'swarm') cli.stdout.write(`${overdue.length} job(s) OVERDUE (notified, and in rds status); the controller itself is healthy\n`)
+      else if (overdue.length > 0 && running.length > 0) cli.stdout.write(`${overdue.length} job(s) OVERDUE, but unhealthy only once the runs in progress have ended (${running.join(', ')})\n`)
       else if (overdue.length > 0) problems.push(`${overdue.length} job(s) OVERDUE: ${overdue.join(', ')}`)
       if (names.length === 0) cli.stdout.write('no job has been recorded yet\n')
       if (problems.length > 0) {

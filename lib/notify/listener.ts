@@ -11,7 +11,7 @@ import type { Notification, NotifyEvent } from './message.js'
 import type { Notifier } from './notifier.js'
 import { webhookSender } from './webhook.js'
 
-export const NOTIFY_EVENTS: NotifyEvent[] = ['failure', 'recovery', 'success']
+export const NOTIFY_EVENTS: NotifyEvent[] = ['failure', 'overdue', 'recovery', 'success']
 
 /** The destination a URL names, by its scheme; a ConfigError for a URL that names none. */
 export function notifierFor(raw: string, index: number): Notifier {
@@ -38,9 +38,9 @@ export async function notificationsFrom(notify: Config['notify'], log: Logger): 
 export function notifications(urls: string | undefined, notifyOn: string | undefined, log: Logger): RunListener | undefined {
   const notifiers = (urls ?? '').split(/[,\n]/).map((url) => url.trim()).filter(Boolean).map(notifierFor)
   if (notifiers.length === 0) return undefined
-  const events = (notifyOn ?? 'failure,recovery').split(',').map((event) => event.trim()).filter(Boolean)
+  const events = (notifyOn ?? 'failure,overdue,recovery').split(',').map((event) => event.trim()).filter(Boolean)
   for (const event of events) {
-    if (!NOTIFY_EVENTS.includes(event as NotifyEvent)) throw new ConfigError(`NOTIFY_ON names "${event}"; use a comma-separated list of failure, recovery and success.`)
+    if (!NOTIFY_EVENTS.includes(event as NotifyEvent)) throw new ConfigError(`NOTIFY_ON names "${event}"; use a comma-separated list of failure, overdue, recovery and success.`)
   }
   log.info(`notify: ${notifiers.map((notifier) => notifier.describe).join(', ')} on ${events.join(', ')}`)
   return new NotifyingListener(notifiers, new Set(events as NotifyEvent[]), log)
@@ -72,9 +72,17 @@ class NotifyingListener implements RunListener {
   }
 
   async finished(report: RunReport, previous: Outcome | undefined): Promise<void> {
-    const event: NotifyEvent = !report.outcome.ok ? 'failure' : previous && !previous.ok ? 'recovery' : 'success'
+    const event: NotifyEvent = !report.outcome.ok ? 'failure' : (previous && !previous.ok) || report.endsOverdue ? 'recovery' : 'success'
     const wanted = this.notifiers.filter((notifier) => notifier.everyRun || this.events.has(event))
     const notification: Notification = { event, report, agent: this.agent }
     await this.each(wanted, `the ${event} of ${report.job}'s ${report.kind}`, (notifier) => notifier.send(notification))
+  }
+
+  // Not to the notifiers of every run (healthchecks.io): their service keeps its own clock.
+  async overdue(report: RunReport): Promise<void> {
+    if (!this.events.has('overdue')) return
+    const wanted = this.notifiers.filter((notifier) => !notifier.everyRun)
+    const notification: Notification = { event: 'overdue', report, agent: this.agent }
+    await this.each(wanted, `that ${report.job} is OVERDUE`, (notifier) => notifier.send(notification))
   }
 }

@@ -1,7 +1,10 @@
 import type { RunReport } from '../observe/reporter.js'
 
-/** Why a notification is sent: a run failed, succeeded after a failure, or (NOTIFY_ON) succeeded. */
-export type NotifyEvent = 'failure' | 'recovery' | 'success'
+/**
+ * Why a notification is sent: a run failed, a job went without a success for longer than its limit
+ * (OVERDUE), a run succeeded after a failure or an OVERDUE spell, or (NOTIFY_ON) succeeded.
+ */
+export type NotifyEvent = 'failure' | 'overdue' | 'recovery' | 'success'
 
 export interface Notification {
   event: NotifyEvent
@@ -15,6 +18,7 @@ const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore dril
 export function subjectOf({ event, report }: Notification): string {
   const what = `${WHAT[report.kind]} of ${report.job}`
   if (event === 'failure') return `[rds] FAILED: ${what}`
+  if (event === 'overdue') return `[rds] OVERDUE: ${what}`
   if (event === 'recovery') return `[rds] recovered: ${what} succeeded again`
   return `[rds] ${what} succeeded`
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import type { Logger } from './log.js'
-import { HEARTBEAT_MS, jobStatus, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { describeDuration } from '../config/duration.js'
+import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
 /**
  * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
@@ -33,12 +34,16 @@ export interface RunReport {
   checked?: { repository: string; sizeBytes?: number; jobs: string[] }
   /** A backup that stopped its service (rds.backup.stop): for how many seconds. */
   downtimeSeconds?: number
+  /** A success that ends an OVERDUE episode that was notified: a recovery, whatever the run before it. */
+  endsOverdue?: boolean
 }
 
 /** Told of every run's start and end, and whether the run before it had failed: e-mail, webhooks. */
 export interface RunListener {
   started(job: string, kind: RunKind): Promise<void>
   finished(report: RunReport, previous: Outcome | undefined): Promise<void>
+  /** A job has gone without a success for longer than its limit: told once per episode. */
+  overdue(report: RunReport): Promise<void>
 }
 
 /**
@@ -87,11 +92,37 @@ export class Reporter {
     })
   }
 
-  /** Keeps the heartbeat going until `stop` is aborted: `rds health` takes silence for a hung agent. */
+  /**
+   * Keeps the heartbeat going until `stop` is aborted (`rds health` takes silence for a hung
+   * agent), and with each beat notices the jobs that have become OVERDUE.
+   */
   keepHeartbeat(stop: AbortSignal): void {
-    const beat = setInterval(() => void this.update((table) => void (table.heartbeatAt = new Date().toISOString())), HEARTBEAT_MS)
+    const beat = setInterval(() => void this.noticeOverdue(), HEARTBEAT_MS)
     beat.unref()
     stop.addEventListener('abort', () => clearInterval(beat), { once: true })
+  }
+
+  /**
+   * Writes the heartbeat, and tells the listeners of each job that has become OVERDUE since it was
+   * last told (once per episode: the next success ends it, with a recovery). A job never becomes
+   * OVERDUE while a run of it is going.
+   */
+  async noticeOverdue(now = new Date()): Promise<void> {
+    const newlyOverdue: RunReport[] = []
+    await this.update((table) => {
+      table.heartbeatAt = now.toISOString()
+      for (const [name, status] of Object.entries(table.jobs)) {
+        if (status.overdueNotifiedAt || !isOverdue(status, now) || status.running) continue
+        status.overdueNotifiedAt = now.toISOString()
+        const since = status.lastSuccess ? `its last success at ${status.lastSuccess.finishedAt}` : `it was first seen at ${status.watchedSince}, and it has never succeeded`
+        const message = `no successful backup of ${name} for longer than ${describeDuration(status.overdueAfterSeconds! * 1000)} (OVERDUE_AFTER): ${since}${status.lastAttempt && !status.lastAttempt.ok ? `; its last run failed: ${status.lastAttempt.message}` : ''}`
+        newlyOverdue.push({ job: name, kind: 'backup', outcome: { startedAt: overdueAt(status)!.toISOString(), finishedAt: now.toISOString(), ok: false, message, durationSeconds: 0 }, snapshot: status.lastSnapshot })
+      }
+    })
+    for (const report of newlyOverdue) {
+      this.options.log.error(`status: ${report.job} is OVERDUE: ${report.outcome.message}`)
+      await this.tellListeners((listener) => listener.overdue(report))
+    }
   }
 
   async started(job: string, kind: RunKind): Promise<void> {
@@ -106,6 +137,7 @@ export class Reporter {
   private readonly lastOutcomes = new Map<string, Outcome>()
 
   async finished(report: RunReport): Promise<void> {
+    // The report may learn in the status that it ends an OVERDUE episode.
     const key = `${report.kind} ${report.job}`
     let previous = this.lastOutcomes.get(key)
     this.lastOutcomes.set(key, report.outcome)
@@ -121,6 +153,10 @@ export class Reporter {
       const status = (table.jobs[report.job] ??= { watchedSince: report.outcome.startedAt })
       if (recordsAttempts(report.kind)) {
         previous = status.lastAttempt
+        if (report.outcome.ok && status.overdueNotifiedAt) {
+          report = { ...report, endsOverdue: true }
+          delete status.overdueNotifiedAt
+        }
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot
         if (report.snapshots !== undefined) status.snapshots = report.snapshots

@@ -49,6 +49,8 @@ export interface JobStatus {
   lastDowntimeSeconds?: number
   /** A label error: the job cannot run until it is mended. */
   error?: string
+  /** When the job was noticed OVERDUE and notified (once per episode); cleared by its next success. */
+  overdueNotifiedAt?: string
 }
 
 /** What STATUS_FILE holds: every job's status, and the agent's heartbeat. */

@@ -46,6 +46,11 @@ t.test('a job whose schedule passes without success is OVERDUE and unhealthy, un
   const overdue = await rds(['health'], env)
   t.equal(overdue.exitCode, 1)
   t.match(overdue.stdout, /^restic-docker-swarm: OVERDUE; no success yet; OVERDUE since \S+\nunhealthy: 1 job\(s\) OVERDUE: restic-docker-swarm\n$/)
+  // The same table read by the controller's health check: OVERDUE is no reason to replace it.
+  const controller = await rds(['health'], { STATUS_FILE: env.STATUS_FILE!, MODE: 'swarm' })
+  t.equal(controller.exitCode, 0, 'with MODE=swarm an OVERDUE job leaves the controller healthy')
+  t.match(controller.stdout, /OVERDUE since \S+\n1 job\(s\) OVERDUE \(notified, and in rds status\); the controller itself is healthy\n$/)
+  t.equal((await rds(['status'], env)).exitCode, 1, 'rds status still exits 1 for it')
   t.equal((await rds(['backup'], env)).exitCode, 0, 'a good run, beside the agent')
   t.match(await rds(['health'], env), { exitCode: 0, stdout: /^restic-docker-swarm: OK; last success/ })
   t.equal(agent.exitCode, null, 'the agent ran all along')

@@ -11,6 +11,9 @@ import { execa } from 'execa'
 import { SMTPServer } from 'smtp-server'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { freePort, useServerAndData } from '../fixtures/sftp-server.js'
+import { captureLogger } from '../fixtures/log.js'
+import { notifications } from '../../lib/notify/listener.js'
+import { Reporter } from '../../lib/observe/reporter.js'
 
 const fixture = useServerAndData(t)
 const WEBHOOK_TOKEN = 'webhook-token-not-for-logs'
@@ -131,7 +134,7 @@ t.test('bad notification settings are refused before anything runs, without the 
     [{ NOTIFY_URLS: 'https://ok.example.com/hook,pw-secret' }, /^rds: NOTIFY_URLS: entry 2 is not a URL; use https:\/\/\.\.\./],
     [{ NOTIFY_URLS: 'smtp://u:pw-secret@mail.example.com' }, /^rds: NOTIFY_URLS: entry 1 \(e-mail to mail\.example\.com\) needs \?from=ADDRESS&to=ADDRESS/],
     [{ NOTIFY_URLS: 'smtp://u:pw-secret@mail.example.com?from=a@b&to=c@d&tls=off' }, /has a password and tls=off; a password is sent only over TLS/],
-    [{ NOTIFY_URLS: 'https://x.example.com/pw-secret', NOTIFY_ON: 'failure,sometimes' }, /^rds: NOTIFY_ON names "sometimes"; use a comma-separated list of failure, recovery and success\.\n$/],
+    [{ NOTIFY_URLS: 'https://x.example.com/pw-secret', NOTIFY_ON: 'failure,sometimes' }, /^rds: NOTIFY_ON names "sometimes"; use a comma-separated list of failure, overdue, recovery and success\.\n$/],
     [{ NOTIFY_URLS: 'https://x.example.com/pw-secret', NOTIFY_URLS_FILE: '/x' }, /^rds: NOTIFY_URLS and NOTIFY_URLS_FILE are both set; keep one/],
     [{ NOTIFY_URLS_FILE: '/nonexistent/urls' }, /^rds: NOTIFY_URLS_FILE is \/nonexistent\/urls, which does not exist/],
   ]
@@ -142,4 +145,29 @@ t.test('bad notification settings are refused before anything runs, without the 
     t.notMatch(run.stderr, 'pw-secret')
     t.notMatch(run.stderr, 'run: starting', 'nothing ran')
   }
+})
+
+t.test('a job that goes OVERDUE is told once per episode to the webhook (never to healthchecks, which keeps its own clock), and its next success is a recovery', async (t) => {
+  const http = await httpListener(t)
+  const dir = await mkdtemp(join(tmpdir(), 'rds-overdue-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const { log, text } = captureLogger()
+  const listener = notifications(`http://127.0.0.1:${http.port}/hook, hc+http://127.0.0.1:${http.port}/ping/{job}`, undefined, log)!
+  const reporter = new Reporter({ statusFile: join(dir, 'status.json'), listeners: [listener], log })
+  await reporter.watch([{ name: 'stack_db', schedule: '0 3 * * *', overdueAfterMs: 60_000 }])
+  const start = Date.now()
+  await reporter.noticeOverdue(new Date(start + 30_000))
+  t.same(http.received, [], 'not yet overdue: nothing sent')
+  await reporter.noticeOverdue(new Date(start + 61_000))
+  await reporter.noticeOverdue(new Date(start + 120_000))
+  t.same(http.received.map((request) => request.path), ['/hook'], 'one notification for the episode, and no healthchecks ping')
+  t.match(JSON.parse(http.received[0]!.body), { event: 'overdue', kind: 'backup', job: 'stack_db', ok: false, message: /^no successful backup of stack_db for longer than 1m? ?\S* \(OVERDUE_AFTER\): it was first seen at \S+, and it has never succeeded$/ })
+  t.match(text(), /ERROR status: stack_db is OVERDUE/)
+
+  const ok = { startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), ok: true, message: 'backed up', durationSeconds: 1, exitCode: 0 }
+  await reporter.finished({ job: 'stack_db', kind: 'backup', outcome: ok })
+  t.match(JSON.parse(http.received.find((request) => request.path === '/hook' && request.body.includes('recovery'))!.body), { event: 'recovery', ok: true }, 'the success after it is a recovery')
+  const before = http.received.filter((request) => request.path === '/hook').length
+  await reporter.noticeOverdue(new Date(Date.now() + 61_000))
+  t.equal(http.received.filter((request) => request.path === '/hook').length, before + 1, 'a new episode is told again')
 })

@@ -16,12 +16,16 @@ t.test('runs are recorded in STATUS_FILE and told to the listeners with the outc
   const listener: RunListener = {
     started: async (job, kind) => void heard.push(`started ${job} ${kind}`),
     finished: async (report: RunReport, previous: Outcome | undefined) => void heard.push(`finished ${report.job} ${report.outcome.ok} after ${previous?.ok ?? 'none'}`),
+    overdue: async (report: RunReport) => void heard.push(`overdue ${report.job}`),
   }
   const broken: RunListener = {
     started: async () => {
       throw new Error('the webhook is down')
     },
     finished: async () => {
+      throw new Error('the webhook is down')
+    },
+    overdue: async () => {
       throw new Error('the webhook is down')
     },
   }
@@ -56,7 +60,7 @@ t.test('runs are recorded in STATUS_FILE and told to the listeners with the outc
 
 t.test('without STATUS_FILE nothing is written, and listeners still hear', async (t) => {
   const heard: string[] = []
-  const reporter = new Reporter({ log: captureLogger().log, listeners: [{ started: async () => void heard.push('started'), finished: async () => void heard.push('finished') }] })
+  const reporter = new Reporter({ log: captureLogger().log, listeners: [{ started: async () => void heard.push('started'), finished: async () => void heard.push('finished'), overdue: async () => void heard.push('overdue') }] })
   t.notOk(reporter.recording)
   await reporter.started('app', 'backup')
   await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'ok') })
