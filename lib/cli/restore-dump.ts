@@ -80,8 +80,10 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
     const outcome = await runJobService(
       swarm.docker,
       swarm.template,
+      swarm.ledger,
       {
         name: `restore-dump-${job.name}`,
+        maxRunMs: job.backup!.maxRunTime,
         nodeId: node.nodeId,
         volumes: [],
         env: jobEnvironment(job, swarm.jobEnv),
@@ -91,7 +93,7 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
       cli.stop,
     )
     if (outcome.exitCode === 0) return EXIT.ok
-    plainLog.error(`restore-dump: ${outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `failed with exit code ${outcome.exitCode}; its log is above`}`)
+    plainLog.error(`restore-dump: ${outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `failed with exit code ${outcome.exitCode}; its log is above`}`)
     return outcome.exitCode ?? EXIT.failure
   })
 }

@@ -1,4 +1,5 @@
 import type Docker from 'dockerode'
+import { join } from 'node:path'
 import { reporterFor, withRestic, type CliContext } from './context.js'
 import type { JobTemplate } from '../docker/job-service.js'
 import { ownJobTemplate } from '../docker/own-service.js'
@@ -7,6 +8,7 @@ import type { SwarmJob } from '../jobs/discover.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { swarmLockOwner } from '../docker/lock-owners.js'
+import { JobLedger } from '../docker/job-ledger.js'
 import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../jobs/drill.js'
 import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
@@ -44,6 +46,8 @@ export interface SwarmContext {
   resticFor: (repoPath: string) => Restic
   /** What every job gets of the controller's environment (see jobEnvironment). */
   jobEnv: string[]
+  /** The job services' names in this Swarm, and which have ended. */
+  ledger: JobLedger
 }
 
 export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller, swarm: SwarmContext) => Promise<number>): Promise<number> {
@@ -67,13 +71,15 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     if (!jobEnv.some((variable) => variable.startsWith('RETRY_LOCK='))) jobEnv.push(`RETRY_LOCK=${retryLock}`)
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
     const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
-    const ownerIsDead = swarmLockOwner(docker)
+    const ledger = await JobLedger.of(docker, join(config.lockDir, 'ended-jobs'))
+    const ownerIsDead = swarmLockOwner(docker, ledger)
     // A repository is created only where no snapshot was ever recorded: one that vanished is a loud failure.
     const ensureRepository = ensuringRepositories(log, (repository) => reporter.savedIn(repository))
     const controller = new Controller({
       docker,
       template,
-      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, drillAt: config.drill.at, serverMode: config.serverMode },
+      ledger,
+      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime, drillAt: config.drill.at, serverMode: config.serverMode },
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
       drill: (job) =>
@@ -106,6 +112,6 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
-    return (await use(controller, { docker, template, resticFor, jobEnv })) ?? EXIT.ok
+    return (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok
   })
 }

@@ -90,6 +90,8 @@ export interface Config {
   stopDuringBackup: 'none' | 'pause'
   /** CREATE_REPOSITORY: "never" fails a backup into a repository that does not exist (the controller's jobs), "auto" creates it. */
   createRepository: 'auto' | 'never'
+  /** MAX_RUN_TIME, in ms: how long a job of the controller may run before it is stopped (MODE=swarm). */
+  maxRunTime: number
 }
 
 export type ServerMode = 'sftp' | 'confined' | 'append-only'
@@ -115,6 +117,7 @@ export const DEFAULTS = {
   stallTimeout: '15m',
   minFiles: 1,
   maxShrink: 50,
+  maxRunTime: '24h',
 } as const
 
 function sshDestination(env: Env): { user: string; host: string } {
@@ -225,6 +228,9 @@ export function readConfig(env: Env): Config {
   if (mode !== 'service' && mode !== 'swarm') {
     throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
   }
+  if (mode !== 'swarm' && value(env, 'MAX_RUN_TIME') !== undefined) {
+    throw new ConfigError('MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller\'s jobs; a single agent\'s backup that stands still is stopped after STALL_TIMEOUT. Unset MAX_RUN_TIME.')
+  }
   return {
     mode,
     jobsFile: value(env, 'JOBS_FILE') === undefined ? undefined : absolutePath(env, 'JOBS_FILE', ''),
@@ -277,5 +283,6 @@ export function readConfig(env: Env): Config {
     backupFiles: dump === undefined || value(env, 'BACKUP_PATH') !== undefined,
     stopDuringBackup,
     createRepository: readCreateRepository(env),
+    maxRunTime: timeoutDuration(env, 'MAX_RUN_TIME', DEFAULTS.maxRunTime),
   }
 }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -7,6 +6,8 @@ import type { BackupVolume } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
 import { demultiplexer } from './stream.js'
 import { JOB_LABEL } from './swarm.js'
+import type { JobLedger } from './job-ledger.js'
+import { awaitJobTask } from './job-task.js'
 
 /** What every job service has of the controller's own service: its image, networks and secrets. */
 export interface JobTemplate {
@@ -24,12 +25,14 @@ export interface JobRequest {
   env: string[]
   /** What the job runs: `rds backup` unless said otherwise (`rds restore-dump`). */
   command?: string[]
+  /** How long the job may run once started before it is stopped (MAX_RUN_TIME, rds.backup.max-run-time). */
+  maxRunMs: number
 }
 
 export interface JobOutcome {
   /** The job's exit code; undefined when it never ran (rejected, or stopped before it started). */
   exitCode?: number
-  /** Why it did not run or ended without an exit code, from Swarm. */
+  /** Why it did not run, or was given up without an exit code (awaitJobTask). */
   reason?: string
   /** When the backup began on the node, by the job's own log: how long Swarm took to start it. */
   backupStartedAt?: string
@@ -45,38 +48,10 @@ export const DOCKER_SOCKET = '/var/run/docker.sock'
 // volume behind (Swarm does not remove those with the job).
 export const CACHE_VOLUME = 'rds-restic-cache'
 export const CACHE_DIR = '/var/cache/restic'
-// Task states after which a job task will not change (RestartPolicy none).
-export const FINAL_STATES = new Set(['complete', 'failed', 'rejected', 'shutdown', 'orphaned', 'remove'])
-// A task that is not running this long after the job was created (a node down, no room) is given up.
-const START_TIMEOUT_MS = 5 * 60_000
-const STARTED_STATES = new Set(['running', ...FINAL_STATES])
-// How often a running job's task is looked at: Swarm sends no event for a task on another node.
-const POLL_MS = 1000
 // The job's restic needs time to remove its lock when stopped.
 const STOP_GRACE_NS = 60e9
-
-/**
- * The start of every job service's name, which is also its container's host name: restic records
- * it in its locks, so that the lock of a job that no longer exists is known for dead.
- */
-export const JOB_HOSTNAME_PREFIX = 'rds-job-'
-
-/** Service names, and host names, are at most 63 letters, digits and dashes. */
-function serviceName(jobName: string): string {
-  const slug = jobName.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40)
-  return `${JOB_HOSTNAME_PREFIX}${slug}-${Date.now().toString(36)}`
-}
-
-interface TaskInfo {
-  Status?: { State?: string; Err?: string; ContainerStatus?: { ExitCode?: number } }
-}
-
-/** The job's one task: its state, and whether it has ended. */
-async function jobTask(docker: Docker, serviceId: string): Promise<{ task?: TaskInfo; finished: boolean }> {
-  const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as TaskInfo[]
-  const finished = tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
-  return { task: finished ?? tasks[0], finished: finished !== undefined }
-}
+// How long a finished job's log may take to read: a node that went away may never answer.
+const LOG_TIMEOUT_MS = 60_000
 
 /**
  * A finished job service's output, line by line, stdout and stderr in the order written. Read
@@ -166,12 +141,12 @@ export async function createJobService(docker: Docker, spec: JobServiceSpec): Pr
 
 /**
  * Runs `rds backup` once as a Swarm job on the node that holds the volumes, mounted read-only at
- * /volumes/<name>, with the Docker socket for the hooks. Waits for it to end, relays its log, and
- * removes the service, whatever happened. Aborting `signal` removes it at once (Swarm sends the
- * backup SIGTERM, and restic removes its lock).
+ * /volumes/<name>, with the Docker socket for the hooks. Waits until the run is decided (see
+ * awaitJobTask), relays its log, and then removes the service. Aborting `signal` removes it at
+ * once (Swarm sends the backup SIGTERM, and restic removes its lock).
  */
-export async function runJobService(docker: Docker, template: JobTemplate, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
-  const name = serviceName(request.name)
+export async function runJobService(docker: Docker, template: JobTemplate, ledger: JobLedger, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
+  const name = ledger.serviceName(request.name)
   const serviceId = await createJobService(docker, {
     name,
     hostname: name,
@@ -190,29 +165,29 @@ export async function runJobService(docker: Docker, template: JobTemplate, reque
     constraints: [`node.id == ${request.nodeId}`],
   })
   try {
-    const created = Date.now()
-    let { task, finished } = await jobTask(docker, serviceId)
-    while (!finished) {
-      if (signal?.aborted) return { reason: 'stopped' }
-      const state = task?.Status?.State ?? 'new'
-      if (!STARTED_STATES.has(state) && Date.now() - created > START_TIMEOUT_MS) {
-        return { reason: `Swarm did not start the job within ${START_TIMEOUT_MS / 60_000} minutes (its task is ${state}${task?.Status?.Err ? `: ${task.Status.Err}` : ''}); check the node with docker node ls and docker service ps` }
-      }
-      await sleep(POLL_MS, undefined, { signal }).catch(() => undefined)
-      ;({ task, finished } = await jobTask(docker, serviceId))
-    }
-    task = task!
-    const logged = await relayLogs(docker, serviceId, request.name, log).catch((error) => {
+    const decided = await awaitJobTask(docker, serviceId, { name: request.name, nodeId: request.nodeId, maxRunMs: request.maxRunMs, log, signal })
+    if ('reason' in decided) return { reason: decided.reason }
+    const { task } = decided
+    const state = task.Status?.State ?? 'unknown'
+    // Its restic has exited: a lock it left is dead (lib/docker/lock-owners.ts).
+    await ledger.recordEnded(name, state).catch((error: Error) => log.warn(`${request.name}: could not record that job ${name} ended: ${error.message}`))
+    const logged = await withTimeout(relayLogs(docker, serviceId, request.name, log), LOG_TIMEOUT_MS, 'no answer').catch((error) => {
       log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
       return {}
     })
-    const state = task.Status?.State
     if (state === 'complete') return { exitCode: 0, ...logged }
     if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, ...logged }
     return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }
   } finally {
     await docker.getService(serviceId).remove().catch((error) => log.warn(`${request.name}: could not remove job service ${serviceId}: ${(error as Error).message}`))
   }
+}
+
+/** The promise, or a rejection saying `what` once `ms` have passed. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms / 1000} s`)), ms)))
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Removes the job services a controller left behind (it crashed mid-run): at start, before any run. */

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import { RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import { FINAL_STATES } from './job-service.js'
+import { FINAL_STATES } from './job-task.js'
 
 /**
  * The label a service scaled to 0 for a backup carries, with its replica count: written in the

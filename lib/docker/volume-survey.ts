@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
-import { CACHE_DIR, createJobService, DOCKER_SOCKET, FINAL_STATES, serviceOutput, type JobTemplate } from './job-service.js'
+import { CACHE_DIR, createJobService, DOCKER_SOCKET, serviceOutput, type JobTemplate } from './job-service.js'
+import { FINAL_STATES } from './job-task.js'
 import { JOB_LABEL } from './swarm.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */

@@ -29,6 +29,8 @@ export interface LabelDefaults {
   checkAt?: string
   /** OVERDUE_AFTER, in ms. */
   overdueAfter?: number
+  /** MAX_RUN_TIME, in ms. */
+  maxRunTime: number
   /** DRILL_AT: when each service's latest snapshot is restored as a drill. */
   drillAt?: string
   /** SERVER_MODE: a key confined to REPO_PATH reaches no other repository, an append-only one deletes nothing. */
@@ -61,13 +63,15 @@ export interface ServiceBackup {
   dump?: Dump
   /** rds.backup.stop: the service is scaled to 0, or its containers paused, while its volumes are backed up. */
   stop?: 'pause' | 'scale'
+  /** In ms: how long its job may run before it is stopped and the run failed (rds.backup.max-run-time, else MAX_RUN_TIME). */
+  maxRunTime: number
 }
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 const KNOWN = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
@@ -226,6 +230,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     checkAt: checkAt(labels, defaults),
     overdueAfter: value(labels, `${LABEL}.overdue-after`) === undefined ? defaults.overdueAfter : timeoutDuration(labels, `${LABEL}.overdue-after`, ''),
     drill: drill(labels, defaults),
+    maxRunTime: value(labels, `${LABEL}.max-run-time`) === undefined ? defaults.maxRunTime : timeoutDuration(labels, `${LABEL}.max-run-time`, ''),
   }
 }
 

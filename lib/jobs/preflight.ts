@@ -102,7 +102,7 @@ async function swarmChecks(config: Config, docker: PreflightDocker, restic: (rep
   const info = (await client.info()) as { Swarm?: { ControlAvailable?: boolean }; Name?: string }
   if (!info.Swarm?.ControlAvailable) return [{ what: 'Docker', run: async () => Promise.reject(new Error('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')) }]
   const { readSwarmServices } = await import('../docker/swarm.js')
-  const jobs = discoverJobs(await readSwarmServices(client), { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter })
+  const jobs = discoverJobs(await readSwarmServices(client), { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime })
   const checks: Check[] = [{ what: 'Docker', run: async () => `a Swarm manager (${info.Name}), ${jobs.length} labelled service(s)` }]
   for (const job of jobs) {
     checks.push({

@@ -18,6 +18,8 @@ export interface ResticLock {
 
 /** restic's own rule: a lock not refreshed for 30 minutes belongs to a dead process, wherever it ran. */
 export const RESTIC_STALE_MS = 30 * 60_000
+/** How often a live restic refreshes its locks. */
+export const RESTIC_REFRESH_MS = 5 * 60_000
 
 /** The repository's locks; one that vanishes while they are read (its restic ended) is left out. */
 export async function listLocks(restic: Restic, log: Logger): Promise<ResticLock[]> {

@@ -16,6 +16,7 @@ import { EXIT, type RunError } from '../errors.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { overdueAfterMs } from './overdue.js'
 import { restoreScaledServices, scaleBack, scaleDown } from '../docker/scale.js'
+import type { JobLedger } from '../docker/job-ledger.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
@@ -43,6 +44,8 @@ export interface ScheduledJob {
 export interface ControllerOptions {
   docker: Docker
   template: JobTemplate
+  /** The job services' names in this Swarm, and which have ended (for the locks they left). */
+  ledger: JobLedger
   defaults: LabelDefaults
   /** What every job's `rds backup` gets from the controller: the server, the secrets' paths, the guard. */
   jobEnv: string[]
@@ -378,7 +381,7 @@ export class Controller {
       // Stopped while the service was being scaled down: no job starts, and the service comes back.
       outcome = signal.aborted
         ? { reason: 'stopped' }
-        : await runJobService(docker, template, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv) }, log, signal)
+        : await runJobService(docker, template, this.options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv), maxRunMs: current.backup!.maxRunTime }, log, signal)
     } catch (error) {
       startFailure = `the job could not be started: ${(error as Error).message}`
     } finally {
@@ -395,7 +398,7 @@ export class Controller {
     backupStartedAt = outcome.backupStartedAt
     const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
     if (outcome.exitCode !== 0) {
-      return finish(false, outcome.exitCode === undefined ? `the job did not run: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
+      return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
     try {
       await this.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))

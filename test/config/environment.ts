@@ -38,6 +38,9 @@ t.test('the data-safety variables', async (t) => {
   t.equal(readConfig({ ...base, HOOK_TIMEOUT: '45m' }).hookTimeout, 2_700_000)
   t.equal(readConfig(base).createRepository, 'auto')
   t.equal(readConfig({ ...base, CREATE_REPOSITORY: 'never' }).createRepository, 'never')
+  t.equal(readConfig({ ...base, MODE: 'swarm' }).maxRunTime, 86_400_000, 'MAX_RUN_TIME: a day by default')
+  t.equal(readConfig({ ...base, MODE: 'swarm', MAX_RUN_TIME: '6h' }).maxRunTime, 21_600_000)
+  t.throws(() => readConfig({ ...base, MAX_RUN_TIME: '6h' }), { message: /^MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller's jobs/ }, 'refused where it does not apply')
 })
 
 t.test('every variable is read', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap'
 import type { SwarmService } from '../../lib/docker/swarm.js'
 import { discoverJobs } from '../../lib/jobs/discover.js'
 
-const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm' }
+const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 const service = (name: string, labels: Record<string, string>, nodes: string[]): SwarmService => ({
   id: `id-${name}`,
   name,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { optsOut, serviceBackup, type LabelDefaults, type LabelledService } from '../../lib/jobs/labels.js'
 
-const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm' }
+const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 
 const service = (labels: { deploy?: Record<string, string>; container?: Record<string, string> }, volumes = ['app_data', 'app_uploads']): LabelledService => ({
   name: 'app_web',
@@ -31,6 +31,7 @@ t.test("rds.backup=true alone: every named volume it mounts, by its stack-file n
     retention: { daily: 7, weekly: 4, prune: true },
     checkAt: undefined,
     overdueAfter: undefined,
+    maxRunTime: 86_400_000,
   })
   // A volume the stack file names itself (name: or external) keeps its name.
   t.same(serviceBackup(service({ container: { 'rds.backup': 'true' } }, ['shared-media']), defaults)?.volumes, [{ name: 'shared-media', source: 'shared-media' }])
@@ -46,6 +47,7 @@ t.test('every label, from either place', async (t) => {
         'rds.backup.repo': 'app/web',
         'rds.backup.keep-last': '3',
         'rds.backup.keep-within': '1y6m',
+        'rds.backup.max-run-time': '2h',
       },
       container: {
         'rds.backup': 'true',
@@ -66,6 +68,10 @@ t.test('every label, from either place', async (t) => {
     excludes: ['*.tmp', 'cache/'],
     // The service's own keep-* labels are its whole policy: none of the agent's KEEP_* is mixed in.
     retention: { last: 3, hourly: undefined, daily: undefined, weekly: undefined, monthly: undefined, yearly: undefined, within: '1y6m', prune: false },
+    maxRunTime: 7_200_000,
+  })
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.max-run-time': 'forever' } }), defaults), {
+    message: 'service app_web: label rds.backup.max-run-time must be a duration such as "1h", "30m" or "90s", not "forever".',
   })
 })
 

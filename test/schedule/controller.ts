@@ -10,6 +10,7 @@ import Docker from 'dockerode'
 import { execa } from 'execa'
 import { CACHE_VOLUME } from '../../lib/docker/job-service.js'
 import { restoreScaledServices } from '../../lib/docker/scale.js'
+import { JobLedger } from '../../lib/docker/job-ledger.js'
 import { surveyNodes } from '../../lib/docker/volume-survey.js'
 import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib/schedule/controller.js'
 import { Reporter } from '../../lib/observe/reporter.js'
@@ -68,7 +69,8 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   const options: ControllerOptions = {
     docker: client,
     template: { image: IMAGE, networks: [], secrets: [] },
-    defaults: { retention: { prune: false }, repoPath: 'unused' },
+    ledger: await JobLedger.of(client, join(tmpdir(), `rds-ctl-locks-${process.pid}`, 'ended-jobs')),
+    defaults: { retention: { prune: false }, repoPath: 'unused', maxRunTime: 86_400_000 },
     // No server: each job's rds backup stops at once, saying SSH_HOST is not set.
     jobEnv: [],
     applyRetention: async (job) => void retained.push(job),
@@ -204,7 +206,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     // As run() does on SIGTERM: the running job's own stop.
     stopping.abort()
     second.jobs.get(APP)!.stopRun!.abort()
-    t.match(await stopped, { ok: false, message: 'the job did not run: stopped' })
+    t.match(await stopped, { ok: false, message: 'the job did not finish: stopped' })
     t.equal((await spec()).Mode.Replicated.Replicas, 2, 'scaled back after the stop')
     t.equal(await running(), 2)
 
