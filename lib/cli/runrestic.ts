@@ -65,6 +65,24 @@ const EXAMPLES = `Examples:
 restic's exit code is runrestic's exit code. See "restic help" for every command.
 `
 
+// restic's global options that take a value as the next argument (restic 0.18, `restic --help`).
+const GLOBAL_OPTIONS_WITH_VALUE = new Set([
+  '--cacert', '--cache-dir', '--compression', '--http-user-agent', '--key-hint', '--limit-download', '--limit-upload',
+  '-o', '--option', '--pack-size', '--password-command', '-p', '--password-file', '-r', '--repo', '--repository-file',
+  '--retry-lock', '--stuck-request-timeout', '--tls-client-cert',
+])
+
+/** The restic command in runrestic's arguments: the first word that is neither an option nor an option's value. */
+export function resticCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--') return args[i + 1]
+    if (!arg.startsWith('-')) return arg
+    if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++
+  }
+  return undefined
+}
+
 /**
  * runrestic's command line. Resolves to restic's exit code; never calls process.exit. restic runs in
  * a process group of its own and gets SIGTERM from us only, so that it can always remove its lock;
@@ -80,7 +98,7 @@ export async function main(args: string[], context: RunresticContext): Promise<n
     const workspace = await openWorkspace(context.env, log)
     try {
       const { config, repository } = workspace
-      const command = args.find((arg) => !arg.startsWith('-'))
+      const command = resticCommand(args)
       if (config.serverMode === 'append-only' && (command === 'forget' || command === 'prune')) {
         throw new ConfigError(`restic ${command} cannot run here: ${APPEND_ONLY_RETENTION}.`)
       }

@@ -101,6 +101,16 @@ export function jobStatus(table: StatusTable, name: string): JobStatus | undefin
 let writes = 0
 
 /**
+ * A table that cannot be read (cut short, edited by hand) is never overwritten: it is moved aside,
+ * kept for a person to mend, and the update fails saying so; the next one starts a new table.
+ */
+async function setAside(file: string, error: Error): Promise<never> {
+  const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  await rename(file, aside)
+  throw new Error(`STATUS_FILE ${file} could not be read (${error.message}); it was moved to ${aside} and a new one is started, so rds status has lost the jobs' history until you mend it`)
+}
+
+/**
  * Reads the table, lets `change` edit it, and writes it back whole (a reader never sees half of
  * it), under a lock that every process writing STATUS_FILE shares: the agent, and an `rds backup`
  * started beside it with docker exec, each change their own job's entry.
@@ -109,7 +119,7 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
   await mkdir(dirname(file), { recursive: true })
   const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
   try {
-    const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
+    const table = await readStatus(file).catch((error: Error) => setAside(file, error))
     delete table.jobs[LEGACY_JOB]
     change(table)
     const partial = `${file}.${process.pid}.${++writes}.partial`

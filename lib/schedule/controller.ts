@@ -158,10 +158,17 @@ export class Controller {
 
   private syncing: Promise<void> = Promise.resolve()
 
-  /** Discovers the jobs again and updates the schedules, one discovery at a time. */
-  sync(why: string): Promise<void> {
-    this.syncing = this.syncing.then(() => this.discover(why)).catch((error) => this.options.log.error(`controller: could not read the Swarm's services (${why}): ${(error as Error).message}`))
-    return this.syncing
+  /** Discovers the jobs again and updates the schedules, one discovery at a time; resolves to its error, if it failed. */
+  sync(why: string): Promise<Error | undefined> {
+    const discovered = this.syncing.then(() => this.discover(why)).then(
+      () => undefined,
+      (error: Error) => {
+        this.options.log.error(`controller: could not read the Swarm's services (${why}): ${error.message}`)
+        return error
+      },
+    )
+    this.syncing = discovered.then(() => undefined)
+    return discovered
   }
 
   private async discover(why: string): Promise<void> {
@@ -357,7 +364,8 @@ export class Controller {
     await reporter.started(job.name, 'backup')
     if (job.error) return finish(false, job.error, 2)
     // Where the service runs now: a task may have moved since the last discovery.
-    await this.sync('before a run')
+    const unread = await this.sync('before a run')
+    if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
     const current = this.jobs.get(job.name)?.job ?? job
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
     try {

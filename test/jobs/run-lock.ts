@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -29,19 +29,39 @@ t.test('a held lock refuses a second run with one sentence, and is free again on
   await (await takeRunLock(dir, 'repo\nhost\n/backup', 'app_db', log))()
 })
 
-t.test('the lock of a process that died (SIGKILL) is taken over once stale', async (t) => {
+t.test('the lock of a process of this host that died (SIGKILL) is taken over at once, by one run; one held elsewhere only once stale', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-lock-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const holder = execa(process.execPath, [
-    '--input-type=module',
-    '-e',
-    `const { takeRunLock } = await import(${JSON.stringify(RUN_LOCK)}); await takeRunLock(process.argv[1], 'job', 'app', { warn() {} }, 2000); console.log('locked'); setInterval(() => {}, 1000)`,
-    dir,
-  ], { reject: false, buffer: false })
-  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()))
+  const hold = async () => {
+    const holder = execa(process.execPath, [
+      '--input-type=module',
+      '-e',
+      `const { takeRunLock } = await import(${JSON.stringify(RUN_LOCK)}); await takeRunLock(process.argv[1], 'job', 'app', { warn() {} }, 2000); console.log('locked'); setInterval(() => {}, 1000)`,
+      dir,
+    ], { reject: false, buffer: false })
+    await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()))
+    // Wrapped: a subprocess is a promise, and would be awaited to its end.
+    return { holder }
+  }
+  const { holder } = await hold()
   holder.kill('SIGKILL')
   await holder
-  const { log } = captureLogger()
+  const { log, text } = captureLogger()
+  // Two runs right after the death: one takes the lock over, the other finds it held by the first.
+  const [first, second] = await Promise.allSettled([takeRunLock(dir, 'job', 'app', log, 2000), takeRunLock(dir, 'job', 'app', log, 2000)])
+  const taken = [first, second].filter((result) => result.status === 'fulfilled')
+  t.equal(taken.length, 1, 'exactly one run took it over')
+  t.match([first, second].find((result) => result.status === 'rejected'), { reason: { exitCode: 11, message: new RegExp(`another run of app is in progress \\(process ${process.pid}, `) } })
+  t.match(text(), new RegExp(`WARN\\s+run lock: taken over from process ${holder.pid}, which held it since \\S+ and is gone \\(killed\\)`))
+  await (taken[0] as PromiseFulfilledResult<() => Promise<void>>).value()
+
+  // The same lock, held by a process on another host (a LOCK_DIR shared between containers): its pid means nothing here.
+  const { holder: elsewhere } = await hold()
+  const ownerFile = (await readdir(dir)).find((name) => name.endsWith('.owner.json'))!
+  const owner = JSON.parse(await readFile(join(dir, ownerFile), 'utf8'))
+  await writeFile(join(dir, ownerFile), JSON.stringify({ ...owner, hostname: 'another-container' }))
+  elsewhere.kill('SIGKILL')
+  await elsewhere
   await t.rejects(takeRunLock(dir, 'job', 'app', log, 2000), { name: 'RunError', message: /another run of app is in progress/ }, 'still held right after the death')
   await sleep(3000)
   const release = await takeRunLock(dir, 'job', 'app', log, 2000)

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -21,6 +21,14 @@ t.test('the table is written whole and read back; concurrent updates lose nothin
   t.same((await readdir(join(dir, 'nested'))).sort(), ['status.json'], 'no partial file or lock is left')
   await writeFile(file, '{half')
   await t.rejects(readStatus(file), SyntaxError)
+  // An update never replaces what it cannot read: the file is set aside, and the update says so.
+  await t.rejects(updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now' })), {
+    message: /^STATUS_FILE \S+status\.json could not be read \(.*JSON.*\); it was moved to \S+status\.json\.unreadable-\S+ and a new one is started/,
+  })
+  const aside = (await readdir(join(dir, 'nested'))).find((name) => name.startsWith('status.json.unreadable-'))!
+  t.equal(await readFile(join(dir, 'nested', aside), 'utf8'), '{half', 'kept as it was, for a person to mend')
+  await updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now' }))
+  t.same(Object.keys((await readStatus(file)).jobs), ['app'], 'the next update starts a new table')
 })
 
 t.test('a status written by a version before the table keeps its last snapshot for the job', async (t) => {

@@ -170,6 +170,15 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal((text().match(/rds-ctl-app: starting on/g) ?? []).length, jobsBefore, 'no job was started')
   })
 
+  t.test('a run whose discovery fails (the Docker API unreachable) fails, and starts nothing on a node that may be stale', async (t) => {
+    options.docker = new Docker({ socketPath: join(tmpdir(), `rds-ctl-no-docker-${process.pid}.sock`) })
+    t.teardown(() => void (options.docker = client))
+    const jobsBefore = (text().match(/rds-ctl-app: starting on/g) ?? []).length
+    const last = await controller.runNow(APP)
+    t.match(last, { ok: false, message: /^could not read where service rds-ctl-app runs now \(.*ENOENT.*\); the run is skipped rather than started on a node that may no longer hold its data\.$/ })
+    t.equal((text().match(/rds-ctl-app: starting on/g) ?? []).length, jobsBefore, 'no job was started')
+  })
+
   t.test('rds.backup.stop=scale: scaled to 0 for the run, and back to its replica count after it, also a failed one; the downtime is recorded', async (t) => {
     const spec = async () => JSON.parse((await docker(['service', 'inspect', APP])).stdout)[0].Spec as { Labels: Record<string, string>; Mode: { Replicated: { Replicas: number } } }
     const running = async () => (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${APP}`, '--filter', 'status=running'])).stdout.split('\n').filter(Boolean).length

@@ -42,6 +42,11 @@ t.test('an append-only agent backs up twice and restores; forget, deleting a sna
 
   const forget = await runBin(RUNRESTIC, ['forget', '--keep-last', '1', '--prune'], env)
   t.equal(forget.exitCode, 2, 'runrestic refuses forget')
+  for (const args of [['--retry-lock', '1m', 'forget', '--keep-last', '1'], ['-o', 'rclone.timeout=1m', '--no-cache', 'prune'], ['--json', '--', 'forget']]) {
+    const refused = await runBin(RUNRESTIC, args, env)
+    t.equal(refused.exitCode, 2, `runrestic refuses ${args.join(' ')}`)
+    t.match(refused.stderr, /restic (forget|prune) cannot run here/)
+  }
   t.match(forget.stderr, /restic forget cannot run here: the server refuses every deletion from an append-only agent: forget and prune run on the server instead \(MAINTENANCE_AT/)
 
   // restic itself, with the same key and transport: the server refuses every removal.
