@@ -5,10 +5,9 @@ import { surveyNodes } from '../docker/volume-survey.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../jobs/coverage.js'
 import { optsOut } from '../jobs/labels.js'
-import { REJECTED_TAG } from '../jobs/guard.js'
 import { createLogger } from '../observe/log.js'
-import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
-import type { CommandContext } from './context.js'
+import { isAccepted, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { rejectedSnapshots, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 import { writeOut } from './output.js'
 
@@ -29,7 +28,8 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
     .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED; exit 1 when a volume in use is not covered')
     .option('--json', 'print them as JSON, for scripts')
     .action(async (options: { json?: boolean }) => {
-      if (readConfig(cli.env).mode !== 'swarm') throw new ConfigError("coverage needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = readConfig(cli.env)
+      if (config.mode !== 'swarm') throw new ConfigError("coverage needs MODE=swarm; run it in the controller's container (docker exec).")
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
@@ -38,10 +38,11 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
           const surveys = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
           // The newest accepted snapshot of each job, from each repository the jobs use.
           const lastSnapshots = new Map<string, string>()
+          const rejected = await rejectedSnapshots(config)
           for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
             const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [10])
             for (const snapshot of snapshots) {
-              if (snapshot.tags?.includes(REJECTED_TAG)) continue
+              if (!isAccepted(snapshot, rejected)) continue
               const known = lastSnapshots.get(snapshot.hostname)
               if (!known || Date.parse(snapshot.time) > Date.parse(known)) lastSnapshots.set(snapshot.hostname, snapshot.time)
             }

@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ConfigError } from '../errors.js'
 import { exportSnapshot } from '../restore/export.js'
 import { exportVolume } from '../restore/volume-transfer.js'
-import { HOST_HELP, HOST_OPTION, isTerminal, volumeHelper, withRestic, type CommandContext } from './context.js'
+import { HOST_HELP, HOST_OPTION, isTerminal, rejectedSnapshots, volumeHelper, withRestic, type CommandContext } from './context.js'
 
 export function addExportCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
   program
@@ -22,8 +22,8 @@ export function addExportCommand(program: Command, { cli, setExitCode, plainLog 
         return
       }
       setExitCode(
-        await withRestic(cli, plainLog, (restic) =>
-          exportSnapshot(restic, { choice: { snapshot, host: options.host }, path: options.path, output: options.output, stdout: cli.stdout }, plainLog),
+        await withRestic(cli, plainLog, async (restic, config) =>
+          exportSnapshot(restic, { choice: { snapshot, host: options.host, rejected: await rejectedSnapshots(config) }, path: options.path, output: options.output, stdout: cli.stdout }, plainLog),
         ),
       )
     })

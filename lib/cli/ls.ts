@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { listPath, resolveSnapshot, type SnapshotNode } from '../restic/snapshots.js'
-import { HOST_HELP, HOST_OPTION, withRestic, type CommandContext } from './context.js'
+import { HOST_HELP, HOST_OPTION, rejectedSnapshots, withRestic, type CommandContext } from './context.js'
 import { writeOut } from './output.js'
 
 export function addLsCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
@@ -13,8 +13,8 @@ export function addLsCommand(program: Command, { cli, setExitCode, plainLog }: C
     .option(HOST_OPTION, HOST_HELP)
     .action(async (snapshot: string, path: string | undefined, options: { json?: boolean; host?: string }) => {
       setExitCode(
-        await withRestic(cli, plainLog, async (restic) => {
-          const found = await resolveSnapshot(restic, { snapshot, host: options.host }, plainLog)
+        await withRestic(cli, plainLog, async (restic, config) => {
+          const found = await resolveSnapshot(restic, { snapshot, host: options.host, rejected: await rejectedSnapshots(config) }, plainLog)
           // One JSON array, written an entry at a time as restic lists them.
           let separator = '['
           const asJson = async (node: SnapshotNode) => {

@@ -7,7 +7,7 @@ import { chooseHookContainer } from '../jobs/hooks.js'
 import { restoreDump } from '../restore/dump.js'
 import { jobEnvironment } from '../schedule/controller.js'
 import { readConfig } from '../config/environment.js'
-import { HOST_OPTION, withRestic, type CommandContext } from './context.js'
+import { HOST_OPTION, rejectedSnapshots, withRestic, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 
 interface Options {
@@ -57,7 +57,7 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
           const target = options.toService ?? config.serviceName
           if (options.toContainer === undefined && target === undefined) throw new ConfigError('SERVICE_NAME is not set; set it, or give --to-service or --to-container.')
           const containerId = options.toContainer ?? (await chooseHookContainer(dockerEngine(docker), target!)).containerId
-          const choice = { snapshot, host: options.host ?? config.snapshotHost }
+          const choice = { snapshot, host: options.host ?? config.snapshotHost, rejected: await rejectedSnapshots(config) }
           await restoreDump(restic, { choice, docker, containerId, command, signal: cli.stop }, plainLog)
         }),
       )

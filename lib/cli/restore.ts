@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ConfigError } from '../errors.js'
 import { restoreToDirectory } from '../restore/directory.js'
 import { restoreToVolume } from '../restore/volume-transfer.js'
-import { collect, HOST_HELP, HOST_OPTION, isTerminal, volumeHelper, withRestic, type CommandContext } from './context.js'
+import { collect, HOST_HELP, HOST_OPTION, isTerminal, rejectedSnapshots, volumeHelper, withRestic, type CommandContext } from './context.js'
 
 export function addRestoreCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
   program
@@ -20,9 +20,10 @@ export function addRestoreCommand(program: Command, { cli, setExitCode, plainLog
       }
       const restore = { choice: { snapshot, host: options.host }, includes: options.include, force: Boolean(options.force), progress: isTerminal(cli.stdout) }
       setExitCode(
-        await withRestic(cli, plainLog, async (restic) => {
-          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(cli), options.toVolume, restore, plainLog)
-          else await restoreToDirectory(restic, { ...restore, target: options.target! }, plainLog)
+        await withRestic(cli, plainLog, async (restic, config) => {
+          const choice = { ...restore.choice, rejected: await rejectedSnapshots(config) }
+          if (options.toVolume) await restoreToVolume(restic, await volumeHelper(cli), options.toVolume, { ...restore, choice }, plainLog)
+          else await restoreToDirectory(restic, { ...restore, choice, target: options.target! }, plainLog)
         }),
       )
     })

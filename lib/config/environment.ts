@@ -63,6 +63,8 @@ export interface Config {
   stallTimeout: number
   /** MIN_FILES and MAX_SHRINK (a percentage): what a backup must hold not to be taken for a lost volume. */
   minFiles: number
+  /** REJECTED_SNAPSHOTS: snapshots the guard rejected that the repository may not say so of (append-only), set by the controller. */
+  rejectedSnapshots: string[]
   maxShrink: number
   /** LOCK_DIR: where a job's run lock lives, so that two processes never run one job at once. */
   lockDir: string
@@ -168,6 +170,14 @@ function readStop(env: Env): Config['stopDuringBackup'] {
   throw new ConfigError(`STOP_DURING_BACKUP must be "pause" (pause SERVICE_NAME's containers during the backup) or "none", not ${JSON.stringify(stop)}.`)
 }
 
+/** A comma-separated list of full snapshot IDs. */
+function snapshotIds(env: Env, name: string): string[] {
+  const ids = (value(env, name) ?? '').split(',').map((id) => id.trim()).filter(Boolean)
+  const bad = ids.find((id) => !/^[0-9a-f]{64}$/.test(id))
+  if (bad !== undefined) throw new ConfigError(`${name} must list full snapshot IDs (64 hexadecimal digits) separated by commas, not ${JSON.stringify(bad)}.`)
+  return ids
+}
+
 function readCreateRepository(env: Env): Config['createRepository'] {
   const create = value(env, 'CREATE_REPOSITORY') ?? 'auto'
   if (create === 'auto' || create === 'never') return create
@@ -266,6 +276,7 @@ export function readConfig(env: Env): Config {
     statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),
     hookTimeout: timeoutDuration(env, 'HOOK_TIMEOUT', DEFAULTS.hookTimeout),
     stallTimeout: timeoutDuration(env, 'STALL_TIMEOUT', DEFAULTS.stallTimeout),
+    rejectedSnapshots: snapshotIds(env, 'REJECTED_SNAPSHOTS'),
     minFiles: wholeNumber(env, 'MIN_FILES', DEFAULTS.minFiles, 0, Number.MAX_SAFE_INTEGER, 'a whole number of files (0 accepts an empty backup)'),
     maxShrink: wholeNumber(env, 'MAX_SHRINK', DEFAULTS.maxShrink, 0, 100, 'a percentage from 0 to 100 (100 accepts any shrink)'),
     lockDir: absolutePath(env, 'LOCK_DIR', join(tmpdir(), 'rds-locks')),

@@ -38,6 +38,8 @@ export interface JobOutcome {
   backupStartedAt?: string
   /** How long the job paused the service (STOP_DURING_BACKUP=pause), by its own log, in seconds. */
   downtimeSeconds?: number
+  /** Snapshots the job's guard rejected, by its own log. */
+  rejectedSnapshots?: string[]
 }
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
@@ -75,23 +77,28 @@ export async function serviceOutput(docker: Docker, serviceId: string): Promise<
 
 // What the job's log says when it unpaused its service (lib/jobs/pause.ts).
 const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
+// What it says when its guard rejected a snapshot (lib/jobs/guard.ts).
+const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
 
 /**
  * The job's output, relayed line by line to the controller's log at the level the job logged it.
  * Resolves to when the job's log says its backup began, and how long it paused its service.
  */
-async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds'>> {
+async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots'>> {
   let backupStartedAt: string | undefined
   let downtimeSeconds: number | undefined
+  const rejectedSnapshots: string[] = []
   for (const { line } of await serviceOutput(docker, serviceId)) {
     const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
     const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
     if (logged?.[3]?.startsWith('run: starting backup')) backupStartedAt ??= logged[1]
     const downtime = DOWNTIME_LINE.exec(logged?.[3] ?? '')
     if (downtime) downtimeSeconds = Number(downtime[1])
+    const rejected = REJECTED_LINE.exec(logged?.[3] ?? '')
+    if (rejected) rejectedSnapshots.push(rejected[1]!)
     log[level](`${jobName}: ${logged?.[3] ?? line}`)
   }
-  return { backupStartedAt, downtimeSeconds }
+  return { backupStartedAt, downtimeSeconds, rejectedSnapshots }
 }
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */

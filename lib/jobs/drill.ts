@@ -25,6 +25,8 @@ export interface Drill {
   command?: string
   /** The image the command runs in: the service's own, or DRILL_IMAGE. */
   image?: string
+  /** Snapshots the guard rejected: the drill restores the latest accepted one. */
+  rejected?: readonly string[]
 }
 
 /** How many of the snapshot's files are missing from the restore, or differ in size; the first of each. */
@@ -50,7 +52,7 @@ async function compareWithListing(drill: Drill, snapshot: Parameters<typeof list
 export async function runDrill(drill: Drill, docker: () => Promise<Docker>, log: Logger, signal?: AbortSignal): Promise<string> {
   return withTempDir(async (dir) => {
     const target = join(dir, 'restored')
-    const snapshot = await restoreToDirectory(drill.restic, { choice: { snapshot: 'latest', host: drill.host }, includes: [], target, force: false, progress: false }, log)
+    const snapshot = await restoreToDirectory(drill.restic, { choice: { snapshot: 'latest', host: drill.host, rejected: drill.rejected }, includes: [], target, force: false, progress: false }, log)
     const { files, missing, resized } = await compareWithListing(drill, snapshot, target, log)
     if (missing.length > 0 || resized.length > 0) {
       throw new RunError(
@@ -82,7 +84,8 @@ export async function drillAndReport(drill: Drill, docker: () => Promise<Docker>
   let ok = true
   let message: string
   try {
-    message = await runDrill(drill, docker, log, signal)
+    const rejected = [...(drill.rejected ?? []), ...((await reporter?.rejectedSnapshots()) ?? [])]
+    message = await runDrill({ ...drill, rejected }, docker, log, signal)
     log.info(`drill: ${drill.job}: ${message}`)
   } catch (error) {
     ok = false
@@ -113,7 +116,7 @@ export async function drillJob(job: Job, context: RunContext): Promise<boolean> 
   }
   try {
     const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
-    const drill: Drill = { job: job.name, host: job.snapshotHost, restic, command: job.drill.command, image: job.drill.image }
+    const drill: Drill = { job: job.name, host: job.snapshotHost, restic, command: job.drill.command, image: job.drill.image, rejected: job.guard.rejected }
     return await drillAndReport(drill, localDocker(), context.reporter, context.log, context.signal)
   } finally {
     await release()

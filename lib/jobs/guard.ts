@@ -3,14 +3,19 @@ import { EXIT, RunError } from '../errors.js'
 import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { isAccepted, REJECTED_TAG, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 
-/** The tag a snapshot gets when the guard rejects it; later runs compare against the others. */
-export const REJECTED_TAG = 'rds-rejected'
 
 /** The guard's verdict on a snapshot that was saved whole but looks like lost data. */
 export class GuardRejection extends RunError {
   override name = 'GuardRejection'
+  constructor(
+    message: string,
+    /** The rejected snapshot's full ID. */
+    readonly snapshotId: string | undefined,
+  ) {
+    super(message)
+  }
 }
 
 /**
@@ -38,7 +43,7 @@ export async function findReference(job: Job, guarded: Guarded, restic: Restic, 
   if (guarded.kind === 'dump') args.push('--tag', guarded.tag)
   try {
     const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
-    const accepted = snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG) && snapshot.summary)
+    const accepted = snapshots.filter((snapshot) => isAccepted(snapshot, job.guard.rejected) && snapshot.summary)
     return { accepted: accepted.sort((a, b) => b.time.localeCompare(a.time)) }
   } catch (error) {
     if (error instanceof RunError && error.exitCode === EXIT.noRepository) return {}
@@ -87,6 +92,8 @@ export async function guardBackup(job: Job, guarded: Guarded, restic: Restic, su
   if (reason === undefined) return
   const id = summary.snapshot_id
   if (id) {
+    // Read by the controller from the job's log: the verdict outlives a tag the server refuses (append-only).
+    log.warn(`guard: rejected snapshot ${id}`)
     await runRestic(restic, ['tag', '--add', REJECTED_TAG, id], { log }).catch((error: Error) =>
       log.warn(`guard: could not tag snapshot ${id.slice(0, 8)} as ${REJECTED_TAG} (${error.message})`),
     )
@@ -95,15 +102,13 @@ export async function guardBackup(job: Job, guarded: Guarded, restic: Restic, su
     throw new GuardRejection(
       `the dump of ${guarded.service} (${guarded.path.slice(1)}) looks like one of an empty or another database: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
         `Check that the service runs on the volume that holds its data (a task moved to another node gets a new, empty one); if the data really shrank, raise MAX_SHRINK.`,
+      id,
     )
   }
   throw new GuardRejection(
     `the backup of ${guarded.path} looks like a lost or emptied volume: ${reason}; it was kept (tagged ${REJECTED_TAG}) and retention did not run. ` +
       `Check that the right volume is mounted (a task moved to another node gets a new, empty one); if the data really shrank, lower MIN_FILES or raise MAX_SHRINK.`,
+    id,
   )
 }
 
-/** The newest snapshot the guard did not reject: the last good backup. */
-export function lastAccepted(snapshots: SnapshotInfo[]): SnapshotInfo | undefined {
-  return snapshots.filter((snapshot) => !snapshot.tags?.includes(REJECTED_TAG)).sort((a, b) => a.time.localeCompare(b.time)).at(-1)
-}

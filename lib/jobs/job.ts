@@ -25,7 +25,7 @@ export interface Job {
     timeout: number
   }
   /** What a backup must hold not to be taken for a lost or emptied volume (MIN_FILES, MAX_SHRINK %). */
-  guard: { minFiles: number; maxShrink: number }
+  guard: { minFiles: number; maxShrink: number; rejected: string[] }
   /** In ms: a backup whose progress stands still this long is stopped (STALL_TIMEOUT). */
   stallTimeout: number
   /** When its repository is checked (CHECK_AT), and what share of the data is read then. */
@@ -55,7 +55,7 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     backupArgs: config.backupArgs,
     retention: config.retention,
     hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook, timeout: config.hookTimeout },
-    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink },
+    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink, rejected: config.rejectedSnapshots },
     stallTimeout: config.stallTimeout,
     copyTo: config.copyTo,
     drill: { schedule: config.drill.at, command: config.drill.command, image: config.drill.image },

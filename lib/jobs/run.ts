@@ -43,6 +43,8 @@ export interface RunResult {
   summary?: BackupSummary
   /** How long the service was paused for the backup (STOP_DURING_BACKUP=pause), in seconds. */
   downtimeSeconds?: number
+  /** Snapshots the guard rejected in this run. */
+  rejected: string[]
 }
 
 /** What one restic backup of a run reads: the job's files, or a dump on stdin. */
@@ -181,7 +183,7 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
   } catch (error) {
     const runError = asRunError(error)
     context.log.error(runError.message)
-    return { exitCode: runError.exitCode, error: runError }
+    return { exitCode: runError.exitCode, error: runError, rejected: [] }
   }
   try {
     const { reporter } = context
@@ -189,13 +191,16 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
     const previous = await reporter?.status(job.name)
     const started = new Date()
     await reporter?.started(job.name, 'backup')
-    const result = await runLocked(job, { ...context, log }, previous)
+    // The guard compares with accepted snapshots only, also those an append-only server could not tag.
+    const rejected = [...job.guard.rejected, ...(previous?.rejectedSnapshots ?? [])]
+    const result = await runLocked({ ...job, guard: { ...job.guard, rejected } }, { ...context, log }, previous)
     await reporter?.finished({
       job: job.name,
       kind: 'backup',
       outcome: outcomeOf(started, new Date(), result.exitCode === 0, result.error?.message ?? describeResult(result), result.exitCode),
       ...(result.exitCode === 0 ? await snapshotsAfterRun(job, context, log, result) : {}),
       downtimeSeconds: result.downtimeSeconds,
+      rejected: result.rejected,
       logTail: tail(),
     })
     return result
@@ -305,7 +310,9 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   let failure: RunError | undefined
   let summary: BackupSummary | undefined
   let downtimeSeconds: number | undefined
+  const rejected: string[] = []
   const fail = (error: unknown) => {
+    if (error instanceof GuardRejection && error.snapshotId) rejected.push(error.snapshotId)
     const runError = asRunError(error)
     log.error(runError.message)
     failure ??= runError
@@ -370,8 +377,8 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   if (failure) {
     log.error(`run: failed after ${seconds} s${summary ? ` (snapshot ${summary.snapshot_id?.slice(0, 8)} was saved)` : ''}`)
-    return { exitCode: failure.exitCode, error: failure, summary, downtimeSeconds }
+    return { exitCode: failure.exitCode, error: failure, summary, downtimeSeconds, rejected }
   }
   log.info(`run: succeeded in ${seconds} s`)
-  return { exitCode: EXIT.ok, summary, downtimeSeconds }
+  return { exitCode: EXIT.ok, summary, downtimeSeconds, rejected }
 }

@@ -9,6 +9,9 @@ import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcom
  */
 export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance'
 
+// How many rejected snapshots a job's status remembers: months of nights of a lost volume.
+const REJECTED_KEPT = 100
+
 /** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
 export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'
 
@@ -34,6 +37,8 @@ export interface RunReport {
   checked?: { repository: string; sizeBytes?: number; jobs: string[] }
   /** A backup that stopped its service (rds.backup.stop): for how many seconds. */
   downtimeSeconds?: number
+  /** Snapshots the guard rejected in this run. */
+  rejected?: string[]
   /** A success that ends an OVERDUE episode that was notified: a recovery, whatever the run before it. */
   endsOverdue?: boolean
 }
@@ -159,6 +164,7 @@ export class Reporter {
         }
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot
+        if (report.rejected?.length) status.rejectedSnapshots = [...(status.rejectedSnapshots ?? []), ...report.rejected].slice(-REJECTED_KEPT)
         if (report.snapshots !== undefined) status.snapshots = report.snapshots
         if (report.downtimeSeconds !== undefined) status.lastDowntimeSeconds = report.downtimeSeconds
       } else if (report.kind === 'check') {
@@ -182,6 +188,14 @@ export class Reporter {
       if (saved?.repository === repository) return { id: saved.id, time: saved.time, by: name }
     }
     return undefined
+  }
+
+  /** Every snapshot any job's guard rejected, as recorded. */
+  async rejectedSnapshots(): Promise<string[]> {
+    const file = this.options.statusFile
+    if (!file) return []
+    const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
+    return Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])
   }
 
   /** What is recorded of a job, if anything. */

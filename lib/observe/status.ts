@@ -49,6 +49,11 @@ export interface JobStatus {
   lastDowntimeSeconds?: number
   /** A label error: the job cannot run until it is mended. */
   error?: string
+  /**
+   * Snapshots the guard rejected, newest last: the verdict kept where an append-only server cannot
+   * refuse it (it refuses the tag), so that "latest" and the guard's comparisons skip them.
+   */
+  rejectedSnapshots?: string[]
   /** When the job was noticed OVERDUE and notified (once per episode); cleared by its next success. */
   overdueNotifiedAt?: string
 }

@@ -14,12 +14,28 @@ export interface SnapshotInfo {
   summary?: { total_files_processed: number; total_bytes_processed: number; data_added?: number }
 }
 
+/** The tag a snapshot gets when the guard rejects it (a lost or emptied volume): it is kept, but never "the latest". */
+export const REJECTED_TAG = 'rds-rejected'
+
+/**
+ * Whether the guard accepted a snapshot: not tagged rejected, and not among the rejections
+ * recorded where an append-only server could not refuse them (STATUS_FILE, REJECTED_SNAPSHOTS).
+ */
+export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !snapshot.tags?.includes(REJECTED_TAG) && !rejected.includes(snapshot.id)
+
+/** The newest accepted snapshot: the last good backup. */
+export function lastAccepted(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo | undefined {
+  return snapshots.filter((snapshot) => isAccepted(snapshot, rejected)).sort((a, b) => a.time.localeCompare(b.time)).at(-1)
+}
+
 /** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */
 export interface SnapshotChoice {
   snapshot: string
   host?: string
   /** With "latest": the newest snapshot with this tag. */
   tag?: string
+  /** Snapshots the guard rejected that the repository may not say so of: never "latest". */
+  rejected?: readonly string[]
 }
 
 const filterArgs = (choice: SnapshotChoice) => [...(choice.host ? ['--host', choice.host] : []), ...(choice.tag ? ['--tag', choice.tag] : [])]
@@ -43,6 +59,7 @@ export async function resticJson<T>(restic: Restic, args: string[], log: Logger,
  * RunError that says how to list them.
  */
 export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, log: Logger): Promise<SnapshotInfo> {
+  if (choice.snapshot === 'latest') return latestAccepted(restic, choice, log)
   let found: SnapshotInfo[]
   try {
     found = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...filterArgs(choice), choice.snapshot], log, [1])
@@ -51,14 +68,21 @@ export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, lo
     else throw error
   }
   const [snapshot] = found
-  if (!snapshot) {
-    const which =
-      choice.snapshot === 'latest'
-        ? `no ${choice.tag ? `snapshot tagged ${choice.tag}` : 'snapshot'}${choice.host ? ` of host ${choice.host}` : ''}`
-        : `no snapshot ${JSON.stringify(choice.snapshot)}`
-    throw new RunError(`there is ${which} in the repository ${restic.repository.describe}; list them with "rds snapshots".`)
-  }
+  if (!snapshot) throw new RunError(`there is no snapshot ${JSON.stringify(choice.snapshot)} in the repository ${restic.repository.describe}; list them with "rds snapshots".`)
   return snapshot
+}
+
+/**
+ * "latest": the newest snapshot the guard accepted, never one it rejected (an emptied volume's),
+ * which can still be restored by its ID.
+ */
+async function latestAccepted(restic: Restic, choice: SnapshotChoice, log: Logger): Promise<SnapshotInfo> {
+  const all = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...filterArgs(choice)], log)
+  const latest = lastAccepted(all, choice.rejected)
+  if (latest) return latest
+  const which = `${choice.tag ? `snapshot tagged ${choice.tag}` : 'snapshot'}${choice.host ? ` of host ${choice.host}` : ''}`
+  const rejected = all.length > 0 ? ` that the guard accepted (${all.length} it rejected are kept: name one by its ID to restore it anyway)` : ''
+  throw new RunError(`there is no ${which}${rejected} in the repository ${restic.repository.describe}; list them with "rds snapshots".`)
 }
 
 /** What `restic ls --json` says of a file or folder. */

@@ -7,7 +7,7 @@ import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
 import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
 import { followSwarmEvents } from '../docker/events.js'
-import { lastAccepted } from '../jobs/guard.js'
+import { lastAccepted } from '../restic/snapshots.js'
 import { keepingTail } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { outcomeOf, snapshotRecord, type Outcome } from '../observe/status.js'
@@ -81,8 +81,11 @@ export interface ControllerOptions {
   onChange?: (jobs: ScheduledJob[]) => void
 }
 
-/** The environment of `rds backup` in a job: the controller's settings, then what the labels say. */
-export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[] {
+/**
+ * The environment of `rds backup` in a job: the controller's settings, then what the labels say,
+ * and the snapshots of the job its guard rejected (which an append-only server may not tag).
+ */
+export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected: string[] = []): string[] {
   const backup = job.backup!
   // STATUS_FILE empty: the controller records the run, and the job's container is thrown away.
   // CREATE_REPOSITORY=never: the controller decides about repositories (beforeRun), never a job.
@@ -92,6 +95,7 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[]): string[]
   if (backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause') env.push(`SERVICE_NAME=${job.service}`)
   if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
   if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')
+  if (rejected.length > 0) env.push(`REJECTED_SNAPSHOTS=${rejected.join(',')}`)
   if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)
   if (backup.hooks.post) env.push(`POST_HOOK=${backup.hooks.post}`)
   // Each pattern in double quotes, as BACKUP_ARGS is split like a shell would (labels refuse a quote in one).
@@ -316,7 +320,7 @@ export class Controller {
       if (!job.backup || this.options.stop.aborted || (await this.options.reporter.status(job.name))?.lastSuccess) continue
       try {
         const { snapshots, repository } = await this.options.snapshotsOf(job)
-        const latest = lastAccepted(snapshots)
+        const latest = lastAccepted(snapshots, await this.options.reporter.rejectedSnapshots())
         if (latest) await this.options.reporter.foundInRepository(job.name, snapshotRecord(latest, repository), snapshots.length)
       } catch (error) {
         this.options.log.warn(`controller: ${job.name}: could not read its last snapshot from the repository: ${(error as Error).message}`)
@@ -355,11 +359,12 @@ export class Controller {
     let backupStartedAt: string | undefined
     let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
     let downtimeSeconds: number | undefined
+    let rejected: string[] | undefined
     const finish = async (ok: boolean, message: string, exitCode?: number) => {
       scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
       if (ok) log.info(`controller: ${job.name}: ${message}`)
       else log.error(`controller: ${job.name}: ${message}`)
-      await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, logTail: tail() })
+      await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, logTail: tail() })
     }
     await reporter.started(job.name, 'backup')
     if (job.error) return finish(false, job.error, 2)
@@ -389,7 +394,7 @@ export class Controller {
       // Stopped while the service was being scaled down: no job starts, and the service comes back.
       outcome = signal.aborted
         ? { reason: 'stopped' }
-        : await runJobService(docker, template, this.options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv), maxRunMs: current.backup!.maxRunTime }, log, signal)
+        : await runJobService(docker, template, this.options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime }, log, signal)
     } catch (error) {
       startFailure = `the job could not be started: ${(error as Error).message}`
     } finally {
@@ -403,6 +408,7 @@ export class Controller {
     if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}`)
     if (!outcome) return finish(false, startFailure!)
     downtimeSeconds ??= outcome.downtimeSeconds
+    rejected = outcome.rejectedSnapshots
     backupStartedAt = outcome.backupStartedAt
     const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
     if (outcome.exitCode !== 0) {
@@ -421,7 +427,7 @@ export class Controller {
   private async savedSnapshot(job: SwarmJob, log: Logger): Promise<{ snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number }> {
     try {
       const { snapshots, repository } = await this.options.snapshotsOf(job)
-      const latest = lastAccepted(snapshots)
+      const latest = lastAccepted(snapshots, await this.options.reporter.rejectedSnapshots())
       return { snapshot: latest && snapshotRecord(latest, repository), snapshots: snapshots.length }
     } catch (error) {
       log.warn(`controller: ${job.name}: could not read its snapshots for the status: ${(error as Error).message}`)

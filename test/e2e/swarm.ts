@@ -473,9 +473,11 @@ async function runOnSimulatedSwarm() {
     t.match(status, /maintenance swarm: \w+; .*last success 20/, "recorded in the server's STATUS_FILE")
     // Every snapshot older than the last maintenance's start was before its forget: keep-last 2 left at
     // most two of each host and paths (restic's groups), whatever else the repository holds.
-    const lines = maintained.split('\n').reverse()
-    const lastForget = lines.findIndex((line) => /maintenance swarm: forgot [1-9]/.test(line))
-    const startedAt = Date.parse(lines.slice(lastForget).find((line) => /maintenance swarm: policy keep-last 2/.test(line))!.slice(0, 24))
+    // By the lines' own times: docker service logs may pass the service's stdout and stderr lines out of order.
+    const at = (pattern: RegExp) => maintained.split('\n').filter((line) => pattern.test(line)).map((line) => Date.parse(line.slice(0, 24))).filter((time) => !Number.isNaN(time))
+    const lastForget = Math.max(...at(/maintenance swarm: forgot [1-9]/))
+    const startedAt = Math.max(...at(/maintenance swarm: policy keep-last 2/).filter((time) => time <= lastForget))
+    t.ok(Number.isFinite(startedAt), 'the start of the maintenance that forgot')
     const groups = new Map<string, number>()
     for (const listed of JSON.parse((await rds(['snapshots', '--json'])).stdout) as { time: string; hostname: string; paths: string[] }[]) {
       if (Date.parse(listed.time) >= startedAt) continue

@@ -36,6 +36,11 @@ t.test('an emptied volume fails the run, and retention forgets nothing', async (
   const kept = await snapshots(env)
   t.equal(kept.length, 3, 'nothing was forgotten')
   t.same(kept.map((snapshot) => snapshot.tags ?? []), [[], ['rds-rejected'], ['rds-rejected']])
+  const target = await mkdtemp(join(tmpdir(), 'rds-guard-restore-'))
+  t.teardown(() => rm(target, { recursive: true, force: true }))
+  const restored = await runBin(RDS, ['restore', 'latest', '--target', target], env)
+  t.equal(restored.exitCode, 0, restored.stderr)
+  t.equal((await readdir(join(target, volume))).length, 10, 'latest is the last accepted snapshot, with its 10 files, not the empty one')
 
   const accepted = await runBin(RDS, ['backup'], { ...env, MIN_FILES: '0', MAX_SHRINK: '100' })
   t.equal(accepted.exitCode, 0, 'MIN_FILES=0 and MAX_SHRINK=100 accept it')

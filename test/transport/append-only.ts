@@ -3,7 +3,8 @@
 // protocol: backups and restores work; forget, deleting a snapshot and overwriting the config are
 // refused and the repository checks clean after; a killed backup's lock is removed; the key reaches
 // its own repository only, and only in its own mode.
-import { readdir, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
@@ -69,6 +70,40 @@ t.test('an append-only agent backs up twice and restores; forget, deleting a sna
   const check = await restic(['check'])
   t.equal(check.exitCode, 0, `the repository checks clean: ${check.stderr}`)
   t.equal((await restic(['snapshots', '--json'])).exitCode, 0)
+})
+
+t.test('an emptied volume is rejected night after night although the server refuses the tag, and "latest" is the last accepted snapshot', async (t) => {
+  const server = await appendOnlyServer(t)
+  const data = await makeDataTree()
+  const state = await mkdtemp(join(tmpdir(), 'rds-append-guard-'))
+  t.teardown(() => rm(state, { recursive: true, force: true }))
+  const env = server.env(data, { REPO_PATH: 'vault', SERVER_MODE: 'append-only', STATUS_FILE: join(state, 'status.json') })
+  const good = await runBin(RDS, ['backup'], env)
+  t.equal(good.exitCode, 0, good.stderr)
+  const before = (await readdir(data)).length
+  // Most of the volume lost, one small file left: MAX_SHRINK, not MIN_FILES, must catch it every night.
+  for (const entry of await readdir(data)) await rm(join(data, entry), { recursive: true })
+  await writeFile(join(data, 'left.txt'), 'what is left\n')
+  const ids: string[] = []
+  for (let night = 0; night < 2; night++) {
+    const rejected = await runBin(RDS, ['backup'], env)
+    t.equal(rejected.exitCode, 1, `night ${night + 1}: rejected`)
+    t.match(rejected.stderr, /looks like a lost or emptied volume: it holds 1 files and .* less, more than MAX_SHRINK \(50 %\) allows/)
+    ids.push(/guard: rejected snapshot ([0-9a-f]{64})/.exec(rejected.stderr)![1]!)
+  }
+  // restic tag writes a tagged copy and removes the original, which the server refuses: the original stays, untagged.
+  const listed = JSON.parse((await runBin(RUNRESTIC, ['snapshots', '--json'], env)).stdout) as { id: string; tags?: string[] }[]
+  t.same(ids.map((id) => listed.find((snapshot) => snapshot.id === id)?.tags ?? []), [[], []], 'the rejected snapshots are still there untagged')
+  const status = JSON.parse(await readFile(join(state, 'status.json'), 'utf8'))
+  t.same(status.jobs['restic-docker-swarm'].rejectedSnapshots, ids, 'the verdicts are kept in STATUS_FILE')
+  const target = join(state, 'restored')
+  const restore = await runBin(RDS, ['restore', 'latest', '--target', target], env)
+  t.equal(restore.exitCode, 0, restore.stderr)
+  t.equal((await readdir(join(target, data))).length, before, 'latest restores the last accepted snapshot, with its files')
+  // A job of the controller has no STATUS_FILE of its own: the verdicts reach it in REJECTED_SNAPSHOTS.
+  const job = await runBin(RDS, ['backup'], { ...env, STATUS_FILE: '', REJECTED_SNAPSHOTS: ids.join(',') })
+  t.equal(job.exitCode, 1, 'rejected again: compared with the accepted snapshot, not the rejected ones')
+  t.match(job.stderr, /looks like a lost or emptied volume: it holds 1 files/)
 })
 
 t.test("a backup killed with SIGKILL leaves its lock; restic's unlock and rds's own removal both work through an append-only key", async (t) => {
