@@ -84,6 +84,7 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
       {
         name: `restore-dump-${job.name}`,
         maxRunMs: job.backup!.maxRunTime,
+        docker: true,
         nodeId: node.nodeId,
         volumes: [],
         env: jobEnvironment(job, swarm.jobEnv),

@@ -62,7 +62,8 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       throw new ConfigError('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')
     }
     const reporter = await reporterFor(config, log)
-    const template = await ownJobTemplate(docker)
+    // A job gets the secrets a backup reads, and no other (least privilege).
+    const template = await ownJobTemplate(docker, [config.sshPrivkeyFile, config.sshKnownHostsFile, config.passwordFile])
     const jobEnv = PASSED_TO_JOBS.flatMap((name) => (cli.env[name]?.trim() ? [`${name}=${cli.env[name]!.trim()}`] : []))
     // Jobs of several services share a repository: a backup must wait out another's retention
     // (which locks the repository whole) rather than fail, and the other way round.

@@ -27,6 +27,8 @@ export interface JobRequest {
   command?: string[]
   /** How long the job may run once started before it is stopped (MAX_RUN_TIME, rds.backup.max-run-time). */
   maxRunMs: number
+  /** Whether the job needs the node's Docker socket: for hooks, a dump or a pause, and for nothing else. */
+  docker: boolean
 }
 
 export interface JobOutcome {
@@ -164,7 +166,8 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     env: request.env,
     mounts: [
       ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
-      { Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET },
+      // Whoever holds the socket holds the node: only a job that execs into a container gets it.
+      ...(request.docker ? [{ Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET }] : []),
       { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },
     ],
     secrets: template.secrets,

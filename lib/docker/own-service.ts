@@ -20,12 +20,23 @@ interface ServiceSpec {
   }
 }
 
+interface SecretReference {
+  File?: { Name?: string }
+}
+
+/** Where a secret of a service appears in its containers. */
+const secretPath = (secret: SecretReference) => {
+  const name = secret.File?.Name ?? ''
+  return name.startsWith('/') ? name : `/run/secrets/${name}`
+}
+
 /**
  * What each job takes from the controller's own Swarm service: its image (so that jobs run the
- * same rds), its networks (the server is reached through them) and its secrets (the key, the
- * password). The controller must therefore run as a service; a clear error says so otherwise.
+ * same rds), its networks (the server is reached through them) and, of its secrets, only those at
+ * `neededFiles` (the key, the known hosts, the password): never the notification URLs or any other
+ * secret of the controller. The controller must run as a service; a clear error says so otherwise.
  */
-export async function ownJobTemplate(docker: Docker): Promise<JobTemplate> {
+export async function ownJobTemplate(docker: Docker, neededFiles: string[]): Promise<JobTemplate> {
   const id = await ownContainerId()
   const notAService = () =>
     new ConfigError('MODE=swarm needs the agent to run as a Swarm service on a manager node (each job takes its image, networks and secrets); deploy it with docker stack deploy.')
@@ -36,5 +47,7 @@ export async function ownJobTemplate(docker: Docker): Promise<JobTemplate> {
   const template = spec?.TaskTemplate
   const image = template?.ContainerSpec?.Image
   if (!image) throw notAService()
-  return { image, networks: template?.Networks ?? [], secrets: template?.ContainerSpec?.Secrets ?? [] }
+  const needed = new Set(neededFiles)
+  const secrets = ((template?.ContainerSpec?.Secrets ?? []) as SecretReference[]).filter((secret) => needed.has(secretPath(secret)))
+  return { image, networks: template?.Networks ?? [], secrets }
 }

@@ -92,7 +92,7 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=', 'CREATE_REPOSITORY=never']
   // A job with a dump and no volume backs up only the dump: BACKUP_PATH unset says so.
   if (backup.volumes.length > 0) env.push(`BACKUP_PATH=${VOLUMES_ROOT}`)
-  if (backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause') env.push(`SERVICE_NAME=${job.service}`)
+  if (needsDocker(backup)) env.push(`SERVICE_NAME=${job.service}`)
   if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
   if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')
   if (rejected.length > 0) env.push(`REJECTED_SNAPSHOTS=${rejected.join(',')}`)
@@ -102,6 +102,9 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   if (backup.excludes.length > 0) env.push(`BACKUP_ARGS=${backup.excludes.map((pattern) => `--exclude "${pattern}"`).join(' ')}`)
   return env
 }
+
+/** Whether a service's job execs into its containers (hooks, a dump, a pause), and so needs the Docker socket. */
+export const needsDocker = (backup: ServiceBackup) => Boolean(backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause')
 
 /** What changed between two discoveries of one job, in words; empty when nothing did. */
 function describeChange(before: SwarmJob, after: SwarmJob): string[] {
@@ -394,7 +397,7 @@ export class Controller {
       // Stopped while the service was being scaled down: no job starts, and the service comes back.
       outcome = signal.aborted
         ? { reason: 'stopped' }
-        : await runJobService(docker, template, this.options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime }, log, signal)
+        : await runJobService(docker, template, this.options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!) }, log, signal)
     } catch (error) {
       startFailure = `the job could not be started: ${(error as Error).message}`
     } finally {

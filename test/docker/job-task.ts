@@ -53,7 +53,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
 
   t.test('refused task listings while the job runs are tried again, and the job ends as it really did', async (t) => {
     const { log, text } = captureLogger()
-    const running = runJobService(docker, TEMPLATE, ledger, { name: 'api-hiccup', nodeId, volumes: [], env: [], command: ['sh', '-c', 'sleep 4; exit 0'], maxRunMs: 600_000 }, log)
+    const running = runJobService(docker, TEMPLATE, ledger, { name: 'api-hiccup', nodeId, volumes: [], env: [], command: ['sh', '-c', 'sleep 4; exit 0'], maxRunMs: 600_000, docker: false }, log)
     // Three refusals in a row: the run waits 1, 2 and 4 s between its tries.
     proxy.refuseTasks(3)
     const outcome = await running
@@ -66,14 +66,21 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
 
   t.test('a job that runs past its maximum run time is stopped and its run given up, with the reason', async (t) => {
     const { log } = captureLogger()
-    const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'too-long', nodeId, volumes: [], env: [], command: ['sleep', '300'], maxRunMs: 2000 }, log)
+    const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'too-long', nodeId, volumes: [], env: [], command: ['sleep', '300'], maxRunMs: 2000, docker: false }, log)
     t.same(outcome, { reason: 'it ran for longer than 2 s (MAX_RUN_TIME, or the label rds.backup.max-run-time) and was stopped' })
     t.equal(await jobServices(), '', 'its job service was removed')
   })
 
+  t.test('a job gets the Docker socket only when it needs it', async (t) => {
+    const { log } = captureLogger()
+    const socketCheck = ['sh', '-c', 'if [ -S /var/run/docker.sock ]; then exit 7; else exit 0; fi']
+    t.match(await runJobService(docker, TEMPLATE, ledger, { name: 'no-socket', nodeId, volumes: [], env: [], command: socketCheck, maxRunMs: 600_000, docker: false }, log), { exitCode: 0 }, 'a backup with no hook, dump or pause has no socket')
+    t.match(await runJobService(docker, TEMPLATE, ledger, { name: 'socket', nodeId, volumes: [], env: [], command: socketCheck, maxRunMs: 600_000, docker: true }, log), { exitCode: 7 }, 'one that execs into a container has it')
+  })
+
   t.test('a job seen to end is in the ledger, for the locks it may have left', async (t) => {
     const { log } = captureLogger()
-    const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'ends', nodeId, volumes: [], env: [], command: ['sh', '-c', 'exit 3'], maxRunMs: 600_000 }, log)
+    const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'ends', nodeId, volumes: [], env: [], command: ['sh', '-c', 'exit 3'], maxRunMs: 600_000, docker: false }, log)
     t.match(outcome, { exitCode: 3 })
     t.match(await readFile(join(dir, 'ended-jobs'), 'utf8'), new RegExp(`^${ledger.prefix}ends-[a-z0-9]+ failed$`, 'm'))
   })

@@ -102,6 +102,16 @@ async function runOnSimulatedSwarm() {
     t.equal(back.split('\n').length, 201)
   })
 
+  t.test('a job gets only what it needs: the key, the known hosts and the password, and no Docker socket without a hook, dump or pause', async (t) => {
+    const spec = await waitFor('a job of backup_web, inspected while it runs', async () => {
+      const [id] = (await sim('rds-sim1', ['service', 'ls', '-q', '--filter', `label=rds.job=${STACK}_web`])).split('\n').filter(Boolean)
+      if (!id) return undefined
+      return JSON.parse(await sim('rds-sim1', ['service', 'inspect', id]))[0].Spec.TaskTemplate.ContainerSpec as { Secrets?: { SecretName: string }[]; Mounts: { Target: string }[] }
+    }, 60)
+    t.same((spec.Secrets ?? []).map((secret) => secret.SecretName).sort(), ['restic-repo-password', 'restic-ssh-known-hosts', 'restic-ssh-privkey'])
+    t.notOk(spec.Mounts.some((mount) => mount.Target === '/var/run/docker.sock'), 'no Docker socket')
+  })
+
   t.test('rds.backup.run-at changed with docker service update takes effect at once, with no restart', async (t) => {
     const agentBefore = await containerOf('rds-sim1', `${STACK}_agent`)
     const started = Date.now()
