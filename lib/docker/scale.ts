@@ -60,17 +60,37 @@ export async function scaleDown(docker: Docker, name: string, log: Logger): Prom
   return replicas
 }
 
-/** Scales a service back to the replica count recorded on it, removes the record, and waits for its tasks to run. */
+// How often, and how far apart, a scale-back that fails (a concurrent docker stack deploy updated the service) is tried again.
+const SCALE_BACK_TRIES = 6
+const SCALE_BACK_FIRST_WAIT_MS = 1000
+
+/**
+ * Scales a service back to the replica count recorded on it, removes the record, and waits for its
+ * tasks to run. An update that fails (another update of the service came first) is tried again,
+ * from the service's new version, waiting longer each time; while the record remains, the
+ * controller tries again at its next discovery too (Controller.mendScaledServices).
+ */
 export async function scaleBack(docker: Docker, name: string, log: Logger): Promise<void> {
   let replicas: number | undefined
-  await updateService(docker, name, (spec) => {
-    const recorded = spec.Labels?.[SCALED_FROM_LABEL]
-    if (recorded === undefined) return spec
-    replicas = Number(recorded)
-    const labels = { ...spec.Labels }
-    delete labels[SCALED_FROM_LABEL]
-    return { ...spec, Labels: labels, Mode: { Replicated: { Replicas: replicas } } }
-  })
+  const update = () =>
+    updateService(docker, name, (spec) => {
+      const recorded = spec.Labels?.[SCALED_FROM_LABEL]
+      if (recorded === undefined) return spec
+      replicas = Number(recorded)
+      const labels = { ...spec.Labels }
+      delete labels[SCALED_FROM_LABEL]
+      return { ...spec, Labels: labels, Mode: { Replicated: { Replicas: replicas } } }
+    })
+  for (let attempt = 1, wait = SCALE_BACK_FIRST_WAIT_MS; ; attempt++, wait *= 2) {
+    try {
+      await update()
+      break
+    } catch (error) {
+      if (attempt === SCALE_BACK_TRIES) throw error
+      log.warn(`stop: could not scale ${name} back (${(error as Error).message}); trying again in ${wait / 1000} s`)
+      await sleep(wait)
+    }
+  }
   if (replicas === undefined) return
   log.info(`stop: scaling ${name} back to ${replicas} replica(s)`)
   await settled(docker, name, replicas)

@@ -22,8 +22,14 @@ interface ServiceSpec {
   Name?: string
   Mode?: { Global?: unknown; Replicated?: { Replicas?: number } }
   Labels?: Record<string, string>
-  TaskTemplate?: { ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string }[] } }
+  TaskTemplate?: {
+    ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string; VolumeOptions?: { DriverConfig?: { Name?: string } } }[] }
+    Placement?: { Constraints?: string[] }
+  }
 }
+
+// A placement constraint that names one node.
+const PINNING = /^\s*node\.(hostname|id)\s*==\s*\S+\s*$/
 
 /**
  * Every service of the Swarm but rds's own job services, with the nodes its running tasks are on.
@@ -41,7 +47,10 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
     .map((service) => {
       const spec = service.Spec ?? {}
       const container = spec.TaskTemplate?.ContainerSpec ?? {}
-      const volumes = (container.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Source).map((mount) => mount.Source!)
+      const named = (container.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Source)
+      const volumes = named.map((mount) => mount.Source!)
+      const sharedVolumes = named.filter((mount) => (mount.VolumeOptions?.DriverConfig?.Name ?? 'local') !== 'local').map((mount) => mount.Source!)
+      const pinned = (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
       const placements = tasks
         .filter((task) => task.ServiceID === service.ID && task.Status?.State === 'running' && task.NodeID)
         .map((task) => ({ nodeId: task.NodeID!, hostname: hostnames.get(task.NodeID!) ?? task.NodeID! }))
@@ -55,6 +64,8 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
         tasks: placements,
         image: container.Image,
         global: spec.Mode?.Global !== undefined,
+        pinned,
+        sharedVolumes,
       }
     })
 }

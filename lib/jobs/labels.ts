@@ -17,6 +17,10 @@ export interface LabelledService {
   volumes: string[]
   /** A global service (a task on every node), which cannot be scaled. */
   global?: boolean
+  /** Whether its placement constraints pin it to one node (node.hostname == X, node.id == X). */
+  pinned?: boolean
+  /** Its named volumes of a driver other than local: the same data on every node. */
+  sharedVolumes?: string[]
 }
 
 /** What the controller's environment gives every service that does not say otherwise. */
@@ -176,6 +180,13 @@ function stop(service: LabelledService, labels: Env, backup: { dump?: Dump; volu
     const needsContainer = backup.dump ? `${LABEL}.dump` : backup.hooks.pre ? `${LABEL}.pre-hook` : backup.hooks.post ? `${LABEL}.post-hook` : undefined
     if (needsContainer) {
       throw new ConfigError(`${LABEL}.stop=scale leaves no container to run ${needsContainer} in; use ${LABEL}.stop=pause (which runs it before the pause), or remove one of them.`)
+    }
+    const local = backup.volumes.find((volume) => !service.sharedVolumes?.includes(volume.source))
+    if (local && !service.pinned) {
+      throw new ConfigError(
+        `${LABEL}.stop=scale scales the service to 0 and back, and Swarm may then start it on another node, with a new, empty ${local.source}: ` +
+          `pin it to its node (deploy.placement.constraints: [node.hostname == NODE]), or use ${LABEL}.stop=pause.`,
+      )
     }
   }
   return chosen

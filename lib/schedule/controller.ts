@@ -15,7 +15,7 @@ import { formatBytes } from '../restic/backup-summary.js'
 import { EXIT, type RunError } from '../errors.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { overdueAfterMs } from './overdue.js'
-import { restoreScaledServices, scaleBack, scaleDown } from '../docker/scale.js'
+import { restoreScaledServices, SCALED_FROM_LABEL, scaleBack, scaleDown } from '../docker/scale.js'
 import type { JobLedger } from '../docker/job-ledger.js'
 
 const RECHECK_FIRST_MS = 2000
@@ -218,6 +218,39 @@ export class Controller {
       found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
     )
     this.recheckWhileWaiting(found)
+    this.mendScaledServices()
+  }
+
+  private mending = false
+
+  /**
+   * A service still labelled rds.scaled-from while no run of its job holds the job's run lock was
+   * left at 0 by a scale-back that failed (or a run that was killed): it is scaled back now, and
+   * at every later discovery until it holds. In the background: it may wait minutes for the tasks.
+   */
+  private mendScaledServices(): void {
+    const left = this.services.filter((service) => service.serviceLabels[SCALED_FROM_LABEL] !== undefined)
+    if (left.length === 0 || this.mending || this.options.schedule === false || this.options.stop.aborted) return
+    this.mending = true
+    void (async () => {
+      for (const service of left) {
+        const job = [...this.jobs.values()].find(({ job }) => job.service === service.name)?.job.name ?? service.name
+        let release: (() => Promise<void>) | undefined
+        try {
+          release = await takeRunLock(this.options.lockDir, `swarm\n${job}`, job, this.options.log)
+        } catch {
+          continue // a run of it is going: it scales the service back itself
+        }
+        try {
+          this.options.log.warn(`controller: ${service.name} is still scaled to 0 by a backup that has ended; scaling it back`)
+          await scaleBack(this.options.docker, service.name, this.options.log)
+        } catch (error) {
+          this.options.log.error(`controller: could not scale ${service.name} back: ${(error as Error).message}; trying again at the next change in the Swarm`)
+        } finally {
+          await release()
+        }
+      }
+    })().finally(() => (this.mending = false))
   }
 
   private recheck?: NodeJS.Timeout

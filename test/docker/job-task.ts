@@ -1,46 +1,21 @@
 // A job's task followed until its run is decided, on the machine's real Swarm, through a proxy of
 // the Docker API that refuses some of its calls, as a manager does in a leader election.
-import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { JobLedger } from '../../lib/docker/job-ledger.js'
 import { runJobService } from '../../lib/docker/job-service.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
+import { refusingProxy } from '../fixtures/docker-proxy.js'
 
 const missing = await swarmUnavailable()
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
-const DOCKER_SOCKET = '/var/run/docker.sock'
 const TEMPLATE = { image: 'debian:trixie-slim', networks: [], secrets: [] }
-
-/** The Docker API on a socket of its own, passed through, except the next `refuseTasks` listings of tasks, answered 503. */
-async function refusingProxy(t: Test, dir: string): Promise<{ socketPath: string; refuseTasks: (count: number) => void; refused: () => number }> {
-  let toRefuse = 0
-  let refused = 0
-  const socketPath = join(dir, 'docker.sock')
-  const server = createServer((incoming: IncomingMessage, outgoing: ServerResponse) => {
-    if (toRefuse > 0 && /^\/v[\d.]+\/tasks|^\/tasks/.test(incoming.url ?? '')) {
-      toRefuse--
-      refused++
-      outgoing.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"rpc error: code = Unknown desc = The swarm does not have a leader"}')
-      return
-    }
-    const forwarded = request({ socketPath: DOCKER_SOCKET, method: incoming.method, path: incoming.url, headers: incoming.headers }, (answer) => {
-      outgoing.writeHead(answer.statusCode ?? 502, answer.headers)
-      answer.pipe(outgoing)
-    })
-    forwarded.on('error', () => outgoing.destroy())
-    incoming.pipe(forwarded)
-  })
-  await new Promise<void>((resolve) => server.listen(socketPath, resolve))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { socketPath, refuseTasks: (count) => void (toRefuse = count), refused: () => refused }
-}
 
 t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-job-task-'))
@@ -55,7 +30,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     const { log, text } = captureLogger()
     const running = runJobService(docker, TEMPLATE, ledger, { name: 'api-hiccup', nodeId, volumes: [], env: [], command: ['sh', '-c', 'sleep 4; exit 0'], maxRunMs: 600_000, docker: false }, log)
     // Three refusals in a row: the run waits 1, 2 and 4 s between its tries.
-    proxy.refuseTasks(3)
+    proxy.refuse(3, { method: 'GET', path: /^\/tasks/ }, 503, 'rpc error: code = Unknown desc = The swarm does not have a leader')
     const outcome = await running
     t.equal(proxy.refused(), 3, 'the API refused three calls')
     t.match(outcome, { exitCode: 0 }, text())

@@ -9,6 +9,7 @@ const service = (labels: { deploy?: Record<string, string>; container?: Record<s
   serviceLabels: labels.deploy ?? {},
   containerLabels: labels.container ?? {},
   volumes,
+  pinned: true,
 })
 
 t.test('a service without rds.backup=true has no backup, whatever else its labels say', async (t) => {
@@ -162,6 +163,11 @@ t.test('rds.backup.stop: scale or pause, refused where it cannot work', async (t
   refused({ 'rds.backup.stop': 'scale', 'rds.backup.pre-hook': 'sync' }, /^service app_web: label rds\.backup\.stop=scale leaves no container to run rds\.backup\.pre-hook in; use rds\.backup\.stop=pause/)
   refused({ 'rds.backup.stop': 'scale', 'rds.backup.dump': 'postgres', 'rds.backup.volumes': 'data' }, /leaves no container to run rds\.backup\.dump in/)
   refused({ 'rds.backup.stop': 'pause', 'rds.backup.dump': 'postgres' }, /^service app_web: label rds\.backup\.stop=pause stops the service while its volumes are backed up, but with rds\.backup\.dump only the dump is/)
+  const unpinned = { ...service({ deploy: { 'rds.backup': 'true', 'rds.backup.stop': 'scale' } }), pinned: false }
+  t.throws(() => serviceBackup(unpinned, defaults), {
+    message: 'service app_web: label rds.backup.stop=scale scales the service to 0 and back, and Swarm may then start it on another node, with a new, empty app_data: pin it to its node (deploy.placement.constraints: [node.hostname == NODE]), or use rds.backup.stop=pause.',
+  })
+  t.equal(serviceBackup({ ...unpinned, sharedVolumes: ['app_data', 'app_uploads'] }, defaults)?.stop, 'scale', 'volumes of a shared driver are the same on every node')
   refused({ 'rds.backup.dump.filename': 'x.sql' }, /^service app_web: label rds\.backup\.dump\.filename is set but rds\.backup\.dump is not/)
   refused({ 'rds.backup.dump': 'postgres', 'rds.backup.dump.filename': 'a/b.sql' }, /^service app_web: label rds\.backup\.dump\.filename must be a file name/)
 })
