@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { reporterFor, withRestic, type CliContext } from './context.js'
 import type { JobTemplate } from '../docker/job-service.js'
 import { ownJobTemplate } from '../docker/own-service.js'
+import { VOLUMES_ROOT } from '../docker/job-service.js'
 import { ConfigError, EXIT } from '../errors.js'
 import type { SwarmJob } from '../jobs/discover.js'
 import type { Logger } from '../observe/log.js'
@@ -85,7 +86,14 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
       drill: (job) =>
         drillAndReport(
-          { job: job.name, host: job.name, restic: resticFor(job.backup!.repoPath), command: job.backup!.drill?.command, image: job.image },
+          {
+            job: job.name,
+            host: job.name,
+            restic: resticFor(job.backup!.repoPath),
+            command: job.backup!.drill?.command,
+            image: job.image,
+            parts: { files: job.backup!.volumes.length > 0 ? VOLUMES_ROOT : undefined, dump: job.backup!.dump?.filename },
+          },
           async () => docker,
           reporter,
           log,

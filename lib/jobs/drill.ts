@@ -1,4 +1,4 @@
-import { lstat } from 'node:fs/promises'
+import { lstat, mkdir, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
 import { runDrillContainer } from '../docker/drill-container.js'
@@ -8,7 +8,8 @@ import { keepingTail } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { outcomeOf } from '../observe/status.js'
 import type { Restic } from '../restic/command.js'
-import { listPath } from '../restic/snapshots.js'
+import { listPath, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
+import { DUMP_TAG } from './dump.js'
 import { restoreToDirectory } from '../restore/directory.js'
 import { tarOf, withTempDir } from '../restore/volume-transfer.js'
 import type { Job } from './job.js'
@@ -27,6 +28,8 @@ export interface Drill {
   image?: string
   /** Snapshots the guard rejected: the drill restores the latest accepted one. */
   rejected?: readonly string[]
+  /** What the job backs up: its files (the path its snapshots record), its dump (the file name), or both. */
+  parts: { files?: string; dump?: string }
 }
 
 /** How many of the snapshot's files are missing from the restore, or differ in size; the first of each. */
@@ -44,35 +47,55 @@ async function compareWithListing(drill: Drill, snapshot: Parameters<typeof list
   return { files, missing, resized }
 }
 
+/** Restores the newest accepted snapshot a choice names into `target`, and checks it against its listing. */
+async function restoreAndCompare(drill: Drill, choice: SnapshotChoice, target: string, log: Logger): Promise<{ snapshot: SnapshotInfo; files: number }> {
+  const snapshot = await restoreToDirectory(drill.restic, { choice, includes: [], target, force: false, progress: false }, log)
+  const { files, missing, resized } = await compareWithListing(drill, snapshot, target, log)
+  if (missing.length > 0 || resized.length > 0) {
+    throw new RunError(
+      `the restore of snapshot ${snapshot.short_id} does not match its listing: ${missing.length} of ${files} files missing${missing[0] ? ` (the first: ${missing[0]})` : ''}, ` +
+        `${resized.length} with another size${resized[0] ? ` (the first: ${resized[0]})` : ''}.`,
+    )
+  }
+  return { snapshot, files }
+}
+
 /**
- * Restores the job's latest snapshot into a scratch directory, checks that every file of the
- * snapshot's own listing is there with its size, and runs the drill command on it, if any.
- * Resolves to what passed; throws a RunError that says what failed.
+ * Restores the job's newest accepted snapshots into a scratch directory (the files, and the dump,
+ * each its own), checks that every file of each snapshot's own listing is there with its size,
+ * and runs the drill command on them, if any: the files' path is the drill directory's top, and
+ * the dump file is in it. Resolves to what passed; throws a RunError that says what failed.
  */
 export async function runDrill(drill: Drill, docker: () => Promise<Docker>, log: Logger, signal?: AbortSignal): Promise<string> {
   return withTempDir(async (dir) => {
-    const target = join(dir, 'restored')
-    const snapshot = await restoreToDirectory(drill.restic, { choice: { snapshot: 'latest', host: drill.host, rejected: drill.rejected }, includes: [], target, force: false, progress: false }, log)
-    const { files, missing, resized } = await compareWithListing(drill, snapshot, target, log)
-    if (missing.length > 0 || resized.length > 0) {
-      throw new RunError(
-        `the restore of snapshot ${snapshot.short_id} does not match its listing: ${missing.length} of ${files} files missing${missing[0] ? ` (the first: ${missing[0]})` : ''}, ` +
-          `${resized.length} with another size${resized[0] ? ` (the first: ${resized[0]})` : ''}.`,
-      )
+    const latest = { snapshot: 'latest', host: drill.host, rejected: drill.rejected }
+    const passed: string[] = []
+    let top = join(dir, 'drill')
+    await mkdir(top)
+    if (drill.parts.files !== undefined) {
+      const target = join(dir, 'files')
+      const { snapshot, files } = await restoreAndCompare(drill, { ...latest, path: drill.parts.files }, target, log)
+      passed.push(`snapshot ${snapshot.short_id} restored: all ${files} files present, with their sizes`)
+      top = join(target, drill.parts.files)
     }
-    const passed = `snapshot ${snapshot.short_id} restored: all ${files} files present, with their sizes`
-    if (!drill.command) return passed
+    if (drill.parts.dump !== undefined) {
+      const target = join(dir, 'dump')
+      const { snapshot } = await restoreAndCompare(drill, { ...latest, tag: DUMP_TAG, path: `/${drill.parts.dump}` }, target, log)
+      passed.push(`dump ${snapshot.short_id} restored: ${drill.parts.dump} whole`)
+      // Beside the files, in the drill directory: one rename, no copy.
+      await rename(join(target, drill.parts.dump), join(top, drill.parts.dump))
+    }
+    if (!drill.command) return passed.join('; ')
     if (!drill.image) throw new RunError(`the drill command of ${drill.job} has no image to run in; set DRILL_IMAGE.`)
     log.info(`drill: running the drill command in a throwaway container of ${drill.image}`)
-    // The snapshot's paths (/volumes, or BACKUP_PATH) are the drill directory's top.
-    const tar = tarOf(join(target, snapshot.paths.length === 1 ? snapshot.paths[0]! : '.'), signal)
+    const tar = tarOf(top, signal)
     // Taken at once: tar's output is not kept for a reader that comes later.
     const input = tar.readable()
     const { exitCode, output } = await runDrillContainer(await docker(), drill.image, drill.command, input, signal).finally(() => tar.kill())
     await tar.catch(() => undefined)
     for (const line of output.split('\n')) if (line.trim()) log.debug(`drill: ${line}`)
     if (exitCode !== 0) throw new RunError(`the drill command exited with ${exitCode}: ${output.split('\n').slice(-3).join(' ') || 'no output'}`)
-    return `${passed}; the drill command passed`
+    return `${passed.join('; ')}; the drill command passed`
   })
 }
 
@@ -116,7 +139,9 @@ export async function drillJob(job: Job, context: RunContext): Promise<boolean> 
   }
   try {
     const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
-    const drill: Drill = { job: job.name, host: job.snapshotHost, restic, command: job.drill.command, image: job.drill.image, rejected: job.guard.rejected }
+    const drill: Drill = { job: job.name, host: job.snapshotHost, restic, command: job.drill.command, image: job.drill.image, rejected: job.guard.rejected,
+      parts: { files: job.backupFiles ? job.backupPath : undefined, dump: job.dump?.filename },
+    }
     return await drillAndReport(drill, localDocker(), context.reporter, context.log, context.signal)
   } finally {
     await release()

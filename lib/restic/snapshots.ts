@@ -34,11 +34,17 @@ export interface SnapshotChoice {
   host?: string
   /** With "latest": the newest snapshot with this tag. */
   tag?: string
+  /** With "latest": the newest snapshot of exactly this path (restic's --path). */
+  path?: string
   /** Snapshots the guard rejected that the repository may not say so of: never "latest". */
   rejected?: readonly string[]
 }
 
-const filterArgs = (choice: SnapshotChoice) => [...(choice.host ? ['--host', choice.host] : []), ...(choice.tag ? ['--tag', choice.tag] : [])]
+const filterArgs = (choice: SnapshotChoice) => [
+  ...(choice.host ? ['--host', choice.host] : []),
+  ...(choice.tag ? ['--tag', choice.tag] : []),
+  ...(choice.path ? ['--path', choice.path] : []),
+]
 
 /**
  * restic dump, whose stdout is the caller's data (a tar archive, a database dump): --quiet keeps

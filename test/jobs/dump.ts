@@ -160,6 +160,28 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     t.match(failed.stderr, /backup: snapshot [0-9a-f]{8} saved/, 'the folder was still backed up')
     t.notMatch(failed.stderr, /retention:/, 'but no retention ran after the failed dump')
     t.equal((await snapshots(env)).length, 3)
+
+    // A drill of both: the folder's newest snapshot and the newest dump, side by side for the command.
+    const drilled = await runBin(RDS, ['drill'], { ...env, DRILL_IMAGE: IMAGES.postgres, DRILL_COMMAND: 'test -s pg_dumpall.sql && test "$(ls | wc -l)" -eq 21' })
+    t.equal(drilled.exitCode, 0, drilled.stderr)
+    t.match(drilled.stderr, /snapshot [0-9a-f]{8} restored: all 20 files present, with their sizes; dump [0-9a-f]{8} restored: pg_dumpall\.sql whole; the drill command passed/)
+  })
+
+  t.test('a drill of a streamed dump hands the dump file to the drill command', async (t) => {
+    // A throwaway Postgres in the drill's container, loaded from the dump: every row must come back.
+    const load = [
+      'runuser -u postgres -- initdb -D /tmp/pg --auth-local=trust >/dev/null',
+      "runuser -u postgres -- pg_ctl -D /tmp/pg -o '-k /tmp -c listen_addresses=' -w start >/dev/null",
+      'psql -h /tmp -U postgres -q -f pg_dumpall.sql >/dev/null 2>&1',
+      'echo "rows: $(psql -h /tmp -U postgres -Atc "SELECT count(*) FROM rows_to_keep")"',
+      'test "$(psql -h /tmp -U postgres -Atc "SELECT count(*) FROM rows_to_keep")" -ge 50000',
+    ].join(' && ')
+    const env = dumpEnv(POSTGRES, { DUMP_COMMAND: 'postgres', DRILL_IMAGE: IMAGES.postgres, DRILL_COMMAND: load })
+    const drilled = await runBin(RDS, ['drill', '--verbose'], env)
+    t.equal(drilled.exitCode, 0, drilled.stderr)
+    t.match(drilled.stderr, /drill: rds-test-dump-postgres: dump [0-9a-f]{8} restored: pg_dumpall\.sql whole; the drill command passed/)
+    t.match(drilled.stderr, /DEBUG drill: rows: \d+/)
+
   })
 
   t.test('mariadb: mariadb-dump --single-transaction, loaded into another service with restore-dump --to-service', async (t) => {
