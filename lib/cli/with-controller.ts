@@ -10,6 +10,7 @@ import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { swarmLockOwner } from '../docker/lock-owners.js'
 import { JobLedger } from '../docker/job-ledger.js'
+import { ControllerLease } from '../docker/lease.js'
 import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../jobs/drill.js'
 import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
@@ -64,7 +65,20 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     }
     const reporter = await reporterFor(config, log)
     // A job gets the secrets a backup reads, and no other (least privilege).
-    const template = await ownJobTemplate(docker, [config.sshPrivkeyFile, config.sshKnownHostsFile, config.passwordFile])
+    const { containerId, serviceId, ...template } = await ownJobTemplate(docker, [config.sshPrivkeyFile, config.sshKnownHostsFile, config.passwordFile])
+    // The scheduling controller runs only while it holds the Swarm's lease; a second one waits.
+    const lease = schedule ? new ControllerLease(docker, serviceId, containerId, log) : undefined
+    let stop = cli.stop
+    let lost: AbortSignal | undefined
+    if (lease) {
+      const standby = new AbortController()
+      reporter.keepHeartbeat(AbortSignal.any([cli.stop, standby.signal]), { overdue: false })
+      const held = await lease.acquire(cli.stop)
+      standby.abort()
+      if (!held) return EXIT.ok
+      lost = lease.keep(cli.stop)
+      stop = AbortSignal.any([cli.stop, lost])
+    }
     const jobEnv = PASSED_TO_JOBS.flatMap((name) => (cli.env[name]?.trim() ? [`${name}=${cli.env[name]!.trim()}`] : []))
     // Jobs of several services share a repository: a backup must wait out another's retention
     // (which locks the repository whole) rather than fail, and the other way round.
@@ -108,7 +122,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
         await removeDeadLocks(restic, ownerIsDead, log)
       },
       log,
-      stop: cli.stop,
+      stop,
       schedule,
       lockDir: config.lockDir,
       reporter,
@@ -121,6 +135,11 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
-    return (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok
+    try {
+      const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok
+      return lost?.aborted && !cli.stop.aborted ? EXIT.failure : code
+    } finally {
+      await lease?.release().catch((error: Error) => log.warn(`controller: could not give up the lease: ${error.message}`))
+    }
   })
 }

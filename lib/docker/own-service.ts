@@ -36,18 +36,30 @@ const secretPath = (secret: SecretReference) => {
  * `neededFiles` (the key, the known hosts, the password): never the notification URLs or any other
  * secret of the controller. The controller must run as a service; a clear error says so otherwise.
  */
-export async function ownJobTemplate(docker: Docker, neededFiles: string[]): Promise<JobTemplate> {
-  const id = await ownContainerId()
-  const notAService = () =>
-    new ConfigError('MODE=swarm needs the agent to run as a Swarm service on a manager node (each job takes its image, networks and secrets); deploy it with docker stack deploy.')
-  const container = (await docker.getContainer(id).inspect().catch(() => undefined)) as { Config?: { Labels?: Record<string, string> } } | undefined
-  const serviceId = container?.Config?.Labels?.['com.docker.swarm.service.id']
-  if (!serviceId) throw notAService()
-  const spec = ((await docker.getService(serviceId).inspect()) as { Spec?: ServiceSpec }).Spec
+export async function ownJobTemplate(docker: Docker, neededFiles: string[]): Promise<JobTemplate & OwnService> {
+  const own = await ownService(docker)
+  const spec = ((await docker.getService(own.serviceId).inspect()) as { Spec?: ServiceSpec }).Spec
   const template = spec?.TaskTemplate
   const image = template?.ContainerSpec?.Image
   if (!image) throw notAService()
   const needed = new Set(neededFiles)
   const secrets = ((template?.ContainerSpec?.Secrets ?? []) as SecretReference[]).filter((secret) => needed.has(secretPath(secret)))
-  return { image, networks: template?.Networks ?? [], secrets }
+  return { ...own, image, networks: template?.Networks ?? [], secrets }
+}
+
+/** The controller's own container and the Swarm service it is a task of. */
+export interface OwnService {
+  containerId: string
+  serviceId: string
+}
+
+const notAService = () =>
+  new ConfigError('MODE=swarm needs the agent to run as a Swarm service on a manager node (each job takes its image, networks and secrets); deploy it with docker stack deploy.')
+
+async function ownService(docker: Docker): Promise<OwnService> {
+  const containerId = await ownContainerId()
+  const container = (await docker.getContainer(containerId).inspect().catch(() => undefined)) as { Config?: { Labels?: Record<string, string> } } | undefined
+  const serviceId = container?.Config?.Labels?.['com.docker.swarm.service.id']
+  if (!serviceId) throw notAService()
+  return { containerId, serviceId }
 }

@@ -101,8 +101,9 @@ export class Reporter {
    * Keeps the heartbeat going until `stop` is aborted (`rds health` takes silence for a hung
    * agent), and with each beat notices the jobs that have become OVERDUE.
    */
-  keepHeartbeat(stop: AbortSignal): void {
-    const beat = setInterval(() => void this.noticeOverdue(), HEARTBEAT_MS)
+  keepHeartbeat(stop: AbortSignal, { overdue = true } = {}): void {
+    // A controller in standby only beats: the one that runs the jobs tells of them.
+    const beat = setInterval(() => void (overdue ? this.noticeOverdue() : this.update((table) => void (table.heartbeatAt = new Date().toISOString()))), HEARTBEAT_MS)
     beat.unref()
     stop.addEventListener('abort', () => clearInterval(beat), { once: true })
   }

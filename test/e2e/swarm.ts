@@ -512,6 +512,29 @@ async function runOnSimulatedSwarm() {
     t.equal(JSON.parse(kept.stdout).length, 1, 'the SFTP key could delete: one snapshot left in its repository')
   })
 
+  t.test('one controller at a time: a second replica waits in standby, and takes over once the first is killed', async (t) => {
+    const agent = `${STACK}_agent`
+    const running = async () => (await sim('rds-sim1', ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${agent}`, '-f', 'status=running'])).split('\n').filter(Boolean)
+    const first = await containerOf('rds-sim1', agent)
+    const started = new Date()
+    await sim('rds-sim1', ['service', 'scale', '--detach', `${agent}=2`])
+    await waitFor('a second controller', async () => (await running()).length === 2 || undefined, 120)
+    const log = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', started.toISOString(), agent], { env: nodeEnv('rds-sim1'), all: true })).all
+    await waitFor('the second controller in standby', async () => /controller: standby: the controller in container [0-9a-f]{12} holds the lease/.test(await log()) || undefined, 90)
+    let before = await newestSnapshot(`${STACK}_db`)
+    await waitFor('a scheduled backup of backup_db meanwhile', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
+    t.notMatch(await log(), /removing job service/, 'the controller in standby removed none of the running one\'s job services')
+
+    await sim('rds-sim1', ['kill', first])
+    await waitFor('another controller to take over', async () => /controller: the lease is free.*; this controller takes over/.test(await log()) || undefined, 180)
+    before = await newestSnapshot(`${STACK}_db`)
+    await waitFor('a scheduled backup of backup_db under the new controller', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 120)
+    await sim('rds-sim1', ['service', 'scale', '--detach', `${agent}=1`])
+    await waitFor('one controller again', async () => (await running()).length === 1 || undefined, 120)
+    before = await newestSnapshot(`${STACK}_db`)
+    await waitFor('a scheduled backup of backup_db after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 150)
+  })
+
   t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on', async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-down', '--constraint', 'node.hostname==rds-sim3', '--label', 'rds.backup=true',
