@@ -26,12 +26,15 @@ import { ensuringRepositories } from '../restic/init.js'
 const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ']
 
 
-/** restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks are removed first. */
+/**
+ * restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks
+ * are removed first. Never --prune: the controller prunes each repository once a day (PRUNE_AT).
+ */
 function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
   return async (job: SwarmJob) => {
-    const forget = forgetArgs(job.backup!.retention, job.name)
+    const forget = forgetArgs({ ...job.backup!.retention, prune: false }, job.name)
     if (!forget) return
-    log.info(`controller: ${job.name}: retention ${describeRetention(job.backup!.retention)}`)
+    log.info(`controller: ${job.name}: retention ${describeRetention(job.backup!.retention).replace(', then prune', ' (the repository is pruned at PRUNE_AT)')}`)
     await withLockCare(resticFor(job.backup!.repoPath), ownerIsDead, log, (restic) => runRestic(restic, forget, { log }))
   }
 }
@@ -98,6 +101,8 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime, drillAt: config.drill.at, serverMode: config.serverMode },
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
+      pruneRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => runRestic(locking, ['prune'], { log })).then(() => undefined),
+      pruneAt: config.pruneAt,
       drill: (job) =>
         drillAndReport(
           {

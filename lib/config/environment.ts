@@ -77,6 +77,8 @@ export interface Config {
   notify: { urls?: string; urlsFile?: string; on?: string }
   /** CHECK_AT: when `restic check` runs (once per repository); CHECK_READ_DATA_SUBSET: what share of the data it reads. */
   checkAt?: string
+  /** PRUNE_AT (MODE=swarm): when each repository whose services ask for prune is pruned, once for all of them. */
+  pruneAt: string
   checkReadDataSubset?: string
   /** DRILL_AT: when the latest snapshot is restored as a drill; DRILL_COMMAND, run on it in DRILL_IMAGE. */
   drill: { at?: string; command?: string; image?: string }
@@ -120,6 +122,8 @@ export const DEFAULTS = {
   minFiles: 1,
   maxShrink: 50,
   maxRunTime: '24h',
+  // After the night's backups at the default RUN_AT (03:00).
+  pruneAt: '0 5 * * *',
 } as const
 
 function sshDestination(env: Env): { user: string; host: string } {
@@ -215,6 +219,8 @@ export function readConfig(env: Env): Config {
   if (runAt !== undefined) checkCronExpression('RUN_AT', runAt)
   const checkAt = value(env, 'CHECK_AT')
   if (checkAt !== undefined) checkCronExpression('CHECK_AT', checkAt)
+  const pruneAt = value(env, 'PRUNE_AT')
+  if (pruneAt !== undefined) checkCronExpression('PRUNE_AT', pruneAt)
   const drillAt = value(env, 'DRILL_AT')
   if (drillAt !== undefined) checkCronExpression('DRILL_AT', drillAt)
 
@@ -237,6 +243,9 @@ export function readConfig(env: Env): Config {
   const mode = value(env, 'MODE') ?? 'service'
   if (mode !== 'service' && mode !== 'swarm') {
     throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
+  }
+  if (mode !== 'swarm' && value(env, 'PRUNE_AT') !== undefined) {
+    throw new ConfigError('PRUNE_AT is set but MODE is not swarm: a single agent prunes after its own forget (PRUNE=true). Unset PRUNE_AT.')
   }
   if (mode !== 'swarm' && value(env, 'MAX_RUN_TIME') !== undefined) {
     throw new ConfigError('MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller\'s jobs; a single agent\'s backup that stands still is stopped after STALL_TIMEOUT. Unset MAX_RUN_TIME.')
@@ -287,6 +296,7 @@ export function readConfig(env: Env): Config {
       on: value(env, 'NOTIFY_ON'),
     },
     checkAt,
+    pruneAt: pruneAt ?? DEFAULTS.pruneAt,
     drill: { at: drillAt, command: value(env, 'DRILL_COMMAND'), image: value(env, 'DRILL_IMAGE') },
     checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
     metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),

@@ -7,7 +7,7 @@ import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcom
  * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
  * server's maintenance of one repository (forget, prune, check), which is recorded like a backup.
  */
-export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance'
+export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance' | 'prune'
 
 // How many rejected snapshots a job's status remembers: months of nights of a lost volume.
 const REJECTED_KEPT = 100
@@ -148,11 +148,18 @@ export class Reporter {
     let previous = this.lastOutcomes.get(key)
     this.lastOutcomes.set(key, report.outcome)
     await this.update((table) => {
+      if (report.kind === 'prune' && report.checked) {
+        table.repositories ??= {}
+        const repository = (table.repositories[report.checked.repository] ??= {})
+        previous = repository.lastPrune
+        repository.lastPrune = report.outcome
+        return
+      }
       if (report.checked) {
         const { repository, sizeBytes, jobs } = report.checked
         table.repositories ??= {}
         previous = table.repositories[repository]?.lastCheck
-        table.repositories[repository] = { lastCheck: report.outcome, sizeBytes: sizeBytes ?? table.repositories[repository]?.sizeBytes }
+        table.repositories[repository] = { ...table.repositories[repository], lastCheck: report.outcome, sizeBytes: sizeBytes ?? table.repositories[repository]?.sizeBytes }
         for (const job of jobs) if (table.jobs[job]) table.jobs[job].lastCheck = report.outcome
         return
       }

@@ -64,7 +64,7 @@ export interface StatusTable {
   heartbeatAt?: string
   jobs: Record<string, JobStatus>
   /** What the last `restic check` of each repository found, by the repository's name. */
-  repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number }>
+  repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number; lastPrune?: Outcome }>
 }
 
 /** The heartbeat is written this often; a table older than HEARTBEAT_LIMIT_MS means a hung agent. */

@@ -59,8 +59,12 @@ export interface ControllerOptions {
    * repository vanished) fails the run.
    */
   beforeRun?: (job: SwarmJob) => Promise<void>
-  /** Applies the job's retention once it has backed up, called for one repository at a time. */
+  /** Applies the job's retention (forget, never prune) once it has backed up, called for one repository at a time. */
   applyRetention: (job: SwarmJob) => Promise<void>
+  /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
+  pruneRepository?: (repoPath: string) => Promise<void>
+  /** PRUNE_AT: when the repositories are pruned. */
+  pruneAt?: string
   log: Logger
   /** Aborting stops the controller: no new run starts, running jobs are stopped, then it resolves. */
   stop: AbortSignal
@@ -135,6 +139,8 @@ export class Controller {
   private readonly checks = new Map<string, Cron>()
   /** The drills' schedules, one per job and schedule. */
   private readonly drills = new Map<string, Cron>()
+  /** The prunes' schedules, one per repository that a service asks to prune. */
+  private readonly prunes = new Map<string, Cron>()
 
   constructor(private readonly options: ControllerOptions) {}
 
@@ -154,7 +160,7 @@ export class Controller {
     await events
     clearTimeout(this.recheck)
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
-    for (const cron of [...this.checks.values(), ...this.drills.values()]) cron.stop()
+    for (const cron of [...this.checks.values(), ...this.drills.values(), ...this.prunes.values()]) cron.stop()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
@@ -214,6 +220,7 @@ export class Controller {
     this.options.onChange?.([...this.jobs.values()])
     this.scheduleChecks(found)
     this.scheduleDrills(found)
+    this.schedulePrunes(found)
     await this.options.reporter.watch(
       found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
     )
@@ -299,6 +306,46 @@ export class Controller {
       this.checks.set(key, new Cron(schedule, { protect: true, catch: (error) => this.options.log.error(`controller: check of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.checkNow(repoPath))))
       this.options.log.info(`controller: repository ${repoPath}: checked "${schedule}", next at ${this.checks.get(key)!.nextRun()?.toISOString()}`)
     }
+  }
+
+  /**
+   * One prune per repository a service asks to prune (rds.backup.prune, PRUNE), on PRUNE_AT: the
+   * services' own forgets only mark snapshots, and the repository-wide prune, which locks the
+   * repository whole, runs once for all of them rather than once per service.
+   */
+  private schedulePrunes(found: SwarmJob[]): void {
+    if (this.options.schedule === false || !this.options.pruneRepository || !this.options.pruneAt) return
+    const wanted = new Set(found.flatMap((job) => (job.backup?.retention.prune ? [job.backup.repoPath] : [])))
+    for (const [repoPath, cron] of this.prunes) {
+      if (wanted.has(repoPath)) continue
+      cron.stop()
+      this.prunes.delete(repoPath)
+    }
+    for (const repoPath of wanted) {
+      if (this.prunes.has(repoPath)) continue
+      this.prunes.set(repoPath, new Cron(this.options.pruneAt, { protect: true, catch: (error) => this.options.log.error(`controller: prune of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.pruneNow(repoPath))))
+      this.options.log.info(`controller: repository ${repoPath}: pruned "${this.options.pruneAt}", next at ${this.prunes.get(repoPath)!.nextRun()?.toISOString()}`)
+    }
+  }
+
+  /** restic prune of one repository now, between its retentions and checks; recorded and notified like a check. */
+  async pruneNow(repoPath: string): Promise<Outcome> {
+    const { log: baseLog, reporter } = this.options
+    const { log, tail } = keepingTail(baseLog)
+    const started = new Date()
+    const jobs = [...this.jobs.values()].filter(({ job }) => job.backup?.repoPath === repoPath).map(({ job }) => job.name)
+    let outcome: Outcome
+    try {
+      log.info(`controller: repository ${repoPath}: pruning`)
+      await this.inRetentionQueue(repoPath, () => this.options.pruneRepository!(repoPath))
+      outcome = outcomeOf(started, new Date(), true, `pruned repository ${repoPath}`, 0)
+      log.info(`controller: repository ${repoPath}: ${outcome.message}`)
+    } catch (error) {
+      outcome = outcomeOf(started, new Date(), false, `the prune of repository ${repoPath} failed: ${(error as Error).message}`, (error as RunError).exitCode ?? 1)
+      log.error(`controller: ${outcome.message}`)
+    }
+    await reporter.finished({ job: `repository ${repoPath}`, kind: 'prune', outcome, checked: { repository: repoPath, jobs }, logTail: tail() })
+    return outcome
   }
 
   /** One drill schedule per job that has one; drills of one repository run between its retentions. */

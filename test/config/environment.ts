@@ -40,6 +40,10 @@ t.test('the data-safety variables', async (t) => {
   t.equal(readConfig({ ...base, CREATE_REPOSITORY: 'never' }).createRepository, 'never')
   t.equal(readConfig({ ...base, MODE: 'swarm' }).maxRunTime, 86_400_000, 'MAX_RUN_TIME: a day by default')
   t.equal(readConfig({ ...base, MODE: 'swarm', MAX_RUN_TIME: '6h' }).maxRunTime, 21_600_000)
+  t.equal(readConfig({ ...base, MODE: 'swarm' }).pruneAt, '0 5 * * *', 'PRUNE_AT: 05:00 by default, after the night')
+  t.equal(readConfig({ ...base, MODE: 'swarm', PRUNE_AT: '30 6 * * 0' }).pruneAt, '30 6 * * 0')
+  t.throws(() => readConfig({ ...base, PRUNE_AT: '0 5 * * *' }), { message: /^PRUNE_AT is set but MODE is not swarm/ })
+  t.throws(() => readConfig({ ...base, MODE: 'swarm', PRUNE_AT: 'nightly' }), { message: /^PRUNE_AT/ })
   t.throws(() => readConfig({ ...base, MAX_RUN_TIME: '6h' }), { message: /^MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller's jobs/ }, 'refused where it does not apply')
 })
 

@@ -24,6 +24,7 @@ import { ROOT } from '../fixtures/root.js'
 const APP = 'rds-ctl-app'
 const BAD = 'rds-ctl-bad'
 const LEFTOVER = 'rds-ctl-leftover'
+const SECOND = 'rds-ctl-second'
 const VOLUME = 'rds-ctl-data'
 const IMAGE = 'restic-docker-swarm-agent:latest'
 
@@ -44,7 +45,7 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const client = new Docker()
   const removeAll = async () => {
-    await docker(['service', 'rm', APP, BAD, LEFTOVER])
+    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND])
     // Docker 20.10 (this machine's) keeps a removed job service's exited container; 26 does not.
     const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
     if (exited.length > 0) await docker(['rm', ...exited])
@@ -233,6 +234,29 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     // At start, before any discovery, restoreScaledServices does the same (a controller killed mid-run).
     await restoreScaledServices(client, log)
     await execa('docker', ['service', 'update', '--detach', '--label-rm', 'rds.backup.stop', '--replicas', '1', APP])
+  })
+
+  t.test('services that ask for prune share one prune of their repository on PRUNE_AT, never one each', async (t) => {
+    const pruned: string[] = []
+    options.pruneAt = '* * * * * *'
+    options.pruneRepository = async (repoPath) => void pruned.push(repoPath)
+    t.teardown(async () => {
+      options.pruneAt = undefined
+      options.pruneRepository = undefined
+      await docker(['service', 'rm', SECOND])
+      await docker(['service', 'update', '--detach', '--label-rm', 'rds.backup.prune', '--label-rm', 'rds.backup.keep-last', APP])
+    })
+    const asksForPrune = ['--label-add', 'rds.backup.prune=true', '--label-add', 'rds.backup.keep-last=3']
+    await execa('docker', ['service', 'update', '--detach', ...asksForPrune, APP])
+    await execa('docker', [
+      'service', 'create', '--detach', '--name', SECOND, '--replicas', '0', '--mount', `type=volume,src=${VOLUME},dst=/data`,
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.prune=true', '--label', 'rds.backup.keep-last=3', 'debian:trixie-slim', 'true',
+    ])
+    await until('both services to ask for prune', () => [APP, SECOND].every((name) => controller.jobs.get(name)?.job.backup?.retention.prune) || undefined, 30)
+    await until('two prunes', () => pruned.length >= 2 || undefined, 30)
+    t.ok(pruned.every((repoPath) => repoPath === 'unused'), 'of the one repository')
+    t.equal((text().match(/controller: repository unused: pruned "/g) ?? []).length, 1, 'one schedule for the two services')
+    t.match((await readStatus(statusFile)).repositories?.unused, { lastPrune: { ok: true, message: 'pruned repository unused' } })
   })
 
   t.test("the survey lists this node's volumes and the services that mount them", async (t) => {
