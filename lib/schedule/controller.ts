@@ -1,89 +1,24 @@
 import { Cron } from 'croner'
-import type Docker from 'dockerode'
-import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome, type JobTemplate } from '../docker/job-service.js'
+import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome } from '../docker/job-service.js'
 import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
 import { takeRunLock } from '../jobs/run-lock.js'
 import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
-import type { LabelDefaults, ServiceBackup } from '../jobs/labels.js'
+import type { ServiceBackup } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
 import { followSwarmEvents } from '../docker/events.js'
 import { lastAccepted } from '../restic/snapshots.js'
 import { keepingTail } from '../observe/log.js'
-import type { Reporter } from '../observe/reporter.js'
-import { outcomeOf, snapshotRecord, type Outcome } from '../observe/status.js'
-import { formatBytes } from '../restic/backup-summary.js'
+import { outcomeOf, snapshotRecord } from '../observe/status.js'
 import { EXIT, type RunError } from '../errors.js'
-import type { SnapshotInfo } from '../restic/snapshots.js'
 import { overdueAfterMs } from './overdue.js'
 import { restoreScaledServices, SCALED_FROM_LABEL, scaleBack, scaleDown } from '../docker/scale.js'
-import type { JobLedger } from '../docker/job-ledger.js'
+import type { ControllerOptions, LastRun, ScheduledJob } from './controller-options.js'
+import { RepositoryWork } from './repository-work.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
 
-/** The outcome of a job's last run, for `rds jobs`. */
-export interface LastRun {
-  /** When the run was due: the schedule's tick, or the moment it was asked for. */
-  startedAt: string
-  /** When the backup began on the node (the job's own clock), if it got that far. */
-  backupStartedAt?: string
-  finishedAt: string
-  ok: boolean
-  message: string
-}
-
-/** A job as the controller holds it: what discovery found, its schedule, and its last run. */
-export interface ScheduledJob {
-  job: SwarmJob
-  cron?: Cron
-  running?: Promise<void>
-  stopRun?: AbortController
-  last?: LastRun
-}
-
-export interface ControllerOptions {
-  docker: Docker
-  template: JobTemplate
-  /** The job services' names in this Swarm, and which have ended (for the locks they left). */
-  ledger: JobLedger
-  defaults: LabelDefaults
-  /** What every job's `rds backup` gets from the controller: the server, the secrets' paths, the guard. */
-  jobEnv: string[]
-  /** restic check of the repository at this path (CHECK_AT, rds.backup.check-at): resolves to its size, or throws what is wrong. */
-  checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
-  /** A restore drill of the job's latest snapshot (DRILL_AT, rds.backup.drill-at): resolves to whether it passed. */
-  drill?: (job: SwarmJob) => Promise<boolean>
-  /**
-   * Called before each run's job starts: creates its repository if there is none (and none was
-   * ever recorded), and removes the locks dead owners left there. A RunError of exit code 10 (the
-   * repository vanished) fails the run.
-   */
-  beforeRun?: (job: SwarmJob) => Promise<void>
-  /** Applies the job's retention (forget, never prune) once it has backed up, called for one repository at a time. */
-  applyRetention: (job: SwarmJob) => Promise<void>
-  /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
-  pruneRepository?: (repoPath: string) => Promise<void>
-  /** PRUNE_AT: when the repositories are pruned. */
-  pruneAt?: string
-  log: Logger
-  /** Aborting stops the controller: no new run starts, running jobs are stopped, then it resolves. */
-  stop: AbortSignal
-  /**
-   * Where each job's run lock lives (LOCK_DIR): the controller and an `rds backup --service` in its
-   * container never run one job at once (its hooks would undo each other's work).
-   */
-  lockDir: string
-  /** Where runs are recorded (STATUS_FILE) and notified. */
-  reporter: Reporter
-  /** OVERDUE_AFTER in ms, if set: how long any job may go without a success. */
-  overdueAfter?: number
-  /** The snapshots a job has saved, read from its repository, for the status. */
-  snapshotsOf: (job: SwarmJob) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
-  /** False: jobs run only when asked (runNow), never on their schedules. */
-  schedule?: boolean
-  /** Called whenever the jobs or their outcomes change. */
-  onChange?: (jobs: ScheduledJob[]) => void
-}
+export type { ControllerOptions, LastRun, ScheduledJob } from './controller-options.js'
 
 /**
  * The environment of `rds backup` in a job: the controller's settings, then what the labels say,
@@ -134,15 +69,12 @@ export class Controller {
   readonly jobs = new Map<string, ScheduledJob>()
   /** The Swarm's services as the last discovery read them. */
   services: SwarmService[] = []
-  private readonly retentionQueues = new Map<string, Promise<void>>()
-  /** The checks' schedules, one per repository and schedule. */
-  private readonly checks = new Map<string, Cron>()
-  /** The drills' schedules, one per job and schedule. */
-  private readonly drills = new Map<string, Cron>()
-  /** The prunes' schedules, one per repository that a service asks to prune. */
-  private readonly prunes = new Map<string, Cron>()
+  /** Checks, drills, prunes and the retentions' queue of each repository. */
+  private readonly repositories: RepositoryWork
 
-  constructor(private readonly options: ControllerOptions) {}
+  constructor(private readonly options: ControllerOptions) {
+    this.repositories = new RepositoryWork(options, () => [...this.jobs.values()].map(({ job }) => job))
+  }
 
   /** Runs until `stop` is aborted. */
   async run(): Promise<void> {
@@ -160,7 +92,7 @@ export class Controller {
     await events
     clearTimeout(this.recheck)
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
-    for (const cron of [...this.checks.values(), ...this.drills.values(), ...this.prunes.values()]) cron.stop()
+    this.repositories.stop()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
@@ -218,9 +150,7 @@ export class Controller {
       else log.info(`controller: ${job.name}: ${changes.join(', ')}; next run at ${scheduled.cron?.nextRun()?.toISOString()} (${why})`)
     }
     this.options.onChange?.([...this.jobs.values()])
-    this.scheduleChecks(found)
-    this.scheduleDrills(found)
-    this.schedulePrunes(found)
+    this.repositories.schedule(found)
     await this.options.reporter.watch(
       found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
     )
@@ -289,109 +219,9 @@ export class Controller {
     return scheduled
   }
 
-  /** One check schedule per repository and schedule: services that share a repository share its checks. */
-  private scheduleChecks(found: SwarmJob[]): void {
-    if (this.options.schedule === false || !this.options.checkRepository) return
-    const wanted = new Map<string, { repoPath: string; schedule: string }>()
-    for (const job of found) {
-      if (job.backup?.checkAt) wanted.set(`${job.backup.repoPath}\n${job.backup.checkAt}`, { repoPath: job.backup.repoPath, schedule: job.backup.checkAt })
-    }
-    for (const [key, cron] of this.checks) {
-      if (wanted.has(key)) continue
-      cron.stop()
-      this.checks.delete(key)
-    }
-    for (const [key, { repoPath, schedule }] of wanted) {
-      if (this.checks.has(key)) continue
-      this.checks.set(key, new Cron(schedule, { protect: true, catch: (error) => this.options.log.error(`controller: check of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.checkNow(repoPath))))
-      this.options.log.info(`controller: repository ${repoPath}: checked "${schedule}", next at ${this.checks.get(key)!.nextRun()?.toISOString()}`)
-    }
-  }
-
-  /**
-   * One prune per repository a service asks to prune (rds.backup.prune, PRUNE), on PRUNE_AT: the
-   * services' own forgets only mark snapshots, and the repository-wide prune, which locks the
-   * repository whole, runs once for all of them rather than once per service.
-   */
-  private schedulePrunes(found: SwarmJob[]): void {
-    if (this.options.schedule === false || !this.options.pruneRepository || !this.options.pruneAt) return
-    const wanted = new Set(found.flatMap((job) => (job.backup?.retention.prune ? [job.backup.repoPath] : [])))
-    for (const [repoPath, cron] of this.prunes) {
-      if (wanted.has(repoPath)) continue
-      cron.stop()
-      this.prunes.delete(repoPath)
-    }
-    for (const repoPath of wanted) {
-      if (this.prunes.has(repoPath)) continue
-      this.prunes.set(repoPath, new Cron(this.options.pruneAt, { protect: true, catch: (error) => this.options.log.error(`controller: prune of ${repoPath}: ${(error as Error).message}`) }, async () => void (await this.pruneNow(repoPath))))
-      this.options.log.info(`controller: repository ${repoPath}: pruned "${this.options.pruneAt}", next at ${this.prunes.get(repoPath)!.nextRun()?.toISOString()}`)
-    }
-  }
-
-  /** restic prune of one repository now, between its retentions and checks; recorded and notified like a check. */
-  async pruneNow(repoPath: string): Promise<Outcome> {
-    const { log: baseLog, reporter } = this.options
-    const { log, tail } = keepingTail(baseLog)
-    const started = new Date()
-    const jobs = [...this.jobs.values()].filter(({ job }) => job.backup?.repoPath === repoPath).map(({ job }) => job.name)
-    let outcome: Outcome
-    try {
-      log.info(`controller: repository ${repoPath}: pruning`)
-      await this.inRetentionQueue(repoPath, () => this.options.pruneRepository!(repoPath))
-      outcome = outcomeOf(started, new Date(), true, `pruned repository ${repoPath}`, 0)
-      log.info(`controller: repository ${repoPath}: ${outcome.message}`)
-    } catch (error) {
-      outcome = outcomeOf(started, new Date(), false, `the prune of repository ${repoPath} failed: ${(error as Error).message}`, (error as RunError).exitCode ?? 1)
-      log.error(`controller: ${outcome.message}`)
-    }
-    await reporter.finished({ job: `repository ${repoPath}`, kind: 'prune', outcome, checked: { repository: repoPath, jobs }, logTail: tail() })
-    return outcome
-  }
-
-  /** One drill schedule per job that has one; drills of one repository run between its retentions. */
-  private scheduleDrills(found: SwarmJob[]): void {
-    if (this.options.schedule === false || !this.options.drill) return
-    const wanted = new Map<string, SwarmJob>(found.flatMap((job) => (job.backup?.drill?.schedule ? [[`${job.name}\n${job.backup.drill.schedule}`, job]] : [])))
-    for (const [key, cron] of this.drills) {
-      if (wanted.has(key)) continue
-      cron.stop()
-      this.drills.delete(key)
-    }
-    for (const [key, job] of wanted) {
-      if (this.drills.has(key)) continue
-      this.drills.set(key, new Cron(job.backup!.drill!.schedule!, { protect: true, catch: (error) => this.options.log.error(`controller: drill of ${job.name}: ${(error as Error).message}`) }, async () => void (await this.drillNow(job.name))))
-    }
-  }
-
   /** A restore drill of the job now, as its schedule makes it; undefined for a job that is not there. */
-  async drillNow(name: string): Promise<boolean | undefined> {
-    const job = this.jobs.get(name)?.job
-    if (!job?.backup || !this.options.drill) return undefined
-    return this.inRetentionQueue(job.backup.repoPath, () => this.options.drill!(job))
-  }
-
-  /**
-   * restic check of one repository now, between its retentions (never beside one), recorded for
-   * every job that keeps its snapshots there and notified once.
-   */
-  async checkNow(repoPath: string): Promise<Outcome> {
-    const { log: baseLog, reporter } = this.options
-    const { log, tail } = keepingTail(baseLog)
-    const started = new Date()
-    const jobs = [...this.jobs.values()].filter(({ job }) => job.backup?.repoPath === repoPath).map(({ job }) => job.name)
-    let outcome: Outcome
-    let sizeBytes: number | undefined
-    try {
-      log.info(`controller: repository ${repoPath}: checking`)
-      ;({ sizeBytes } = await this.inRetentionQueue(repoPath, () => this.options.checkRepository!(repoPath)))
-      outcome = outcomeOf(started, new Date(), true, `no errors in repository ${repoPath}${sizeBytes === undefined ? '' : ` (${formatBytes(sizeBytes)} on the server)`}`, 0)
-      log.info(`controller: repository ${repoPath}: ${outcome.message}`)
-    } catch (error) {
-      outcome = outcomeOf(started, new Date(), false, `the check of repository ${repoPath} failed: ${(error as Error).message}`, (error as RunError).exitCode ?? 1)
-      log.error(`controller: ${outcome.message}`)
-    }
-    await reporter.finished({ job: `repository ${repoPath}`, kind: 'check', outcome, checked: { repository: repoPath, sizeBytes, jobs }, logTail: tail() })
-    return outcome
+  drillNow(name: string): Promise<boolean | undefined> {
+    return this.repositories.drillNow(name)
   }
 
   /**
@@ -498,7 +328,7 @@ export class Controller {
       return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
     try {
-      await this.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))
+      await this.repositories.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))
     } catch (error) {
       return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
     }
@@ -518,10 +348,4 @@ export class Controller {
     }
   }
 
-  /** Retention (forget, prune) and checks of one repository run one at a time: they would fight over its lock. */
-  private inRetentionQueue<T>(repoPath: string, task: () => Promise<T>): Promise<T> {
-    const next = (this.retentionQueues.get(repoPath) ?? Promise.resolve()).then(task)
-    this.retentionQueues.set(repoPath, next.then(() => undefined, () => undefined))
-    return next
-  }
 }

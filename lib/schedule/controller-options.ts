@@ -1,0 +1,74 @@
+import type { Cron } from 'croner'
+import type Docker from 'dockerode'
+import type { JobLedger } from '../docker/job-ledger.js'
+import type { JobTemplate } from '../docker/job-service.js'
+import type { SwarmJob } from '../jobs/discover.js'
+import type { LabelDefaults } from '../jobs/labels.js'
+import type { Logger } from '../observe/log.js'
+import type { Reporter } from '../observe/reporter.js'
+import type { SnapshotInfo } from '../restic/snapshots.js'
+
+/** The outcome of a job's last run, for `rds jobs`. */
+export interface LastRun {
+  /** When the run was due: the schedule's tick, or the moment it was asked for. */
+  startedAt: string
+  /** When the backup began on the node (the job's own clock), if it got that far. */
+  backupStartedAt?: string
+  finishedAt: string
+  ok: boolean
+  message: string
+}
+
+/** A job as the controller holds it: what discovery found, its schedule, and its last run. */
+export interface ScheduledJob {
+  job: SwarmJob
+  cron?: Cron
+  running?: Promise<void>
+  stopRun?: AbortController
+  last?: LastRun
+}
+
+/** What the controller is given: the Swarm, the jobs' template and settings, and what it calls to do the work. */
+export interface ControllerOptions {
+  docker: Docker
+  template: JobTemplate
+  /** The job services' names in this Swarm, and which have ended (for the locks they left). */
+  ledger: JobLedger
+  defaults: LabelDefaults
+  /** What every job's `rds backup` gets from the controller: the server, the secrets' paths, the guard. */
+  jobEnv: string[]
+  /** restic check of the repository at this path (CHECK_AT, rds.backup.check-at): resolves to its size, or throws what is wrong. */
+  checkRepository?: (repoPath: string) => Promise<{ sizeBytes?: number }>
+  /** A restore drill of the job's latest snapshot (DRILL_AT, rds.backup.drill-at): resolves to whether it passed. */
+  drill?: (job: SwarmJob) => Promise<boolean>
+  /**
+   * Called before each run's job starts: creates its repository if there is none (and none was
+   * ever recorded), and removes the locks dead owners left there. A RunError of exit code 10 (the
+   * repository vanished) fails the run.
+   */
+  beforeRun?: (job: SwarmJob) => Promise<void>
+  /** Applies the job's retention (forget, never prune) once it has backed up, called for one repository at a time. */
+  applyRetention: (job: SwarmJob) => Promise<void>
+  /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
+  pruneRepository?: (repoPath: string) => Promise<void>
+  /** PRUNE_AT: when the repositories are pruned. */
+  pruneAt?: string
+  log: Logger
+  /** Aborting stops the controller: no new run starts, running jobs are stopped, then it resolves. */
+  stop: AbortSignal
+  /**
+   * Where each job's run lock lives (LOCK_DIR): the controller and an `rds backup --service` in its
+   * container never run one job at once (its hooks would undo each other's work).
+   */
+  lockDir: string
+  /** Where runs are recorded (STATUS_FILE) and notified. */
+  reporter: Reporter
+  /** OVERDUE_AFTER in ms, if set: how long any job may go without a success. */
+  overdueAfter?: number
+  /** The snapshots a job has saved, read from its repository, for the status. */
+  snapshotsOf: (job: SwarmJob) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
+  /** False: jobs run only when asked (runNow), never on their schedules. */
+  schedule?: boolean
+  /** Called whenever the jobs or their outcomes change. */
+  onChange?: (jobs: ScheduledJob[]) => void
+}
