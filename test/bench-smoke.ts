@@ -60,3 +60,11 @@ t.test('npm run bench:transport runs to the end on a few MB and reports every fi
     for (const run of ['initial', 'again', 'restore']) t.ok(figures[way][run] > 0, `${way} ${run} has a time`)
   }
 })
+
+t.test('npm run bench:prune runs to the end on a few services and reports every figure', async (t) => {
+  const result = await run('node', ['dist-bench/bench/prune.js', '--services', '3', '--size', '3', '--json'])
+  t.equal(result.exitCode, 0, result.stderr)
+  const figures = JSON.parse(result.stdout)
+  t.match(figures, { services: 3, before: { prunes: 3 }, after: { prunes: 1 } })
+  t.ok(figures.before.seconds > 0 && figures.after.seconds > 0, 'both have a time')
+})

@@ -85,7 +85,7 @@ export async function withRestic(
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
 export async function rejectedSnapshots(config: Pick<Config, 'statusFile' | 'rejectedSnapshots'>): Promise<string[]> {
   const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
-  return [...config.rejectedSnapshots, ...Object.values(recorded.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
+  return [...config.rejectedSnapshots, ...(recorded.rejectedSnapshots ?? []), ...Object.values(recorded.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
 }
 
 export async function reporterFor(config: Pick<Config, 'notify' | 'statusFile'>, log: Logger): Promise<Reporter> {

@@ -83,11 +83,13 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
       swarm.ledger,
       {
         name: `restore-dump-${job.name}`,
-        maxRunMs: job.backup!.maxRunTime,
+        // A restore runs as long as it takes (a half-loaded database is worse); the operator can stop it.
+        maxRunMs: Number.POSITIVE_INFINITY,
         docker: true,
         nodeId: node.nodeId,
         volumes: [],
-        env: jobEnvironment(job, swarm.jobEnv),
+        // "latest" in the job is the newest accepted dump, also where the server refused the tag.
+        env: jobEnvironment(job, swarm.jobEnv, await rejectedSnapshots(readConfig(cli.env))),
         command: ['rds', 'restore-dump', snapshot, '--to-service', target, '--command', command],
       },
       plainLog,

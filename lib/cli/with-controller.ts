@@ -96,6 +96,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const ensureRepository = ensuringRepositories(log, (repository) => reporter.savedIn(repository))
     const controller = new Controller({
       docker,
+      ownServiceId: serviceId,
       template,
       ledger,
       defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime, drillAt: config.drill.at, serverMode: config.serverMode },

@@ -18,6 +18,8 @@ export interface FollowOptions {
   onChange: (why: string) => unknown
   /** Called after a lost connection is back: events in between may be lost, so everything is read again. */
   onReconnect: () => unknown
+  /** A service whose events are no change (the controller's own: its lease is renewed every 15 s). */
+  ignoreService?: string
 }
 
 // Events within this long of each other are one change: a stack deploy sends one per service.
@@ -66,6 +68,7 @@ export async function followSwarmEvents(docker: Docker, options: FollowOptions):
           } catch {
             continue
           }
+          if (options.ignoreService && event.Actor?.ID === options.ignoreService) continue
           burst.push(describe(event))
           timer ??= setTimeout(flush, BURST_MS)
         }

@@ -176,15 +176,20 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
   })
   try {
     const decided = await awaitJobTask(docker, serviceId, { name: request.name, nodeId: request.nodeId, maxRunMs: request.maxRunMs, log, signal })
-    if ('reason' in decided) return { reason: decided.reason }
+    const relay = () =>
+      withTimeout(relayLogs(docker, serviceId, request.name, log), LOG_TIMEOUT_MS, 'no answer').catch((error) => {
+        log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
+        return {}
+      })
+    // Given up: what the job said so far (a rejected snapshot too), unless it was stopped on purpose.
+    if ('reason' in decided) return { reason: decided.reason, ...(decided.reason === 'stopped' ? {} : await relay()) }
     const { task } = decided
     const state = task.Status?.State ?? 'unknown'
-    // Its restic has exited: a lock it left is dead (lib/docker/lock-owners.ts).
-    await ledger.recordEnded(name, state).catch((error: Error) => log.warn(`${request.name}: could not record that job ${name} ended: ${error.message}`))
-    const logged = await withTimeout(relayLogs(docker, serviceId, request.name, log), LOG_TIMEOUT_MS, 'no answer').catch((error) => {
-      log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
-      return {}
-    })
+    // Its container exited (complete, or failed with an exit code): a lock its restic left is dead (lib/docker/lock-owners.ts).
+    if (state === 'complete' || state === 'failed') {
+      await ledger.recordEnded(name, state).catch((error: Error) => log.warn(`${request.name}: could not record that job ${name} ended: ${error.message}`))
+    }
+    const logged = await relay()
     if (state === 'complete') return { exitCode: 0, ...logged }
     if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, ...logged }
     return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }

@@ -53,6 +53,7 @@ export async function awaitJobTask(docker: Docker, serviceId: string, watch: Tas
   let runningSince: number | undefined
   let failingSince: number | undefined
   let nodeCheckedAt = created
+  let downChecks = 0
   let wait = POLL_MS
   for (;;) {
     if (watch.signal?.aborted) return { reason: 'stopped' }
@@ -71,8 +72,10 @@ export async function awaitJobTask(docker: Docker, serviceId: string, watch: Tas
       if (now - nodeCheckedAt >= NODE_CHECK_MS) {
         nodeCheckedAt = now
         const node = (await docker.getNode(watch.nodeId).inspect()) as NodeInfo
-        if (node.Status?.State === 'down') {
-          return { reason: `its node ${node.Description?.Hostname ?? watch.nodeId} is down (${node.Status.Message || 'Swarm lost contact with it'}), so the backup there cannot finish` }
+        downChecks = node.Status?.State === 'down' ? downChecks + 1 : 0
+        // Down at two looks in a row (15 s apart): a heartbeat missed once kills no backup.
+        if (downChecks >= 2) {
+          return { reason: `its node ${node.Description?.Hostname ?? watch.nodeId} is down (${node.Status?.Message || 'Swarm lost contact with it'}), so the backup there cannot finish` }
         }
       }
       failingSince = undefined

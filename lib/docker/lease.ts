@@ -56,7 +56,8 @@ export class ControllerLease {
   /** Whether a container is a running task of the service: a killed controller's lease is free at once. */
   private async running(containerId: string): Promise<boolean> {
     const tasks = (await this.docker.listTasks({ filters: { service: [this.serviceId] } })) as { Status?: { State?: string; ContainerStatus?: { ContainerID?: string } } }[]
-    return tasks.some((task) => task.Status?.ContainerStatus?.ContainerID === containerId && task.Status.State === 'running')
+    // A holder named by its host name (the container's short ID) when it could not read its full ID.
+    return tasks.some((task) => task.Status?.State === 'running' && task.Status.ContainerStatus?.ContainerID?.startsWith(containerId))
   }
 
   /** Waits in standby until this controller holds the lease; false if `stop` came first. */
@@ -88,15 +89,15 @@ export class ControllerLease {
    */
   keep(stop: AbortSignal): AbortSignal {
     const lost = new AbortController()
-    let failingSince: number | undefined
+    let renewedAt = Date.now()
     const renew = setInterval(async () => {
       const lease = await this.take().catch((error: Error) => {
-        failingSince ??= Date.now()
         this.log.warn(`controller: could not renew the lease (${error.message})`)
         return undefined
       })
-      if (lease) failingSince = undefined
-      const expired = failingSince !== undefined && Date.now() - failingSince > LEASE_MS - RENEW_MS
+      if (lease?.holder === this.holder) renewedAt = Date.now()
+      // Stops well before another controller may take the lease as expired: never two at once.
+      const expired = Date.now() - renewedAt > LEASE_MS - 2 * RENEW_MS
       if ((lease && lease.holder !== this.holder) || expired) {
         this.log.error(`controller: lost the lease${lease ? ` to the controller in container ${lease.holder.slice(0, 12)}` : ''}; stopping, so that two controllers never run at once`)
         clearInterval(renew)

@@ -23,9 +23,15 @@ interface ServiceSpec {
   Mode?: { Global?: unknown; Replicated?: { Replicas?: number } }
   Labels?: Record<string, string>
   TaskTemplate?: {
-    ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string; VolumeOptions?: { DriverConfig?: { Name?: string } } }[] }
+    ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string; VolumeOptions?: { DriverConfig?: { Name?: string; Options?: Record<string, string> } } }[] }
     Placement?: { Constraints?: string[] }
   }
+}
+
+/** A volume whose data is the same on every node: another driver than local, or local mounting NFS or CIFS. */
+function isShared(driver: { Name?: string; Options?: Record<string, string> } | undefined): boolean {
+  if ((driver?.Name ?? 'local') !== 'local') return true
+  return /^(nfs4?|cifs|smb3?)$/.test(driver?.Options?.type ?? '')
 }
 
 // A placement constraint that names one node.
@@ -49,8 +55,9 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
       const container = spec.TaskTemplate?.ContainerSpec ?? {}
       const named = (container.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Source)
       const volumes = named.map((mount) => mount.Source!)
-      const sharedVolumes = named.filter((mount) => (mount.VolumeOptions?.DriverConfig?.Name ?? 'local') !== 'local').map((mount) => mount.Source!)
-      const pinned = (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
+      const sharedVolumes = named.filter((mount) => isShared(mount.VolumeOptions?.DriverConfig)).map((mount) => mount.Source!)
+      // On a Swarm of one node, every task is on that node.
+      const pinned = nodes.length === 1 || (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
       const placements = tasks
         .filter((task) => task.ServiceID === service.ID && task.Status?.State === 'running' && task.NodeID)
         .map((task) => ({ nodeId: task.NodeID!, hostname: hostnames.get(task.NodeID!) ?? task.NodeID! }))

@@ -44,7 +44,7 @@ export async function findReference(job: Job, guarded: Guarded, restic: Restic, 
   try {
     const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
     const accepted = snapshots.filter((snapshot) => isAccepted(snapshot, job.guard.rejected) && snapshot.summary)
-    return { accepted: accepted.sort((a, b) => b.time.localeCompare(a.time)) }
+    return { accepted: accepted.sort((a, b) => Date.parse(b.time) - Date.parse(a.time)) }
   } catch (error) {
     if (error instanceof RunError && error.exitCode === EXIT.noRepository) return {}
     return { unknown: error instanceof Error ? error.message : String(error) }

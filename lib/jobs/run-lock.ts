@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import lockfile from 'proper-lockfile'
@@ -90,6 +90,10 @@ async function takeOver(target: string, ownerFile: string, dead: LockOwner, lock
   try {
     const owner = await readOwner(ownerFile)
     if (owner?.pid !== dead.pid || owner.since !== dead.since) return undefined
+    // The lock must be the dead holder's own, made before it wrote that it holds it: a run that took
+    // it meanwhile as stale, and has not written its owner yet, made a newer one.
+    const made = (await stat(`${target}.lock`).catch(() => undefined))?.birthtimeMs
+    if (!made || made > Date.parse(dead.since)) return undefined
     await rm(`${target}.lock`, { recursive: true, force: true })
     const release = await lock()
     await own()

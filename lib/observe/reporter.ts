@@ -9,8 +9,8 @@ import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcom
  */
 export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance' | 'prune'
 
-// How many rejected snapshots a job's status remembers: months of nights of a lost volume.
-const REJECTED_KEPT = 100
+// How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
+const REJECTED_KEPT = 1000
 
 /** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
 export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'
@@ -86,7 +86,13 @@ export class Reporter {
     const now = new Date().toISOString()
     await this.update((table) => {
       const names = new Set(jobs.map((job) => job.name))
-      for (const name of Object.keys(table.jobs)) if (!names.has(name)) delete table.jobs[name]
+      for (const name of Object.keys(table.jobs)) {
+        if (names.has(name)) continue
+        // A job that is gone keeps its verdicts: its snapshots are still in the repository.
+        const rejected = table.jobs[name]!.rejectedSnapshots ?? []
+        if (rejected.length > 0) table.rejectedSnapshots = [...(table.rejectedSnapshots ?? []), ...rejected].slice(-10 * REJECTED_KEPT)
+        delete table.jobs[name]
+      }
       for (const job of jobs) {
         const status: JobStatus = (table.jobs[job.name] ??= { watchedSince: now })
         status.schedule = job.schedule
@@ -203,7 +209,7 @@ export class Reporter {
     const file = this.options.statusFile
     if (!file) return []
     const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
-    return Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])
+    return [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
   }
 
   /** What is recorded of a job, if anything. */

@@ -63,6 +63,8 @@ export interface StatusTable {
   /** When the agent last wrote the table: `rds health` takes a long silence for a hung agent. */
   heartbeatAt?: string
   jobs: Record<string, JobStatus>
+  /** Snapshots rejected by the guard of jobs that are gone (a service removed): still never "latest". */
+  rejectedSnapshots?: string[]
   /** What the last `restic check` of each repository found, by the repository's name. */
   repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number; lastPrune?: Outcome }>
 }
@@ -124,7 +126,8 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
   await mkdir(dirname(file), { recursive: true })
   const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
   try {
-    const table = await readStatus(file).catch((error: Error) => setAside(file, error))
+    // Only a table that is not JSON is set aside; a file that cannot be read now (EACCES, EIO) fails this update alone.
+    const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)))
     delete table.jobs[LEGACY_JOB]
     change(table)
     const partial = `${file}.${process.pid}.${++writes}.partial`

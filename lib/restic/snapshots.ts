@@ -25,7 +25,8 @@ export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] =
 
 /** The newest accepted snapshot: the last good backup. */
 export function lastAccepted(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo | undefined {
-  return snapshots.filter((snapshot) => isAccepted(snapshot, rejected)).sort((a, b) => a.time.localeCompare(b.time)).at(-1)
+  // By the instant, not the text: times carry their zone's offset, which changes with summer time.
+  return snapshots.filter((snapshot) => isAccepted(snapshot, rejected)).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
 }
 
 /** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */

@@ -95,7 +95,7 @@ async function watchJob(job: Job, reporter: Reporter, resticBinary: string, log:
   if (!reporter.recording || (await reporter.status(job.name))?.lastSuccess) return
   try {
     const snapshots = await snapshotsOfHost({ binary: resticBinary, repository: job.repository, signal: stop }, job.snapshotHost, log)
-    const latest = lastAccepted(snapshots)
+    const latest = lastAccepted(snapshots, [...job.guard.rejected, ...(await reporter.rejectedSnapshots())])
     if (latest) await reporter.foundInRepository(job.name, snapshotRecord(latest, job.repository.describe), snapshots.length)
   } catch (error) {
     log.warn(`status: could not read the last snapshot from the repository: ${(error as Error).message}`)

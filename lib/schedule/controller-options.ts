@@ -31,6 +31,8 @@ export interface ScheduledJob {
 /** What the controller is given: the Swarm, the jobs' template and settings, and what it calls to do the work. */
 export interface ControllerOptions {
   docker: Docker
+  /** The controller's own service, whose events (its lease's renewals) change nothing. */
+  ownServiceId?: string
   template: JobTemplate
   /** The job services' names in this Swarm, and which have ended (for the locks they left). */
   ledger: JobLedger

@@ -84,7 +84,7 @@ export class Controller {
     await this.sync('start')
     this.options.reporter.keepHeartbeat(stop)
     const rebuilt = this.statusFromRepositories()
-    const events = followSwarmEvents(docker, { log, signal: stop, onChange: (why) => this.sync(why), onReconnect: () => this.sync('reconnected to the Docker engine') })
+    const events = followSwarmEvents(docker, { log, signal: stop, onChange: (why) => this.sync(why), onReconnect: () => this.sync('reconnected to the Docker engine'), ignoreService: this.options.ownServiceId })
     await new Promise<void>((resolve) => {
       if (stop.aborted) resolve()
       else stop.addEventListener('abort', () => resolve(), { once: true })
@@ -318,12 +318,14 @@ export class Controller {
         log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
       }
     }
-    if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}`)
-    if (!outcome) return finish(false, startFailure!)
-    downtimeSeconds ??= outcome.downtimeSeconds
-    rejected = outcome.rejectedSnapshots
-    backupStartedAt = outcome.backupStartedAt
+    downtimeSeconds ??= outcome?.downtimeSeconds
+    rejected = outcome?.rejectedSnapshots
+    backupStartedAt = outcome?.backupStartedAt
     const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
+    // Neither failure hides the other: the service left at 0 and what became of the backup.
+    const backupResult = !outcome ? startFailure! : outcome.exitCode === 0 ? 'the backup itself succeeded' : outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode}`
+    if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}; ${backupResult}.`, outcome?.exitCode || undefined)
+    if (!outcome) return finish(false, startFailure!)
     if (outcome.exitCode !== 0) {
       return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
