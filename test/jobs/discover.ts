@@ -10,6 +10,7 @@ const service = (name: string, labels: Record<string, string>, nodes: string[]):
   serviceLabels: labels,
   containerLabels: {},
   volumes: ['app_data'],
+  pinned: true,
   tasks: nodes.map((node) => ({ nodeId: `id-${node}`, hostname: node })),
 })
 
