@@ -1,6 +1,5 @@
 import { hostname } from 'node:os'
 import type { Logger } from './log.js'
-import { describeDuration } from '../config/duration.js'
 import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
 /**
@@ -126,8 +125,8 @@ export class Reporter {
       for (const [name, status] of Object.entries(table.jobs)) {
         if (status.overdueNotifiedAt || !isOverdue(status, now) || status.running) continue
         status.overdueNotifiedAt = now.toISOString()
-        const since = status.lastSuccess ? `its last success at ${status.lastSuccess.finishedAt}` : `it was first seen at ${status.watchedSince}, and it has never succeeded`
-        const message = `no successful backup of ${name} for longer than ${describeDuration(status.overdueAfterSeconds! * 1000)} (OVERDUE_AFTER): ${since}${status.lastAttempt && !status.lastAttempt.ok ? `; its last run failed: ${status.lastAttempt.message}` : ''}`
+        const since = status.lastSuccess ? `since ${status.lastSuccess.finishedAt}` : `since it was first seen at ${status.watchedSince} (it has never succeeded)`
+        const message = `no successful backup of ${name} ${since}: OVERDUE at ${overdueAt(status)!.toISOString()} (OVERDUE_AFTER)${status.lastAttempt && !status.lastAttempt.ok ? `; its last run failed: ${status.lastAttempt.message}` : ''}`
         newlyOverdue.push({ job: name, kind: 'backup', outcome: { startedAt: overdueAt(status)!.toISOString(), finishedAt: now.toISOString(), ok: false, message, durationSeconds: 0 }, snapshot: status.lastSnapshot })
       }
     })

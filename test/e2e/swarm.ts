@@ -428,7 +428,8 @@ async function runOnSimulatedSwarm() {
     const forget = await inAgent(['runrestic', 'forget', '--keep-last', '1', '--prune'])
     t.equal(forget.exitCode, 2)
     t.match(forget.stderr, /runrestic: restic forget cannot run here: the server refuses every deletion from an append-only agent/)
-    const [snapshot] = JSON.parse((await rds(['snapshots', '--json', '--host', `${STACK}_db`])).stdout) as { id: string }[]
+    // The newest: the server's maintenance (keep-last 2, every 30 s) may forget an older one meanwhile.
+    const snapshot = (JSON.parse((await rds(['snapshots', '--json', '--host', `${STACK}_db`])).stdout) as { id: string; time: string }[]).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
     // Deleting a snapshot file and overwriting the config, with the agent's own key and transport.
     const attack = await inAgent(['node', '--input-type=module', '-'], {
       input: [
