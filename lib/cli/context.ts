@@ -9,7 +9,7 @@ import { jobFromConfig, type Job } from '../jobs/job.js'
 import type { RunContext } from '../jobs/run.js'
 import type { Logger } from '../observe/log.js'
 import { Reporter } from '../observe/reporter.js'
-import { readStatus, type StatusTable } from '../observe/status.js'
+import { readStatus, rejectedIn, type StatusTable } from '../observe/status.js'
 import { notificationsFrom } from '../notify/listener.js'
 import { checkResticVersion, type Restic } from '../restic/command.js'
 import { urlRepository } from '../restic/repository.js'
@@ -85,7 +85,7 @@ export async function withRestic(
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
 export async function rejectedSnapshots(config: Pick<Config, 'statusFile' | 'rejectedSnapshots'>): Promise<string[]> {
   const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
-  return [...config.rejectedSnapshots, ...(recorded.rejectedSnapshots ?? []), ...Object.values(recorded.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
+  return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
 export async function reporterFor(config: Pick<Config, 'notify' | 'statusFile'>, log: Logger): Promise<Reporter> {

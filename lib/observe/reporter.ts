@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Logger } from './log.js'
-import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedIn, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
 /**
  * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
@@ -208,7 +208,7 @@ export class Reporter {
     const file = this.options.statusFile
     if (!file) return []
     const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
-    return [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
+    return rejectedIn(table)
   }
 
   /** What is recorded of a job, if anything. */

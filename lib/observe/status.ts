@@ -139,6 +139,9 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
   }
 }
 
+/** Every snapshot the guard rejected that the table records: of its jobs, and of jobs that are gone. */
+export const rejectedIn = (table: StatusTable): string[] => [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
+
 /** The moment the job becomes OVERDUE, if it has a limit. */
 export function overdueAt(status: JobStatus): Date | undefined {
   if (status.overdueAfterSeconds === undefined) return undefined
