@@ -6,7 +6,7 @@ import { ConfigError, EXIT } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../jobs/coverage.js'
 import { optsOut } from '../jobs/labels.js'
 import { createLogger } from '../observe/log.js'
-import { isAccepted, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import { rejectedSnapshots, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 import { writeOut } from './output.js'
@@ -25,7 +25,7 @@ function describeRow(row: CoverageRow, now: number): string {
 export function addCoverageCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('coverage')
-    .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED; exit 1 when a volume in use is not covered')
+    .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED, and every node NOT SURVEYED; exit 1 when a volume in use is not covered or a node was not surveyed')
     .option('--json', 'print them as JSON, for scripts')
     .action(async (options: { json?: boolean }) => {
       const config = readConfig(cli.env)
@@ -35,23 +35,24 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds coverage')
           const jobs = [...controller.jobs.values()].map((scheduled) => scheduled.job)
-          const surveys = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
+          const { surveys, unsurveyed } = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
           // The newest accepted snapshot of each job, from each repository the jobs use.
           const lastSnapshots = new Map<string, string>()
           const rejected = await rejectedSnapshots(config)
           for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
             const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [10])
+            const rejectedHere = rejectedAmong(snapshots, rejected)
             for (const snapshot of snapshots) {
-              if (!isAccepted(snapshot, rejected)) continue
+              if (!isAccepted(snapshot, rejectedHere)) continue
               const known = lastSnapshots.get(snapshot.hostname)
               if (!known || Date.parse(snapshot.time) > Date.parse(known)) lastSnapshots.set(snapshot.hostname, snapshot.time)
             }
           }
           const optedOut = new Set(controller.services.filter(optsOut).map((service) => service.name))
-          const rows = computeCoverage(surveys, jobs, lastSnapshots, optedOut)
+          const rows = computeCoverage(surveys, jobs, lastSnapshots, optedOut, unsurveyed)
           if (options.json) await writeOut(cli.stdout, `${JSON.stringify(rows, null, 2)}\n`)
           else for (const row of rows) await writeOut(cli.stdout, `${describeRow(row, Date.now())}\n`)
-          return rows.some((row) => row.status === 'NOT COVERED') ? EXIT.failure : EXIT.ok
+          return rows.some((row) => row.status === 'NOT COVERED' || row.status === 'NOT SURVEYED') ? EXIT.failure : EXIT.ok
         }),
       )
     })

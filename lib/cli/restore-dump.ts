@@ -76,7 +76,7 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
     const target = options.toService ?? job.service
     const node = controller.services.find((service) => service.name === target)?.tasks[0]
     if (!node) throw new RunError(`service ${target} has no running task to load the dump into; start it (docker service scale ${target}=1) and try again.`)
-    plainLog.info(`restore-dump: loading the dump of ${job.name} into ${target} on ${node.hostname}`)
+    plainLog.info(`restore-dump: loading the dump of ${job.name} into ${target} on ${node.nodeName}`)
     const outcome = await runJobService(
       swarm.docker,
       swarm.template,

@@ -15,7 +15,7 @@ import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../jobs/drill.js'
 import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
 import { serverRepository } from '../restic/repository.js'
-import { describeRetention, forgetArgs } from '../restic/retention.js'
+import { describeRetention, forgetArgs, forgetRejected } from '../restic/retention.js'
 import { Controller } from '../schedule/controller.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
@@ -31,11 +31,14 @@ const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE
  * are removed first. Never --prune: the controller prunes each repository once a day (PRUNE_AT).
  */
 function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
-  return async (job: SwarmJob) => {
+  return async (job: SwarmJob, rejected: readonly string[]) => {
     const forget = forgetArgs({ ...job.backup!.retention, prune: false }, job.name)
     if (!forget) return
     log.info(`controller: ${job.name}: retention ${describeRetention(job.backup!.retention).replace(', then prune', ' (the repository is pruned at PRUNE_AT)')}`)
-    await withLockCare(resticFor(job.backup!.repoPath), ownerIsDead, log, (restic) => runRestic(restic, forget, { log }))
+    await withLockCare(resticFor(job.backup!.repoPath), ownerIsDead, log, async (restic) => {
+      await forgetRejected(restic, log, { host: job.name, rejected })
+      await runRestic(restic, forget, { log })
+    })
   }
 }
 

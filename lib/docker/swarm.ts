@@ -4,10 +4,24 @@ import type { LabelledService } from '../jobs/labels.js'
 /** The label every job service carries, so that leftovers of a crashed controller can be found. */
 export const JOB_LABEL = 'rds.job'
 
-/** A running task of a service, where it runs. */
+/** A node of the Swarm, as the controller names it in job names and messages. */
+export interface SwarmNode {
+  id: string
+  /**
+   * Its host name; for a node whose host name an older node of the Swarm also has, the host name
+   * and the start of its ID, so that two nodes never share a job (the older keeps the plain name).
+   */
+  name: string
+  /** ready, down, unknown, disconnected: as the managers last heard from it. */
+  state: string
+  /** active, pause or drain. */
+  availability: string
+}
+
+/** A node a service's task runs on (or ran on, for a job that keeps its node). */
 export interface TaskPlacement {
   nodeId: string
-  hostname: string
+  nodeName: string
 }
 
 /** A Swarm service as a manager sees it: its labels, its volumes, and where its tasks run. */
@@ -16,6 +30,11 @@ export interface SwarmService extends LabelledService {
   tasks: TaskPlacement[]
   /** The image its tasks run, as the spec names it: what a restore drill's command runs in. */
   image?: string
+  /**
+   * Whether each node has its own data to back up, in a job of its own: a global service, or
+   * replicas spread over nodes (more than one, not pinned to one node).
+   */
+  perNode: boolean
 }
 
 interface ServiceSpec {
@@ -37,30 +56,57 @@ function isShared(driver: { Name?: string; Options?: Record<string, string> } | 
 // A placement constraint that names one node.
 const PINNING = /^\s*node\.(hostname|id)\s*==\s*\S+\s*$/
 
-/**
- * Every service of the Swarm but rds's own job services, with the nodes its running tasks are on.
- * Only a manager answers this.
- */
+interface NodeInfo {
+  ID: string
+  CreatedAt?: string
+  Description?: { Hostname?: string }
+  Status?: { State?: string }
+  Spec?: { Availability?: string }
+}
+
+/** The Swarm's nodes, named uniquely: a host name shared by several nodes gets its ID's start on all but the oldest. */
+export function nameNodes(nodes: NodeInfo[]): SwarmNode[] {
+  const byAge = [...nodes].sort((a, b) => (a.CreatedAt ?? '').localeCompare(b.CreatedAt ?? '') || a.ID.localeCompare(b.ID))
+  const taken = new Set<string>()
+  const names = new Map<string, string>()
+  for (const node of byAge) {
+    const hostname = node.Description?.Hostname ?? node.ID
+    names.set(node.ID, taken.has(hostname) ? `${hostname}-${node.ID.slice(0, 8)}` : hostname)
+    taken.add(hostname)
+  }
+  return nodes.map((node) => ({ id: node.ID, name: names.get(node.ID)!, state: node.Status?.State ?? 'unknown', availability: node.Spec?.Availability ?? 'active' }))
+}
+
+/** Every service of the Swarm but rds's own job services (see readSwarm). */
 export async function readSwarmServices(docker: Docker): Promise<SwarmService[]> {
-  const [services, tasks, nodes] = await Promise.all([
+  return (await readSwarm(docker)).services
+}
+
+/**
+ * Every service of the Swarm but rds's own job services, with the nodes its running tasks are on,
+ * and the Swarm's nodes. Only a manager answers this.
+ */
+export async function readSwarm(docker: Docker): Promise<{ services: SwarmService[]; nodes: SwarmNode[] }> {
+  const [services, tasks, nodeInfos] = await Promise.all([
     docker.listServices() as Promise<{ ID: string; Spec?: ServiceSpec }[]>,
     docker.listTasks({ filters: { 'desired-state': ['running'] } }) as Promise<{ ServiceID: string; NodeID?: string; Status?: { State?: string } }[]>,
-    docker.listNodes() as Promise<{ ID: string; Description?: { Hostname?: string } }[]>,
+    docker.listNodes() as Promise<NodeInfo[]>,
   ])
-  const hostnames = new Map(nodes.map((node) => [node.ID, node.Description?.Hostname ?? node.ID]))
-  return services
+  const nodes = nameNodes(nodeInfos)
+  const names = new Map(nodes.map((node) => [node.id, node.name]))
+  const swarmServices = services
     .filter((service) => service.Spec?.Labels?.[JOB_LABEL] === undefined)
-    .map((service) => {
+    .map((service): SwarmService => {
       const spec = service.Spec ?? {}
       const container = spec.TaskTemplate?.ContainerSpec ?? {}
       const named = (container.Mounts ?? []).filter((mount) => mount.Type === 'volume' && mount.Source)
       const volumes = named.map((mount) => mount.Source!)
       const sharedVolumes = named.filter((mount) => isShared(mount.VolumeOptions?.DriverConfig)).map((mount) => mount.Source!)
-      // On a Swarm of one node, every task is on that node.
-      const pinned = nodes.length === 1 || (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
+      const constrained = (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
+      const global = spec.Mode?.Global !== undefined
       const placements = tasks
         .filter((task) => task.ServiceID === service.ID && task.Status?.State === 'running' && task.NodeID)
-        .map((task) => ({ nodeId: task.NodeID!, hostname: hostnames.get(task.NodeID!) ?? task.NodeID! }))
+        .map((task) => ({ nodeId: task.NodeID!, nodeName: names.get(task.NodeID!) ?? task.NodeID! }))
       return {
         id: service.ID,
         name: spec.Name ?? service.ID,
@@ -70,9 +116,13 @@ export async function readSwarmServices(docker: Docker): Promise<SwarmService[]>
         volumes: [...new Set(volumes)],
         tasks: placements,
         image: container.Image,
-        global: spec.Mode?.Global !== undefined,
-        pinned,
+        global,
+        // On a Swarm of one node, every task is on that node.
+        pinned: nodes.length === 1 || constrained,
+        // Decided by the spec, not by where tasks run now: a job's name never changes as replicas come and go.
+        perNode: global || ((spec.Mode?.Replicated?.Replicas ?? 1) > 1 && !constrained),
         sharedVolumes,
       }
     })
+  return { services: swarmServices, nodes }
 }

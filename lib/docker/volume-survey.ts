@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
 import { CACHE_DIR, createJobService, DOCKER_SOCKET, serviceOutput, type JobTemplate } from './job-service.js'
 import { FINAL_STATES } from './job-task.js'
-import { JOB_LABEL } from './swarm.js'
+import { JOB_LABEL, nameNodes } from './swarm.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
 export interface VolumeUser {
@@ -15,6 +15,8 @@ export interface VolumeUser {
 /** The volumes of one node, with the containers that mount each. */
 export interface NodeVolumes {
   node: string
+  /** Its Swarm node ID: how jobs name their node. */
+  nodeId?: string
   volumes: { name: string; driver: string; usedBy: VolumeUser[] }[]
 }
 
@@ -26,12 +28,13 @@ const SURVEY_TIMEOUT_MS = 5 * 60_000
 /** This engine's volumes and who mounts them: what `rds survey-volumes` prints on each node. */
 export async function surveyLocalVolumes(docker: Docker): Promise<NodeVolumes> {
   const [info, listed, containers] = await Promise.all([
-    docker.info() as Promise<{ Name?: string }>,
+    docker.info() as Promise<{ Name?: string; Swarm?: { NodeID?: string } }>,
     docker.listVolumes() as Promise<{ Volumes?: { Name: string; Driver?: string }[] | null }>,
     docker.listContainers({ all: true }),
   ])
   return {
     node: info.Name ?? 'unknown',
+    nodeId: info.Swarm?.NodeID || undefined,
     volumes: (listed.Volumes ?? [])
       .map((volume) => ({
         name: volume.Name,
@@ -51,14 +54,23 @@ export async function surveyLocalVolumes(docker: Docker): Promise<NodeVolumes> {
 
 export const surveyLine = (survey: NodeVolumes) => `${SURVEY_PREFIX}${JSON.stringify(survey)}\n`
 
+/** A node whose volumes are unknown, and why: `rds coverage` names it rather than leave it out. */
+export interface UnsurveyedNode {
+  node: string
+  why: string
+}
+
 /**
  * Surveys the volumes of every node at once: a global Swarm job of the controller's image runs
  * `rds survey-volumes` on each node, and its output is read back. The service is always removed.
+ * A node that is down or not active cannot run it, and one may not answer: each is named.
  */
-export async function surveyNodes(docker: Docker, template: JobTemplate, log: Logger, signal?: AbortSignal): Promise<NodeVolumes[]> {
-  const nodes = ((await docker.listNodes()) as { Status?: { State?: string }; Spec?: { Availability?: string } }[]).filter(
-    (node) => node.Status?.State === 'ready' && node.Spec?.Availability === 'active',
-  )
+export async function surveyNodes(docker: Docker, template: JobTemplate, log: Logger, signal?: AbortSignal): Promise<{ surveys: NodeVolumes[]; unsurveyed: UnsurveyedNode[] }> {
+  const all = nameNodes(await docker.listNodes())
+  const nodes = all.filter((node) => node.state === 'ready' && node.availability === 'active')
+  const unsurveyed: UnsurveyedNode[] = all
+    .filter((node) => !nodes.includes(node))
+    .map((node) => ({ node: node.name, why: node.state === 'ready' ? `its availability is ${node.availability}, so no job runs there` : `it is ${node.state}` }))
   const serviceId = await createJobService(docker, {
     name: `rds-survey-${Date.now().toString(36)}`,
     job: 'survey',
@@ -85,8 +97,12 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
     const surveys = (await serviceOutput(docker, serviceId))
       .filter(({ stream, line }) => stream === 'stdout' && line.startsWith(SURVEY_PREFIX))
       .map(({ line }) => JSON.parse(line.slice(SURVEY_PREFIX.length)) as NodeVolumes)
-    if (surveys.length < nodes.length) log.warn(`coverage: only ${surveys.length} of ${nodes.length} nodes answered the survey; the others' volumes are missing`)
-    return surveys.sort((a, b) => a.node.localeCompare(b.node))
+    const answered = new Set(surveys.map((survey) => survey.nodeId))
+    for (const node of nodes) if (!answered.has(node.id)) unsurveyed.push({ node: node.name, why: 'it did not answer the survey' })
+    if (unsurveyed.length > 0) log.warn(`coverage: ${unsurveyed.length} of ${all.length} nodes were not surveyed; their volumes are unknown`)
+    // Named as jobs name them: two nodes may share a host name.
+    const named = surveys.map((survey) => ({ ...survey, node: nodes.find((node) => node.id === survey.nodeId)?.name ?? survey.node }))
+    return { surveys: named.sort((a, b) => a.node.localeCompare(b.node)), unsurveyed: unsurveyed.sort((a, b) => a.node.localeCompare(b.node)) }
   } finally {
     await docker.getService(serviceId).remove().catch(() => undefined)
   }

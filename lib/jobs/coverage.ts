@@ -1,9 +1,9 @@
-import type { NodeVolumes } from '../docker/volume-survey.js'
+import type { NodeVolumes, UnsurveyedNode } from '../docker/volume-survey.js'
 import type { SwarmJob } from './discover.js'
 
-export type CoverageStatus = 'covered' | 'excluded' | 'NOT COVERED' | 'unused'
+export type CoverageStatus = 'covered' | 'excluded' | 'NOT COVERED' | 'unused' | 'NOT SURVEYED'
 
-/** One volume on one node, and whether a backup covers it. */
+/** One volume on one node, and whether a backup covers it; or a node whose volumes are unknown (NOT SURVEYED, volume empty). */
 export interface CoverageRow {
   node: string
   volume: string
@@ -25,11 +25,13 @@ const ANONYMOUS = /^[0-9a-f]{64}$/
  * Every volume on every node, marked covered (a job backs it up, or dumps its service, on that node), excluded (its
  * service is labelled but rds.backup.volumes leaves it out, or every service using it says
  * rds.backup=false: `optedOut`), NOT COVERED (a container uses it and nothing backs it up) or
- * unused. `lastSnapshots` gives each job's newest snapshot time by its host.
+ * unused. `lastSnapshots` gives each job's newest snapshot time by its host. Each node that was not
+ * surveyed is a row NOT SURVEYED, with why.
  */
-export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSnapshots: Map<string, string>, optedOut: Set<string> = new Set()): CoverageRow[] {
+export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSnapshots: Map<string, string>, optedOut: Set<string> = new Set(), unsurveyed: UnsurveyedNode[] = []): CoverageRow[] {
   const nodesOf = new Map<string, Set<string>>()
   for (const survey of surveys) for (const volume of survey.volumes) nodesOf.set(volume.name, (nodesOf.get(volume.name) ?? new Set()).add(survey.node))
+  const unknown = unsurveyed.map((node): CoverageRow => ({ node: node.node, volume: '', status: 'NOT SURVEYED', services: [], flags: [node.why] }))
   return surveys.flatMap((survey) =>
     survey.volumes.map((volume): CoverageRow => {
       const services = [...new Set(volume.usedBy.flatMap((user) => (user.service ? [user.service] : [])))].sort()
@@ -37,7 +39,7 @@ export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSn
       const labelled = jobs.filter((job) => services.includes(job.service))
       const backsUp = (job: SwarmJob) => job.backup?.volumes.some((backed) => backed.source === volume.name)
       // A service's dump (rds.backup.dump) is the backup of the database whose files it leaves out.
-      const covering = labelled.find((job) => (backsUp(job) || job.backup?.dump) && job.node?.hostname === survey.node)
+      const covering = labelled.find((job) => (backsUp(job) || job.backup?.dump) && (survey.nodeId ? job.node?.nodeId === survey.nodeId : job.node?.nodeName === survey.node))
       const flags: string[] = []
       if (covering && !backsUp(covering)) flags.push('by its dump')
       if (ANONYMOUS.test(volume.name)) flags.push('anonymous')
@@ -53,5 +55,5 @@ export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSn
             : 'unused'
       return { node: survey.node, volume: volume.name, status, services, job: covering?.name, lastSnapshot: covering ? lastSnapshots.get(covering.name) : undefined, flags }
     }),
-  )
+  ).concat(unknown)
 }

@@ -1,4 +1,4 @@
-import type { SwarmService, TaskPlacement } from '../docker/swarm.js'
+import type { SwarmNode, SwarmService, TaskPlacement } from '../docker/swarm.js'
 import { ConfigError } from '../errors.js'
 import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
 
@@ -6,12 +6,16 @@ import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.
 export interface SwarmJob {
   /**
    * The job's name and its snapshots' --host: the service, stable wherever it runs; or
-   * <service>@<node> for a service whose tasks run on several nodes, each with its own volumes.
+   * <service>@<node> for a service whose every node has its own data (SwarmService.perNode).
    */
   name: string
   service: string
   /** Where the job runs; undefined while the service has no running task (nothing to back up). */
   node?: TaskPlacement
+  /** A job of one node of a per-node service: it keeps its node, and its name, while its task is gone. */
+  perNode?: boolean
+  /** Why the job cannot run on its node now (the node is down, its task is gone), as one sentence. */
+  unavailable?: string
   /** What to back up, how and when; undefined when a label is bad. */
   backup?: ServiceBackup
   /** A bad label, as one sentence naming the service, the label and the value. */
@@ -20,8 +24,39 @@ export interface SwarmJob {
   image?: string
 }
 
-/** The jobs of every labelled service; a service with a bad label is a job with an error, never a throw. */
-export function discoverJobs(services: SwarmService[], defaults: LabelDefaults): SwarmJob[] {
+/** A node that holds backed-up data of a per-node service: its job stays while its task is gone. */
+export interface KeptNode {
+  service: string
+  nodeId: string
+}
+
+const downSentence = (service: string, node: SwarmNode) =>
+  `node ${node.name} is ${node.state}, so the data of service ${service} on it cannot be backed up until the node is back (or is removed from the Swarm with docker node rm).`
+
+/** The jobs of one per-node service: one for each node it runs on, and one for each node it ran on and left data on. */
+function perNodeJobs(service: SwarmService, backup: ServiceBackup, nodes: Map<string, SwarmNode>, kept: KeptNode[]): SwarmJob[] {
+  const running = new Set(service.tasks.map((task) => task.nodeId))
+  const keptHere = kept.filter((entry) => entry.service === service.name).map((entry) => entry.nodeId)
+  // A node removed from the Swarm (docker node rm) is given up on purpose, and its job with it.
+  const ids = [...new Set([...running, ...keptHere])].filter((id) => nodes.has(id) || running.has(id))
+  return ids.map((id): SwarmJob => {
+    const node = nodes.get(id) ?? { id, name: service.tasks.find((task) => task.nodeId === id)!.nodeName, state: 'ready', availability: 'active' }
+    const unavailable =
+      node.state !== 'ready'
+        ? downSentence(service.name, node)
+        : !running.has(id)
+          ? `service ${service.name} has no running task on node ${node.name}${node.availability === 'active' ? '' : ` (the node's availability is ${node.availability})`}, so its data there is not backed up; start it there again, or end the job with rds jobs --forget ${service.name}@${node.name}.`
+          : undefined
+    return { name: `${service.name}@${node.name}`, service: service.name, node: { nodeId: id, nodeName: node.name }, perNode: true, unavailable, backup, image: service.image }
+  })
+}
+
+/**
+ * The jobs of every labelled service; a service with a bad label is a job with an error, never a
+ * throw. `nodes` are the Swarm's nodes (their state), `kept` the per-node jobs that saved data.
+ */
+export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, nodes: SwarmNode[] = [], kept: KeptNode[] = []): SwarmJob[] {
+  const nodesById = new Map(nodes.map((node) => [node.id, node]))
   return services
     .flatMap((service): SwarmJob[] => {
       let backup: ServiceBackup | undefined
@@ -32,13 +67,18 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults):
         return [{ name: service.name, service: service.name, error: error.message }]
       }
       if (backup === undefined) return []
-      const nodes = [...new Map(service.tasks.map((task) => [task.nodeId, task])).values()]
-      if (backup.stop === 'scale' && nodes.length > 1) {
-        const error = `service ${service.name}: label rds.backup.stop=scale stops every task, but its tasks run on ${nodes.length} nodes, each backed up by a job of its own; use rds.backup.stop=pause, or place the service on one node.`
-        return [{ name: service.name, service: service.name, error }]
+      if (service.perNode) {
+        if (backup.stop === 'scale') {
+          const error = `service ${service.name}: label rds.backup.stop=scale stops every task, but its tasks may run on several nodes, each backed up by a job of its own; use rds.backup.stop=pause, or place the service on one node.`
+          return [{ name: service.name, service: service.name, error }]
+        }
+        return perNodeJobs(service, backup, nodesById, kept)
       }
-      if (nodes.length <= 1) return [{ name: service.name, service: service.name, node: nodes[0], backup, image: service.image }]
-      return nodes.map((node) => ({ name: `${service.name}@${node.hostname}`, service: service.name, node, backup, image: service.image }))
+      // A task on a node that is down lingers until Swarm has started its replacement: the replacement is where the data is.
+      const up = service.tasks.find((task) => (nodesById.get(task.nodeId)?.state ?? 'ready') === 'ready')
+      const node = up ?? service.tasks[0]
+      const down = !up && node ? nodesById.get(node.nodeId) : undefined
+      return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image }]
     })
     .sort((a, b) => a.name.localeCompare(b.name))
 }

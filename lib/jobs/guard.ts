@@ -3,7 +3,7 @@ import { EXIT, RunError } from '../errors.js'
 import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { isAccepted, REJECTED_TAG, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { isAccepted, REJECTED_TAG, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 
 
 /** The guard's verdict on a snapshot that was saved whole but looks like lost data. */
@@ -43,7 +43,8 @@ export async function findReference(job: Job, guarded: Guarded, restic: Restic, 
   if (guarded.kind === 'dump') args.push('--tag', guarded.tag)
   try {
     const snapshots = await resticJson<SnapshotInfo>(restic, args, log, [EXIT.noRepository])
-    const accepted = snapshots.filter((snapshot) => isAccepted(snapshot, job.guard.rejected) && snapshot.summary)
+    const rejected = rejectedAmong(snapshots, job.guard.rejected)
+    const accepted = snapshots.filter((snapshot) => isAccepted(snapshot, rejected) && snapshot.summary)
     return { accepted: accepted.sort((a, b) => Date.parse(b.time) - Date.parse(a.time)) }
   } catch (error) {
     if (error instanceof RunError && error.exitCode === EXIT.noRepository) return {}

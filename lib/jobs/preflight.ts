@@ -101,17 +101,19 @@ async function swarmChecks(config: Config, docker: PreflightDocker, restic: (rep
   const client = await docker.docker()
   const info = (await client.info()) as { Swarm?: { ControlAvailable?: boolean }; Name?: string }
   if (!info.Swarm?.ControlAvailable) return [{ what: 'Docker', run: async () => Promise.reject(new Error('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')) }]
-  const { readSwarmServices } = await import('../docker/swarm.js')
-  const jobs = discoverJobs(await readSwarmServices(client), { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime })
+  const { readSwarm } = await import('../docker/swarm.js')
+  const swarm = await readSwarm(client)
+  const jobs = discoverJobs(swarm.services, { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime }, swarm.nodes)
   const checks: Check[] = [{ what: 'Docker', run: async () => `a Swarm manager (${info.Name}), ${jobs.length} labelled service(s)` }]
   for (const job of jobs) {
     checks.push({
       what: `service ${job.name}`,
       run: async () => {
         if (job.error) throw new Error(job.error)
+        if (job.unavailable) throw new Error(job.unavailable)
         if (!job.node) throw new Error(`service ${job.service} has no running task, so there is nothing to back up; start it, or label it rds.backup=false.`)
         const hooks = job.backup!.hooks.pre || job.backup!.hooks.post ? ', with hooks' : ''
-        return `${job.backup!.volumes.map((volume) => volume.name).join(', ')} on ${job.node.hostname}, "${job.backup!.schedule}"${hooks}, to ${job.backup!.repoPath}`
+        return `${job.backup!.volumes.map((volume) => volume.name).join(', ')} on ${job.node.nodeName}, "${job.backup!.schedule}"${hooks}, to ${job.backup!.repoPath}`
       },
     })
   }

@@ -6,7 +6,7 @@ import { describeDuration, goDurationMs } from '../config/duration.js'
 import { runHook, type HookEngine } from './hooks.js'
 import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
-import { forgetArgs } from '../restic/retention.js'
+import { forgetArgs, forgetRejected } from '../restic/retention.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { vanished } from '../restic/init.js'
 import { takeRunLock } from './run-lock.js'
@@ -363,7 +363,10 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   if (forget && backupAccepted && !context.signal?.aborted) {
     try {
       log.info(`retention: ${forget.slice(1).join(' ')}`)
-      await withLockCare(restic, ownerIsDead, log, (locking) => runRestic(locking, forget, { log }))
+      await withLockCare(restic, ownerIsDead, log, async (locking) => {
+        await forgetRejected(locking, log, { host: job.snapshotHost, rejected: [...job.guard.rejected, ...rejected] })
+        await runRestic(locking, forget, { log })
+      })
       log.info('retention: done')
     } catch (error) {
       fail(error)

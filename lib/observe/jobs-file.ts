@@ -11,6 +11,8 @@ export interface JobRow {
   running: boolean
   last?: LastRun
   error?: string
+  /** Why it cannot run on its node now (the node is down, the service's task there is gone). */
+  unavailable?: string
 }
 
 export function jobRows(jobs: ScheduledJob[]): JobRow[] {
@@ -18,12 +20,13 @@ export function jobRows(jobs: ScheduledJob[]): JobRow[] {
     .map(({ job, cron, running, last }) => ({
       name: job.name,
       service: job.service,
-      node: job.node?.hostname,
+      node: job.node?.nodeName,
       schedule: job.backup?.schedule,
       nextRun: cron?.nextRun()?.toISOString(),
       running: running !== undefined,
       last,
       error: job.error,
+      unavailable: job.unavailable,
     }))
     .sort((a, b) => a.name.localeCompare(b.name))
 }

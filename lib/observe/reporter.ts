@@ -20,6 +20,8 @@ export interface WatchedJob {
   schedule?: string
   overdueAfterMs?: number
   error?: string
+  /** A job of one node of a per-node service (see JobStatus.keptNode). */
+  keptNode?: { service: string; nodeId: string }
 }
 
 /** How one run ended, and what it saved. */
@@ -97,6 +99,7 @@ export class Reporter {
         status.schedule = job.schedule
         status.overdueAfterSeconds = job.overdueAfterMs === undefined ? undefined : job.overdueAfterMs / 1000
         status.error = job.error
+        status.keptNode = job.keptNode
       }
       table.heartbeatAt = now
     })
@@ -209,6 +212,15 @@ export class Reporter {
     if (!file) return []
     const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
     return rejectedIn(table)
+  }
+
+  /** The per-node jobs that have saved a snapshot: their nodes hold backed-up data, so their jobs stay. */
+  async keptNodes(): Promise<{ service: string; nodeId: string }[]> {
+    const file = this.options.statusFile
+    if (!file) return []
+    // A table that is not JSON is set aside (and said) by the next update: what it kept is lost with it.
+    const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? ({ jobs: {} } as StatusTable) : Promise.reject(error)))
+    return Object.values(table.jobs).flatMap((status) => (status.keptNode && status.lastSnapshot ? [status.keptNode] : []))
   }
 
   /** What is recorded of a job, if anything. */

@@ -56,6 +56,11 @@ export interface JobStatus {
   rejectedSnapshots?: string[]
   /** When the job was noticed OVERDUE and notified (once per episode); cleared by its next success. */
   overdueNotifiedAt?: string
+  /**
+   * A job of one node of a service with data on every node (MODE=swarm): once it has saved a
+   * snapshot, the job stays while the service's task is gone from the node, until `rds jobs --forget`.
+   */
+  keptNode?: { service: string; nodeId: string }
 }
 
 /** What STATUS_FILE holds: every job's status, and the agent's heartbeat. */

@@ -1,4 +1,4 @@
-import { EXIT, RunError } from '../errors.js'
+import { ConfigError, EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from './command.js'
 
@@ -10,6 +10,8 @@ export interface SnapshotInfo {
   hostname: string
   paths: string[]
   tags?: string[]
+  /** A snapshot rewritten by restic tag: the ID of the one it replaced (which an append-only server keeps). */
+  original?: string
   /** What the backup saw; restic 0.17 and newer record it. */
   summary?: { total_files_processed: number; total_bytes_processed: number; data_added?: number }
 }
@@ -23,10 +25,20 @@ export const REJECTED_TAG = 'rds-rejected'
  */
 export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !snapshot.tags?.includes(REJECTED_TAG) && !rejected.includes(snapshot.id)
 
+/**
+ * The recorded rejections and the snapshots whose rejected tag went to a copy: restic tag writes a
+ * tagged copy and deletes the original, which an append-only server refuses to delete.
+ */
+export const rejectedAmong = (snapshots: SnapshotInfo[], rejected: readonly string[] = []): string[] => [
+  ...rejected,
+  ...snapshots.flatMap((snapshot) => (snapshot.original && snapshot.tags?.includes(REJECTED_TAG) ? [snapshot.original] : [])),
+]
+
 /** The newest accepted snapshot: the last good backup. */
 export function lastAccepted(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo | undefined {
+  const all = rejectedAmong(snapshots, rejected)
   // By the instant, not the text: times carry their zone's offset, which changes with summer time.
-  return snapshots.filter((snapshot) => isAccepted(snapshot, rejected)).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
+  return snapshots.filter((snapshot) => isAccepted(snapshot, all)).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
 }
 
 /** A snapshot as a person names it: "latest", an ID or its prefix; with a host, that host's latest. */
@@ -81,10 +93,16 @@ export async function resolveSnapshot(restic: Restic, choice: SnapshotChoice, lo
 
 /**
  * "latest": the newest snapshot the guard accepted, never one it rejected (an emptied volume's),
- * which can still be restored by its ID.
+ * which can still be restored by its ID; of the host named, or of the one host the repository holds.
  */
 async function latestAccepted(restic: Restic, choice: SnapshotChoice, log: Logger): Promise<SnapshotInfo> {
   const all = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', ...filterArgs(choice)], log)
+  // Services (and agents) share repositories: the newest of any host would be another's data.
+  const hosts = [...new Set(all.map((snapshot) => snapshot.hostname))].sort()
+  if (!choice.host && hosts.length > 1) {
+    const named = hosts.length > 6 ? `${hosts.slice(0, 6).join(', ')} and ${hosts.length - 6} more` : hosts.join(', ')
+    throw new ConfigError(`"latest" names no one snapshot: the repository ${restic.repository.describe} holds snapshots of ${hosts.length} hosts (${named}); name one with --host (rds snapshots lists them).`)
+  }
   const latest = lastAccepted(all, choice.rejected)
   if (latest) return latest
   const which = `${choice.tag ? `snapshot tagged ${choice.tag}` : 'snapshot'}${choice.host ? ` of host ${choice.host}` : ''}`

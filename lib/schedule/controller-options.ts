@@ -49,8 +49,11 @@ export interface ControllerOptions {
    * repository vanished) fails the run.
    */
   beforeRun?: (job: SwarmJob) => Promise<void>
-  /** Applies the job's retention (forget, never prune) once it has backed up, called for one repository at a time. */
-  applyRetention: (job: SwarmJob) => Promise<void>
+  /**
+   * Applies the job's retention (forget, never prune) once it has backed up, called for one
+   * repository at a time; the snapshots the guard rejected (these and the tagged) are forgotten first.
+   */
+  applyRetention: (job: SwarmJob, rejected: readonly string[]) => Promise<void>
   /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
   pruneRepository?: (repoPath: string) => Promise<void>
   /** PRUNE_AT: when the repositories are pruned. */

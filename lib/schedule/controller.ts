@@ -1,6 +1,6 @@
 import { Cron } from 'croner'
 import { removeLeftoverJobs, runJobService, VOLUMES_ROOT, type JobOutcome } from '../docker/job-service.js'
-import { readSwarmServices, type SwarmService } from '../docker/swarm.js'
+import { readSwarm, type SwarmNode, type SwarmService } from '../docker/swarm.js'
 import { takeRunLock } from '../jobs/run-lock.js'
 import { discoverJobs, type SwarmJob } from '../jobs/discover.js'
 import type { ServiceBackup } from '../jobs/labels.js'
@@ -50,7 +50,8 @@ function describeChange(before: SwarmJob, after: SwarmJob): string[] {
   const changes: string[] = []
   if (before.error !== after.error && after.error) changes.push(after.error)
   if (before.backup?.schedule !== after.backup?.schedule && after.backup) changes.push(`schedule "${before.backup?.schedule ?? 'none'}" -> "${after.backup.schedule}"`)
-  if (before.node?.nodeId !== after.node?.nodeId) changes.push(`node ${before.node?.hostname ?? 'none'} -> ${after.node?.hostname ?? 'none'}`)
+  if (before.node?.nodeId !== after.node?.nodeId) changes.push(`node ${before.node?.nodeName ?? 'none'} -> ${after.node?.nodeName ?? 'none'}`)
+  if (before.unavailable !== after.unavailable) changes.push(after.unavailable ?? `node ${after.node?.nodeName} can run it again`)
   if (before.backup && after.backup) {
     const changed = (Object.keys(after.backup) as (keyof ServiceBackup)[]).filter(
       (key) => key !== 'schedule' && JSON.stringify(before.backup![key]) !== JSON.stringify(after.backup![key]),
@@ -120,8 +121,10 @@ export class Controller {
     const { docker, defaults } = this.options
     // Without schedules (one run asked for by hand) the schedules' changes are nobody's news.
     const log = this.options.schedule === false ? { ...this.options.log, info: () => undefined, error: () => undefined } : this.options.log
-    this.services = await readSwarmServices(docker)
-    const found = discoverJobs(this.services, defaults)
+    const swarm = await readSwarm(docker)
+    this.services = swarm.services
+    const previous = [...this.jobs.values()].map(({ job }) => job)
+    const found = discoverJobs(this.services, defaults, swarm.nodes, await this.options.reporter.keptNodes())
     const names = new Set(found.map((job) => job.name))
     for (const [name, scheduled] of this.jobs) {
       if (names.has(name)) continue
@@ -134,7 +137,7 @@ export class Controller {
       if (!scheduled) {
         this.jobs.set(job.name, this.schedule({ job }))
         if (job.error) log.error(`controller: ${job.error}`)
-        else log.info(`controller: ${job.name}: scheduled "${job.backup!.schedule}" on ${job.node?.hostname ?? 'no node yet (no running task)'}, next run at ${this.jobs.get(job.name)!.cron?.nextRun()?.toISOString()} (${why})`)
+        else log.info(`controller: ${job.name}: scheduled "${job.backup!.schedule}" on ${job.node?.nodeName ?? 'no node yet (no running task)'}, next run at ${this.jobs.get(job.name)!.cron?.nextRun()?.toISOString()} (${why})`)
         continue
       }
       const changes = describeChange(scheduled.job, job)
@@ -152,10 +155,38 @@ export class Controller {
     this.options.onChange?.([...this.jobs.values()])
     this.repositories.schedule(found)
     await this.options.reporter.watch(
-      found.map((job) => ({ name: job.name, schedule: job.backup?.schedule, overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter), error: job.error })),
+      found.map((job) => ({
+        name: job.name,
+        schedule: job.backup?.schedule,
+        overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter),
+        error: job.error,
+        keptNode: job.perNode && job.node ? { service: job.service, nodeId: job.node.nodeId } : undefined,
+      })),
     )
+    if (this.options.schedule !== false) await this.noticeDownNodes(swarm.nodes, [...previous, ...found])
     this.recheckWhileWaiting(found)
     this.mendScaledServices()
+  }
+
+  /** The nodes last seen down, so that each going down is told once. */
+  private downNodes = new Set<string>()
+
+  /**
+   * A node that goes down is a warning and a failure of each job whose data is on it, at once
+   * (notified as any failure), not when a backup of it next falls due.
+   */
+  private async noticeDownNodes(nodes: SwarmNode[], jobs: SwarmJob[]): Promise<void> {
+    const down = new Set(nodes.filter((node) => node.state === 'down').map((node) => node.id))
+    const newlyDown = nodes.filter((node) => down.has(node.id) && !this.downNodes.has(node.id))
+    this.downNodes = down
+    for (const node of newlyDown) {
+      const names = [...new Set(jobs.filter((job) => job.backup && job.node?.nodeId === node.id).map((job) => job.name))].sort()
+      if (names.length === 0) continue
+      const message = `node ${node.name} went down: the data of ${names.join(', ')} on it cannot be backed up until the node is back.`
+      this.options.log.warn(`controller: ${message}`)
+      const now = new Date()
+      for (const name of names) await this.options.reporter.finished({ job: name, kind: 'backup', outcome: outcomeOf(now, now, false, message, 1) })
+    }
   }
 
   private mending = false
@@ -279,12 +310,15 @@ export class Controller {
       else log.error(`controller: ${job.name}: ${message}`)
       await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, logTail: tail() })
     }
+    // Where the service runs now: a task may have moved since the last discovery.
+    const unread = job.error ? undefined : await this.sync('before a run')
+    const current = unread ? job : this.jobs.get(job.name)?.job
+    // Gone since the last discovery (its service removed or unlabelled, its node forgotten): nothing to record.
+    if (!current) return log.info(`controller: ${job.name}: dropped before its run`)
     await reporter.started(job.name, 'backup')
     if (job.error) return finish(false, job.error, 2)
-    // Where the service runs now: a task may have moved since the last discovery.
-    const unread = await this.sync('before a run')
     if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
-    const current = this.jobs.get(job.name)?.job ?? job
+    if (current.unavailable) return finish(false, current.unavailable)
     if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
     try {
       await this.options.beforeRun?.(current)
@@ -293,7 +327,7 @@ export class Controller {
       if ((error as RunError).exitCode === EXIT.noRepository) return finish(false, (error as Error).message, EXIT.noRepository)
       log.warn(`controller: ${job.name}: could not check its repository: ${(error as Error).message}`)
     }
-    log.info(`controller: ${job.name}: starting on ${current.node.hostname}`)
+    log.info(`controller: ${job.name}: starting on ${current.node.nodeName}`)
     const scale = current.backup!.stop === 'scale'
     let outcome: JobOutcome | undefined
     let startFailure: string | undefined
@@ -330,12 +364,14 @@ export class Controller {
       return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
     try {
-      await this.repositories.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current))
+      // The verdicts recorded, and this run's (recorded only when it is reported, below).
+      const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
+      await this.repositories.inRetentionQueue(current.backup!.repoPath, () => this.options.applyRetention(current, verdicts))
     } catch (error) {
       return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
     }
     saved = await this.savedSnapshot(current, log)
-    await finish(true, `backed up on ${current.node.hostname} in ${seconds} s`)
+    await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
   }
 
   /** What the job saved, as its repository says (the job's own summary stays in the job). */

@@ -8,7 +8,7 @@ import { checkRepository } from '../restic/check.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { unlockStale } from '../restic/locks.js'
 import { urlRepository } from '../restic/repository.js'
-import { describeRetention, keepArgs } from '../restic/retention.js'
+import { describeRetention, forgetRejected, keepArgs } from '../restic/retention.js'
 import { resticJson } from '../restic/snapshots.js'
 import type { MaintainedRepository } from './maintenance-file.js'
 
@@ -95,6 +95,8 @@ export async function maintainRepository(repository: MaintainedRepository, conte
   if (keepArgs(repository.retention).length > 0) {
     await step('forget and prune', async () => {
       const before = await countSnapshots(restic, log)
+      // The server knows the rejections by their tag (on a copy, when an append-only client tagged them).
+      await forgetRejected(restic, log)
       await runRestic(restic, ['forget', ...keepArgs(repository.retention), '--prune'], { log })
       const after = await countSnapshots(restic, log)
       const message = `forgot ${before - after} of ${before} snapshots and pruned`

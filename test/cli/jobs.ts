@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { Cron } from 'croner'
 import { writeJobsFile } from '../../lib/observe/jobs-file.js'
+import { readStatus, updateStatus } from '../../lib/observe/status.js'
 import type { ScheduledJob } from '../../lib/schedule/controller.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 
@@ -17,7 +18,7 @@ t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails w
   const cron = new Cron('0 3 * * *', { paused: true })
   t.teardown(() => cron.stop())
   const good: ScheduledJob = {
-    job: { name: 'app_db', service: 'app_db', node: { nodeId: 'n2', hostname: 'node-2' }, backup },
+    job: { name: 'app_db', service: 'app_db', node: { nodeId: 'n2', nodeName: 'node-2' }, backup },
     cron,
     last: { startedAt: '2026-11-24T03:00:00.000Z', finishedAt: '2026-11-24T03:00:04.100Z', ok: true, message: 'backed up on node-2 in 4.1 s' },
   }
@@ -36,6 +37,20 @@ t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails w
   t.equal(trouble.exitCode, 1, 'a bad label or a failed last run fails rds jobs, for monitoring')
   t.match(trouble.stdout, /^app_bad: LABEL ERROR: service app_bad: label rds.backup.keep-daily must be/m)
   t.match(trouble.stdout, /^app_web: .* last run FAILED at .*: the backup failed with exit code 1/m)
+})
+
+t.test('rds jobs --forget ends the job a per-node service kept for a node it left, and nothing else', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'status.json')
+  const kept = { watchedSince: '2026-11-01T00:00:00Z', keptNode: { service: 'app_cache', nodeId: 'id-n3' }, rejectedSnapshots: ['abc'] }
+  await updateStatus(file, (table) => void Object.assign(table.jobs, { 'app_cache@n3': kept, app_db: { watchedSince: '2026-11-01T00:00:00Z' } }))
+  const forgotten = await rds(['jobs', '--forget', 'app_cache@n3'], { STATUS_FILE: file })
+  t.equal(forgotten.exitCode, 0, forgotten.stderr)
+  t.match(forgotten.stdout, /^app_cache@n3: forgotten; the controller drops it when the service has no task on that node \(its snapshots are kept\)\n$/)
+  t.same((await readStatus(file)).jobs['app_cache@n3'], { watchedSince: '2026-11-01T00:00:00Z', rejectedSnapshots: ['abc'] }, 'its verdicts stay')
+  t.match(await rds(['jobs', '--forget', 'app_db'], { STATUS_FILE: file }), { exitCode: 2, stderr: /^rds: --forget: STATUS_FILE keeps no job app_db of a node; only a job SERVICE@NODE of a service with a job on every node is kept, and rds jobs lists them\.\n$/ })
+  t.match(await rds(['jobs', '--forget', 'app_cache@n3'], {}), { exitCode: 2, stderr: /^rds: --forget needs STATUS_FILE/ })
 })
 
 t.test('without the table, or without MODE=swarm, the swarm commands say what to do', async (t) => {

@@ -17,7 +17,7 @@ import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack,
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -536,7 +536,21 @@ async function runOnSimulatedSwarm() {
     await waitFor('a scheduled backup of backup_db after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 150)
   })
 
-  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on', async (t) => {
+  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on; a per-node job keeps its node while down and after its task left', async (t) => {
+    type Row = { name: string; node?: string; unavailable?: string }
+    const jobs = async () => JSON.parse((await rds(['jobs', '--json'])).stdout) as Row[]
+    const GLOBAL = 'rds-test-global'
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', GLOBAL, '--mode', 'global', '--mount', `type=volume,src=${GLOBAL},dst=/data`, '--label', 'rds.backup=true',
+      '--label', 'rds.backup.run-at=0 3 * * *', '--init', 'debian:trixie-slim', 'sh', '-c', 'hostname > /data/file; exec sleep infinity',
+    ])
+    const perNode = ['rds-sim1', 'rds-sim2', 'rds-sim3'].map((node) => `${GLOBAL}@${node}`)
+    const runnable = async () => (await jobs()).filter((job) => job.name.startsWith(`${GLOBAL}@`) && !job.unavailable).map((job) => job.name)
+    await waitFor('a job on each node', async () => JSON.stringify(await runnable()) === JSON.stringify(perNode) || undefined, 90)
+    const saved = await rds(['backup', '--service', GLOBAL])
+    t.equal(saved.exitCode, 0, saved.stderr)
+    t.same((await snapshotsOf(`${GLOBAL}@rds-sim3`)).length, 1, 'each node its own snapshot host')
+
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-down', '--constraint', 'node.hostname==rds-sim3', '--label', 'rds.backup=true',
       '--label', 'rds.backup.dump=sleep 600; echo never', '--label', 'rds.backup.run-at=0 3 * * *', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
@@ -551,6 +565,15 @@ async function runOnSimulatedSwarm() {
     t.comment(`the run was given up ${((Date.now() - killedAt) / 1000).toFixed(0)} s after the node died`)
     t.equal(ended.exitCode, 1)
     t.match(ended.stderr, /controller: rds-test-down: the job did not finish: its node rds-sim3 is down \(.*\), so the backup there cannot finish/)
+    // Told at once, not at the next run due: a warning, and a failure of each job whose data is there (as notified).
+    const told = await waitFor('the node down told', async () => /WARN +controller: node rds-sim3 went down: the data of (.*) on it cannot be backed up until the node is back\./.exec(await controllerLog())?.[1], 60)
+    // backup_web too, if an earlier test left its task there.
+    t.same(told.split(', ').filter((name) => name !== `${STACK}_web`), ['rds-test-down', `${GLOBAL}@rds-sim3`], 'every job whose data is there, and no other node\'s')
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastAttempt?: { ok: boolean; message: string } }> }
+    t.match(status.jobs[`${GLOBAL}@rds-sim3`]?.lastAttempt, { ok: false, message: /^node rds-sim3 went down/ })
+    const listed = await rds(['jobs'])
+    t.equal(listed.exitCode, 1, 'rds jobs fails while a job cannot run')
+    t.match(listed.stdout, /^rds-test-global@rds-sim3: .* on rds-sim3, CANNOT RUN: node rds-sim3 is down, so the data of service rds-test-global on it cannot be backed up/m)
     const before = await newestSnapshot(`${STACK}_db`)
     await waitFor('a scheduled backup of backup_db on rds-sim2 after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
 
@@ -558,5 +581,17 @@ async function runOnSimulatedSwarm() {
     await execa('docker', ['start', 'rds-sim3'])
     await waitFor('rds-sim3 to be ready again', async () => (await sim('rds-sim1', ['node', 'inspect', '-f', '{{.Status.State}}', 'rds-sim3'])).trim() === 'ready' || undefined, 180)
     await sim('rds-sim1', ['service', 'rm', 'rds-test-down'])
+
+    // Its task leaves rds-sim3 for good: the job stays, and fails saying why, until it is forgotten.
+    await sim('rds-sim1', ['service', 'update', '--detach', '--constraint-add', 'node.hostname!=rds-sim3', GLOBAL])
+    await waitFor('the job of rds-sim3 without its task', async () => (await jobs()).find((job) => job.name === `${GLOBAL}@rds-sim3` && /has no running task on node rds-sim3/.test(job.unavailable ?? '')), 90)
+    const refused = await rds(['backup', '--service', GLOBAL])
+    t.equal(refused.exitCode, 1, 'the run of the left node fails')
+    t.match(refused.stderr, /controller: rds-test-global@rds-sim3: service rds-test-global has no running task on node rds-sim3, so its data there is not backed up; start it there again, or end the job with rds jobs --forget rds-test-global@rds-sim3\./)
+    t.equal((await rds(['jobs', '--forget', `${GLOBAL}@rds-sim3`])).exitCode, 0)
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.run-at=0 4 * * *', GLOBAL])
+    await waitFor('the forgotten job dropped', async () => !(await jobs()).some((job) => job.name === `${GLOBAL}@rds-sim3`) || undefined, 60)
+    t.same((await jobs()).filter((job) => job.name.startsWith(GLOBAL)).map((job) => job.name), perNode.slice(0, 2))
+    await sim('rds-sim1', ['service', 'rm', GLOBAL])
   })
 }

@@ -7,7 +7,7 @@ const retention = { prune: false }
 const job = (name: string, node: string, volumes: string[], error?: string): SwarmJob => ({
   name,
   service: name.split('@')[0]!,
-  node: { nodeId: `id-${node}`, hostname: node },
+  node: { nodeId: `id-${node}`, nodeName: node },
   backup: error ? undefined : { service: name, schedule: '0 3 * * *', volumes: volumes.map((source) => ({ name: source.replace(/^app_/, ''), source })), repoPath: 'r', hooks: {}, excludes: [], retention, maxRunTime: 86_400_000 },
   error,
 })
@@ -54,4 +54,17 @@ t.test('a volume of a service labelled rds.backup=false is excluded, not NOT COV
   const server: NodeVolumes[] = [{ node: 'n1', volumes: [{ name: 'backup_repositories', driver: 'local', usedBy: [user('backup_server')] }] }]
   t.equal(computeCoverage(server, [], new Map(), new Set(['backup_server']))[0]?.status, 'excluded')
   t.equal(computeCoverage(server, [], new Map())[0]?.status, 'NOT COVERED')
+})
+
+t.test('a job covers the volume of its node by ID: two nodes with one host name are two nodes', async (t) => {
+  const twins: NodeVolumes[] = [
+    { node: 'worker', nodeId: 'id-worker', volumes: [{ name: 'app_dump', driver: 'local', usedBy: [user('app_db')] }] },
+    { node: 'worker', nodeId: 'id2', volumes: [{ name: 'app_dump', driver: 'local', usedBy: [user('app_db')] }] },
+  ]
+  t.same(computeCoverage(twins, [job('app_db@worker', 'worker', ['app_dump'])], new Map()).map((row) => [row.node, row.status]), [['worker', 'covered'], ['worker', 'NOT COVERED']])
+})
+
+t.test('a node that was not surveyed is a row of its own, NOT SURVEYED, with why', async (t) => {
+  const rows = computeCoverage(surveys.slice(1), [], new Map(), new Set(), [{ node: 'n3', why: 'it is down' }])
+  t.same(rows.map((row) => [row.node, row.volume, row.status, row.flags.join('; ')]), [['n2', 'app_db', 'unused', ''], ['n3', '', 'NOT SURVEYED', 'it is down']])
 })

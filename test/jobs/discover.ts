@@ -1,28 +1,31 @@
 import t from 'tap'
-import type { SwarmService } from '../../lib/docker/swarm.js'
+import { nameNodes, type SwarmNode, type SwarmService } from '../../lib/docker/swarm.js'
 import { discoverJobs } from '../../lib/jobs/discover.js'
 
 const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm', maxRunTime: 86_400_000 }
-const service = (name: string, labels: Record<string, string>, nodes: string[]): SwarmService => ({
+const service = (name: string, labels: Record<string, string>, nodes: string[], perNode = nodes.length > 1): SwarmService => ({
   id: `id-${name}`,
   name,
   stack: 'app',
   serviceLabels: labels,
   containerLabels: {},
   volumes: ['app_data'],
-  pinned: true,
-  tasks: nodes.map((node) => ({ nodeId: `id-${node}`, hostname: node })),
+  pinned: !perNode,
+  perNode,
+  tasks: nodes.map((node) => ({ nodeId: `id-${node}`, nodeName: node })),
 })
+const node = (name: string, state = 'ready', availability = 'active'): SwarmNode => ({ id: `id-${name}`, name, state, availability })
+const nodes = [node('n1'), node('n2'), node('n3')]
 
 t.test('a job per labelled service, named after it, on the node of its task; unlabelled services are not jobs', async (t) => {
   const jobs = discoverJobs([service('app_web', {}, ['n1']), service('app_db', { 'rds.backup': 'true' }, ['n2', 'n2'])], defaults)
   t.equal(jobs.length, 1)
-  t.match(jobs[0], { name: 'app_db', service: 'app_db', node: { nodeId: 'id-n2', hostname: 'n2' }, backup: { volumes: [{ name: 'data' }] } })
+  t.match(jobs[0], { name: 'app_db', service: 'app_db', node: { nodeId: 'id-n2', nodeName: 'n2' }, backup: { volumes: [{ name: 'data' }] } })
 })
 
 t.test('tasks on several nodes: one job per node, each with its own snapshot host', async (t) => {
   const jobs = discoverJobs([service('app_cache', { 'rds.backup': 'true' }, ['n3', 'n1'])], defaults)
-  t.same(jobs.map((job) => [job.name, job.node?.hostname]), [['app_cache@n1', 'n1'], ['app_cache@n3', 'n3']])
+  t.same(jobs.map((job) => [job.name, job.node?.nodeName]), [['app_cache@n1', 'n1'], ['app_cache@n3', 'n3']])
 })
 
 t.test('no running task: a job with no node, still listed', async (t) => {
@@ -42,9 +45,52 @@ t.test('a bad label makes a job with an error; the other services are still jobs
   )
 })
 
-t.test('rds.backup.stop=scale on a service whose tasks run on several nodes is an error: one job cannot stop another node\'s', async (t) => {
+t.test('rds.backup.stop=scale on a service whose tasks may run on several nodes is an error: one job cannot stop another node\'s', async (t) => {
   const [job, ...others] = discoverJobs([service('app_cache', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n3', 'n1'])], defaults)
   t.same(others, [])
-  t.match(job, { name: 'app_cache', error: /^service app_cache: label rds\.backup\.stop=scale stops every task, but its tasks run on 2 nodes, each backed up by a job of its own; use rds\.backup\.stop=pause/ })
-  t.match(discoverJobs([service('app_one', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n1', 'n1'])], defaults), [{ name: 'app_one', backup: { stop: 'scale' } }], 'two replicas on one node are fine')
+  t.match(job, { name: 'app_cache', error: /^service app_cache: label rds\.backup\.stop=scale .*use rds\.backup\.stop=pause\.$/ })
+  const shared = { ...service('app_nfs', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n3', 'n1']), sharedVolumes: ['app_data'] }
+  t.match(discoverJobs([shared], defaults), [{ name: 'app_nfs', error: /stops every task, but its tasks may run on several nodes, each backed up by a job of its own/ }], 'also with shared volumes')
+  t.match(discoverJobs([service('app_one', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n1', 'n1'], false)], defaults), [{ name: 'app_one', backup: { stop: 'scale' } }], 'two replicas pinned to one node are fine')
+})
+
+t.test('a per-node service keeps its per-node name with one task left, and its job of a node it left data on', async (t) => {
+  const labels = { 'rds.backup': 'true' }
+  const jobs = discoverJobs([service('app_cache', labels, ['n1'], true)], defaults, nodes, [{ service: 'app_cache', nodeId: 'id-n3' }, { service: 'app_other', nodeId: 'id-n2' }])
+  t.same(
+    jobs.map((job) => [job.name, job.node?.nodeId, job.unavailable ?? 'runs']),
+    [
+      ['app_cache@n1', 'id-n1', 'runs'],
+      ['app_cache@n3', 'id-n3', 'service app_cache has no running task on node n3, so its data there is not backed up; start it there again, or end the job with rds jobs --forget app_cache@n3.'],
+    ],
+    'never renamed to app_cache, and n3 is not silently dropped',
+  )
+  const drained = discoverJobs([service('app_cache', labels, ['n1'], true)], defaults, [node('n1'), node('n3', 'ready', 'drain')], [{ service: 'app_cache', nodeId: 'id-n3' }])
+  t.match(drained[1]?.unavailable, /on node n3 \(the node's availability is drain\)/)
+  const removed = discoverJobs([service('app_cache', labels, ['n1'], true)], defaults, [node('n1')], [{ service: 'app_cache', nodeId: 'id-n3' }])
+  t.same(removed.map((job) => job.name), ['app_cache@n1'], 'a node removed from the Swarm takes its job with it')
+})
+
+t.test('a job whose node is down cannot run, and says so', async (t) => {
+  const labels = { 'rds.backup': 'true' }
+  const down = [node('n1'), node('n2', 'down'), node('n3')]
+  const [perNode, other] = discoverJobs([service('app_cache', labels, ['n1', 'n2'])], defaults, down)
+  t.same([perNode?.unavailable, other?.unavailable], [undefined, 'node n2 is down, so the data of service app_cache on it cannot be backed up until the node is back (or is removed from the Swarm with docker node rm).'])
+  const [single] = discoverJobs([service('app_db', labels, ['n2'])], defaults, down)
+  t.match(single, { name: 'app_db', node: { nodeId: 'id-n2' }, unavailable: /^node n2 is down/ })
+  const [moved] = discoverJobs([service('app_db', labels, ['n2', 'n3'], false)], defaults, down)
+  t.match(moved, { node: { nodeId: 'id-n3' }, unavailable: undefined }, 'a replacement task on a node that is up is where it runs')
+})
+
+t.test('nodes that share a host name get names of their own; the oldest keeps the plain one', async (t) => {
+  const named = nameNodes([
+    { ID: 'zzzzzzzzzz2', CreatedAt: '2026-02-01T00:00:00Z', Description: { Hostname: 'worker' }, Status: { State: 'ready' } },
+    { ID: 'aaaaaaaaaa1', CreatedAt: '2026-01-01T00:00:00Z', Description: { Hostname: 'worker' }, Status: { State: 'down' }, Spec: { Availability: 'drain' } },
+    { ID: 'bbbbbbbbbb3', CreatedAt: '2026-03-01T00:00:00Z', Description: { Hostname: 'manager' } },
+  ])
+  t.same(named, [
+    { id: 'zzzzzzzzzz2', name: 'worker-zzzzzzzz', state: 'ready', availability: 'active' },
+    { id: 'aaaaaaaaaa1', name: 'worker', state: 'down', availability: 'drain' },
+    { id: 'bbbbbbbbbb3', name: 'manager', state: 'unknown', availability: 'active' },
+  ])
 })

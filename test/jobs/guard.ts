@@ -62,6 +62,26 @@ t.test('a volume that shrank by more than MAX_SHRINK fails every run until the d
   t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0, 'growth is never a problem')
 })
 
+t.test('retention never counts a rejected snapshot as kept: it is forgotten first, and the accepted ones keep their places', async (t) => {
+  const volume = await freshVolume(t, 10)
+  const env = fixture.server.env(volume, { REPO_PATH: 'places', KEEP_LAST: '2' })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  const good = (await snapshots(env)).map((snapshot) => snapshot.short_id)
+  const moved = await mkdtemp(join(tmpdir(), 'rds-guard-aside-'))
+  t.teardown(() => rm(moved, { recursive: true, force: true }))
+  const files = await readdir(volume)
+  for (const file of files.slice(0, 8)) await execa('mv', [join(volume, file), moved])
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 1, 'rejected')
+  for (const file of files.slice(0, 8)) await execa('mv', [join(moved, file), volume])
+  const back = await runBin(RDS, ['backup'], env)
+  t.equal(back.exitCode, 0, back.stderr)
+  t.match(back.stderr, /retention: forgetting 1 snapshot\(s\) the guard rejected, which would otherwise take the places of accepted ones/)
+  const kept = await snapshots(env)
+  t.same(kept.map((snapshot) => snapshot.tags ?? []), [[], []], 'no rejected snapshot is left to take a place')
+  t.equal(kept[0]?.short_id, good[1], 'the newer accepted snapshot before the rejection is kept with the new one (keep-last 2)')
+})
+
 t.test('a repository that vanished under an agent that has backed up to it is not silently started afresh', async (t) => {
   const volume = await freshVolume(t, 2)
   const state = await mkdtemp(join(tmpdir(), 'rds-guard-state-'))

@@ -31,3 +31,15 @@ t.test('rds ls: the files of a snapshot or under one path', async (t) => {
   t.equal(unknown.exitCode, 1)
   t.match(unknown.stderr, /^rds: there is no snapshot "0123abcd"/m)
 })
+
+t.test('"latest" in a repository that several hosts share names no one snapshot: --host is asked for, and then it is that host\'s', async (t) => {
+  const other = { ...env, SNAPSHOT_HOST: 'other-service' }
+  t.equal((await runBin(RDS, ['backup'], other)).exitCode, 0)
+  for (const command of [['ls'], ['restore', '--target', '/tmp/rds-nowhere'], ['export', '--output', '/tmp/rds-nowhere.tar']]) {
+    const run = await runBin(RDS, command, env)
+    t.equal(run.exitCode, 2, `rds ${command[0]}`)
+    t.match(run.stderr, /^rds: "latest" names no one snapshot: the repository .* holds snapshots of 2 hosts \(app, other-service\); name one with --host \(rds snapshots lists them\)\.\n$/m)
+  }
+  const named = await runBin(RDS, ['ls', 'latest', '--host', 'other-service'], env)
+  t.equal(named.exitCode, 0, named.stderr)
+})

@@ -106,7 +106,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     running = controller.run()
     await logShows('the job to be scheduled', /controller: rds-ctl-app: scheduled "0 0 1 1 \*" on .*, next run at 2027-01-01/)
     // Swarm may say the task runs a moment after its container does: the controller looks again.
-    const node = await until('the job to have its node', () => controller.jobs.get(APP)?.job.node?.hostname)
+    const node = await until('the job to have its node', () => controller.jobs.get(APP)?.job.node?.nodeName)
     t.equal(node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())
     t.match(text(), /removing job service rds-ctl-leftover, left by a controller that stopped mid-run/)
     t.equal((await docker(['service', 'inspect', LEFTOVER])).exitCode, 1, 'the left-over job service is gone')
@@ -261,7 +261,9 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
 
   t.test("the survey lists this node's volumes and the services that mount them", async (t) => {
     const danglingBefore = await dangling()
-    const [survey, ...others] = await surveyNodes(client, { image: IMAGE, networks: [], secrets: [] }, log)
+    const { surveys: [survey, ...others], unsurveyed } = await surveyNodes(client, { image: IMAGE, networks: [], secrets: [] }, log)
+    t.same(unsurveyed, [], 'every node answered')
+    t.equal(survey?.nodeId, (await execa('docker', ['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim(), 'the node by its ID')
     t.equal(await dangling(), danglingBefore, 'the survey leaves no anonymous volume')
     t.same(others, [], 'one node')
     t.equal(survey?.node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())

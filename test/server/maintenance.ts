@@ -2,7 +2,7 @@
 // repository's policy, check, abandoned uploads removed (old ones only), stale locks left to restic's
 // rule; results in STATUS_FILE; `rds server` runs it on schedule beside its command (sshd in the
 // image) and ends with that command.
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -72,6 +72,25 @@ t.test('rds maintain: each repository by its own policy, per host; check; old ab
   const unknown = await runBin(RDS, ['maintain', 'nope'], env())
   t.equal(unknown.exitCode, 2)
   t.match(unknown.stderr, /rds: nope is not in MAINTENANCE_FILE; name one of db, app\/web\./)
+})
+
+t.test("the guard's rejections never take a policy's places: tagged copies, and the originals an append-only server kept, are forgotten first", async (t) => {
+  const { dir, home, passwordFile, restic, snapshots, env } = await repositories(t)
+  await restic('vault', ['init'])
+  for (const night of ['good 1', 'good 2', 'emptied']) await restic('vault', ['backup', '--stdin', '--host', 'a'], `${night}\n`)
+  const [, second, emptied] = (await snapshots('vault')).map((snapshot) => snapshot.id)
+  // What an append-only server leaves of restic tag: the tagged copy, and the original it refused to delete.
+  const original = await readFile(join(home, 'vault', 'snapshots', emptied!))
+  t.equal((await restic('vault', ['tag', '--add', 'rds-rejected', emptied!])).exitCode, 0)
+  await writeFile(join(home, 'vault', 'snapshots', emptied!), original)
+  t.equal((await snapshots('vault')).length, 4)
+  await writeFile(join(dir, 'maintenance'), `vault ${passwordFile} keep-last=2\n`)
+  const run = await runBin(RDS, ['maintain'], env())
+  t.equal(run.exitCode, 0, run.stderr)
+  t.match(run.stderr, /retention: forgetting 2 snapshot\(s\) the guard rejected/)
+  const kept = (await snapshots('vault')).map((snapshot) => snapshot.id)
+  t.equal(kept.length, 2, 'keep-last 2 keeps two accepted snapshots')
+  t.ok(kept.includes(second!) && !kept.includes(emptied!), 'the good nights, not the emptied one')
 })
 
 t.test('a failed repository fails the run and is recorded, and the others are still maintained', async (t) => {
