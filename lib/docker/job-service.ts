@@ -42,6 +42,8 @@ export interface JobOutcome {
   downtimeSeconds?: number
   /** Snapshots the job's guard rejected, by its own log. */
   rejectedSnapshots?: string[]
+  /** A failed run whose backup is complete and accepted (what failed came after it: a post-hook), by its own log. */
+  backupAccepted?: boolean
 }
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
@@ -86,21 +88,23 @@ const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
  * The job's output, relayed line by line to the controller's log at the level the job logged it.
  * Resolves to when the job's log says its backup began, and how long it paused its service.
  */
-async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots'>> {
+async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots' | 'backupAccepted'>> {
   let backupStartedAt: string | undefined
+  let backupAccepted: boolean | undefined
   let downtimeSeconds: number | undefined
   const rejectedSnapshots: string[] = []
   for (const { line } of await serviceOutput(docker, serviceId)) {
     const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
     const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
     if (logged?.[3]?.startsWith('run: starting backup')) backupStartedAt ??= logged[1]
+    if (logged?.[3]?.startsWith('run: the backup is complete and accepted')) backupAccepted = true
     const downtime = DOWNTIME_LINE.exec(logged?.[3] ?? '')
     if (downtime) downtimeSeconds = Number(downtime[1])
     const rejected = REJECTED_LINE.exec(logged?.[3] ?? '')
     if (rejected) rejectedSnapshots.push(rejected[1]!)
     log[level](`${jobName}: ${logged?.[3] ?? line}`)
   }
-  return { backupStartedAt, downtimeSeconds, rejectedSnapshots }
+  return { backupStartedAt, downtimeSeconds, rejectedSnapshots, backupAccepted }
 }
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */

@@ -360,7 +360,8 @@ export class Controller {
     const backupResult = !outcome ? startFailure! : outcome.exitCode === 0 ? 'the backup itself succeeded' : outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode}`
     if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}; ${backupResult}.`, outcome?.exitCode || undefined)
     if (!outcome) return finish(false, startFailure!)
-    if (outcome.exitCode !== 0) {
+    // A run that failed after a complete, accepted backup (its post-hook) still has its retention, as in MODE=service.
+    if (outcome.exitCode !== 0 && !outcome.backupAccepted) {
       return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
     }
     try {
@@ -371,6 +372,7 @@ export class Controller {
       return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
     }
     saved = await this.savedSnapshot(current, log)
+    if (outcome.exitCode !== 0) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (exit code ${outcome.exitCode}); its log is above.`, outcome.exitCode)
     await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
   }
 

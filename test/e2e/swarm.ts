@@ -128,12 +128,21 @@ async function runOnSimulatedSwarm() {
     t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agentBefore, 'the controller was not restarted')
   })
 
-  t.test('a new labelled service is picked up, and dropped once removed', async (t) => {
+  t.test('a new labelled service is picked up; a failing post-hook fails its runs, and retention still runs, as in MODE=service; dropped once removed', async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-extra', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *',
-      '--mount', 'type=volume,src=rds-test-extra,dst=/data', '--constraint', 'node.hostname==rds-sim2', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+      '--label', 'rds.backup.post-hook=false', '--label', 'rds.backup.keep-last=1',
+      '--mount', 'type=volume,src=rds-test-extra,dst=/data', '--constraint', 'node.hostname==rds-sim2', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo data > /data/file; exec sleep infinity',
     ])
     await waitFor('the new service in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-extra' && job.node === 'rds-sim2') || undefined, 60)
+    for (let run = 0; run < 2; run++) {
+      const failed = await rds(['backup', '--service', 'rds-test-extra'])
+      t.equal(failed.exitCode, 1, 'the post-hook fails the run')
+      t.match(failed.stderr, /controller: rds-test-extra: backed up on rds-sim2 in [\d.]+ s, but what came after the backup failed \(exit code 1\); its log is above\./)
+    }
+    t.equal((await snapshotsOf('rds-test-extra')).length, 1, 'keep-last 1 was applied after each complete backup')
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastSnapshot?: { id: string } }> }
+    t.equal(status.jobs['rds-test-extra']?.lastSnapshot?.id, (await snapshotsOf('rds-test-extra'))[0]?.id, 'and its snapshot is recorded')
     await sim('rds-sim1', ['service', 'rm', 'rds-test-extra'])
     await waitFor('the service to be dropped', async () => /controller: rds-test-extra: dropped/.test(await controllerLog()) || undefined, 30)
     t.notOk(JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string }) => job.name === 'rds-test-extra'))

@@ -126,6 +126,13 @@ t.test('hooks run in order around the backup; the post-hook learns the outcome',
   t.notMatch(bad.text(), /backup: snapshot|retention: --/, 'no backup and no retention after a failed pre-hook')
   t.match(bad.text(), /ERROR run: failed after/)
   t.equal((await snapshots(bad.restic)).length, 1, 'only the good run made a snapshot')
+  t.notMatch(good.text() + bad.text(), /the backup is complete and accepted; the run fails/, 'said only of a run that fails after its backup')
+
+  const late = await setup(t, { REPO_PATH: 'post-hook', SERVICE_NAME: 'app_db', POST_HOOK: 'fail', KEEP_LAST: '1' })
+  t.equal((await runJob(late.job, late.context(() => engine))).exitCode, 1, 'a failing post-hook fails the run')
+  t.equal((await runJob(late.job, late.context(() => engine))).exitCode, 1, 'every time')
+  t.match(late.text(), /WARN  run: the backup is complete and accepted; the run fails for what came after it[\s\S]*retention: --/, 'said, for the controller, and retention still runs')
+  t.equal((await snapshots(late.restic)).length, 1, 'keep-last 1')
 })
 
 t.test('a pre-hook that outlives HOOK_TIMEOUT fails the run; the post-hook still runs, and no backup is taken', async (t) => {
