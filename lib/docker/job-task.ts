@@ -15,6 +15,18 @@ const NODE_CHECK_MS = 15_000
 // How long the Swarm's API may fail in a row (a leader election, a manager restarting) before the run is given up.
 const API_PATIENCE_MS = 5 * 60_000
 const BACKOFF_MAX_MS = 30_000
+// A call the API never answers (a manager hung, a connection lost half-way) fails like a refused one.
+const CALL_TIMEOUT_MS = 10_000
+
+/** One call of the API, given up (and its request aborted) when it has no answer in CALL_TIMEOUT_MS. */
+async function answered<T>(call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  const abortSignal = AbortSignal.timeout(CALL_TIMEOUT_MS)
+  try {
+    return await call(abortSignal)
+  } catch (error) {
+    throw abortSignal.aborted ? new Error(`no answer within ${CALL_TIMEOUT_MS / 1000} s`) : error
+  }
+}
 
 export interface TaskInfo {
   Status?: { State?: string; Err?: string; ContainerStatus?: { ExitCode?: number } }
@@ -27,7 +39,7 @@ interface NodeInfo {
 
 /** The job's one task: its state, and whether it has ended. */
 async function jobTask(docker: Docker, serviceId: string): Promise<{ task?: TaskInfo; finished: boolean }> {
-  const tasks = (await docker.listTasks({ filters: { service: [serviceId] } })) as TaskInfo[]
+  const tasks = (await answered((abortSignal) => docker.listTasks({ filters: { service: [serviceId] }, abortSignal }))) as TaskInfo[]
   const finished = tasks.find((task) => FINAL_STATES.has(task.Status?.State ?? ''))
   return { task: finished ?? tasks[0], finished: finished !== undefined }
 }
@@ -71,7 +83,7 @@ export async function awaitJobTask(docker: Docker, serviceId: string, watch: Tas
       }
       if (now - nodeCheckedAt >= NODE_CHECK_MS) {
         nodeCheckedAt = now
-        const node = (await docker.getNode(watch.nodeId).inspect()) as NodeInfo
+        const node = (await answered((abortSignal) => docker.getNode(watch.nodeId).inspect({ abortSignal }))) as NodeInfo
         downChecks = node.Status?.State === 'down' ? downChecks + 1 : 0
         // Down at two looks in a row (15 s apart): a heartbeat missed once kills no backup.
         if (downChecks >= 2) {

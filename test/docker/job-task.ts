@@ -39,6 +39,16 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal(await jobServices(), '', 'the job service was removed once the run was decided')
   })
 
+  t.test('a task listing the API never answers is given up after a while and tried again, and the job ends as it really did', async (t) => {
+    const { log, text } = captureLogger()
+    const running = runJobService(docker, TEMPLATE, ledger, { name: 'api-hung', nodeId, volumes: [], env: [], command: ['sh', '-c', 'sleep 2; exit 0'], maxRunMs: 600_000, docker: false }, log)
+    proxy.refuse(1, { method: 'GET', path: /^\/tasks/ }, 0, '')
+    const outcome = await running
+    t.equal(proxy.refused(), 4, 'one call was left unanswered')
+    t.match(outcome, { exitCode: 0 }, text())
+    t.match(text(), /WARN\s+api-hung: could not read the job's task \(no answer within 10 s\); trying again in 1 s/)
+  })
+
   t.test('a job that runs past its maximum run time is stopped and its run given up, with the reason', async (t) => {
     const { log } = captureLogger()
     const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'too-long', nodeId, volumes: [], env: [], command: ['sleep', '300'], maxRunMs: 2000, docker: false }, log)
