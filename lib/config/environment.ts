@@ -66,6 +66,8 @@ export interface Config {
   /** REJECTED_SNAPSHOTS: snapshots the guard rejected that the repository may not say so of (append-only), set by the controller. */
   rejectedSnapshots: string[]
   maxShrink: number
+  /** GUARD_FOLDERS: folders of BACKUP_PATH (a job's volumes) the guard checks each on its own, set by the controller. */
+  guardFolders: string[]
   /** LOCK_DIR: where a job's run lock lives, so that two processes never run one job at once. */
   lockDir: string
   /** OVERDUE_AFTER, in ms: a job with no success for this long is OVERDUE (default: twice its schedule's longest gap). */
@@ -182,6 +184,13 @@ function snapshotIds(env: Env, name: string): string[] {
   return ids
 }
 
+function folderNames(env: Env, name: string): string[] {
+  const folders = (value(env, name) ?? '').split(',').map((folder) => folder.trim()).filter(Boolean)
+  const bad = folders.find((folder) => !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(folder))
+  if (bad !== undefined) throw new ConfigError(`${name} must list names of folders directly in BACKUP_PATH, separated by commas, not ${JSON.stringify(bad)}.`)
+  return folders
+}
+
 function readCreateRepository(env: Env): Config['createRepository'] {
   const create = value(env, 'CREATE_REPOSITORY') ?? 'auto'
   if (create === 'auto' || create === 'never') return create
@@ -288,6 +297,7 @@ export function readConfig(env: Env): Config {
     rejectedSnapshots: snapshotIds(env, 'REJECTED_SNAPSHOTS'),
     minFiles: wholeNumber(env, 'MIN_FILES', DEFAULTS.minFiles, 0, Number.MAX_SAFE_INTEGER, 'a whole number of files (0 accepts an empty backup)'),
     maxShrink: wholeNumber(env, 'MAX_SHRINK', DEFAULTS.maxShrink, 0, 100, 'a percentage from 0 to 100 (100 accepts any shrink)'),
+    guardFolders: folderNames(env, 'GUARD_FOLDERS'),
     lockDir: absolutePath(env, 'LOCK_DIR', join(tmpdir(), 'rds-locks')),
     overdueAfter: value(env, 'OVERDUE_AFTER') === undefined ? undefined : timeoutDuration(env, 'OVERDUE_AFTER', ''),
     notify: {

@@ -1,3 +1,5 @@
+import { opendir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { formatBytes, type BackupSummary } from '../restic/backup-summary.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Job } from './job.js'
@@ -53,7 +55,48 @@ export async function findReference(job: Job, guarded: Guarded, restic: Restic, 
 }
 
 /** Why a backup looks like a lost or emptied volume rather than the data, or undefined when it does not. */
-function rejection(job: Job, guarded: Guarded, summary: BackupSummary, reference: Reference, log: Logger): string | undefined {
+/** Whether a folder holds a file anywhere below it; stops at the first. A folder that is not there holds none. */
+async function holdsAFile(dir: string): Promise<boolean> {
+  let entries
+  try {
+    entries = await opendir(dir)
+  } catch {
+    return false
+  }
+  for await (const entry of entries) {
+    if (!entry.isDirectory()) return true
+    if (await holdsAFile(join(dir, entry.name))) return true
+  }
+  return false
+}
+
+/** Whether a snapshot holds a file below a folder (restic ls, read from the repository's index and cache). */
+async function heldAFile(restic: Restic, snapshot: SnapshotInfo, dir: string, log: Logger): Promise<boolean> {
+  let found = false
+  const onStdoutLine = (line: string) => {
+    if (found || line.trim() === '') return
+    const node = JSON.parse(line) as { struct_type?: string; message_type?: string; type?: string; path?: string }
+    if ((node.struct_type === 'node' || node.message_type === 'node') && node.type !== 'dir' && node.path?.startsWith(`${dir}/`)) found = true
+  }
+  await runRestic(restic, ['ls', '--json', '--recursive', snapshot.id, dir], { log, onStdoutLine })
+  return found
+}
+
+/**
+ * A folder of GUARD_FOLDERS (one of a job's volumes) that holds no file where the last accepted
+ * snapshot held files in it: a volume lost beside others, which the totals may not show.
+ */
+async function emptiedFolder(job: Job, guarded: Guarded, previous: SnapshotInfo | undefined, restic: Restic, log: Logger): Promise<string | undefined> {
+  if (guarded.kind !== 'files' || !previous) return undefined
+  for (const folder of job.guard.folders) {
+    const dir = join(guarded.path, folder)
+    if (await holdsAFile(dir)) continue
+    if (await heldAFile(restic, previous, dir, log)) return `its folder ${dir} holds no file, where snapshot ${previous.short_id} of ${previous.time.slice(0, 19)} held files in it`
+  }
+  return undefined
+}
+
+async function rejection(job: Job, guarded: Guarded, summary: BackupSummary, reference: Reference, restic: Restic, log: Logger): Promise<string | undefined> {
   const { minFiles, maxShrink } = job.guard
   const files = summary.total_files_processed
   // A dump is one file, never empty (rds dump-stream refuses that): only its size tells.
@@ -63,7 +106,10 @@ function rejection(job: Job, guarded: Guarded, summary: BackupSummary, reference
     return undefined
   }
   const previous = reference.accepted?.find((snapshot) => snapshot.id !== summary.snapshot_id)
-  if (maxShrink >= 100 || !previous?.summary) return undefined
+  if (maxShrink >= 100) return undefined
+  const emptied = await emptiedFolder(job, guarded, previous, restic, log)
+  if (emptied) return emptied
+  if (!previous?.summary) return undefined
   const before = previous.summary
   const fallen = Math.max(
     percentFallen(before.total_bytes_processed, summary.total_bytes_processed),
@@ -89,7 +135,7 @@ function rejection(job: Job, guarded: Guarded, summary: BackupSummary, reference
  * last good one, and the caller runs no retention after the failure.
  */
 export async function guardBackup(job: Job, guarded: Guarded, restic: Restic, summary: BackupSummary, reference: Reference, log: Logger): Promise<void> {
-  const reason = rejection(job, guarded, summary, reference, log)
+  const reason = await rejection(job, guarded, summary, reference, restic, log)
   if (reason === undefined) return
   const id = summary.snapshot_id
   if (id) {

@@ -24,8 +24,11 @@ export interface Job {
     /** In ms (HOOK_TIMEOUT). */
     timeout: number
   }
-  /** What a backup must hold not to be taken for a lost or emptied volume (MIN_FILES, MAX_SHRINK %). */
-  guard: { minFiles: number; maxShrink: number; rejected: string[] }
+  /**
+   * What a backup must hold not to be taken for a lost or emptied volume (MIN_FILES, MAX_SHRINK %),
+   * the snapshots rejected already, and the folders of backupPath that must each keep files (GUARD_FOLDERS).
+   */
+  guard: { minFiles: number; maxShrink: number; rejected: string[]; folders: string[] }
   /** In ms: a backup whose progress stands still this long is stopped (STALL_TIMEOUT). */
   stallTimeout: number
   /** When its repository is checked (CHECK_AT), and what share of the data is read then. */
@@ -55,7 +58,7 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     backupArgs: config.backupArgs,
     retention: config.retention,
     hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook, timeout: config.hookTimeout },
-    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink, rejected: config.rejectedSnapshots },
+    guard: { minFiles: config.minFiles, maxShrink: config.maxShrink, rejected: config.rejectedSnapshots, folders: config.guardFolders },
     stallTimeout: config.stallTimeout,
     copyTo: config.copyTo,
     drill: { schedule: config.drill.at, command: config.drill.command, image: config.drill.image },

@@ -31,6 +31,8 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=', 'CREATE_REPOSITORY=never']
   // A job with a dump and no volume backs up only the dump: BACKUP_PATH unset says so.
   if (backup.volumes.length > 0) env.push(`BACKUP_PATH=${VOLUMES_ROOT}`)
+  // Each volume on its own: one emptied beside others that grew can hide in the totals.
+  if (backup.volumes.length > 1) env.push(`GUARD_FOLDERS=${backup.volumes.map((volume) => volume.name).join(',')}`)
   if (needsDocker(backup)) env.push(`SERVICE_NAME=${job.service}`)
   if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
   if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')

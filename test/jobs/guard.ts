@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -80,6 +80,27 @@ t.test('retention never counts a rejected snapshot as kept: it is forgotten firs
   const kept = await snapshots(env)
   t.same(kept.map((snapshot) => snapshot.tags ?? []), [[], []], 'no rejected snapshot is left to take a place')
   t.equal(kept[0]?.short_id, good[1], 'the newer accepted snapshot before the rejection is kept with the new one (keep-last 2)')
+})
+
+t.test('GUARD_FOLDERS: a volume emptied beside another that grew fails the run, though the totals did not shrink', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'rds-guard-folders-'))
+  t.teardown(() => rm(root, { recursive: true, force: true }))
+  for (const [folder, files] of [['site', 10], ['uploads', 2]] as const) {
+    await mkdir(join(root, folder, 'deep'), { recursive: true })
+    await addRandomFiles(join(root, folder, 'deep'), files, 10_000)
+  }
+  const env = fixture.server.env(root, { REPO_PATH: 'folders', GUARD_FOLDERS: 'site,uploads', KEEP_LAST: '1' })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  // uploads lost (its folder empty, as a fresh volume is), while site grew: 10 + 2 files before, 20 after.
+  await rm(join(root, 'uploads', 'deep'), { recursive: true })
+  await addRandomFiles(join(root, 'site'), 10, 10_000)
+  const lost = await runBin(RDS, ['backup'], env)
+  t.equal(lost.exitCode, 1, 'rejected')
+  t.match(lost.stderr, new RegExp(`the backup of ${root} looks like a lost or emptied volume: its folder ${join(root, 'uploads')} holds no file, where snapshot [0-9a-f]{8} of \\S+ held files in it; it was kept`))
+  t.equal((await snapshots(env)).length, 2, 'retention did not run')
+  await writeFile(join(root, 'uploads', 'new.txt'), 'back\n')
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0, 'a file in it again is accepted')
+  t.match(await runBin(RDS, ['backup'], { ...env, GUARD_FOLDERS: 'site,/etc' }), { exitCode: 2, stderr: /^rds: GUARD_FOLDERS must list names of folders directly in BACKUP_PATH, separated by commas, not "\/etc"\.\n$/m })
 })
 
 t.test('a repository that vanished under an agent that has backed up to it is not silently started afresh', async (t) => {
