@@ -1,4 +1,4 @@
-import { lstat, mkdir, rename } from 'node:fs/promises'
+import { lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Docker from 'dockerode'
 import { runDrillContainer } from '../docker/drill-container.js'
@@ -8,10 +8,11 @@ import { keepingTail } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { outcomeOf } from '../observe/status.js'
 import type { Restic } from '../restic/command.js'
-import { listPath, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
+import { listPath, resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
 import { DUMP_TAG } from './dump.js'
 import { restoreToDirectory } from '../restore/directory.js'
-import { tarOf, withTempDir } from '../restore/volume-transfer.js'
+import { withTempDir } from '../restore/volume-transfer.js'
+import { drillArchive } from '../restore/drill-archive.js'
 import type { Job } from './job.js'
 import { runLockKey, type RunContext } from './run.js'
 import { takeRunLock } from './run-lock.js'
@@ -62,41 +63,49 @@ async function restoreAndCompare(drill: Drill, choice: SnapshotChoice, target: s
 
 /**
  * Restores the job's newest accepted snapshots into a scratch directory (the files, and the dump,
- * each its own), checks that every file of each snapshot's own listing is there with its size,
- * and runs the drill command on them, if any: the files' path is the drill directory's top, and
- * the dump file is in it. Resolves to what passed; throws a RunError that says what failed.
+ * each its own) and checks that every file of each snapshot's own listing is there with its size.
+ * Resolves to what passed; throws a RunError that says what failed.
  */
-export async function runDrill(drill: Drill, docker: () => Promise<Docker>, log: Logger, signal?: AbortSignal): Promise<string> {
+async function restoreDrill(drill: Drill, latest: SnapshotChoice, log: Logger): Promise<string> {
   return withTempDir(async (dir) => {
-    const latest = { snapshot: 'latest', host: drill.host, rejected: drill.rejected }
     const passed: string[] = []
-    let top = join(dir, 'drill')
-    await mkdir(top)
     if (drill.parts.files !== undefined) {
-      const target = join(dir, 'files')
-      const { snapshot, files } = await restoreAndCompare(drill, { ...latest, path: drill.parts.files }, target, log)
+      const { snapshot, files } = await restoreAndCompare(drill, { ...latest, path: drill.parts.files }, join(dir, 'files'), log)
       passed.push(`snapshot ${snapshot.short_id} restored: all ${files} files present, with their sizes`)
-      top = join(target, drill.parts.files)
     }
     if (drill.parts.dump !== undefined) {
-      const target = join(dir, 'dump')
-      const { snapshot } = await restoreAndCompare(drill, { ...latest, tag: DUMP_TAG, path: `/${drill.parts.dump}` }, target, log)
+      const { snapshot } = await restoreAndCompare(drill, { ...latest, tag: DUMP_TAG, path: `/${drill.parts.dump}` }, join(dir, 'dump'), log)
       passed.push(`dump ${snapshot.short_id} restored: ${drill.parts.dump} whole`)
-      // Beside the files, in the drill directory: one rename, no copy.
-      await rename(join(target, drill.parts.dump), join(top, drill.parts.dump))
     }
-    if (!drill.command) return passed.join('; ')
-    if (!drill.image) throw new RunError(`the drill command of ${drill.job} has no image to run in; set DRILL_IMAGE.`)
-    log.info(`drill: running the drill command in a throwaway container of ${drill.image}`)
-    const tar = tarOf(top, signal)
-    // Taken at once: tar's output is not kept for a reader that comes later.
-    const input = tar.readable()
-    const { exitCode, output } = await runDrillContainer(await docker(), drill.image, drill.command, input, signal).finally(() => tar.kill())
-    await tar.catch(() => undefined)
-    for (const line of output.split('\n')) if (line.trim()) log.debug(`drill: ${line}`)
-    if (exitCode !== 0) throw new RunError(`the drill command exited with ${exitCode}: ${output.split('\n').slice(-3).join(' ') || 'no output'}`)
-    return `${passed.join('; ')}; the drill command passed`
+    return passed.join('; ')
   })
+}
+
+/**
+ * Runs the drill command on the job's newest accepted snapshots in a throwaway container: they
+ * stream straight from the repository into it (the files' path is the drill directory's top, the
+ * dump file is in it), each held against its listing on the way, so that nothing is staged on this
+ * machine's disk but in the container itself.
+ */
+async function commandDrill(drill: Drill, latest: SnapshotChoice, docker: () => Promise<Docker>, log: Logger, signal?: AbortSignal): Promise<string> {
+  if (!drill.image) throw new RunError(`the drill command of ${drill.job} has no image to run in; set DRILL_IMAGE.`)
+  const { restic } = drill
+  const files = drill.parts.files === undefined ? undefined : { snapshot: await resolveSnapshot(restic, { ...latest, path: drill.parts.files }, log), path: drill.parts.files }
+  const dump = drill.parts.dump === undefined ? undefined : { snapshot: await resolveSnapshot(restic, { ...latest, tag: DUMP_TAG, path: `/${drill.parts.dump}` }, log), filename: drill.parts.dump }
+  log.info(`drill: running the drill command in a throwaway container of ${drill.image}`)
+  const { archive, done, stop } = drillArchive(restic, { files, dump }, log)
+  const ran = await runDrillContainer(await docker(), drill.image, drill.command!, archive, signal).finally(() => stop('the drill container did not read the whole archive'))
+  // An archive that failed explains a command that then failed on half of it.
+  const checked = await done
+  for (const line of ran.output.split('\n')) if (line.trim()) log.debug(`drill: ${line}`)
+  if (ran.exitCode !== 0) throw new RunError(`the drill command exited with ${ran.exitCode}: ${ran.output.split('\n').slice(-3).join(' ') || 'no output'}`)
+  return `${checked.join('; ')}; the drill command passed`
+}
+
+/** A drill of the job's newest accepted snapshots: a restore, or the drill command on them. */
+export async function runDrill(drill: Drill, docker: () => Promise<Docker>, log: Logger, signal?: AbortSignal): Promise<string> {
+  const latest = { snapshot: 'latest', host: drill.host, rejected: drill.rejected }
+  return drill.command ? commandDrill(drill, latest, docker, log, signal) : restoreDrill(drill, latest, log)
 }
 
 /** A drill, logged, recorded in STATUS_FILE and notified like a run; resolves to whether it passed. */

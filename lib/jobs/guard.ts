@@ -5,7 +5,7 @@ import { EXIT, RunError } from '../errors.js'
 import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { isAccepted, REJECTED_TAG, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { isAccepted, REJECTED_TAG, rejectedAmong, resticJson, walkFolder, type SnapshotInfo } from '../restic/snapshots.js'
 
 
 /** The guard's verdict on a snapshot that was saved whole but looks like lost data. */
@@ -70,15 +70,10 @@ async function holdsAFile(dir: string): Promise<boolean> {
   return false
 }
 
-/** Whether a snapshot holds a file below a folder (restic ls, read from the repository's index and cache). */
+/** Whether a snapshot holds a file below a folder. */
 async function heldAFile(restic: Restic, snapshot: SnapshotInfo, dir: string, log: Logger): Promise<boolean> {
   let found = false
-  const onStdoutLine = (line: string) => {
-    if (found || line.trim() === '') return
-    const node = JSON.parse(line) as { struct_type?: string; message_type?: string; type?: string; path?: string }
-    if ((node.struct_type === 'node' || node.message_type === 'node') && node.type !== 'dir' && node.path?.startsWith(`${dir}/`)) found = true
-  }
-  await runRestic(restic, ['ls', '--json', '--recursive', snapshot.id, dir], { log, onStdoutLine })
+  await walkFolder(restic, snapshot, dir, log, (node) => void (found ||= node.type !== 'dir'))
   return found
 }
 

@@ -147,6 +147,16 @@ export async function listPath(
   return count
 }
 
+/** Hands every entry of a snapshot below a folder, at any depth, to onNode as restic lists it (constant memory). */
+export async function walkFolder(restic: Restic, snapshot: SnapshotInfo, dir: string, log: Logger, onNode: (node: SnapshotNode) => void): Promise<void> {
+  const onStdoutLine = (line: string) => {
+    if (line.trim() === '') return
+    const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
+    if ((entry.struct_type === 'node' || entry.message_type === 'node') && entry.path.startsWith(`${dir.replace(/\/+$/, '')}/`)) onNode(entry)
+  }
+  await runRestic(restic, ['ls', '--json', '--recursive', snapshot.id, dir], { log, onStdoutLine })
+}
+
 /** The snapshots of one host, oldest first; none when the repository does not exist yet. */
 export async function snapshotsOfHost(restic: Restic, host: string, log: Logger): Promise<SnapshotInfo[]> {
   try {

@@ -1,7 +1,8 @@
 // Restore drills on real parts: a real Postgres (Debian's PostgreSQL 17, test/e2e/postgres) dumped
 // with pg_dumpall, backed up to the real SFTP server, restored by rds drill and loaded into a
 // throwaway Postgres by the drill command; then a failing command, and a damaged pack.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { watch } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -49,9 +50,16 @@ t.test('a drill of a Postgres dump passes; a failing drill command and a damaged
   const env = server.env(data, { REPO_PATH: 'drilled', STATUS_FILE: statusFile, DRILL_IMAGE: IMAGE, DRILL_COMMAND: LOAD_DUMP, PATH: process.env.PATH ?? '' })
   t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
 
-  const passed = await runBin(RDS, ['drill', '--verbose'], env)
+  // Nothing staged on this machine's disk: the scratch folders made in TMPDIR meanwhile are seen.
+  const scratch = join(dir, 'tmp')
+  await mkdir(scratch)
+  const made: string[] = []
+  const watcher = watch(scratch, (_event, name) => void (name && made.push(name)))
+  const passed = await runBin(RDS, ['drill', '--verbose'], { ...env, TMPDIR: scratch })
+  watcher.close()
   t.equal(passed.exitCode, 0, passed.stderr)
-  t.match(passed.stderr, /drill: restic-docker-swarm: snapshot [0-9a-f]{8} restored: all 1 files present, with their sizes; the drill command passed/)
+  t.same(made.filter((name) => name.startsWith('rds-volume-')), [], 'no scratch folder for the snapshot')
+  t.match(passed.stderr, /drill: restic-docker-swarm: snapshot [0-9a-f]{8} read: all 1 files, with their sizes; the drill command passed/)
   t.match(passed.stderr, /DEBUG drill: restored: 1000\|500500/, "the drill command's output is in the verbose log")
   t.match((await readStatus(statusFile)).jobs['restic-docker-swarm']?.lastDrill, { ok: true })
   t.equal((await execa('docker', ['ps', '-aq', '--filter', 'label=restic-docker-swarm.helper=drill'])).stdout, '', 'the throwaway container is removed')
@@ -61,10 +69,16 @@ t.test('a drill of a Postgres dump passes; a failing drill command and a damaged
   t.match(wrongCount.stderr, /ERROR drill: restic-docker-swarm: the drill command exited with 1: .*restored: 1000\|500500/)
   t.match(await runBin(RDS, ['status'], env), { exitCode: 1, stdout: /drill FAILED \S+: the drill command exited with 1/ })
 
+  const restored = await runBin(RDS, ['drill'], { ...env, DRILL_COMMAND: '' })
+  t.equal(restored.exitCode, 0, restored.stderr)
+  t.match(restored.stderr, /drill: restic-docker-swarm: snapshot [0-9a-f]{8} restored: all 1 files present, with their sizes\n/, 'without a command, a restore into a scratch folder')
+
   // One byte of every pack flipped on the server's disk.
   await damagePacks(join(server.home, 'drilled'), 50)
   const damaged = await runBin(RDS, ['drill'], env)
   t.equal(damaged.exitCode, 1)
-  t.match(damaged.stderr, /ERROR drill: restic-docker-swarm: restic restore failed/)
-  t.match((await readStatus(statusFile)).jobs['restic-docker-swarm']?.lastDrill, { ok: false, message: /restic restore failed/ })
+  t.match(damaged.stderr, /ERROR drill: restic-docker-swarm: restic (ls|dump) failed/)
+  t.match((await readStatus(statusFile)).jobs['restic-docker-swarm']?.lastDrill, { ok: false, message: /restic (ls|dump) failed/ })
+  const damagedRestore = await runBin(RDS, ['drill'], { ...env, DRILL_COMMAND: '' })
+  t.match(damagedRestore, { exitCode: 1, stderr: /ERROR drill: restic-docker-swarm: restic (restore|ls) failed/ })
 })

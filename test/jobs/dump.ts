@@ -164,7 +164,7 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     // A drill of both: the folder's newest snapshot and the newest dump, side by side for the command.
     const drilled = await runBin(RDS, ['drill'], { ...env, DRILL_IMAGE: IMAGES.postgres, DRILL_COMMAND: 'test -s pg_dumpall.sql && test "$(ls | wc -l)" -eq 21' })
     t.equal(drilled.exitCode, 0, drilled.stderr)
-    t.match(drilled.stderr, /snapshot [0-9a-f]{8} restored: all 20 files present, with their sizes; dump [0-9a-f]{8} restored: pg_dumpall\.sql whole; the drill command passed/)
+    t.match(drilled.stderr, /snapshot [0-9a-f]{8} read: all 20 files, with their sizes; dump [0-9a-f]{8} read: pg_dumpall\.sql whole; the drill command passed/)
   })
 
   t.test('a drill of a streamed dump hands the dump file to the drill command', async (t) => {
@@ -179,7 +179,7 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     const env = dumpEnv(POSTGRES, { DUMP_COMMAND: 'postgres', DRILL_IMAGE: IMAGES.postgres, DRILL_COMMAND: load })
     const drilled = await runBin(RDS, ['drill', '--verbose'], env)
     t.equal(drilled.exitCode, 0, drilled.stderr)
-    t.match(drilled.stderr, /drill: rds-test-dump-postgres: dump [0-9a-f]{8} restored: pg_dumpall\.sql whole; the drill command passed/)
+    t.match(drilled.stderr, /drill: rds-test-dump-postgres: dump [0-9a-f]{8} read: pg_dumpall\.sql whole; the drill command passed/)
     t.match(drilled.stderr, /DEBUG drill: rows: \d+/)
 
   })
