@@ -9,7 +9,7 @@ import { createLogger } from '../observe/log.js'
 import { isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import { rejectedSnapshots, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 
 function describeRow(row: CoverageRow, now: number): string {
   const used = row.services.length > 0 ? `used by ${row.services.join(', ')}` : ''

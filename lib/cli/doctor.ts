@@ -4,7 +4,7 @@ import { EXIT } from '../errors.js'
 import { preflight, type Finding, type PreflightDocker } from '../jobs/preflight.js'
 import type { Logger } from '../observe/log.js'
 import { lazyDockerEngine, type CliContext, type CommandContext } from './context.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 
 export function dockerForPreflight(): PreflightDocker {
   let docker: Promise<Docker> | undefined

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream'
 import { EXIT } from '../errors.js'
-import { waitForDrain } from './output.js'
+import { waitForDrain } from '../output.js'
 
 /** Resolves once everything written to the stream has been handed to the system, or the stream failed. */
 async function drained(stream: Writable): Promise<void> {

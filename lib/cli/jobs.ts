@@ -3,7 +3,7 @@ import { ConfigError, EXIT } from '../errors.js'
 import { readJobsFile, type JobRow } from '../observe/jobs-file.js'
 import { updateStatus } from '../observe/status.js'
 import type { CommandContext } from './context.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 
 function describeRow(row: JobRow): string {
   if (row.error) return `${row.name}: LABEL ERROR: ${row.error}`

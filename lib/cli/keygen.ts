@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { SERVER_MODES, type ServerMode } from '../config/environment.js'
 import { makeAgentKey } from '../server/keygen.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 import type { CommandContext } from './context.js'
 
 export function addKeygenCommand(program: Command, { cli }: CommandContext): void {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { listPath, resolveSnapshot, type SnapshotNode } from '../restic/snapshots.js'
 import { HOST_HELP, HOST_OPTION, rejectedSnapshots, withRestic, type CommandContext } from './context.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 
 export function addLsCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
   program

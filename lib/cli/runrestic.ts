@@ -6,7 +6,7 @@ import { createLogger } from '../observe/log.js'
 import { repositoryEnv, repositoryOptions, serverRepository, urlRepository, type Repository } from '../restic/repository.js'
 import { copyOutput, resticNotFound, startRestic } from '../restic/command.js'
 import { SSH_ALIAS, sshConfigText } from '../transport/ssh.js'
-import { openWorkspace } from '../config/workspace.js'
+import { openWorkspace } from '../restic/workspace.js'
 
 export interface RunresticContext {
   env: Env

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 import { isOverdue, isRunning, overdueAt, readStatus, type JobStatus, type StatusTable } from '../observe/status.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */

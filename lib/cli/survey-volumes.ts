@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { surveyLocalVolumes, surveyLine } from '../docker/volume-survey.js'
 import type { CommandContext } from './context.js'
-import { writeOut } from './output.js'
+import { writeOut } from '../output.js'
 
 /** Not for people: what the survey job of `rds coverage` runs on each node. */
 export function addSurveyVolumesCommand(program: Command, { cli }: CommandContext): void {

@@ -13,10 +13,12 @@ import { JobLedger } from '../docker/job-ledger.js'
 import { ControllerLease } from '../docker/lease.js'
 import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../jobs/drill.js'
-import { removeDeadLocks, withLockCare, type OwnerCheck } from '../jobs/stale-locks.js'
+import { removeDeadLocks, withLockCare } from '../jobs/stale-locks.js'
+import type { OwnerCheck } from '../restic/locks.js'
 import { serverRepository } from '../restic/repository.js'
 import { describeRetention, forgetArgs, forgetRejected } from '../restic/retention.js'
 import { Controller } from '../schedule/controller.js'
+import { jobRows } from '../schedule/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
@@ -142,7 +144,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       },
       // Only the scheduling controller keeps the table: a one-off run would overwrite it with one
       // that has no schedules.
-      onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobs).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
+      onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobRows(jobs)).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
     try {
       const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok

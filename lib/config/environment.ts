@@ -2,21 +2,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
-import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION } from './values.js'
+import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
 
-export type Env = Record<string, string | undefined>
-
-/** The retention policy, as restic forget's --keep-* options. Absent means "not part of the policy". */
-export interface Retention {
-  last?: number
-  hourly?: number
-  daily?: number
-  weekly?: number
-  monthly?: number
-  yearly?: number
-  within?: string
-  prune: boolean
-}
+export type { Env, Retention } from './values.js'
 
 /** Everything the agent reads from its environment, checked. See the README's configuration table. */
 export interface Config {

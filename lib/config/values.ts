@@ -2,7 +2,6 @@ import { isAbsolute } from 'node:path'
 import { Cron } from 'croner'
 import parseArgsStringToArgv from 'string-argv'
 import { ConfigError } from '../errors.js'
-import type { Env, Retention } from './environment.js'
 
 // Readers of one named setting, checked: each throws a ConfigError that names the setting (an
 // environment variable, or a service's label) and says what to put there.
@@ -17,6 +16,9 @@ const TIMEOUT_DURATION = /^(?=\d)(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/
 
 // A repository as labels, rds-serve and the maintenance name it: a relative path of plain names.
 const REPOSITORY_PATH = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/
+
+
+export type Env = Record<string, string | undefined>
 
 /** Whether `path` names a repository under the server's repositories, never out of them ("..", "/etc"). */
 export function isRepositoryPath(path: string): boolean {
@@ -133,6 +135,18 @@ export function checkCronExpression(name: string, expression: string): void {
         `use five or six fields, e.g. "0 3 * * *" for 03:00 every day.`,
     )
   }
+}
+
+/** The retention policy, as restic forget's --keep-* options. Absent means "not part of the policy". */
+export interface Retention {
+  last?: number
+  hourly?: number
+  daily?: number
+  weekly?: number
+  monthly?: number
+  yearly?: number
+  within?: string
+  prune: boolean
 }
 
 /** The retention policy: `name` gives the setting each part is read from (KEEP_DAILY, or a label). */

@@ -3,7 +3,42 @@ import { finished } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import type Docker from 'dockerode'
 import { RunError } from '../errors.js'
-import type { HookEngine } from '../jobs/hooks.js'
+
+/** A running container of a Swarm service's task on this node. */
+export interface ServiceContainer {
+  containerId: string
+  taskId: string
+  slot?: number
+  /** Paused (docker pause): it cannot run a command until it is unpaused. */
+  paused?: boolean
+}
+
+/**
+ * The few things hooks need from a Docker engine; dockerEngine below implements it with dockerode.
+ * Taken as an argument (lib/jobs/hooks.ts), it lets a test point hooks at any engine.
+ */
+export interface HookEngine {
+  /**
+   * The service's running (and paused) containers on this engine's node, and the node's name for messages. Any
+   * node answers this, a worker too: it reads the containers' Swarm labels, not the Swarm's tasks.
+   */
+  serviceContainers(service: string): Promise<{ node: string; containers: ServiceContainer[] }>
+  /**
+   * Runs argv in the container, passing each output line on; resolves to the exit code. Aborting
+   * `signal` sends the command SIGTERM and resolves to undefined once it has ended, or has been
+   * left behind after a grace period.
+   */
+  exec(
+    containerId: string,
+    argv: string[],
+    env: string[],
+    onLine: (stream: 'stdout' | 'stderr', line: string) => void,
+    signal?: AbortSignal,
+  ): Promise<number | undefined>
+  /** Freezes every process of the container (docker pause), and thaws them. */
+  pause(containerId: string): Promise<void>
+  unpause(containerId: string): Promise<void>
+}
 
 // The labels Swarm puts on every task's container, which any node's engine can filter on.
 export const SERVICE_LABEL = 'com.docker.swarm.service.name'

@@ -2,7 +2,7 @@ import type Docker from 'dockerode'
 import { Writable, type Duplex, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { demultiplexer } from './stream.js'
-import { writeOut } from '../cli/output.js'
+import { writeOut } from '../output.js'
 
 export interface ExecStreams {
   /** Fed to the command's stdin, which is closed when it ends. */

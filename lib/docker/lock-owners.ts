@@ -1,7 +1,6 @@
 import type Docker from 'dockerode'
 import { describeDuration } from '../config/duration.js'
-import type { OwnerCheck } from '../jobs/stale-locks.js'
-import { RESTIC_REFRESH_MS } from '../restic/locks.js'
+import { RESTIC_REFRESH_MS, type OwnerCheck } from '../restic/locks.js'
 import { FINAL_STATES } from './job-task.js'
 import { JOB_HOSTNAME_PREFIX, type JobLedger } from './job-ledger.js'
 

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { writeOut } from '../cli/output.js'
+import { writeOut } from '../output.js'
 
 // Docker multiplexes a container's stdout and stderr on one connection (when it has no TTY): each
 // frame is an 8-byte header (stream type, 3 zero bytes, payload length as a big-endian uint32) and

@@ -1,5 +1,32 @@
 import type Docker from 'dockerode'
-import type { LabelledService } from '../jobs/labels.js'
+
+/** What a service's labels are read from: one Swarm service, as a manager sees it. */
+export interface LabelledService {
+  /** In full, with the stack prefix (app_db). */
+  name: string
+  /** The stack it was deployed in (com.docker.stack.namespace), if any. */
+  stack?: string
+  /** deploy.labels in a stack file: editing them restarts nothing. */
+  serviceLabels: Record<string, string>
+  /** labels: in a stack file, on every container of the service. */
+  containerLabels: Record<string, string>
+  /** The named volumes the service mounts, as the node names them (app_data). */
+  volumes: string[]
+  /** A global service (a task on every node), which cannot be scaled. */
+  global?: boolean
+  /** Whether its placement constraints pin it to one node (node.hostname == X, node.id == X). */
+  pinned?: boolean
+  /** Its named volumes of a driver other than local: the same data on every node. */
+  sharedVolumes?: string[]
+}
+
+/** A volume a service's job backs up. */
+export interface BackupVolume {
+  /** As the stack file names it (data): stable, and the snapshot's path /volumes/<name>. */
+  name: string
+  /** As the node names it (app_data): what the job mounts. */
+  source: string
+}
 
 /** The label every job service carries, so that leftovers of a crashed controller can be found. */
 export const JOB_LABEL = 'rds.job'

@@ -1,5 +1,8 @@
 import { ConfigError } from '../errors.js'
 
+/** The tag of every dump's snapshot: a dump and the service's volumes are separate snapshots. */
+export const DUMP_TAG = 'dump'
+
 /**
  * A database dump: a command run with `sh -c` in the service's container whose stdout is the dump,
  * and the name it has in the snapshot. A preset also knows how to load its dump back.

@@ -1,10 +1,8 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { RunError } from '../errors.js'
-import type { Dump } from '../dumps/presets.js'
+import { DUMP_TAG, type Dump } from '../dumps/presets.js'
 
-/** The tag of every dump's snapshot: a dump and the service's volumes are separate snapshots. */
-export const DUMP_TAG = 'dump'
 // Lines of the dump's own stderr kept to explain its failure.
 const DUMP_STDERR_TAIL = 5
 // How restic prefixes the lines its --stdin-from-command writes to stderr.

@@ -1,42 +1,7 @@
 import { describeDuration } from '../config/duration.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-
-/** A running container of a Swarm service's task on this node. */
-export interface ServiceContainer {
-  containerId: string
-  taskId: string
-  slot?: number
-  /** Paused (docker pause): it cannot run a command until it is unpaused. */
-  paused?: boolean
-}
-
-/**
- * The few things hooks need from a Docker engine. lib/docker/engine.ts implements it with dockerode;
- * taking it as an argument lets a test point hooks at any engine.
- */
-export interface HookEngine {
-  /**
-   * The service's running (and paused) containers on this engine's node, and the node's name for messages. Any
-   * node answers this, a worker too: it reads the containers' Swarm labels, not the Swarm's tasks.
-   */
-  serviceContainers(service: string): Promise<{ node: string; containers: ServiceContainer[] }>
-  /**
-   * Runs argv in the container, passing each output line on; resolves to the exit code. Aborting
-   * `signal` sends the command SIGTERM and resolves to undefined once it has ended, or has been
-   * left behind after a grace period.
-   */
-  exec(
-    containerId: string,
-    argv: string[],
-    env: string[],
-    onLine: (stream: 'stdout' | 'stderr', line: string) => void,
-    signal?: AbortSignal,
-  ): Promise<number | undefined>
-  /** Freezes every process of the container (docker pause), and thaws them. */
-  pause(containerId: string): Promise<void>
-  unpause(containerId: string): Promise<void>
-}
+import type { HookEngine, ServiceContainer } from '../docker/engine.js'
 
 export interface Hook {
   /** "pre-hook" or "post-hook", for messages. */

@@ -2,26 +2,7 @@ import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from
 import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
-
-/** What a service's labels are read from: one Swarm service, as a manager sees it. */
-export interface LabelledService {
-  /** In full, with the stack prefix (app_db). */
-  name: string
-  /** The stack it was deployed in (com.docker.stack.namespace), if any. */
-  stack?: string
-  /** deploy.labels in a stack file: editing them restarts nothing. */
-  serviceLabels: Record<string, string>
-  /** labels: in a stack file, on every container of the service. */
-  containerLabels: Record<string, string>
-  /** The named volumes the service mounts, as the node names them (app_data). */
-  volumes: string[]
-  /** A global service (a task on every node), which cannot be scaled. */
-  global?: boolean
-  /** Whether its placement constraints pin it to one node (node.hostname == X, node.id == X). */
-  pinned?: boolean
-  /** Its named volumes of a driver other than local: the same data on every node. */
-  sharedVolumes?: string[]
-}
+import type { BackupVolume, LabelledService } from '../docker/swarm.js'
 
 /** What the controller's environment gives every service that does not say otherwise. */
 export interface LabelDefaults {
@@ -39,13 +20,6 @@ export interface LabelDefaults {
   drillAt?: string
   /** SERVER_MODE: a key confined to REPO_PATH reaches no other repository, an append-only one deletes nothing. */
   serverMode?: ServerMode
-}
-
-export interface BackupVolume {
-  /** As the stack file names it (data): stable, and the snapshot's path /volumes/<name>. */
-  name: string
-  /** As the node names it (app_data): what the job mounts. */
-  source: string
 }
 
 /** A service's backup, as its labels and the controller's defaults describe it. */

@@ -1,6 +1,6 @@
 import { RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import type { HookEngine } from './hooks.js'
+import type { HookEngine } from '../docker/engine.js'
 
 /**
  * Containers of the service this node left paused: a run that pauses is the only thing that

@@ -2,10 +2,7 @@ import { describeDuration } from '../config/duration.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
-import { listLocks, removeLockFile, RESTIC_STALE_MS, unlockStale, type ResticLock } from '../restic/locks.js'
-
-/** Why a lock's owner is known to be dead (an rds job or run that no longer exists), or undefined when it may be alive. */
-export type OwnerCheck = (lock: ResticLock) => Promise<string | undefined> | string | undefined
+import { listLocks, removeLockFile, RESTIC_STALE_MS, unlockStale, type OwnerCheck, type ResticLock } from '../restic/locks.js'
 
 const describeLock = (lock: ResticLock) =>
   `${lock.exclusive ? 'exclusive ' : ''}lock ${lock.id.slice(0, 8)} of ${lock.username ?? '?'}@${lock.hostname} (process ${lock.pid}, ${lock.time.slice(0, 19)}Z)`

@@ -1,5 +1,15 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
-import type { LastRun, ScheduledJob } from '../schedule/controller.js'
+
+/** The outcome of a job's last run, for `rds jobs`. */
+export interface LastRun {
+  /** When the run was due: the schedule's tick, or the moment it was asked for. */
+  startedAt: string
+  /** When the backup began on the node (the job's own clock), if it got that far. */
+  backupStartedAt?: string
+  finishedAt: string
+  ok: boolean
+  message: string
+}
 
 /** One row of the table of jobs the controller keeps in JOBS_FILE, for `rds jobs`. */
 export interface JobRow {
@@ -15,29 +25,13 @@ export interface JobRow {
   unavailable?: string
 }
 
-export function jobRows(jobs: ScheduledJob[]): JobRow[] {
-  return jobs
-    .map(({ job, cron, running, last }) => ({
-      name: job.name,
-      service: job.service,
-      node: job.node?.nodeName,
-      schedule: job.backup?.schedule,
-      nextRun: cron?.nextRun()?.toISOString(),
-      running: running !== undefined,
-      last,
-      error: job.error,
-      unavailable: job.unavailable,
-    }))
-    .sort((a, b) => a.name.localeCompare(b.name))
-}
-
 let writes = 0
 
 /** Written whole or not at all: `rds jobs` never reads half a table. */
-export async function writeJobsFile(file: string, jobs: ScheduledJob[]): Promise<void> {
+export async function writeJobsFile(file: string, rows: JobRow[]): Promise<void> {
   // A name of its own per write: two writes of one process may overlap.
   const partial = `${file}.${process.pid}.${++writes}.partial`
-  await writeFile(partial, `${JSON.stringify({ updatedAt: new Date().toISOString(), jobs: jobRows(jobs) }, null, 2)}\n`)
+  await writeFile(partial, `${JSON.stringify({ updatedAt: new Date().toISOString(), jobs: rows }, null, 2)}\n`)
   await rename(partial, file)
 }
 

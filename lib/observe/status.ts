@@ -1,7 +1,6 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
-import type { SnapshotInfo } from '../restic/snapshots.js'
 
 /** How one attempt of something (a backup, a check, a drill) ended. */
 export interface Outcome {
@@ -194,7 +193,7 @@ export function outcomeOf(startedAt: Date, finishedAt: Date, ok: boolean, messag
 }
 
 /** A snapshot as `restic snapshots --json` lists it, as the status keeps it. */
-export function snapshotRecord(snapshot: SnapshotInfo, repository: string): SnapshotRecord {
+export function snapshotRecord(snapshot: { id: string; time: string; summary?: { total_files_processed: number; total_bytes_processed: number; data_added?: number } }, repository: string): SnapshotRecord {
   return {
     id: snapshot.id,
     time: snapshot.time,

@@ -16,6 +16,9 @@ export interface ResticLock {
   pid: number
 }
 
+/** Why a lock's owner is known to be dead (an rds job or run that no longer exists), or undefined when it may be alive. */
+export type OwnerCheck = (lock: ResticLock) => Promise<string | undefined> | string | undefined
+
 /** restic's own rule: a lock not refreshed for 30 minutes belongs to a dead process, wherever it ran. */
 export const RESTIC_STALE_MS = 30 * 60_000
 /** How often a live restic refreshes its locks. */

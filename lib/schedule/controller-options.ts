@@ -5,19 +5,9 @@ import type { JobTemplate } from '../docker/job-service.js'
 import type { SwarmJob } from '../jobs/discover.js'
 import type { LabelDefaults } from '../jobs/labels.js'
 import type { Logger } from '../observe/log.js'
+import type { JobRow, LastRun } from '../observe/jobs-file.js'
 import type { Reporter } from '../observe/reporter.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
-
-/** The outcome of a job's last run, for `rds jobs`. */
-export interface LastRun {
-  /** When the run was due: the schedule's tick, or the moment it was asked for. */
-  startedAt: string
-  /** When the backup began on the node (the job's own clock), if it got that far. */
-  backupStartedAt?: string
-  finishedAt: string
-  ok: boolean
-  message: string
-}
 
 /** A job as the controller holds it: what discovery found, its schedule, and its last run. */
 export interface ScheduledJob {
@@ -76,4 +66,21 @@ export interface ControllerOptions {
   schedule?: boolean
   /** Called whenever the jobs or their outcomes change. */
   onChange?: (jobs: ScheduledJob[]) => void
+}
+
+/** What `rds jobs` shows of each job (JOBS_FILE), by name. */
+export function jobRows(jobs: ScheduledJob[]): JobRow[] {
+  return jobs
+    .map(({ job, cron, running, last }) => ({
+      name: job.name,
+      service: job.service,
+      node: job.node?.nodeName,
+      schedule: job.backup?.schedule,
+      nextRun: cron?.nextRun()?.toISOString(),
+      running: running !== undefined,
+      last,
+      error: job.error,
+      unavailable: job.unavailable,
+    }))
+    .sort((a, b) => a.name.localeCompare(b.name))
 }

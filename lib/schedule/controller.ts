@@ -12,13 +12,14 @@ import { outcomeOf, snapshotRecord } from '../observe/status.js'
 import { EXIT, type RunError } from '../errors.js'
 import { overdueAfterMs } from './overdue.js'
 import { restoreScaledServices, SCALED_FROM_LABEL, scaleBack, scaleDown } from '../docker/scale.js'
-import type { ControllerOptions, LastRun, ScheduledJob } from './controller-options.js'
+import type { ControllerOptions, ScheduledJob } from './controller-options.js'
+import type { LastRun } from '../observe/jobs-file.js'
 import { RepositoryWork } from './repository-work.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
 
-export type { ControllerOptions, LastRun, ScheduledJob } from './controller-options.js'
+export type { ControllerOptions, ScheduledJob } from './controller-options.js'
 
 /**
  * The environment of `rds backup` in a job: the controller's settings, then what the labels say,

@@ -1,7 +1,6 @@
 import { copyFile, chmod, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import SSHConfig from 'ssh-config'
-import type { Config } from '../config/environment.js'
 import type { Logger } from '../observe/log.js'
 
 /** The ssh client configuration restic's sftp backend uses to reach the repository server. */
@@ -33,8 +32,17 @@ async function usablePrivateKey(keyFile: string, stateDir: string, log: Logger):
   return copy
 }
 
+/** Where the server is and how to reach it (SSH_HOST, SSH_PORT, SSH_USER and the key files). */
+export interface SshSettings {
+  sshHost: string
+  sshPort: number
+  sshUser: string
+  sshPrivkeyFile: string
+  sshKnownHostsFile: string
+}
+
 /** The ssh config text: this server only, pinned host key, key authentication only, never a prompt. */
-export function sshConfigText(config: Config, identityFile: string): string {
+export function sshConfigText(config: SshSettings, identityFile: string): string {
   const sshConfig = new SSHConfig()
   sshConfig.append({
     Host: SSH_ALIAS,
@@ -72,7 +80,7 @@ export function sshConfigText(config: Config, identityFile: string): string {
 }
 
 /** Writes the ssh config (and a private key copy if needed) into stateDir, a 0700 directory. */
-export async function prepareSshTransport(config: Config, stateDir: string, log: Logger): Promise<SshTransport> {
+export async function prepareSshTransport(config: SshSettings, stateDir: string, log: Logger): Promise<SshTransport> {
   const identityFile = await usablePrivateKey(config.sshPrivkeyFile, stateDir, log)
   const configFile = join(stateDir, 'ssh_config')
   await writeFile(configFile, sshConfigText(config, identityFile), { mode: 0o600 })

@@ -6,6 +6,7 @@ import { Cron } from 'croner'
 import { writeJobsFile } from '../../lib/observe/jobs-file.js'
 import { readStatus, updateStatus } from '../../lib/observe/status.js'
 import type { ScheduledJob } from '../../lib/schedule/controller.js'
+import { jobRows } from '../../lib/schedule/controller-options.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
@@ -22,7 +23,7 @@ t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails w
     cron,
     last: { startedAt: '2026-11-24T03:00:00.000Z', finishedAt: '2026-11-24T03:00:04.100Z', ok: true, message: 'backed up on node-2 in 4.1 s' },
   }
-  await writeJobsFile(file, [good])
+  await writeJobsFile(file, jobRows([good]))
   const env = { JOBS_FILE: file }
   const listed = await rds(['jobs'], env)
   t.equal(listed.exitCode, 0, listed.stderr)
@@ -32,7 +33,7 @@ t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails w
 
   const bad: ScheduledJob = { job: { name: 'app_bad', service: 'app_bad', error: 'service app_bad: label rds.backup.keep-daily must be a whole number of snapshots to keep (or -1 for all), not "x".' } }
   const failed: ScheduledJob = { ...good, job: { ...good.job, name: 'app_web', service: 'app_web' }, last: { ...good.last!, ok: false, message: 'the backup failed with exit code 1 after 2.0 s; its log is above.' } }
-  await writeJobsFile(file, [good, bad, failed])
+  await writeJobsFile(file, jobRows([good, bad, failed]))
   const trouble = await rds(['jobs'], env)
   t.equal(trouble.exitCode, 1, 'a bad label or a failed last run fails rds jobs, for monitoring')
   t.match(trouble.stdout, /^app_bad: LABEL ERROR: service app_bad: label rds.backup.keep-daily must be/m)

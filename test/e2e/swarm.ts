@@ -442,7 +442,7 @@ async function runOnSimulatedSwarm() {
     // Deleting a snapshot file and overwriting the config, with the agent's own key and transport.
     const attack = await inAgent(['node', '--input-type=module', '-'], {
       input: [
-        "import { openWorkspace } from '/opt/rds/dist/lib/config/workspace.js'",
+        "import { openWorkspace } from '/opt/rds/dist/lib/restic/workspace.js'",
         "import { createLogger } from '/opt/rds/dist/lib/observe/log.js'",
         "import { serveArgs } from '/opt/rds/dist/lib/restic/repository.js'",
         "import { restRequest } from '/opt/rds/dist/lib/transport/rest-over-ssh.js'",

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { RunError } from '../../lib/errors.js'
-import { chooseHookContainer, runHook, type HookEngine, type ServiceContainer } from '../../lib/jobs/hooks.js'
+import { chooseHookContainer, runHook } from '../../lib/jobs/hooks.js'
+import type { HookEngine, ServiceContainer } from '../../lib/docker/engine.js'
 import { captureLogger } from '../fixtures/log.js'
 
 // The hooks' Docker side runs against a real engine in the images' end-to-end test; here an

@@ -2,7 +2,7 @@
 // concurrent `restic init` would each write a key and a config, and one's snapshots would be
 // unreadable ever after.
 import t from 'tap'
-import { openWorkspace } from '../../lib/config/workspace.js'
+import { openWorkspace } from '../../lib/restic/workspace.js'
 import { ensuringRepositories, type SavedThere } from '../../lib/restic/init.js'
 import type { RunError } from '../../lib/errors.js'
 import { rm, stat } from 'node:fs/promises'
