@@ -98,7 +98,7 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
   return withRestic(context, log, async (restic, config, version) => {
     // readConfig has checked RUN_AT's syntax; the agent also needs it to be there.
     if (requireSchedule && !config.runAt) throw new ConfigError('RUN_AT is not set; set it to a cron expression such as "0 3 * * *" (03:00 every day).')
-    if (config.backupFiles) await checkBackupPath(config.backupPath)
+    if (config.backupFiles) await checkBackupPath(config.backupPath, config.guardFolders)
     if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
     const job = jobFromConfig(config, restic.repository)
     const reporter = await reporterFor(config, log)

@@ -42,6 +42,7 @@ export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSn
       const covering = labelled.find((job) => (backsUp(job) || job.backup?.dump) && (survey.nodeId ? job.node?.nodeId === survey.nodeId : job.node?.nodeName === survey.node))
       const flags: string[] = []
       if (covering && !backsUp(covering)) flags.push('by its dump')
+      if (covering?.unavailable) flags.push(`its job cannot run now: ${covering.unavailable}`)
       if (ANONYMOUS.test(volume.name)) flags.push('anonymous')
       const elsewhere = nodesOf.get(volume.name)?.size ?? 1
       if (elsewhere > 1) flags.push(`on ${elsewhere} nodes`)

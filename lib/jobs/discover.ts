@@ -68,7 +68,8 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
       }
       if (backup === undefined) return []
       if (service.perNode) {
-        if (backup.stop === 'scale') {
+        // On a Swarm of one node (pinned), scaling stops nothing on another node.
+        if (backup.stop === 'scale' && !service.pinned) {
           const error = `service ${service.name}: label rds.backup.stop=scale stops every task, but its tasks may run on several nodes, each backed up by a job of its own; use rds.backup.stop=pause, or place the service on one node.`
           return [{ name: service.name, service: service.name, error }]
         }

@@ -80,7 +80,7 @@ function secretChecks(config: Config): Check[] {
 
 /** The checks of one volume's agent (MODE=service) on its own node: its backup path and its hooks' containers. */
 function serviceChecks(config: Config, docker: PreflightDocker): Check[] {
-  const checks: Check[] = config.backupFiles ? [{ what: 'BACKUP_PATH', run: async () => (await checkBackupPath(config.backupPath), `a readable directory (${config.backupPath})`) }] : []
+  const checks: Check[] = config.backupFiles ? [{ what: 'BACKUP_PATH', run: async () => (await checkBackupPath(config.backupPath, config.guardFolders), `a readable directory (${config.backupPath})`) }] : []
   const uses = [config.preHook || config.postHook ? 'hooks' : undefined, config.dump ? 'dump' : undefined, config.stopDuringBackup === 'pause' ? 'pause' : undefined].filter(Boolean).join(', ')
   if (config.serviceName && uses) {
     const service = config.serviceName

@@ -40,19 +40,43 @@ export function describeRetention(retention: Retention): string {
   return pairs.join(', ') + (retention.prune ? ', then prune' : ' (forget only; set PRUNE=true to free space)')
 }
 
+// restic's groups for forget: host and paths.
+const group = (snapshot: SnapshotInfo) => `${snapshot.hostname}\n${[...snapshot.paths].sort().join('\n')}`
+
 /**
- * Forgets the snapshots the guard rejected (of one host, or all), before a policy is applied:
- * restic's policy has no way to pass them over, and kept they would take the places of accepted
- * ones, until a lost volume's empty nights had pushed every good snapshot out. A rejected
- * snapshot holds only what the volume held when it was rejected; the accepted ones are the backup.
- * Resolves to how many were forgotten.
+ * The guard's verdicts on a repository's snapshots: which are rejected, when each group's newest
+ * accepted snapshot was taken, and the hosts whose newest snapshot of a group was rejected (a
+ * lost volume not yet mended: their retention waits, or it would count the rejected ones).
  */
-export async function forgetRejected(restic: Restic, log: Logger, options: { host?: string; rejected?: readonly string[] } = {}): Promise<number> {
+export function verdicts(snapshots: SnapshotInfo[], recorded: readonly string[] = []): { rejected: SnapshotInfo[]; heldHosts: string[] } {
+  const ids = rejectedAmong(snapshots, recorded)
+  const newestAccepted = new Map<string, number>()
+  const newest = new Map<string, SnapshotInfo>()
+  for (const snapshot of snapshots) {
+    const key = group(snapshot)
+    if (isAccepted(snapshot, ids)) newestAccepted.set(key, Math.max(newestAccepted.get(key) ?? 0, Date.parse(snapshot.time)))
+    if (!newest.has(key) || Date.parse(snapshot.time) >= Date.parse(newest.get(key)!.time)) newest.set(key, snapshot)
+  }
+  // Only those older than an accepted snapshot of their group: until a backup is accepted again,
+  // the rejected ones may hold the newest data there is, and are kept to be restored by their IDs.
+  const rejected = snapshots.filter((snapshot) => !isAccepted(snapshot, ids) && Date.parse(snapshot.time) < (newestAccepted.get(group(snapshot)) ?? 0))
+  const heldHosts = [...new Set([...newest.values()].filter((snapshot) => !isAccepted(snapshot, ids)).map((snapshot) => snapshot.hostname))].sort()
+  return { rejected, heldHosts }
+}
+
+/**
+ * Forgets the snapshots the guard rejected (of one host, or all) that an accepted snapshot of
+ * their group has followed, before a policy is applied: restic's policy has no way to pass them
+ * over, and kept they would take the places of accepted ones, until a lost volume's empty nights
+ * had pushed every good snapshot out. Resolves to the hosts whose newest snapshot is rejected:
+ * their policy must wait.
+ */
+export async function forgetRejected(restic: Restic, log: Logger, options: { host?: string; rejected?: readonly string[] } = {}): Promise<string[]> {
   const snapshots = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...(options.host ? ['--host', options.host] : [])], log)
-  const rejected = rejectedAmong(snapshots, options.rejected)
-  const ids = snapshots.filter((snapshot) => !isAccepted(snapshot, rejected)).map((snapshot) => snapshot.id)
-  if (ids.length === 0) return 0
-  log.info(`retention: forgetting ${ids.length} snapshot(s) the guard rejected, which would otherwise take the places of accepted ones`)
-  await runRestic(restic, ['forget', ...ids], { log })
-  return ids.length
+  const { rejected, heldHosts } = verdicts(snapshots, options.rejected)
+  if (rejected.length > 0) {
+    log.info(`retention: forgetting ${rejected.length} snapshot(s) the guard rejected, which would otherwise take the places of accepted ones`)
+    await runRestic(restic, ['forget', ...rejected.map((snapshot) => snapshot.id)], { log })
+  }
+  return heldHosts
 }

@@ -26,13 +26,20 @@ export const REJECTED_TAG = 'rds-rejected'
 export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !snapshot.tags?.includes(REJECTED_TAG) && !rejected.includes(snapshot.id)
 
 /**
- * The recorded rejections and the snapshots whose rejected tag went to a copy: restic tag writes a
- * tagged copy and deletes the original, which an append-only server refuses to delete.
+ * The recorded rejections, the snapshots whose rejected tag went to a copy (restic tag writes a
+ * tagged copy and deletes the original, which an append-only server refuses to delete), and the
+ * copies of any of them (restic copy and tag keep the original's ID in the copy).
  */
-export const rejectedAmong = (snapshots: SnapshotInfo[], rejected: readonly string[] = []): string[] => [
-  ...rejected,
-  ...snapshots.flatMap((snapshot) => (snapshot.original && snapshot.tags?.includes(REJECTED_TAG) ? [snapshot.original] : [])),
-]
+export function rejectedAmong(snapshots: SnapshotInfo[], rejected: readonly string[] = []): string[] {
+  const all = new Set(rejected)
+  for (const snapshot of snapshots) if (snapshot.original && snapshot.tags?.includes(REJECTED_TAG)) all.add(snapshot.original)
+  // A copy of a copy: until no snapshot is added.
+  for (let size = -1; size !== all.size; ) {
+    size = all.size
+    for (const snapshot of snapshots) if (snapshot.original && all.has(snapshot.original)) all.add(snapshot.id)
+  }
+  return [...all]
+}
 
 /** The newest accepted snapshot: the last good backup. */
 export function lastAccepted(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo | undefined {

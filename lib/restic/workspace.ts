@@ -19,7 +19,7 @@ export interface Workspace {
   close(): Promise<void>
 }
 
-export async function checkBackupPath(path: string): Promise<void> {
+export async function checkBackupPath(path: string, guardFolders: string[] = []): Promise<void> {
   let isDirectory: boolean
   try {
     isDirectory = (await stat(path)).isDirectory()
@@ -32,6 +32,11 @@ export async function checkBackupPath(path: string): Promise<void> {
     await (await opendir(path)).close()
   } catch {
     throw new ConfigError(`BACKUP_PATH is ${path}, which this user (uid ${process.getuid?.()}) cannot read; every backup would be empty: run the agent as root or make the volume readable.`)
+  }
+  // A name that is no folder there would never hold a file, and the guard would never look at it.
+  for (const folder of guardFolders) {
+    const found = await stat(join(path, folder)).catch(() => undefined)
+    if (!found?.isDirectory()) throw new ConfigError(`GUARD_FOLDERS names ${folder}, which is not a folder in BACKUP_PATH (${path}); name the folders that are there, each a volume.`)
   }
 }
 

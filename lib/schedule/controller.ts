@@ -375,7 +375,10 @@ export class Controller {
       return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
     }
     saved = await this.savedSnapshot(current, log)
-    if (outcome.exitCode !== 0) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (exit code ${outcome.exitCode}); its log is above.`, outcome.exitCode)
+    if (outcome.exitCode !== 0) {
+      const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
+      return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after}); its log is above.`, outcome.exitCode)
+    }
     await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
   }
 

@@ -51,6 +51,8 @@ t.test('rds.backup.stop=scale on a service whose tasks may run on several nodes 
   t.match(job, { name: 'app_cache', error: /^service app_cache: label rds\.backup\.stop=scale .*use rds\.backup\.stop=pause\.$/ })
   const shared = { ...service('app_nfs', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n3', 'n1']), sharedVolumes: ['app_data'] }
   t.match(discoverJobs([shared], defaults), [{ name: 'app_nfs', error: /stops every task, but its tasks may run on several nodes, each backed up by a job of its own/ }], 'also with shared volumes')
+  const oneNodeSwarm = { ...service('app_two', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n1', 'n1'], true), pinned: true }
+  t.match(discoverJobs([oneNodeSwarm], defaults, [node('n1')]), [{ name: 'app_two@n1', backup: { stop: 'scale' } }], 'on a Swarm of one node, replicas may be scaled')
   t.match(discoverJobs([service('app_one', { 'rds.backup': 'true', 'rds.backup.stop': 'scale' }, ['n1', 'n1'], false)], defaults), [{ name: 'app_one', backup: { stop: 'scale' } }], 'two replicas pinned to one node are fine')
 })
 

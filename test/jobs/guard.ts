@@ -101,6 +101,7 @@ t.test('GUARD_FOLDERS: a volume emptied beside another that grew fails the run, 
   await writeFile(join(root, 'uploads', 'new.txt'), 'back\n')
   t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0, 'a file in it again is accepted')
   t.match(await runBin(RDS, ['backup'], { ...env, GUARD_FOLDERS: 'site,/etc' }), { exitCode: 2, stderr: /^rds: GUARD_FOLDERS must list names of folders directly in BACKUP_PATH, separated by commas, not "\/etc"\.\n$/m })
+  t.match(await runBin(RDS, ['backup'], { ...env, GUARD_FOLDERS: 'site,uplods' }), { exitCode: 2, stderr: /^rds: GUARD_FOLDERS names uplods, which is not a folder in BACKUP_PATH \(\S+\); name the folders that are there, each a volume\.\n$/m })
 })
 
 t.test('a repository that vanished under an agent that has backed up to it is not silently started afresh', async (t) => {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { describeRetention, forgetArgs, keepArgs } from '../../lib/restic/retention.js'
+import { describeRetention, forgetArgs, keepArgs, verdicts } from '../../lib/restic/retention.js'
+import { REJECTED_TAG, rejectedAmong, type SnapshotInfo } from '../../lib/restic/snapshots.js'
 
 t.test('no KEEP_* means no forget at all', async (t) => {
   t.same(keepArgs({ prune: true }), [])
@@ -13,4 +14,20 @@ t.test('the policy becomes restic forget options for this host only', async (t) 
   t.same(forgetArgs({ weekly: 4, prune: true }, 'h'), ['forget', '--host', 'h', '--keep-weekly', '4', '--prune'])
   t.equal(describeRetention(retention), 'keep-last 2, keep-daily 7, keep-monthly -1, keep-within 30d (forget only; set PRUNE=true to free space)')
   t.equal(describeRetention({ hourly: 24, yearly: 1, prune: true }), 'keep-hourly 24, keep-yearly 1, then prune')
+})
+
+t.test("the guard's verdicts: copies of rejected snapshots are rejected, and only rejections an accepted snapshot has followed are forgotten", async (t) => {
+  const snapshot = (id: string, time: string, extra: Partial<SnapshotInfo> = {}): SnapshotInfo => ({ id, short_id: id, time, hostname: 'a', paths: ['/volumes'], ...extra })
+  const good = snapshot('good', '2026-12-01T03:00:00Z')
+  const emptied = snapshot('emptied', '2026-12-02T03:00:00Z')
+  const tagged = snapshot('tagged', '2026-12-02T03:00:00Z', { tags: [REJECTED_TAG], original: 'emptied' })
+  const copied = snapshot('copied', '2026-12-02T03:00:00Z', { original: 'tagged' })
+  const copiedAgain = snapshot('again', '2026-12-02T03:00:00Z', { original: 'copied' })
+  t.same(rejectedAmong([good, emptied, tagged, copied, copiedAgain]).sort(), ['again', 'copied', 'emptied', 'tagged'])
+  t.same(verdicts([good, emptied, tagged]), { rejected: [], heldHosts: ['a'] }, 'the newest is rejected: nothing forgotten, retention held')
+  const later = snapshot('later', '2026-12-03T03:00:00Z')
+  t.same(verdicts([good, emptied, tagged, later]).rejected.map((s) => s.id), ['emptied', 'tagged'])
+  t.same(verdicts([good, emptied, tagged, later]).heldHosts, [])
+  const otherPaths = snapshot('dump', '2026-12-03T03:00:00Z', { paths: ['/pg_dumpall.sql'] })
+  t.same(verdicts([good, emptied, tagged, otherPaths]).rejected, [], 'an accepted snapshot of other paths does not count')
 })

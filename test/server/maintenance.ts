@@ -74,7 +74,7 @@ t.test('rds maintain: each repository by its own policy, per host; check; old ab
   t.match(unknown.stderr, /rds: nope is not in MAINTENANCE_FILE; name one of db, app\/web\./)
 })
 
-t.test("the guard's rejections never take a policy's places: tagged copies, and the originals an append-only server kept, are forgotten first", async (t) => {
+t.test("the guard's rejections never take a policy's places: held back while newest, forgotten once an accepted backup follows, also as copies", async (t) => {
   const { dir, home, passwordFile, restic, snapshots, env } = await repositories(t)
   await restic('vault', ['init'])
   for (const night of ['good 1', 'good 2', 'emptied']) await restic('vault', ['backup', '--stdin', '--host', 'a'], `${night}\n`)
@@ -85,6 +85,13 @@ t.test("the guard's rejections never take a policy's places: tagged copies, and 
   await writeFile(join(home, 'vault', 'snapshots', emptied!), original)
   t.equal((await snapshots('vault')).length, 4)
   await writeFile(join(dir, 'maintenance'), `vault ${passwordFile} keep-last=2\n`)
+
+  const held = await runBin(RDS, ['maintain'], env())
+  t.equal(held.exitCode, 0, held.stderr)
+  t.match(held.stderr, /WARN  maintenance vault: no retention for a: the newest snapshot the guard saw there was rejected/)
+  t.equal((await snapshots('vault')).length, 4, 'nothing forgotten while the rejected snapshot is the newest: it may hold the newest data')
+
+  await restic('vault', ['backup', '--stdin', '--host', 'a'], 'good 3\n')
   const run = await runBin(RDS, ['maintain'], env())
   t.equal(run.exitCode, 0, run.stderr)
   t.match(run.stderr, /retention: forgetting 2 snapshot\(s\) the guard rejected/)
