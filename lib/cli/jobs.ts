@@ -16,8 +16,11 @@ function describeRow(row: JobRow): string {
  * A job of one node of a per-node service stays while the service has no task there (its data
  * there is not backed up: every run fails and says so) until it is forgotten here, in STATUS_FILE.
  */
-async function forget(name: string, file: string | undefined, print: (line: string) => Promise<void>): Promise<void> {
+async function forget(name: string, file: string | undefined, jobsFile: string | undefined, print: (line: string) => Promise<void>): Promise<void> {
   if (!file) throw new ConfigError('--forget needs STATUS_FILE, where the controller keeps the jobs of nodes; run it in the controller\'s container (docker exec).')
+  // A job whose service still runs on its node would only be kept again at the next discovery.
+  const row = jobsFile ? (await readJobsFile(jobsFile))?.jobs.find((job) => job.name === name) : undefined
+  if (row && !row.unavailable) throw new ConfigError(`--forget: ${name} runs on its node; only a job that cannot run there (rds jobs says CANNOT RUN) can be forgotten.`)
   await updateStatus(file, (table) => {
     if (!table.jobs[name]?.keptNode) throw new ConfigError(`--forget: STATUS_FILE keeps no job ${name} of a node; only a job SERVICE@NODE of a service with a job on every node is kept, and rds jobs lists them.`)
     delete table.jobs[name]!.keptNode
@@ -32,7 +35,7 @@ export function addJobsCommand(program: Command, { cli, setExitCode }: CommandCo
     .option('--json', 'print them as JSON, for scripts')
     .option('--forget <job>', "end the job of a node that a per-node service has left (SERVICE@NODE): its node's data is then no longer backed up, and not missed; its snapshots are kept")
     .action(async (options: { json?: boolean; forget?: string }) => {
-      if (options.forget !== undefined) return forget(options.forget, cli.env.STATUS_FILE?.trim(), (line) => writeOut(cli.stdout, line))
+      if (options.forget !== undefined) return forget(options.forget, cli.env.STATUS_FILE?.trim(), cli.env.JOBS_FILE?.trim(), (line) => writeOut(cli.stdout, line))
       const file = cli.env.JOBS_FILE?.trim()
       if (!file) throw new ConfigError('JOBS_FILE is not set; set it to the file where the controller keeps its jobs (the image sets /run/rds/jobs.json).')
       const table = await readJobsFile(file)

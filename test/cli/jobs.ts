@@ -52,6 +52,11 @@ t.test('rds jobs --forget ends the job a per-node service kept for a node it lef
   t.same((await readStatus(file)).jobs['app_cache@n3'], { watchedSince: '2026-11-01T00:00:00Z', rejectedSnapshots: ['abc'] }, 'its verdicts stay')
   t.match(await rds(['jobs', '--forget', 'app_db'], { STATUS_FILE: file }), { exitCode: 2, stderr: /^rds: --forget: STATUS_FILE keeps no job app_db of a node; only a job SERVICE@NODE of a service with a job on every node is kept, and rds jobs lists them\.\n$/ })
   t.match(await rds(['jobs', '--forget', 'app_cache@n3'], {}), { exitCode: 2, stderr: /^rds: --forget needs STATUS_FILE/ })
+  const jobsFile = join(dir, 'jobs.json')
+  const running: ScheduledJob = { job: { name: 'app_cache@n2', service: 'app_cache', node: { nodeId: 'id-n2', nodeName: 'n2' }, perNode: true, backup } }
+  await writeJobsFile(jobsFile, jobRows([running]))
+  await updateStatus(file, (table) => void (table.jobs['app_cache@n2'] = { ...kept, keptNode: { service: 'app_cache', nodeId: 'id-n2' } }))
+  t.match(await rds(['jobs', '--forget', 'app_cache@n2'], { STATUS_FILE: file, JOBS_FILE: jobsFile }), { exitCode: 2, stderr: /^rds: --forget: app_cache@n2 runs on its node; only a job that cannot run there \(rds jobs says CANNOT RUN\) can be forgotten\.\n$/ })
 })
 
 t.test('without the table, or without MODE=swarm, the swarm commands say what to do', async (t) => {
