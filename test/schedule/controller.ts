@@ -275,7 +275,8 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     await execa('docker', ['service', 'rm', APP])
     await logShows('the job to be dropped', /controller: rds-ctl-app: dropped \([^)]*service rds-ctl-app remove/, 10)
     t.notOk(controller.jobs.has(APP))
-    t.notOk((await readStatus(statusFile)).jobs[APP], 'its status is dropped with it')
+    // The status file is written after the log line: wait for it, never for a fixed time.
+    t.ok(await until('its status to be dropped with it', async () => !(await readStatus(statusFile)).jobs[APP] || undefined, 10), 'its status is dropped with it')
     stop.abort()
     await running
     t.match(text(), /controller: stopped/)
