@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { readConfig } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
-import { runJob } from '../jobs/run.js'
+import { runJob } from '../run/run.js'
 import { createLogger } from '../observe/log.js'
 import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import type Docker from 'dockerode'
 import { EXIT } from '../errors.js'
-import { preflight, type Finding, type PreflightDocker } from '../jobs/preflight.js'
+import { preflight, type Finding, type PreflightDocker } from '../doctor/preflight.js'
 import type { Logger } from '../observe/log.js'
 import { lazyDockerEngine, type CliContext, type CommandContext } from './context.js'
 import { writeOut } from '../output.js'

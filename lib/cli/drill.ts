@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { readConfig } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
-import { drillJob } from '../jobs/drill.js'
+import { drillJob } from '../run/drill.js'
 import { createLogger } from '../observe/log.js'
 import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'

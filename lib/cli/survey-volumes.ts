@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { surveyLocalVolumes, surveyLine } from '../docker/volume-survey.js'
+import { surveyLocalVolumes, surveyLine } from '../swarm/volume-survey.js'
 import type { CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 

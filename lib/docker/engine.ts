@@ -15,7 +15,7 @@ export interface ServiceContainer {
 
 /**
  * The few things hooks need from a Docker engine; dockerEngine below implements it with dockerode.
- * Taken as an argument (lib/jobs/hooks.ts), it lets a test point hooks at any engine.
+ * Taken as an argument (lib/run/hooks.ts), it lets a test point hooks at any engine.
  */
 export interface HookEngine {
   /**

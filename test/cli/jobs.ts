@@ -5,8 +5,8 @@ import t from 'tap'
 import { Cron } from 'croner'
 import { writeJobsFile } from '../../lib/observe/jobs-file.js'
 import { readStatus, updateStatus } from '../../lib/observe/status.js'
-import type { ScheduledJob } from '../../lib/schedule/controller.js'
-import { jobRows } from '../../lib/schedule/controller-options.js'
+import type { ScheduledJob } from '../../lib/swarm/controller.js'
+import { jobRows } from '../../lib/swarm/controller-options.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)

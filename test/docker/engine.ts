@@ -4,7 +4,7 @@ import { RunError } from '../../lib/errors.js'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { dockerEngine } from '../../lib/docker/engine.js'
-import { runHook } from '../../lib/jobs/hooks.js'
+import { runHook } from '../../lib/run/hooks.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 

@@ -1,7 +1,7 @@
 import t from 'tap'
-import type { NodeVolumes } from '../../lib/docker/volume-survey.js'
-import { computeCoverage } from '../../lib/jobs/coverage.js'
-import type { SwarmJob } from '../../lib/jobs/discover.js'
+import type { NodeVolumes } from '../../lib/swarm/volume-survey.js'
+import { computeCoverage } from '../../lib/swarm/coverage.js'
+import type { SwarmJob } from '../../lib/swarm/discover.js'
 
 const retention = { prune: false }
 const job = (name: string, node: string, volumes: string[], error?: string): SwarmJob => ({

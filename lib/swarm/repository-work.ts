@@ -1,5 +1,5 @@
 import { Cron } from 'croner'
-import type { SwarmJob } from '../jobs/discover.js'
+import type { SwarmJob } from './discover.js'
 import { keepingTail } from '../observe/log.js'
 import { outcomeOf, type Outcome } from '../observe/status.js'
 import { formatBytes } from '../restic/backup-summary.js'

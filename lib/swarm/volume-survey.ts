@@ -3,7 +3,7 @@ import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
 import { CACHE_DIR, createJobService, DOCKER_SOCKET, serviceOutput, type JobTemplate } from './job-service.js'
 import { FINAL_STATES } from './job-task.js'
-import { JOB_LABEL, nameNodes } from './swarm.js'
+import { JOB_LABEL, nameNodes } from './cluster.js'
 
 /** A container that mounts a volume: a Swarm task's (with its service) or a plain one. */
 export interface VolumeUser {

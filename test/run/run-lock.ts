@@ -6,13 +6,13 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { execa } from 'execa'
 import { RunError } from '../../lib/errors.js'
-import { takeRunLock } from '../../lib/jobs/run-lock.js'
+import { takeRunLock } from '../../lib/run/run-lock.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { captureLogger } from '../fixtures/log.js'
 import { useServerAndData } from '../fixtures/sftp-server.js'
 
 const fixture = useServerAndData(t)
-const RUN_LOCK = fileURLToPath(new URL('../../dist/lib/jobs/run-lock.js', import.meta.url))
+const RUN_LOCK = fileURLToPath(new URL('../../dist/lib/run/run-lock.js', import.meta.url))
 
 t.test('a held lock refuses a second run with one sentence, and is free again once released', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-lock-'))

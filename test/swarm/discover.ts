@@ -1,6 +1,6 @@
 import t from 'tap'
-import { nameNodes, type SwarmNode, type SwarmService } from '../../lib/docker/swarm.js'
-import { discoverJobs } from '../../lib/jobs/discover.js'
+import { nameNodes, type SwarmNode, type SwarmService } from '../../lib/swarm/cluster.js'
+import { discoverJobs } from '../../lib/swarm/discover.js'
 
 const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 const service = (name: string, labels: Record<string, string>, nodes: string[], perNode = nodes.length > 1): SwarmService => ({

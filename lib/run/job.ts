@@ -4,7 +4,7 @@ import type { Dump } from '../dumps/presets.js'
 
 /**
  * One backup job: what to back up, where to, when, and which hooks run around it. The agent's
- * environment describes one job; the pipeline in jobs/run.ts runs any.
+ * environment describes one job; the pipeline in run/run.ts runs any.
  */
 export interface Job {
   name: string

@@ -1,14 +1,14 @@
 import { Cron } from 'croner'
-import { runJob, type RunContext } from '../jobs/run.js'
-import { runCheck } from '../jobs/check.js'
-import { drillJob } from '../jobs/drill.js'
-import type { Job } from '../jobs/job.js'
+import { runJob, type RunContext } from '../run/run.js'
+import { runCheck } from '../run/check.js'
+import { drillJob } from '../run/drill.js'
+import type { Job } from '../run/job.js'
 import { lastAccepted } from '../restic/snapshots.js'
 import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { snapshotRecord } from '../observe/status.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
-import { overdueAfterMs } from './overdue.js'
+import { overdueAfterMs } from '../observe/overdue.js'
 
 export interface AgentOptions extends Omit<RunContext, 'signal'> {
   /** Aborting stops the agent: no new run starts, a running one is stopped cleanly, then it resolves. */

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { RunError } from '../../lib/errors.js'
-import { chooseHookContainer, runHook } from '../../lib/jobs/hooks.js'
+import { chooseHookContainer, runHook } from '../../lib/run/hooks.js'
 import type { HookEngine, ServiceContainer } from '../../lib/docker/engine.js'
 import { captureLogger } from '../fixtures/log.js'
 

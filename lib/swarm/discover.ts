@@ -1,4 +1,4 @@
-import type { SwarmNode, SwarmService, TaskPlacement } from '../docker/swarm.js'
+import type { SwarmNode, SwarmService, TaskPlacement } from './cluster.js'
 import { ConfigError } from '../errors.js'
 import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
 

@@ -2,7 +2,7 @@ import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from
 import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
-import type { BackupVolume, LabelledService } from '../docker/swarm.js'
+import type { BackupVolume, LabelledService } from './cluster.js'
 
 /** What the controller's environment gives every service that does not say otherwise. */
 export interface LabelDefaults {

@@ -11,7 +11,7 @@ import type { Logger } from '../observe/log.js'
 import { checkResticVersion, runRestic, type Restic } from '../restic/command.js'
 import { serverRepository } from '../restic/repository.js'
 import type { HookEngine } from '../docker/engine.js'
-import { discoverJobs } from './discover.js'
+import { discoverJobs } from '../swarm/discover.js'
 
 /** One thing a run needs, and whether it is there: a detail when it is, one sentence saying what to do when not. */
 export interface Finding {
@@ -101,7 +101,7 @@ async function swarmChecks(config: Config, docker: PreflightDocker, restic: (rep
   const client = await docker.docker()
   const info = (await client.info()) as { Swarm?: { ControlAvailable?: boolean }; Name?: string }
   if (!info.Swarm?.ControlAvailable) return [{ what: 'Docker', run: async () => Promise.reject(new Error('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')) }]
-  const { readSwarm } = await import('../docker/swarm.js')
+  const { readSwarm } = await import('../swarm/cluster.js')
   const swarm = await readSwarm(client)
   const jobs = discoverJobs(swarm.services, { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime }, swarm.nodes)
   const checks: Check[] = [{ what: 'Docker', run: async () => `a Swarm manager (${info.Name}), ${jobs.length} labelled service(s)` }]

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { longestGapMs, overdueAfterMs } from '../../lib/schedule/overdue.js'
+import { longestGapMs, overdueAfterMs } from '../../lib/observe/overdue.js'
 
 const HOUR = 3_600_000
 

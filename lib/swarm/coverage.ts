@@ -1,4 +1,4 @@
-import type { NodeVolumes, UnsurveyedNode } from '../docker/volume-survey.js'
+import type { NodeVolumes, UnsurveyedNode } from './volume-survey.js'
 import type { SwarmJob } from './discover.js'
 
 export type CoverageStatus = 'covered' | 'excluded' | 'NOT COVERED' | 'unused' | 'NOT SURVEYED'

@@ -2,10 +2,10 @@ import type Docker from 'dockerode'
 import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Readable } from 'node:stream'
-import type { BackupVolume } from './swarm.js'
+import type { BackupVolume } from './cluster.js'
 import type { Logger } from '../observe/log.js'
-import { demultiplexer } from './stream.js'
-import { JOB_LABEL } from './swarm.js'
+import { demultiplexer } from '../docker/stream.js'
+import { JOB_LABEL } from './cluster.js'
 import type { JobLedger } from './job-ledger.js'
 import { awaitJobTask } from './job-task.js'
 
@@ -79,9 +79,9 @@ export async function serviceOutput(docker: Docker, serviceId: string): Promise<
   return lines
 }
 
-// What the job's log says when it unpaused its service (lib/jobs/pause.ts).
+// What the job's log says when it unpaused its service (lib/run/pause.ts).
 const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
-// What it says when its guard rejected a snapshot (lib/jobs/guard.ts).
+// What it says when its guard rejected a snapshot (lib/run/guard.ts).
 const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
 
 /**
@@ -189,7 +189,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     if ('reason' in decided) return { reason: decided.reason, ...(decided.reason === 'stopped' ? {} : await relay()) }
     const { task } = decided
     const state = task.Status?.State ?? 'unknown'
-    // Its container exited (complete, or failed with an exit code): a lock its restic left is dead (lib/docker/lock-owners.ts).
+    // Its container exited (complete, or failed with an exit code): a lock its restic left is dead (lib/swarm/lock-owners.ts).
     if (state === 'complete' || state === 'failed') {
       await ledger.recordEnded(name, state).catch((error: Error) => log.warn(`${request.name}: could not record that job ${name} ended: ${error.message}`))
     }

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { optsOut, serviceBackup, type LabelDefaults } from '../../lib/jobs/labels.js'
-import type { LabelledService } from '../../lib/docker/swarm.js'
+import { optsOut, serviceBackup, type LabelDefaults } from '../../lib/swarm/labels.js'
+import type { LabelledService } from '../../lib/swarm/cluster.js'
 
 const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 
