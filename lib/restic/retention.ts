@@ -69,14 +69,18 @@ export function verdicts(snapshots: SnapshotInfo[], recorded: readonly string[] 
  * their group has followed, before a policy is applied: restic's policy has no way to pass them
  * over, and kept they would take the places of accepted ones, until a lost volume's empty nights
  * had pushed every good snapshot out. Resolves to the hosts whose newest snapshot is rejected:
- * their policy must wait.
+ * their policy must wait, and to the snapshots listed before (so that a caller need not list them again).
  */
-export async function forgetRejected(restic: Restic, log: Logger, options: { host?: string; rejected?: readonly string[] } = {}): Promise<string[]> {
-  const snapshots = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...(options.host ? ['--host', options.host] : [])], log)
-  const { rejected, heldHosts } = verdicts(snapshots, options.rejected)
+export async function forgetRejected(
+  restic: Restic,
+  log: Logger,
+  options: { host?: string; rejected?: readonly string[] } = {},
+): Promise<{ heldHosts: string[]; listed: SnapshotInfo[] }> {
+  const listed = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...(options.host ? ['--host', options.host] : [])], log)
+  const { rejected, heldHosts } = verdicts(listed, options.rejected)
   if (rejected.length > 0) {
     log.info(`retention: forgetting ${rejected.length} snapshot(s) the guard rejected, which would otherwise take the places of accepted ones`)
     await runRestic(restic, ['forget', ...rejected.map((snapshot) => snapshot.id)], { log })
   }
-  return heldHosts
+  return { heldHosts, listed }
 }

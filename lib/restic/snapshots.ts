@@ -128,6 +128,13 @@ export interface SnapshotNode {
   mtime?: string
 }
 
+/** A file or folder of `restic ls --json`'s output (named by struct_type, and by message_type in newer restic); undefined for any other line. */
+function nodeOf(line: string): SnapshotNode | undefined {
+  if (line.trim() === '') return undefined
+  const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
+  return entry.struct_type === 'node' || entry.message_type === 'node' ? entry : undefined
+}
+
 /**
  * Hands each entry of a snapshot under a path (restic ls) to onNode as restic lists it, so that a
  * snapshot of any size is listed in constant memory; a path that is not in it is a RunError.
@@ -141,11 +148,10 @@ export async function listPath(
 ): Promise<number> {
   let count = 0
   const onStdoutLine = async (line: string) => {
-    if (line.trim() === '') return
-    const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
-    if (entry.struct_type !== 'node' && entry.message_type !== 'node') return
+    const node = nodeOf(line)
+    if (!node) return
     count++
-    await onNode(entry)
+    await onNode(node)
   }
   await runRestic(restic, ['ls', '--json', snapshot.id, ...(path ? [path] : [])], { log, onStdoutLine })
   if (path && count === 0) {
@@ -156,18 +162,21 @@ export async function listPath(
 
 /** Hands every entry of a snapshot below a folder, at any depth, to onNode as restic lists it (constant memory). */
 export async function walkFolder(restic: Restic, snapshot: SnapshotInfo, dir: string, log: Logger, onNode: (node: SnapshotNode) => void): Promise<void> {
+  const below = `${dir.replace(/\/+$/, '')}/`
   const onStdoutLine = (line: string) => {
-    if (line.trim() === '') return
-    const entry = JSON.parse(line) as SnapshotNode & { struct_type?: string; message_type?: string }
-    if ((entry.struct_type === 'node' || entry.message_type === 'node') && entry.path.startsWith(`${dir.replace(/\/+$/, '')}/`)) onNode(entry)
+    const node = nodeOf(line)
+    if (node?.path.startsWith(below)) onNode(node)
   }
   await runRestic(restic, ['ls', '--json', '--recursive', snapshot.id, dir], { log, onStdoutLine })
 }
 
 /** The snapshots of one host, oldest first; none when the repository does not exist yet. */
-export async function snapshotsOfHost(restic: Restic, host: string, log: Logger): Promise<SnapshotInfo[]> {
+export const snapshotsOfHost = (restic: Restic, host: string, log: Logger): Promise<SnapshotInfo[]> => snapshotsOfHosts(restic, [host], log)
+
+/** The snapshots of these hosts (at least one), oldest first; none when the repository does not exist yet. */
+export async function snapshotsOfHosts(restic: Restic, hosts: string[], log: Logger): Promise<SnapshotInfo[]> {
   try {
-    return await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', '--host', host], log, [EXIT.noRepository])
+    return await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...hosts.flatMap((host) => ['--host', host])], log, [EXIT.noRepository])
   } catch (error) {
     if (error instanceof RunError && error.exitCode === EXIT.noRepository) return []
     throw error

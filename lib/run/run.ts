@@ -1,172 +1,28 @@
-import { describeSummary, formatBytes, type BackupSummary } from '../restic/backup-summary.js'
-import { findReference, GuardRejection, guardBackup, type Guarded } from './guard.js'
+import { hostname } from 'node:os'
+import { describeSummary, type BackupSummary } from '../restic/backup-summary.js'
+import { GuardRejection } from './guard.js'
 import { copySnapshots } from '../restic/copy.js'
 import { EXIT, RunError } from '../errors.js'
-import { describeDuration, goDurationMs } from '../config/duration.js'
 import { runHook } from './hooks.js'
-import type { HookEngine } from '../docker/engine.js'
 import type { Job } from './job.js'
 import type { Logger } from '../observe/log.js'
 import { forgetArgs, forgetRejected } from '../restic/retention.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { vanished } from '../restic/init.js'
 import { takeRunLock } from './run-lock.js'
 import { withLockCare } from './stale-locks.js'
 import type { OwnerCheck } from '../restic/locks.js'
-import { hostname } from 'node:os'
-import { watchForStall } from './stall-watch.js'
+import { saveDump, saveGuarded } from './guarded-save.js'
+import type { RunContext, RunResult } from './run-context.js'
+import { filesSource } from './restic-backup.js'
 import { outcomeOf, type JobStatus } from '../observe/status.js'
-import type { Reporter } from '../observe/reporter.js'
 import { keepingTail } from '../observe/log.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
-import { dumpBackupArgs, dumpFailure, dumpStderrTail } from './dump.js'
-import { DUMP_TAG } from '../dumps/presets.js'
-import type { Dump } from '../dumps/presets.js'
 import { pauseService, unpauseLeftovers } from './pause.js'
-import { chooseHookContainer } from './hooks.js'
 
-export interface RunContext {
-  resticBinary: string
-  retryLock?: string
-  log: Logger
-  /** Aborting stops the run: restic is sent SIGTERM, and no further step starts but the post-hook. */
-  signal?: AbortSignal
-  /** Called only when the job has hooks, so that a job without them needs no Docker engine. */
-  engine: () => HookEngine | Promise<HookEngine>
-  /** Where the job's run lock lives (LOCK_DIR): one run of a job at a time, across processes. */
-  lockDir: string
-  /** Where the run is recorded (STATUS_FILE) and notified, if anywhere. */
-  reporter?: Reporter
-}
-
-export interface RunResult {
-  exitCode: number
-  error?: RunError
-  /** The backup of the files, or of the dump for a job that has only a dump. */
-  summary?: BackupSummary
-  /** How long the service was paused for the backup (STOP_DURING_BACKUP=pause), in seconds. */
-  downtimeSeconds?: number
-  /** Snapshots the guard rejected in this run. */
-  rejected: string[]
-}
-
-/** What one restic backup of a run reads: the job's files, or a dump on stdin. */
-interface BackupSource {
-  /** restic backup's arguments after its options: what to read. */
-  args: string[]
-  /** Told each line of restic's stderr. */
-  onStderrLine?: (line: string) => void
-}
-
-const filesSource = (job: Job): BackupSource => ({ args: [...job.backupArgs, '--', job.backupPath] })
+export type { RunContext, RunResult } from './run-context.js'
 
 const asRunError = (error: unknown): RunError =>
   error instanceof RunError ? error : new RunError(error instanceof Error ? error.message : String(error))
-
-/** Runs restic backup; onSummary sees the summary even of an incomplete snapshot (exit code 3). */
-async function backup(
-  job: Job,
-  restic: Restic,
-  context: RunContext,
-  onSummary: (summary: BackupSummary) => void,
-  source: BackupSource,
-  expectedExitCodes?: number[],
-) {
-  const args = ['backup', '--json', '--host', job.snapshotHost]
-  if (context.log.verbose) args.push('--verbose')
-  args.push(...source.args)
-  const watch = watchForStall(job.stallTimeout, restic.retryLock ? goDurationMs(restic.retryLock) : 0)
-  const noProgress = (where: string | undefined) => `restic backup made no progress for ${describeDuration(job.stallTimeout)} (${where})`
-  watch.signal.addEventListener('abort', () => context.log.warn(`backup: ${noProgress(watch.stalledAt())}; stopping it`))
-  try {
-    await runRestic(restic, args, {
-      log: context.log,
-      signal: AbortSignal.any([watch.signal, ...(context.signal ? [context.signal] : [])]),
-      // Into a pipe, restic prints its --json status 60 times a second; the stall watch needs one.
-      env: { RESTIC_PROGRESS_FPS: '1' },
-      expectedExitCodes,
-      onStderrLine: source.onStderrLine,
-      onStdoutLine: (line) => {
-        let message: ResticBackupMessage
-        try {
-          message = JSON.parse(line)
-        } catch {
-          context.log.debug(`restic: ${line}`)
-          return
-        }
-        if (message.message_type === 'status') watch.progress(progressState(message), describeProgress(message))
-        else if (message.message_type === 'summary') onSummary(message as BackupSummary)
-        else if (message.message_type === 'verbose_status' && message.action !== 'unchanged') {
-          context.log.debug(`restic: ${message.action} ${message.item}`)
-        }
-      },
-    })
-  } catch (error) {
-    const where = watch.stalledAt()
-    if (where === undefined || context.signal?.aborted) throw error
-    throw new RunError(
-      `${noProgress(where)} and was stopped; ` +
-        `the server may be out of disk space or unreachable (STALL_TIMEOUT sets how long to wait).`,
-    )
-  } finally {
-    watch.stop()
-  }
-}
-
-/** What restic backup --json prints: progress, verbose lines, and the closing summary. */
-type ResticBackupMessage = {
-  message_type?: string
-  action?: string
-  item?: string
-  files_done?: number
-  total_files?: number
-  bytes_done?: number
-  total_bytes?: number
-  current_files?: string[]
-} & Partial<BackupSummary>
-
-const progressState = (status: ResticBackupMessage) => [status.files_done, status.bytes_done, status.total_files, status.total_bytes].join('/')
-
-function describeProgress(status: ResticBackupMessage): string {
-  const at = `at ${formatBytes(status.bytes_done ?? 0)} of ${formatBytes(status.total_bytes ?? 0)}, ${status.files_done ?? 0} of ${status.total_files ?? 0} files`
-  const current = status.current_files?.[0]
-  return current ? `${at}, reading ${current}` : at
-}
-
-/**
- * Backs up, creating the repository first if, and only if, restic says there is none (exit code
- * 10), the job may create it (CREATE_REPOSITORY) and no snapshot of the job was recorded there.
- * Trying the backup first, rather than checking for the repository before every run, saves
- * opening the repository (a key derivation and an ssh connection) on every run but the first.
- */
-async function backupCreatingRepository(
-  job: Job,
-  restic: Restic,
-  context: RunContext,
-  previous: JobStatus | undefined,
-  onSummary: (summary: BackupSummary) => void,
-  source: BackupSource,
-) {
-  try {
-    await backup(job, restic, context, onSummary, source, [EXIT.noRepository])
-  } catch (error) {
-    if (!(error instanceof RunError) || error.exitCode !== EXIT.noRepository) throw error
-    const saved = previous?.lastSnapshot
-    const where = restic.repository.describe
-    if (saved && saved.repository === where) throw vanished(where, { ...saved, by: job.name })
-    if (job.createRepository === 'never') {
-      throw new RunError(
-        `there is no repository at ${where}, and this run may not create one (CREATE_REPOSITORY=never): ` +
-          `with MODE=swarm the controller creates repositories before their first job; if it existed, the server's repository is gone or its disk is not mounted.`,
-        EXIT.noRepository,
-      )
-    }
-    context.log.info(`repository: none at ${where} yet, creating it`)
-    await runRestic(restic, ['init'], { log: context.log })
-    context.log.info('repository: created')
-    await backup(job, restic, context, onSummary, source)
-  }
-}
 
 /** What makes a job one job for its run lock: its backups, and the checks of its repository, never overlap. */
 export const runLockKey = (job: Job) => `${job.repository.describe}\n${job.snapshotHost}\n${job.backupPath}`
@@ -251,58 +107,6 @@ function killedRunOwner(job: Job, previous: JobStatus | undefined): OwnerCheck {
     if (Date.parse(lock.time) < Date.parse(killed.since) - 60_000) return undefined
     return `made by a run of ${job.name} in container ${killed.hostname} that started at ${killed.since} and never ended (it was killed)`
   }
-}
-
-/**
- * Backs up one source (the files, or the dump), then holds its snapshot against the guard, beside
- * a lookup of the snapshots it is compared with. onSummary sees the summary also when restic then
- * fails: an incomplete snapshot (exit code 3) was still saved.
- */
-async function saveGuarded(
-  job: Job,
-  guarded: Guarded,
-  source: BackupSource,
-  restic: Restic,
-  context: RunContext,
-  previous: JobStatus | undefined,
-  ownerIsDead: OwnerCheck,
-  onSummary: (summary: BackupSummary) => void,
-): Promise<BackupSummary | undefined> {
-  const reference = findReference(job, guarded, restic, context.log)
-  try {
-    let saved: BackupSummary | undefined
-    const keep = (summary: BackupSummary) => {
-      saved = summary
-      onSummary(summary)
-    }
-    await withLockCare(restic, ownerIsDead, context.log, (locking) => backupCreatingRepository(job, locking, context, previous, keep, source))
-    if (saved) await guardBackup(job, guarded, restic, saved, await reference, context.log)
-    return saved
-  } finally {
-    // Never left running behind the run; it cannot fail.
-    await reference
-  }
-}
-
-/**
- * Streams the dump from a container of the job's service into a snapshot of its own (tagged
- * dump), held against the service's last accepted dump; a dump that fails throws with its own
- * last words, and no snapshot of it is saved.
- */
-async function saveDump(job: Job, dump: Dump, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck): Promise<BackupSummary | undefined> {
-  const { log } = context
-  const stderr = dumpStderrTail()
-  const service = job.hooks.service!
-  const { containerId } = await chooseHookContainer(await context.engine(), service)
-  log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${service} into ${dump.filename}`)
-  const source = { args: dumpBackupArgs(dump, containerId), onStderrLine: stderr.onStderrLine }
-  const guarded: Guarded = { kind: 'dump', path: `/${dump.filename}`, tag: DUMP_TAG, service }
-  const describe = (saved: BackupSummary) =>
-    log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)
-  return saveGuarded(job, guarded, source, restic, context, previous, ownerIsDead, describe).catch((error) => {
-    const failedToRun = error instanceof RunError && !(error instanceof GuardRejection) && !context.signal?.aborted && error.exitCode !== EXIT.locked
-    throw failedToRun ? dumpFailure(dump, error, stderr.tail()) : error
-  })
 }
 
 async function runLocked(job: Job, context: RunContext, previous: JobStatus | undefined): Promise<RunResult> {

@@ -9,7 +9,7 @@ import { runRestic, type Restic } from '../restic/command.js'
 import { unlockStale } from '../restic/locks.js'
 import { urlRepository } from '../restic/repository.js'
 import { describeRetention, forgetRejected, keepArgs } from '../restic/retention.js'
-import { resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { resticJson } from '../restic/snapshots.js'
 import type { MaintainedRepository } from './maintenance-file.js'
 
 /** restic's SFTP backend uploads into "<name>-restic-temp-<random>" and renames; a killed upload leaves it. */
@@ -94,10 +94,11 @@ export async function maintainRepository(repository: MaintainedRepository, conte
   })
   if (keepArgs(repository.retention).length > 0) {
     await step('forget and prune', async () => {
-      const before = await countSnapshots(restic, log)
       // The server knows the rejections by their tag (on a copy, when an append-only client tagged them).
-      const held = await forgetRejected(restic, log)
-      const hosts = (await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock'], log)).map((snapshot) => snapshot.hostname).filter((host) => !held.includes(host))
+      const { heldHosts: held, listed } = await forgetRejected(restic, log)
+      const before = listed.length
+      // A host's rejected snapshots are forgotten only after an accepted one: no host is gone with them.
+      const hosts = listed.map((snapshot) => snapshot.hostname).filter((host) => !held.includes(host))
       if (held.length > 0) log.warn(`${job}: no retention for ${held.join(', ')}: the newest snapshot the guard saw there was rejected (a lost or emptied volume); it runs again after an accepted backup`)
       const retained = [...new Set(hosts)].sort()
       await runRestic(restic, retained.length > 0 ? ['forget', ...retained.flatMap((host) => ['--host', host]), ...keepArgs(repository.retention), '--prune'] : ['prune'], { log })
