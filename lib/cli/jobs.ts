@@ -24,6 +24,8 @@ async function forget(name: string, file: string | undefined, jobsFile: string |
   await updateStatus(file, (table) => {
     if (!table.jobs[name]?.keptNode) throw new ConfigError(`--forget: STATUS_FILE keeps no job ${name} of a node; only a job SERVICE@NODE of a service with a job on every node is kept, and rds jobs lists them.`)
     delete table.jobs[name]!.keptNode
+    // Remembered beyond the job's status: its snapshots in the repository would make it kept again.
+    table.forgottenJobs = [...(table.forgottenJobs ?? []).filter((job) => job !== name), name].slice(-1000)
   })
   await print(`${name}: forgotten; the controller drops it when the service has no task on that node (its snapshots are kept)\n`)
 }

@@ -20,7 +20,7 @@ import { describeRetention, forgetArgs, forgetRejected } from '../restic/retenti
 import { Controller } from '../swarm/controller.js'
 import { jobRows } from '../swarm/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
-import { snapshotsOfHost } from '../restic/snapshots.js'
+import { snapshotsOfHost, snapshotsOfHosts } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
@@ -141,6 +141,10 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       snapshotsOf: async (job) => {
         const jobRestic = resticFor(job.backup!.repoPath)
         return { snapshots: await snapshotsOfHost(jobRestic, job.name, log), repository: jobRestic.repository.describe }
+      },
+      snapshotsOfHosts: async (repoPath, hosts) => {
+        const repoRestic = resticFor(repoPath)
+        return { snapshots: await snapshotsOfHosts(repoRestic, hosts, log), repository: repoRestic.repository.describe }
       },
       // Only the scheduling controller keeps the table: a one-off run would overwrite it with one
       // that has no schedules.

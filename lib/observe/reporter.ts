@@ -22,6 +22,8 @@ export interface WatchedJob {
   error?: string
   /** A job of one node of a per-node service (see JobStatus.keptNode). */
   keptNode?: { service: string; nodeId: string }
+  /** Whether the job is kept while its task is gone from its node (so a forgotten one is not kept again). */
+  taskGone?: boolean
 }
 
 /** How one run ended, and what it saved. */
@@ -99,7 +101,11 @@ export class Reporter {
         status.schedule = job.schedule
         status.overdueAfterSeconds = job.overdueAfterMs === undefined ? undefined : job.overdueAfterMs / 1000
         status.error = job.error
-        status.keptNode = job.keptNode
+        // Forgotten (rds jobs --forget) by a discovery that read the jobs before: it is not kept
+        // again; a job whose service runs on its node again is no longer forgotten.
+        const forgotten = table.forgottenJobs?.includes(job.name)
+        if (forgotten && !job.taskGone) table.forgottenJobs = table.forgottenJobs!.filter((name) => name !== job.name)
+        status.keptNode = forgotten && job.taskGone ? undefined : job.keptNode
       }
       table.heartbeatAt = now
     })
@@ -221,6 +227,26 @@ export class Reporter {
     // A table that is not JSON is set aside (and said) by the next update: what it kept is lost with it.
     const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? ({ jobs: {} } as StatusTable) : Promise.reject(error)))
     return Object.values(table.jobs).flatMap((status) => (status.keptNode && status.lastSnapshot ? [status.keptNode] : []))
+  }
+
+  /**
+   * A per-node job found in its repository while its task is gone (no STATUS_FILE knew it): kept
+   * from now on, with its last snapshot there as its last success.
+   */
+  async keepNode(job: string, keptNode: { service: string; nodeId: string }, snapshot: SnapshotRecord, snapshots: number): Promise<void> {
+    await this.update((table) => {
+      const status = (table.jobs[job] ??= { watchedSince: new Date().toISOString() })
+      status.keptNode = keptNode
+      status.lastSnapshot ??= snapshot
+      status.snapshots ??= snapshots
+      status.lastSuccess ??= { startedAt: snapshot.time, finishedAt: snapshot.time, ok: true, message: `snapshot ${snapshot.id.slice(0, 8)}, found in the repository`, durationSeconds: 0 }
+    })
+  }
+
+  /** The per-node jobs ended by rds jobs --forget, which are not to be kept again from their snapshots. */
+  async forgottenJobs(): Promise<string[]> {
+    const file = this.options.statusFile
+    return file ? ((await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)).forgottenJobs ?? []) : []
   }
 
   /** What is recorded of a job, if anything. */

@@ -69,6 +69,11 @@ export interface StatusTable {
   jobs: Record<string, JobStatus>
   /** Snapshots rejected by the guard of jobs that are gone (a service removed): still never "latest". */
   rejectedSnapshots?: string[]
+  /**
+   * Per-node jobs ended by `rds jobs --forget` (SERVICE@NODE): their snapshots stay in the
+   * repository, where they are not taken for a job to keep again, until the service runs there again.
+   */
+  forgottenJobs?: string[]
   /** What the last `restic check` of each repository found, by the repository's name. */
   repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number; lastPrune?: Outcome }>
 }

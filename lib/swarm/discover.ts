@@ -14,6 +14,8 @@ export interface SwarmJob {
   node?: TaskPlacement
   /** A job of one node of a per-node service: it keeps its node, and its name, while its task is gone. */
   perNode?: boolean
+  /** A per-node job kept while the service has no task on its node. */
+  taskGone?: boolean
   /** Why the job cannot run on its node now (the node is down, its task is gone), as one sentence. */
   unavailable?: string
   /** What to back up, how and when; undefined when a label is bad. */
@@ -47,7 +49,8 @@ function perNodeJobs(service: SwarmService, backup: ServiceBackup, nodes: Map<st
         : !running.has(id)
           ? `service ${service.name} has no running task on node ${node.name}${node.availability === 'active' ? '' : ` (the node's availability is ${node.availability})`}, so its data there is not backed up; start it there again, or end the job with rds jobs --forget ${service.name}@${node.name}.`
           : undefined
-    return { name: `${service.name}@${node.name}`, service: service.name, node: { nodeId: id, nodeName: node.name }, perNode: true, unavailable, backup, image: service.image }
+    const taskGone = !running.has(id) || undefined
+    return { name: `${service.name}@${node.name}`, service: service.name, node: { nodeId: id, nodeName: node.name }, perNode: true, taskGone, unavailable, backup, image: service.image }
   })
 }
 
@@ -82,4 +85,20 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
       return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image }]
     })
     .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/** What changed between two discoveries of one job, in words; empty when nothing did. */
+export function describeChange(before: SwarmJob, after: SwarmJob): string[] {
+  const changes: string[] = []
+  if (before.error !== after.error && after.error) changes.push(after.error)
+  if (before.backup?.schedule !== after.backup?.schedule && after.backup) changes.push(`schedule "${before.backup?.schedule ?? 'none'}" -> "${after.backup.schedule}"`)
+  if (before.node?.nodeId !== after.node?.nodeId) changes.push(`node ${before.node?.nodeName ?? 'none'} -> ${after.node?.nodeName ?? 'none'}`)
+  if (before.unavailable !== after.unavailable) changes.push(after.unavailable ?? `node ${after.node?.nodeName} can run it again`)
+  if (before.backup && after.backup) {
+    const changed = (Object.keys(after.backup) as (keyof ServiceBackup)[]).filter(
+      (key) => key !== 'schedule' && JSON.stringify(before.backup![key]) !== JSON.stringify(after.backup![key]),
+    )
+    for (const key of changed) changes.push(`${key} ${JSON.stringify(before.backup[key])} -> ${JSON.stringify(after.backup[key])}`)
+  }
+  return changes
 }

@@ -50,6 +50,7 @@ t.test('rds jobs --forget ends the job a per-node service kept for a node it lef
   t.equal(forgotten.exitCode, 0, forgotten.stderr)
   t.match(forgotten.stdout, /^app_cache@n3: forgotten; the controller drops it when the service has no task on that node \(its snapshots are kept\)\n$/)
   t.same((await readStatus(file)).jobs['app_cache@n3'], { watchedSince: '2026-11-01T00:00:00Z', rejectedSnapshots: ['abc'] }, 'its verdicts stay')
+  t.same((await readStatus(file)).forgottenJobs, ['app_cache@n3'], 'remembered, so that its snapshots in the repository do not make it kept again')
   t.match(await rds(['jobs', '--forget', 'app_db'], { STATUS_FILE: file }), { exitCode: 2, stderr: /^rds: --forget: STATUS_FILE keeps no job app_db of a node; only a job SERVICE@NODE of a service with a job on every node is kept, and rds jobs lists them\.\n$/ })
   t.match(await rds(['jobs', '--forget', 'app_cache@n3'], {}), { exitCode: 2, stderr: /^rds: --forget needs STATUS_FILE/ })
   const jobsFile = join(dir, 'jobs.json')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { Reporter, type RunListener, type RunReport } from '../../lib/observe/reporter.js'
-import { outcomeOf, readStatus, type Outcome } from '../../lib/observe/status.js'
+import { outcomeOf, readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
 import { captureLogger } from '../fixtures/log.js'
 
 const outcome = (ok: boolean, message: string) => outcomeOf(new Date(Date.now() - 1000), new Date(), ok, message, ok ? 0 : 1)
@@ -66,4 +66,26 @@ t.test('without STATUS_FILE nothing is written, and listeners still hear', async
   await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'ok') })
   t.equal(await reporter.status('app'), undefined)
   t.same(heard, ['started', 'finished'])
+})
+
+t.test('a per-node job forgotten while a discovery was under way is not kept again; back on its node, it is no longer forgotten', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'status.json')
+  const reporter = new Reporter({ statusFile: file, log: captureLogger().log })
+  const keptNode = { service: 'app_cache', nodeId: 'id-n3' }
+  await reporter.keepNode('app_cache@n3', keptNode, { id: 'a'.repeat(64), time: '2026-11-01T03:00:00Z', repository: 'repo' }, 1)
+  t.same(await reporter.keptNodes(), [keptNode], 'kept from the snapshot found in the repository')
+  // rds jobs --forget, between a discovery's reading of the kept nodes and its watch().
+  await updateStatus(file, (table) => {
+    delete table.jobs['app_cache@n3']!.keptNode
+    table.forgottenJobs = ['app_cache@n3']
+  })
+  await reporter.watch([{ name: 'app_cache@n3', keptNode, taskGone: true }])
+  t.same(await reporter.keptNodes(), [], 'the stale discovery does not keep it again')
+  t.same(await reporter.forgottenJobs(), ['app_cache@n3'])
+  await reporter.watch([])
+  t.same(await reporter.forgottenJobs(), ['app_cache@n3'], 'remembered after its job is dropped')
+  await reporter.watch([{ name: 'app_cache@n3', keptNode }])
+  t.same(await reporter.forgottenJobs(), [], 'its service runs on the node again: no longer forgotten')
 })

@@ -2,6 +2,7 @@
 // label changes, a run as a Swarm job (which fails at once here: the jobs get no server), the
 // clean-up of a crashed controller's job services, and the survey of the nodes' volumes. The
 // whole pipeline, with a server and three nodes, is test/e2e/swarm.ts.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -16,6 +17,9 @@ import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib
 import { Reporter } from '../../lib/observe/reporter.js'
 import { EXIT, RunError } from '../../lib/errors.js'
 import { readStatus } from '../../lib/observe/status.js'
+import { runRestic, type Restic } from '../../lib/restic/command.js'
+import { snapshotsOfHosts } from '../../lib/restic/snapshots.js'
+import { urlRepository } from '../../lib/restic/repository.js'
 import type { SwarmJob } from '../../lib/swarm/discover.js'
 import { swarmUnavailable } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
@@ -25,6 +29,7 @@ const APP = 'rds-ctl-app'
 const BAD = 'rds-ctl-bad'
 const LEFTOVER = 'rds-ctl-leftover'
 const SECOND = 'rds-ctl-second'
+const GLOBAL = 'rds-ctl-global'
 const VOLUME = 'rds-ctl-data'
 const IMAGE = 'restic-docker-swarm-agent:latest'
 
@@ -45,7 +50,7 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const client = new Docker()
   const removeAll = async () => {
-    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND])
+    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND, GLOBAL])
     // Docker 20.10 (this machine's) keeps a removed job service's exited container; 26 does not.
     const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
     if (exited.length > 0) await docker(['rm', ...exited])
@@ -82,6 +87,10 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     reporter: new Reporter({ statusFile, log }),
     snapshotsOf: async (job) => ({ snapshots: job.name === APP ? [inRepository] : [], repository: 'the repository' }),
   }
+  // A real repository on this machine's disk: where the per-node jobs whose task is gone are found.
+  const local = join(tmpdir(), `rds-ctl-repository-${process.pid}`)
+  const localRestic: Restic = { binary: 'restic', repository: urlRepository(local, join(tmpdir(), `rds-ctl-password-${process.pid}`)) }
+  options.snapshotsOfHosts = async (_repoPath, hosts) => ({ snapshots: await snapshotsOfHosts(localRestic, hosts, log), repository: local })
   const controller = new Controller(options)
   /** Waits for a line of the controller's log; on a timeout the log is shown. */
   const logShows = (what: string, pattern: RegExp, seconds = 20) =>
@@ -257,6 +266,36 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.ok(pruned.every((repoPath) => repoPath === 'unused'), 'of the one repository')
     t.equal((text().match(/controller: repository unused: pruned "/g) ?? []).length, 1, 'one schedule for the two services')
     t.match((await readStatus(statusFile)).repositories?.unused, { lastPrune: { ok: true, message: 'pruned repository unused' } })
+  })
+
+  t.test('a per-node job whose task is gone is found again in its repository, with no status of it (a controller on another manager)', async (t) => {
+    const nodeName = (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim()
+    const nodeId = (await execa('docker', ['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim()
+    const job = `${GLOBAL}@${nodeName}`
+    await writeFile(localRestic.repository.passwordFile!, 'test password')
+    await runRestic(localRestic, ['init'], { log })
+    const data = await mkdtemp(join(tmpdir(), 'rds-ctl-data-'))
+    await writeFile(join(data, 'file'), 'data')
+    await runRestic(localRestic, ['backup', '--host', job, data], { log })
+    const [saved] = await snapshotsOfHosts(localRestic, [job], log)
+    t.teardown(() => rm(local, { recursive: true, force: true }))
+    t.notOk((await readStatus(statusFile)).jobs[job], 'the status file knows nothing of the job')
+    // A global service that runs on no node (its constraint matches none): its task is gone from this node.
+    await execa('docker', [
+      'service', 'create', '--detach', '--name', GLOBAL, '--mode', 'global', '--constraint', 'node.labels.rds-ctl-none==1', '--mount', `type=volume,src=${VOLUME},dst=/data`,
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', 'debian:trixie-slim', 'true',
+    ])
+    await logShows('the job found in the repository', new RegExp(`controller: ${job}: its task is gone, but its snapshots are in the repository`))
+    const kept = await until('the job to be kept', () => controller.jobs.get(job)?.job)
+    t.match(kept, { perNode: true, node: { nodeId, nodeName }, unavailable: new RegExp(`^service ${GLOBAL} has no running task on node ${nodeName}`) })
+    const status = await until('its status', async () => (await readStatus(statusFile)).jobs[job]?.keptNode && (await readStatus(statusFile)).jobs[job])
+    t.match(status, { keptNode: { service: GLOBAL, nodeId }, lastSnapshot: { id: saved!.id, repository: local }, lastSuccess: { message: /found in the repository/ } })
+    t.match(await controller.runNow(job), { ok: false, message: /has no running task on node/ }, 'its runs fail with a sentence')
+    // Found again at every discovery, now from the status file: the service's next change keeps it.
+    await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.backup.run-at=0 0 2 1 *', GLOBAL])
+    await logShows('the changed schedule', new RegExp(`${job}: schedule "0 0 1 1 \\*" -> "0 0 2 1 \\*"`), 10)
+    await docker(['service', 'rm', GLOBAL])
+    await until('the job to end with its service', () => !controller.jobs.has(job) || undefined, 10)
   })
 
   t.test("the survey lists this node's volumes and the services that mount them", async (t) => {

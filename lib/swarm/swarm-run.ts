@@ -1,0 +1,122 @@
+import { runJobService, type JobOutcome } from './job-service.js'
+import { jobEnvironment, needsDocker } from './job-environment.js'
+import type { SwarmJob } from './discover.js'
+import type { ControllerOptions, ScheduledJob } from './controller-options.js'
+import type { RepositoryWork } from './repository-work.js'
+import { scaleBack, scaleDown } from './scale.js'
+import { keepingTail, type Logger } from '../observe/log.js'
+import { outcomeOf, snapshotRecord } from '../observe/status.js'
+import { lastAccepted } from '../restic/snapshots.js'
+import { EXIT, type RunError } from '../errors.js'
+
+/** What one run needs of the controller: its options, a fresh discovery, the jobs it found, and each repository's queue. */
+export interface SwarmRunContext {
+  options: ControllerOptions
+  /** Discovers the jobs again; resolves to its error, if it failed. */
+  sync: (why: string) => Promise<Error | undefined>
+  /** The job of this name as the last discovery found it; undefined once it is gone. */
+  current: (name: string) => SwarmJob | undefined
+  repositories: RepositoryWork
+}
+
+/**
+ * One run of a job as a Swarm job on the node that holds its data, recorded when it is decided:
+ * the service scaled down and back if asked, the job service started and followed, then the
+ * retention of an accepted backup and the snapshot it saved.
+ */
+export async function runSwarmJob(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal): Promise<void> {
+  const { options, repositories } = context
+  const { docker, template, jobEnv, reporter } = options
+  const { log, tail } = keepingTail(options.log)
+  const job = scheduled.job
+  const started = new Date()
+  let backupStartedAt: string | undefined
+  let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
+  let downtimeSeconds: number | undefined
+  let rejected: string[] | undefined
+  const finish = async (ok: boolean, message: string, exitCode?: number) => {
+    scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
+    if (ok) log.info(`controller: ${job.name}: ${message}`)
+    else log.error(`controller: ${job.name}: ${message}`)
+    await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, logTail: tail() })
+  }
+  // Where the service runs now: a task may have moved since the last discovery.
+  const unread = job.error ? undefined : await context.sync('before a run')
+  const current = unread ? job : context.current(job.name)
+  // Gone since the last discovery (its service removed or unlabelled, its node forgotten): nothing to record.
+  if (!current) return log.info(`controller: ${job.name}: dropped before its run`)
+  await reporter.started(job.name, 'backup')
+  if (job.error) return finish(false, job.error, 2)
+  if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
+  if (current.unavailable) return finish(false, current.unavailable)
+  if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
+  try {
+    await options.beforeRun?.(current)
+  } catch (error) {
+    // A repository that vanished fails the run; anything else the job meets again, and says.
+    if ((error as RunError).exitCode === EXIT.noRepository) return finish(false, (error as Error).message, EXIT.noRepository)
+    log.warn(`controller: ${job.name}: could not check its repository: ${(error as Error).message}`)
+  }
+  log.info(`controller: ${job.name}: starting on ${current.node.nodeName}`)
+  const scale = current.backup!.stop === 'scale'
+  let outcome: JobOutcome | undefined
+  let startFailure: string | undefined
+  let scaledDownAt: number | undefined
+  let scaleFailure: string | undefined
+  try {
+    if (scale) {
+      scaledDownAt = Date.now()
+      await scaleDown(docker, current.service, log)
+    }
+    // Stopped while the service was being scaled down: no job starts, and the service comes back.
+    outcome = signal.aborted
+      ? { reason: 'stopped' }
+      : await runJobService(docker, template, options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!) }, log, signal)
+  } catch (error) {
+    startFailure = `the job could not be started: ${(error as Error).message}`
+  } finally {
+    // Whatever happened to the backup, also when the controller is being stopped.
+    if (scaledDownAt !== undefined) {
+      await scaleBack(docker, current.service, log).catch((error: Error) => (scaleFailure = error.message))
+      downtimeSeconds = (Date.now() - scaledDownAt) / 1000
+      log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
+    }
+  }
+  downtimeSeconds ??= outcome?.downtimeSeconds
+  rejected = outcome?.rejectedSnapshots
+  backupStartedAt = outcome?.backupStartedAt
+  const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
+  // Neither failure hides the other: the service left at 0 and what became of the backup.
+  const backupResult = !outcome ? startFailure! : outcome.exitCode === 0 ? 'the backup itself succeeded' : outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode}`
+  if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}; ${backupResult}.`, outcome?.exitCode || undefined)
+  if (!outcome) return finish(false, startFailure!)
+  // A run that failed after a complete, accepted backup (its post-hook) still has its retention, as in MODE=service.
+  if (outcome.exitCode !== 0 && !outcome.backupAccepted) {
+    return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
+  }
+  try {
+    // The verdicts recorded, and this run's (recorded only when it is reported, below).
+    const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
+    await repositories.inRetentionQueue(current.backup!.repoPath, () => options.applyRetention(current, verdicts))
+  } catch (error) {
+    return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
+  }
+  saved = await savedSnapshot(options, current, log)
+  if (outcome.exitCode !== 0) {
+    const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
+    return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after}); its log is above.`, outcome.exitCode)
+  }
+  await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
+}
+
+/** What the job saved, as its repository says (the job's own summary stays in the job). */
+async function savedSnapshot(options: ControllerOptions, job: SwarmJob, log: Logger): Promise<{ snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number }> {
+  try {
+    const { snapshots, repository } = await options.snapshotsOf(job)
+    const latest = lastAccepted(snapshots, await options.reporter.rejectedSnapshots())
+    return { snapshot: latest && snapshotRecord(latest, repository), snapshots: snapshots.length }
+  } catch (error) {
+    log.warn(`controller: ${job.name}: could not read its snapshots for the status: ${(error as Error).message}`)
+    return {}
+  }
+}
