@@ -1,10 +1,7 @@
 import type Docker from 'dockerode'
-import { Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import { Readable } from 'node:stream'
 import type { BackupVolume } from './cluster.js'
 import type { Logger } from '../observe/log.js'
-import { demultiplexer } from '../docker/stream.js'
+import { followServiceLog, serviceOutput } from './job-log.js'
 import { JOB_LABEL } from './cluster.js'
 import type { JobLedger } from './job-ledger.js'
 import { awaitJobTask } from './job-task.js'
@@ -59,52 +56,39 @@ const STOP_GRACE_NS = 60e9
 // How long a finished job's log may take to read: a node that went away may never answer.
 const LOG_TIMEOUT_MS = 60_000
 
-/**
- * A finished job service's output, line by line, stdout and stderr in the order written. Read
- * whole: it is a job's own log or a survey, not a volume's data.
- */
-export async function serviceOutput(docker: Docker, serviceId: string): Promise<{ stream: 'stdout' | 'stderr'; line: string }[]> {
-  const raw = (await docker.getService(serviceId).logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer
-  const lines: { stream: 'stdout' | 'stderr'; line: string }[] = []
-  const add = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push({ stream, line })
-  }
-  const stdout = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      add('stdout', chunk)
-      done()
-    },
-  })
-  await pipeline(Readable.from([raw]), demultiplexer(stdout, (chunk) => add('stderr', chunk)))
-  return lines
-}
-
 // What the job's log says when it unpaused its service (lib/run/pause.ts).
 const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
 // What it says when its guard rejected a snapshot (lib/run/guard.ts).
 const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
 
 /**
- * The job's output, relayed line by line to the controller's log at the level the job logged it.
- * Resolves to when the job's log says its backup began, and how long it paused its service.
+ * Reads a job's log lines, each once: relays it to the controller's log at the level the job
+ * logged it, and keeps what it says of the run (when its backup began, how long it paused its
+ * service, the snapshots its guard rejected, a backup complete before a later step failed).
  */
-async function relayLogs(docker: Docker, serviceId: string, jobName: string, log: Logger): Promise<Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots' | 'backupAccepted'>> {
-  let backupStartedAt: string | undefined
-  let backupAccepted: boolean | undefined
-  let downtimeSeconds: number | undefined
-  const rejectedSnapshots: string[] = []
-  for (const { line } of await serviceOutput(docker, serviceId)) {
+class JobLogReader {
+  /** How many lines were read, in the order the job wrote them. */
+  count = 0
+  readonly said: Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots' | 'backupAccepted'> = { rejectedSnapshots: [] }
+
+  constructor(
+    private readonly jobName: string,
+    private readonly log: Logger,
+  ) {}
+
+  read(line: string): void {
+    this.count++
     const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
     const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
-    if (logged?.[3]?.startsWith('run: starting backup')) backupStartedAt ??= logged[1]
-    if (logged?.[3]?.startsWith('run: the backup is complete and accepted')) backupAccepted = true
-    const downtime = DOWNTIME_LINE.exec(logged?.[3] ?? '')
-    if (downtime) downtimeSeconds = Number(downtime[1])
-    const rejected = REJECTED_LINE.exec(logged?.[3] ?? '')
-    if (rejected) rejectedSnapshots.push(rejected[1]!)
-    log[level](`${jobName}: ${logged?.[3] ?? line}`)
+    const text = logged?.[3] ?? ''
+    if (text.startsWith('run: starting backup')) this.said.backupStartedAt ??= logged![1]
+    if (text.startsWith('run: the backup is complete and accepted')) this.said.backupAccepted = true
+    const downtime = DOWNTIME_LINE.exec(text)
+    if (downtime) this.said.downtimeSeconds = Number(downtime[1])
+    const rejected = REJECTED_LINE.exec(text)
+    if (rejected) this.said.rejectedSnapshots!.push(rejected[1]!)
+    this.log[level](`${this.jobName}: ${logged?.[3] ?? line}`)
   }
-  return { backupStartedAt, downtimeSeconds, rejectedSnapshots, backupAccepted }
 }
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */
@@ -178,15 +162,29 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     networks: template.networks,
     constraints: [`node.id == ${request.nodeId}`],
   })
+  const reader = new JobLogReader(request.name, log)
+  const following = followServiceLog(docker, serviceId, (line) => reader.read(line), log, request.name)
   try {
     const decided = await awaitJobTask(docker, serviceId, { name: request.name, nodeId: request.nodeId, maxRunMs: request.maxRunMs, log, signal })
-    const relay = () =>
-      withTimeout(relayLogs(docker, serviceId, request.name, log), LOG_TIMEOUT_MS, 'no answer').catch((error) => {
-        log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}`)
-        return {}
-      })
-    // Given up: what the job said so far (a rejected snapshot too), unless it was stopped on purpose.
-    if ('reason' in decided) return { reason: decided.reason, ...(decided.reason === 'stopped' ? {} : await relay()) }
+    // The whole log, once the run is decided: the lines not yet followed are read from it. Lines
+    // come in the order the job wrote them, so those followed are the first `count` of it.
+    const relay = async () => {
+      following.stop()
+      const followed = reader.count
+      try {
+        const lines = await withTimeout(serviceOutput(docker, serviceId), LOG_TIMEOUT_MS, 'no answer')
+        for (const { line } of lines.slice(followed)) reader.read(line)
+      } catch (error) {
+        log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}${followed > 0 ? `; the ${followed} line(s) it wrote while it ran are above` : ''}`)
+      }
+      return reader.said
+    }
+    if ('reason' in decided) {
+      // Given up: what the job said (a rejected snapshot too); stopped on purpose, what it said while it ran.
+      if (decided.reason !== 'stopped') return { reason: decided.reason, ...(await relay()) }
+      following.stop()
+      return { reason: decided.reason, ...reader.said }
+    }
     const { task } = decided
     const state = task.Status?.State ?? 'unknown'
     // Its container exited (complete, or failed with an exit code): a lock its restic left is dead (lib/swarm/lock-owners.ts).
@@ -198,6 +196,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     if (state === 'failed') return { exitCode: task.Status?.ContainerStatus?.ExitCode ?? 1, reason: task.Status?.Err, ...logged }
     return { reason: `the job's task was ${state}${task.Status?.Err ? `: ${task.Status.Err}` : ''}` }
   } finally {
+    following.stop()
     await docker.getService(serviceId).remove().catch((error) => log.warn(`${request.name}: could not remove job service ${serviceId}: ${(error as Error).message}`))
   }
 }

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
-import { CACHE_DIR, createJobService, DOCKER_SOCKET, serviceOutput, type JobTemplate } from './job-service.js'
+import { CACHE_DIR, createJobService, DOCKER_SOCKET, type JobTemplate } from './job-service.js'
+import { serviceOutput } from './job-log.js'
 import { FINAL_STATES } from './job-task.js'
 import { JOB_LABEL, nameNodes } from './cluster.js'
 

@@ -575,6 +575,8 @@ async function runOnSimulatedSwarm() {
     t.comment(`the run was given up ${((Date.now() - killedAt) / 1000).toFixed(0)} s after the node died`)
     t.equal(ended.exitCode, 1)
     t.match(ended.stderr, /controller: rds-test-down: the job did not finish: its node rds-sim3 is down \(.*\), so the backup there cannot finish/)
+    // Followed while it ran: what the job said before its node died is not lost with the node.
+    t.match(ended.stderr, /rds-test-down: dump: streaming DUMP_COMMAND from container/, "the job's own log, up to the node's death")
     // Told at once, not at the next run due: a warning, and a failure of each job whose data is there (as notified).
     const told = await waitFor('the node down told', async () => /WARN +controller: node rds-sim3 went down: the data of (.*) on it cannot be backed up until the node is back\./.exec(await controllerLog())?.[1], 60)
     // backup_web too, if an earlier test left its task there.

@@ -3,6 +3,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
@@ -24,6 +25,11 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   const docker = new Docker({ socketPath: proxy.socketPath })
   const ledger = await JobLedger.of(docker, join(dir, 'ended-jobs'))
   const nodeId = (await execa('docker', ['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim()
+  // Docker 20.10 keeps a removed job service's exited containers; newer engines do not.
+  t.teardown(async () => {
+    const exited = (await execa('docker', ['ps', '-aq', '--filter', `name=${ledger.prefix}`, '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
+    if (exited.length > 0) await execa('docker', ['rm', ...exited])
+  })
   const jobServices = async () => (await execa('docker', ['service', 'ls', '-q', '--filter', `name=${ledger.prefix}`])).stdout
 
   t.test('refused task listings while the job runs are tried again, and the job ends as it really did', async (t) => {
@@ -61,6 +67,27 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     const socketCheck = ['sh', '-c', 'if [ -S /var/run/docker.sock ]; then exit 7; else exit 0; fi']
     t.match(await runJobService(docker, TEMPLATE, ledger, { name: 'no-socket', nodeId, volumes: [], env: [], command: socketCheck, maxRunMs: 600_000, docker: false }, log), { exitCode: 0 }, 'a backup with no hook, dump or pause has no socket')
     t.match(await runJobService(docker, TEMPLATE, ledger, { name: 'socket', nodeId, volumes: [], env: [], command: socketCheck, maxRunMs: 600_000, docker: true }, log), { exitCode: 7 }, 'one that execs into a container has it')
+  })
+
+  t.test("a job's log reaches the controller's log while the job runs, and each line once", async (t) => {
+    const { log, text } = captureLogger()
+    const stop = new AbortController()
+    const lines = ['sh', '-c', 'for i in $(seq 1 40); do echo "line $i"; done; echo "waiting"; exec sleep 600']
+    const running = runJobService(docker, TEMPLATE, ledger, { name: 'talks', nodeId, volumes: [], env: [], command: lines, maxRunMs: 600_000, docker: false }, log, stop.signal)
+    let ended = false
+    void running.finally(() => (ended = true))
+    for (let i = 0; i < 600 && !/talks: waiting/.test(text()); i++) await sleep(100)
+    t.match(text(), /INFO\s+talks: waiting/, 'its last line so far is in the log')
+    t.notOk(ended, 'while the job still runs')
+    stop.abort()
+    t.match(await running, { reason: 'stopped' })
+    t.equal(text().match(/talks: line \d+$/gm)?.length, 40, 'every line, once')
+
+    const { log: log2, text: text2 } = captureLogger()
+    const outcome = await runJobService(docker, TEMPLATE, ledger, { name: 'talks-ends', nodeId, volumes: [], env: [], command: ['sh', '-c', 'for i in $(seq 1 40); do echo "line $i"; done; sleep 2; echo "last"'], maxRunMs: 600_000, docker: false }, log2)
+    t.match(outcome, { exitCode: 0 })
+    t.equal(text2().match(/talks-ends: line \d+$/gm)?.length, 40, 'followed or read at the end, every line once')
+    t.equal(text2().match(/talks-ends: last$/gm)?.length, 1)
   })
 
   t.test('a job seen to end is in the ledger, for the locks it may have left', async (t) => {
