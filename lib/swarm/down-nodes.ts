@@ -9,8 +9,8 @@ import { outcomeOf } from '../observe/status.js'
  * (notified as any failure), not when a backup of it next falls due. Each going down is told once.
  */
 export class DownNodes {
-  /** The nodes last seen down. */
-  private down = new Set<string>()
+  /** The nodes last seen down; undefined before the first discovery. */
+  private down?: Set<string>
 
   constructor(
     private readonly log: Logger,
@@ -19,10 +19,13 @@ export class DownNodes {
 
   async notice(nodes: SwarmNode[], jobs: SwarmJob[]): Promise<void> {
     const down = new Set(nodes.filter((node) => node.state === 'down').map((node) => node.id))
-    const newlyDown = nodes.filter((node) => down.has(node.id) && !this.down.has(node.id))
+    const atStart = this.down === undefined
+    const newlyDown = nodes.filter((node) => down.has(node.id) && !this.down?.has(node.id))
     this.down = down
     for (const node of newlyDown) {
-      const names = [...new Set(jobs.filter((job) => job.backup && job.node?.nodeId === node.id).map((job) => job.name))].sort()
+      let names = [...new Set(jobs.filter((job) => job.backup && job.node?.nodeId === node.id).map((job) => job.name))].sort()
+      // Down before this controller started: told already of the jobs whose last attempt failed there.
+      if (atStart) names = (await Promise.all(names.map(async (name) => ((await this.reporter.status(name))?.lastAttempt?.message.includes(`node ${node.name} `) ? [] : [name])))).flat()
       if (names.length === 0) continue
       const message = `node ${node.name} went down: the data of ${names.join(', ')} on it cannot be backed up until the node is back.`
       this.log.warn(`controller: ${message}`)
