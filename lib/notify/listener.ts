@@ -56,15 +56,17 @@ class NotifyingListener implements RunListener {
     private readonly log: Logger,
   ) {}
 
-  private async each(notifiers: Notifier[], what: string, send: (notifier: Notifier) => Promise<void>): Promise<void> {
-    await Promise.all(
+  /** Sends to each notifier; resolves to whether every one got it (a failure is logged, never thrown). */
+  private async each(notifiers: Notifier[], what: string, send: (notifier: Notifier) => Promise<void>): Promise<boolean> {
+    const sent = await Promise.all(
       notifiers.map((notifier) =>
         send(notifier).then(
-          () => this.log.info(`notify: sent ${what} to ${notifier.describe}`),
-          (error: Error) => this.log.warn(`notify: could not send ${what} to ${notifier.describe}: ${error.message}`),
+          () => (this.log.info(`notify: sent ${what} to ${notifier.describe}`), true),
+          (error: Error) => (this.log.warn(`notify: could not send ${what} to ${notifier.describe}: ${error.message}`), false),
         ),
       ),
     )
+    return sent.every(Boolean)
   }
 
   async started(job: string, kind: RunKind): Promise<void> {
@@ -79,10 +81,10 @@ class NotifyingListener implements RunListener {
   }
 
   // Not to the notifiers of every run (healthchecks.io): their service keeps its own clock.
-  async overdue(report: RunReport): Promise<void> {
-    if (!this.events.has('overdue')) return
+  async overdue(report: RunReport): Promise<boolean> {
+    if (!this.events.has('overdue')) return true
     const wanted = this.notifiers.filter((notifier) => !notifier.everyRun)
     const notification: Notification = { event: 'overdue', report, agent: this.agent }
-    await this.each(wanted, `that ${report.job} is OVERDUE`, (notifier) => notifier.send(notification))
+    return this.each(wanted, `that ${report.job} is OVERDUE`, (notifier) => notifier.send(notification))
   }
 }

@@ -50,9 +50,15 @@ export interface RunReport {
 export interface RunListener {
   started(job: string, kind: RunKind): Promise<void>
   finished(report: RunReport, previous: Outcome | undefined): Promise<void>
-  /** A job has gone without a success for longer than its limit: told once per episode. */
-  overdue(report: RunReport): Promise<void>
+  /**
+   * A job has gone without a success for longer than its limit: told once per episode. Resolves
+   * to false when a destination did not get it (it is told again later), anything else when told.
+   */
+  overdue(report: RunReport): Promise<boolean | void>
 }
+
+/** After how many minutes an OVERDUE notice that did not reach every destination is sent again: 1, 2, 4... at most 60. */
+const retryMinutes = (unsent: number) => Math.min(2 ** (unsent - 1), 60)
 
 /**
  * Where runs are reported: STATUS_FILE (if set) records them for `rds status`, `rds health` and the
@@ -132,7 +138,10 @@ export class Reporter {
     await this.update((table) => {
       table.heartbeatAt = now.toISOString()
       for (const [name, status] of Object.entries(table.jobs)) {
-        if (status.overdueNotifiedAt || !isOverdue(status, now) || status.running) continue
+        if (!isOverdue(status, now) || status.running) continue
+        // Told already, unless a destination did not get it: then again after 1, 2, 4... minutes, at most an hour apart.
+        const unsent = status.overdueUnsent ?? 0
+        if (status.overdueNotifiedAt && (unsent === 0 || now.getTime() < Date.parse(status.overdueNotifiedAt) + retryMinutes(unsent) * 60_000)) continue
         status.overdueNotifiedAt = now.toISOString()
         const since = status.lastSuccess ? `since ${status.lastSuccess.finishedAt}` : `since it was first seen at ${status.watchedSince} (it has never succeeded)`
         const message = `no successful backup of ${name} ${since}: OVERDUE at ${overdueAt(status)!.toISOString()} (OVERDUE_AFTER)${status.lastAttempt && !status.lastAttempt.ok ? `; its last run failed: ${status.lastAttempt.message}` : ''}`
@@ -141,7 +150,16 @@ export class Reporter {
     })
     for (const report of newlyOverdue) {
       this.options.log.error(`status: ${report.job} is OVERDUE: ${report.outcome.message}`)
-      await this.tellListeners((listener) => listener.overdue(report))
+      const told = await Promise.all((this.options.listeners ?? []).map((listener) => listener.overdue(report).catch(() => false)))
+      const delivered = told.every((answer) => answer !== false)
+      let unsent = 0
+      await this.update((table) => {
+        const status = table.jobs[report.job]
+        if (!status) return
+        if (delivered) delete status.overdueUnsent
+        else unsent = status.overdueUnsent = (status.overdueUnsent ?? 0) + 1
+      })
+      if (unsent > 0) this.options.log.warn(`status: that ${report.job} is OVERDUE did not reach every destination; it is told again in ${retryMinutes(unsent)} minute(s)`)
     }
   }
 
@@ -183,6 +201,7 @@ export class Reporter {
         if (report.outcome.ok && status.overdueNotifiedAt) {
           report = { ...report, endsOverdue: true }
           delete status.overdueNotifiedAt
+          delete status.overdueUnsent
         }
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot

@@ -55,6 +55,8 @@ export interface JobStatus {
   rejectedSnapshots?: string[]
   /** When the job was noticed OVERDUE and notified (once per episode); cleared by its next success. */
   overdueNotifiedAt?: string
+  /** How many times in a row the OVERDUE notice did not reach every destination (it is tried again). */
+  overdueUnsent?: number
   /**
    * A job of one node of a service with data on every node (MODE=swarm): once it has saved a
    * snapshot, the job stays while the service's task is gone from the node, until `rds jobs --forget`.

@@ -1,8 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { Reporter, type RunListener, type RunReport } from '../../lib/observe/reporter.js'
+import { notifications } from '../../lib/notify/listener.js'
 import { outcomeOf, readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
 import { captureLogger } from '../fixtures/log.js'
 
@@ -88,4 +91,37 @@ t.test('a per-node job forgotten while a discovery was under way is not kept aga
   t.same(await reporter.forgottenJobs(), ['app_cache@n3'], 'remembered after its job is dropped')
   await reporter.watch([{ name: 'app_cache@n3', keptNode }])
   t.same(await reporter.forgottenJobs(), [], 'its service runs on the node again: no longer forgotten')
+})
+
+t.test('an OVERDUE notice that a destination did not get is sent again, 1, 2, 4... minutes apart, until it gets it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  // A webhook that is down for its first call.
+  const received: string[] = []
+  const server = createServer((request, response) => {
+    let body = ''
+    request.on('data', (chunk) => (body += chunk))
+    request.on('end', () => {
+      received.push(body)
+      response.writeHead(received.length === 1 ? 503 : 200).end()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { log, text } = captureLogger()
+  const listener = notifications(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, undefined, log)!
+  const reporter = new Reporter({ statusFile: join(dir, 'status.json'), listeners: [listener], log })
+  await reporter.watch([{ name: 'app', overdueAfterMs: 60_000 }])
+  const overdueAt = Date.now() + 120_000
+  await reporter.noticeOverdue(new Date(overdueAt))
+  t.equal(received.length, 1, 'told, and the webhook refused it')
+  t.match(text(), /WARN\s+status: that app is OVERDUE did not reach every destination; it is told again in 1 minute\(s\)/)
+  await reporter.noticeOverdue(new Date(overdueAt + 30_000))
+  t.equal(received.length, 1, 'not before the minute is up')
+  await reporter.noticeOverdue(new Date(overdueAt + 61_000))
+  t.equal(received.length, 2, 'told again')
+  t.match(JSON.parse(received[1]!), { event: 'overdue', job: 'app' })
+  t.notOk((await reporter.status('app'))?.overdueUnsent, 'and got it')
+  await reporter.noticeOverdue(new Date(overdueAt + 3_600_000))
+  t.equal(received.length, 2, 'once per episode, once it got it')
 })
