@@ -38,15 +38,26 @@ export class ControllerLease {
   ) {}
 
   /**
+   * The lease label as this controller last saw it change, by its own clock. Whether another's
+   * lease is still held is judged by how long its label has stood unchanged here, never by the time
+   * written in it: that is the holder's clock, and managers' clocks differ.
+   */
+  private observed?: { label: string; at: number; lease: { holder: string; until: number } }
+
+  /**
    * Takes the lease, or renews it, if it is free, expired or this controller's own; resolves to
    * whose it is now.
    */
-  private async take(seen?: { holder: string; until: number }): Promise<{ holder: string; until: number; from?: string }> {
+  private async take(): Promise<{ holder: string; until: number; from?: string }> {
     const service = this.docker.getService(this.serviceId)
     const info = (await service.inspect()) as ServiceInfo
+    const label = info.Spec.Labels?.[LEASE_LABEL]
+    const parsed = parse(label)
+    if (parsed && label !== this.observed?.label) this.observed = { label: label!, at: Date.now(), lease: parsed }
     // A lease whose label vanished (docker stack deploy rewrites the labels) holds until it would have expired.
-    const lease = parse(info.Spec.Labels?.[LEASE_LABEL]) ?? seen
-    if (lease && lease.holder !== this.holder && lease.until > Date.now() && (await this.running(lease.holder))) return lease
+    const lease = parsed ?? this.observed?.lease
+    const renewedLately = this.observed !== undefined && Date.now() - this.observed.at < LEASE_MS
+    if (lease && lease.holder !== this.holder && renewedLately && (await this.running(lease.holder))) return lease
     const until = Date.now() + LEASE_MS
     const labels = { ...info.Spec.Labels, [LEASE_LABEL]: `${this.holder} ${new Date(until).toISOString()}` }
     await service.update({ version: info.Version?.Index, ...info.Spec, Labels: labels })
@@ -63,9 +74,8 @@ export class ControllerLease {
   /** Waits in standby until this controller holds the lease; false if `stop` came first. */
   async acquire(stop: AbortSignal): Promise<boolean> {
     let told: string | undefined
-    let seen: { holder: string; until: number } | undefined
     while (!stop.aborted) {
-      const lease = await this.take(seen).catch((error: Error) => {
+      const lease = await this.take().catch((error: Error) => {
         this.log.warn(`controller: could not take the lease (${error.message}); trying again`)
         return undefined
       })
@@ -73,10 +83,9 @@ export class ControllerLease {
         if (told || lease.from) this.log.info(`controller: the lease is free${lease.from ? ` (the controller in container ${lease.from.slice(0, 12)} is gone)` : ''}; this controller takes over`)
         return true
       }
-      if (lease) seen = lease
       if (lease && told !== lease.holder) {
         told = lease.holder
-        this.log.warn(`controller: standby: the controller in container ${lease.holder.slice(0, 12)} holds the lease (until ${new Date(lease.until).toISOString()}); this one waits, and takes over when it stops`)
+        this.log.warn(`controller: standby: the controller in container ${lease.holder.slice(0, 12)} holds the lease (it renews it every ${RENEW_MS / 1000} s); this one waits, and takes over when it stops, or has not renewed it for ${LEASE_MS / 1000} s`)
       }
       await sleep(RENEW_MS, undefined, { signal: stop }).catch(() => undefined)
     }
