@@ -1,6 +1,6 @@
 import { Cron } from 'croner'
 import { removeLeftoverJobs } from './job-service.js'
-import { readSwarm, type SwarmNode, type SwarmService } from './cluster.js'
+import { readSwarm, type SwarmService } from './cluster.js'
 import { takeRunLock } from '../run/run-lock.js'
 import { describeChange, discoverJobs, type SwarmJob } from './discover.js'
 import { followSwarmEvents } from '../docker/events.js'
@@ -14,7 +14,7 @@ import { RepositoryWork } from './repository-work.js'
 import { DownNodes } from './down-nodes.js'
 import { ScaleMender } from './scale-mender.js'
 import { runSwarmJob } from './swarm-run.js'
-import { findKeptNodes, perNodeBackups } from './kept-nodes.js'
+import { KeptNodeFinder } from './kept-nodes.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
@@ -35,11 +35,13 @@ export class Controller {
 
   private readonly downNodes: DownNodes
   private readonly mender: ScaleMender
+  private readonly keptNodes: KeptNodeFinder
 
   constructor(private readonly options: ControllerOptions) {
     this.repositories = new RepositoryWork(options, () => [...this.jobs.values()].map(({ job }) => job))
     this.downNodes = new DownNodes(options.log, options.reporter)
     this.mender = new ScaleMender(options)
+    this.keptNodes = new KeptNodeFinder(options)
   }
 
   /** Runs until `stop` is aborted. */
@@ -130,40 +132,9 @@ export class Controller {
       })),
     )
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
-    if (await this.keepNodesFromRepositories(swarm.services, swarm.nodes, found)) return this.discover('per-node jobs found in their repository')
+    if (await this.keptNodes.find(swarm.services, swarm.nodes, found)) return this.discover('per-node jobs found in their repository')
     this.recheckWhileWaiting(found)
     this.mender.mend(this.services, (service) => [...this.jobs.values()].find(({ job }) => job.service === service)?.job.name ?? service)
-  }
-
-  /** The per-node services (backed up) the last discovery saw: one newly per-node is looked up in its repository. */
-  private perNodeServices = new Set<string>()
-
-  /**
-   * Looks up in their repositories the nodes of each service that is per-node for the first
-   * time since the controller started (or again, after a bad label or a single replica): a node
-   * whose task is gone but whose snapshots are there is kept (see findKeptNodes). Resolves to
-   * whether any was found, so that the jobs are discovered again with them.
-   */
-  private async keepNodesFromRepositories(services: SwarmService[], nodes: SwarmNode[], found: SwarmJob[]): Promise<boolean> {
-    const backedUp = perNodeBackups(services, this.options.defaults)
-    const newly = backedUp.filter(({ service }) => !this.perNodeServices.has(service))
-    this.perNodeServices = new Set(backedUp.map(({ service }) => service))
-    const { snapshotsOfHosts, reporter, log } = this.options
-    if (newly.length === 0 || !snapshotsOfHosts || !reporter.recording || this.options.schedule === false) return false
-    try {
-      const forgotten = await reporter.forgottenJobs()
-      const kept = (await findKeptNodes(newly, nodes, found, await reporter.rejectedSnapshots(), snapshotsOfHosts)).filter(({ job }) => !forgotten.includes(job))
-      for (const { job, keptNode, snapshot, snapshots } of kept) {
-        log.warn(`controller: ${job}: its task is gone, but its snapshots are in the repository (the last ${snapshot.id.slice(0, 8)} of ${snapshot.time}): the job is kept`)
-        await reporter.keepNode(job, keptNode, snapshot, snapshots)
-      }
-      return kept.length > 0
-    } catch (error) {
-      // Looked up again at the next discovery, rather than leaving a node out of protection.
-      for (const { service } of newly) this.perNodeServices.delete(service)
-      log.warn(`controller: could not look up the per-node jobs of ${newly.map(({ service }) => service).join(', ')} in their repository: ${(error as Error).message}`)
-      return false
-    }
   }
 
   private recheck?: NodeJS.Timeout

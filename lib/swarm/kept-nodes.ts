@@ -1,6 +1,7 @@
 import type { SwarmNode, SwarmService } from './cluster.js'
 import { serviceBackup, type LabelDefaults } from './labels.js'
 import { ConfigError } from '../errors.js'
+import type { ControllerOptions } from './controller-options.js'
 import type { KeptNode, SwarmJob } from './discover.js'
 import { lastAccepted, type SnapshotInfo } from '../restic/snapshots.js'
 import { snapshotRecord, type SnapshotRecord } from '../observe/status.js'
@@ -63,4 +64,40 @@ export async function findKeptNodes(
     }
   }
   return found
+}
+
+/** The per-node jobs found again in their repositories by one controller, as its discoveries go. */
+export class KeptNodeFinder {
+  /** The per-node services (backed up) the last discovery saw: one newly per-node is looked up in its repository. */
+  private perNodeServices = new Set<string>()
+
+  constructor(private readonly options: ControllerOptions) {}
+
+  /**
+   * Looks up in their repositories the nodes of each service that is per-node for the first
+   * time since the controller started (or again, after a bad label or a single replica): a node
+   * whose task is gone but whose snapshots are there is kept (see findKeptNodes). Resolves to
+   * whether any was found, so that the jobs are discovered again with them.
+   */
+  async find(services: SwarmService[], nodes: SwarmNode[], found: SwarmJob[]): Promise<boolean> {
+    const backedUp = perNodeBackups(services, this.options.defaults)
+    const newly = backedUp.filter(({ service }) => !this.perNodeServices.has(service))
+    this.perNodeServices = new Set(backedUp.map(({ service }) => service))
+    const { snapshotsOfHosts, reporter, log } = this.options
+    if (newly.length === 0 || !snapshotsOfHosts || !reporter.recording || this.options.schedule === false) return false
+    try {
+      const forgotten = await reporter.forgottenJobs()
+      const kept = (await findKeptNodes(newly, nodes, found, await reporter.rejectedSnapshots(), snapshotsOfHosts)).filter(({ job }) => !forgotten.includes(job))
+      for (const { job, keptNode, snapshot, snapshots } of kept) {
+        log.warn(`controller: ${job}: its task is gone, but its snapshots are in the repository (the last ${snapshot.id.slice(0, 8)} of ${snapshot.time}): the job is kept`)
+        await reporter.keepNode(job, keptNode, snapshot, snapshots)
+      }
+      return kept.length > 0
+    } catch (error) {
+      // Looked up again at the next discovery, rather than leaving a node out of protection.
+      for (const { service } of newly) this.perNodeServices.delete(service)
+      log.warn(`controller: could not look up the per-node jobs of ${newly.map(({ service }) => service).join(', ')} in their repository: ${(error as Error).message}`)
+      return false
+    }
+  }
 }
