@@ -1,4 +1,4 @@
-import { recordsAttempts, type RunKind } from '../observe/reporter.js'
+import { recordsAttempts, type RunKind } from '../observe/run-report.js'
 import { textOf, type Notification } from './message.js'
 import { post, publicPart, type Notifier } from './notifier.js'
 

@@ -1,4 +1,4 @@
-import type { RunReport } from '../observe/reporter.js'
+import type { RunReport } from '../observe/run-report.js'
 
 /**
  * Why a notification is sent: a run failed, a job went without a success for longer than its limit

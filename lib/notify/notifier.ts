@@ -1,4 +1,4 @@
-import type { RunKind } from '../observe/reporter.js'
+import type { RunKind } from '../observe/run-report.js'
 import type { Notification } from './message.js'
 
 /** One destination of NOTIFY_URLS. */

@@ -1,61 +1,10 @@
 import { hostname } from 'node:os'
 import type { Logger } from './log.js'
+import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedIn, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
-
-/**
- * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
- * server's maintenance of one repository (forget, prune, check), which is recorded like a backup.
- */
-export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance' | 'prune'
 
 // How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
 const REJECTED_KEPT = 1000
-
-/** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
-export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'
-
-/** A job as the reporter watches it: its schedule gives the overdue limit. */
-export interface WatchedJob {
-  name: string
-  schedule?: string
-  overdueAfterMs?: number
-  error?: string
-  /** A job of one node of a per-node service (see JobStatus.keptNode). */
-  keptNode?: { service: string; nodeId: string }
-  /** Whether the job is kept while its task is gone from its node (so a forgotten one is not kept again). */
-  taskGone?: boolean
-}
-
-/** How one run ended, and what it saved. */
-export interface RunReport {
-  job: string
-  kind: RunKind
-  outcome: Outcome
-  snapshot?: SnapshotRecord
-  /** How many snapshots of the job the repository holds now. */
-  snapshots?: number
-  /** The run's last log lines, for notifications that carry them. */
-  logTail?: string[]
-  /** A check: the repository it checked, its size, and the jobs that keep their snapshots there. */
-  checked?: { repository: string; sizeBytes?: number; jobs: string[] }
-  /** A backup that stopped its service (rds.backup.stop): for how many seconds. */
-  downtimeSeconds?: number
-  /** Snapshots the guard rejected in this run. */
-  rejected?: string[]
-  /** A success that ends an OVERDUE episode that was notified: a recovery, whatever the run before it. */
-  endsOverdue?: boolean
-}
-
-/** Told of every run's start and end, and whether the run before it had failed: e-mail, webhooks. */
-export interface RunListener {
-  started(job: string, kind: RunKind): Promise<void>
-  finished(report: RunReport, previous: Outcome | undefined): Promise<void>
-  /**
-   * A job has gone without a success for longer than its limit: told once per episode. Resolves
-   * to false when a destination did not get it (it is told again later), anything else when told.
-   */
-  overdue(report: RunReport): Promise<boolean | void>
-}
 
 /** After how many minutes an OVERDUE notice that did not reach every destination is sent again: 1, 2, 4... at most 60. */
 const retryMinutes = (unsent: number) => Math.min(2 ** (unsent - 1), 60)
