@@ -142,8 +142,8 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
         const jobRestic = resticFor(job.backup!.repoPath)
         return { snapshots: await snapshotsOfHost(jobRestic, job.name, log), repository: jobRestic.repository.describe }
       },
-      snapshotsOfHosts: async (repoPath, hosts) => {
-        const repoRestic = resticFor(repoPath)
+      snapshotsOfHosts: async (repoPath, hosts, signal) => {
+        const repoRestic = { ...resticFor(repoPath), signal }
         return { snapshots: await snapshotsOfHosts(repoRestic, hosts, log), repository: repoRestic.repository.describe }
       },
       // Only the scheduling controller keeps the table: a one-off run would overwrite it with one

@@ -56,17 +56,25 @@ class NotifyingListener implements RunListener {
     private readonly log: Logger,
   ) {}
 
-  /** Sends to each notifier; resolves to whether every one got it (a failure is logged, never thrown). */
-  private async each(notifiers: Notifier[], what: string, send: (notifier: Notifier) => Promise<void>): Promise<boolean> {
-    const sent = await Promise.all(
+  /**
+   * A destination's name where it is owed a notification: its place in NOTIFY_URLS and its
+   * description, which alone may name two (two webhooks of one host; a URL's path is never said).
+   */
+  private nameOf(notifier: Notifier): string {
+    return `${this.notifiers.indexOf(notifier) + 1}. ${notifier.describe}`
+  }
+
+  /** Sends to each notifier; resolves to the names of those that did not get it (a failure is logged, never thrown). */
+  private async each(notifiers: Notifier[], what: string, send: (notifier: Notifier) => Promise<void>): Promise<string[]> {
+    const failed = await Promise.all(
       notifiers.map((notifier) =>
         send(notifier).then(
-          () => (this.log.info(`notify: sent ${what} to ${notifier.describe}`), true),
-          (error: Error) => (this.log.warn(`notify: could not send ${what} to ${notifier.describe}: ${error.message}`), false),
+          () => (this.log.info(`notify: sent ${what} to ${notifier.describe}`), []),
+          (error: Error) => (this.log.warn(`notify: could not send ${what} to ${notifier.describe}: ${error.message}`), [this.nameOf(notifier)]),
         ),
       ),
     )
-    return sent.every(Boolean)
+    return failed.flat()
   }
 
   async started(job: string, kind: RunKind): Promise<void> {
@@ -81,9 +89,9 @@ class NotifyingListener implements RunListener {
   }
 
   // Not to the notifiers of every run (healthchecks.io): their service keeps its own clock.
-  async overdue(report: RunReport): Promise<boolean> {
-    if (!this.events.has('overdue')) return true
-    const wanted = this.notifiers.filter((notifier) => !notifier.everyRun)
+  async overdue(report: RunReport, to?: string[]): Promise<string[]> {
+    if (!this.events.has('overdue')) return []
+    const wanted = this.notifiers.filter((notifier) => !notifier.everyRun && (!to || to.includes(this.nameOf(notifier))))
     const notification: Notification = { event: 'overdue', report, agent: this.agent }
     return this.each(wanted, `that ${report.job} is OVERDUE`, (notifier) => notifier.send(notification))
   }

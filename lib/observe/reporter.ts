@@ -59,8 +59,8 @@ export class Reporter {
         // Forgotten (rds jobs --forget) by a discovery that read the jobs before: it is not kept
         // again; a job whose service runs on its node again is no longer forgotten.
         const forgotten = table.forgottenJobs?.includes(job.name)
-        if (forgotten && !job.taskGone) table.forgottenJobs = table.forgottenJobs!.filter((name) => name !== job.name)
-        status.keptNode = forgotten && job.taskGone ? undefined : job.keptNode
+        if (forgotten && job.runsThere) table.forgottenJobs = table.forgottenJobs!.filter((name) => name !== job.name)
+        status.keptNode = forgotten && !job.runsThere ? undefined : job.keptNode
       }
       table.heartbeatAt = now
     })
@@ -83,32 +83,46 @@ export class Reporter {
    * OVERDUE while a run of it is going.
    */
   async noticeOverdue(now = new Date()): Promise<void> {
-    const newlyOverdue: RunReport[] = []
+    const due: { report: RunReport; to?: string[] }[] = []
+    const at = now.toISOString()
     await this.update((table) => {
-      table.heartbeatAt = now.toISOString()
+      table.heartbeatAt = at
       for (const [name, status] of Object.entries(table.jobs)) {
         if (!isOverdue(status, now) || status.running) continue
         // Told already, unless a destination did not get it: then again after 1, 2, 4... minutes, at most an hour apart.
         const unsent = status.overdueUnsent ?? 0
         if (status.overdueNotifiedAt && (unsent === 0 || now.getTime() < Date.parse(status.overdueNotifiedAt) + retryMinutes(unsent) * 60_000)) continue
-        status.overdueNotifiedAt = now.toISOString()
+        const to = status.overdueNotifiedAt ? status.overdueUnsentTo : undefined
+        // Counted as not sent until it is: a controller that dies while sending sends it again.
+        status.overdueNotifiedAt = at
+        status.overdueUnsent = unsent + 1
         const since = status.lastSuccess ? `since ${status.lastSuccess.finishedAt}` : `since it was first seen at ${status.watchedSince} (it has never succeeded)`
         const message = `no successful backup of ${name} ${since}: OVERDUE at ${overdueAt(status)!.toISOString()} (OVERDUE_AFTER)${status.lastAttempt && !status.lastAttempt.ok ? `; its last run failed: ${status.lastAttempt.message}` : ''}`
-        newlyOverdue.push({ job: name, kind: 'backup', outcome: { startedAt: overdueAt(status)!.toISOString(), finishedAt: now.toISOString(), ok: false, message, durationSeconds: 0 }, snapshot: status.lastSnapshot })
+        due.push({ report: { job: name, kind: 'backup', outcome: { startedAt: overdueAt(status)!.toISOString(), finishedAt: at, ok: false, message, durationSeconds: 0 }, snapshot: status.lastSnapshot }, to })
       }
     })
-    for (const report of newlyOverdue) {
-      this.options.log.error(`status: ${report.job} is OVERDUE: ${report.outcome.message}`)
-      const told = await Promise.all((this.options.listeners ?? []).map((listener) => listener.overdue(report).catch(() => false)))
-      const delivered = told.every((answer) => answer !== false)
+    for (const { report, to } of due) {
+      if (!to) this.options.log.error(`status: ${report.job} is OVERDUE: ${report.outcome.message}`)
+      // Only the destinations that did not get it before; undefined: every destination.
+      let missed: string[] | undefined = []
+      for (const listener of this.options.listeners ?? []) {
+        const failed = await listener.overdue(report, to).catch((error: Error) => (this.options.log.warn(`notify: ${error.message}`), undefined))
+        missed = failed && missed ? [...missed, ...failed] : undefined
+      }
       let unsent = 0
       await this.update((table) => {
         const status = table.jobs[report.job]
-        if (!status) return
-        if (delivered) delete status.overdueUnsent
-        else unsent = status.overdueUnsent = (status.overdueUnsent ?? 0) + 1
+        // A success may have ended the episode meanwhile, or another try started.
+        if (status?.overdueNotifiedAt !== at) return
+        if (missed?.length === 0) {
+          delete status.overdueUnsent
+          delete status.overdueUnsentTo
+        } else {
+          unsent = status.overdueUnsent ?? 1
+          status.overdueUnsentTo = missed
+        }
       })
-      if (unsent > 0) this.options.log.warn(`status: that ${report.job} is OVERDUE did not reach every destination; it is told again in ${retryMinutes(unsent)} minute(s)`)
+      if (unsent > 0) this.options.log.warn(`status: that ${report.job} is OVERDUE did not reach ${missed ? missed.join(', ') : 'every destination'}; it is told again in ${retryMinutes(unsent)} minute(s)`)
     }
   }
 
@@ -151,6 +165,7 @@ export class Reporter {
           report = { ...report, endsOverdue: true }
           delete status.overdueNotifiedAt
           delete status.overdueUnsent
+          delete status.overdueUnsentTo
         }
         recordOutcome(status, report.outcome)
         if (report.snapshot) status.lastSnapshot = report.snapshot
@@ -199,16 +214,17 @@ export class Reporter {
 
   /**
    * A per-node job found in its repository while its task is gone (no STATUS_FILE knew it): kept
-   * from now on, with its last snapshot there as its last success.
+   * from now on, with its last snapshot there as its last success. Resolves to whether it was written.
    */
-  async keepNode(job: string, keptNode: { service: string; nodeId: string }, snapshot: SnapshotRecord, snapshots: number): Promise<void> {
-    await this.update((table) => {
+  async keepNode(job: string, keptNode: { service: string; nodeId: string }, snapshot: SnapshotRecord, snapshots: number): Promise<boolean> {
+    const written = await this.update((table) => {
       const status = (table.jobs[job] ??= { watchedSince: new Date().toISOString() })
       status.keptNode = keptNode
       status.lastSnapshot ??= snapshot
       status.snapshots ??= snapshots
       status.lastSuccess ??= { startedAt: snapshot.time, finishedAt: snapshot.time, ok: true, message: `snapshot ${snapshot.id.slice(0, 8)}, found in the repository`, durationSeconds: 0 }
     })
+    return written !== undefined
   }
 
   /** The per-node jobs ended by rds jobs --forget, which are not to be kept again from their snapshots. */

@@ -17,8 +17,8 @@ export interface WatchedJob {
   error?: string
   /** A job of one node of a per-node service (see JobStatus.keptNode). */
   keptNode?: { service: string; nodeId: string }
-  /** Whether the job is kept while its task is gone from its node (so a forgotten one is not kept again). */
-  taskGone?: boolean
+  /** A per-node job whose task runs on its node, and the node is ready: one forgotten is no longer (see watch). */
+  runsThere?: boolean
 }
 
 /** How one run ended, and what it saved. */
@@ -46,8 +46,9 @@ export interface RunListener {
   started(job: string, kind: RunKind): Promise<void>
   finished(report: RunReport, previous: Outcome | undefined): Promise<void>
   /**
-   * A job has gone without a success for longer than its limit: told once per episode. Resolves
-   * to false when a destination did not get it (it is told again later), anything else when told.
+   * A job has gone without a success for longer than its limit: told once per episode, to the
+   * destinations named in `to` (by the names this listener gave them) or to every one. Resolves to
+   * the names of those that did not get it (they are told again later).
    */
-  overdue(report: RunReport): Promise<boolean | void>
+  overdue(report: RunReport, to?: string[]): Promise<string[]>
 }

@@ -57,6 +57,8 @@ export interface JobStatus {
   overdueNotifiedAt?: string
   /** How many times in a row the OVERDUE notice did not reach every destination (it is tried again). */
   overdueUnsent?: number
+  /** The destinations (by their place in NOTIFY_URLS and description) still owed the OVERDUE notice; absent while none was tried. */
+  overdueUnsentTo?: string[]
   /**
    * A job of one node of a service with data on every node (MODE=swarm): once it has saved a
    * snapshot, the job stays while the service's task is gone from the node, until `rds jobs --forget`.

@@ -63,7 +63,7 @@ export interface ControllerOptions {
   /** The snapshots a job has saved, read from its repository, for the status. */
   snapshotsOf: (job: SwarmJob) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
   /** The snapshots of these hosts in the repository at this path: where per-node jobs whose task is gone are found again. */
-  snapshotsOfHosts?: (repoPath: string, hosts: string[]) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
+  snapshotsOfHosts?: (repoPath: string, hosts: string[], signal: AbortSignal) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
   /** False: jobs run only when asked (runNow), never on their schedules. */
   schedule?: boolean
   /** Called whenever the jobs or their outcomes change. */

@@ -41,7 +41,7 @@ export class Controller {
     this.repositories = new RepositoryWork(options, () => [...this.jobs.values()].map(({ job }) => job))
     this.downNodes = new DownNodes(options.log, options.reporter)
     this.mender = new ScaleMender(options)
-    this.keptNodes = new KeptNodeFinder(options)
+    this.keptNodes = new KeptNodeFinder(options, (keep, why) => void this.sync(why, keep))
   }
 
   /** Runs until `stop` is aborted. */
@@ -66,14 +66,22 @@ export class Controller {
     for (const scheduled of running) scheduled.stopRun?.abort()
     await Promise.all(running.map((scheduled) => scheduled.running))
     await rebuilt
+    // No discovery writes STATUS_FILE after the controller has stopped.
+    await this.syncing
     log.info('controller: stopped')
   }
 
   private syncing: Promise<void> = Promise.resolve()
 
-  /** Discovers the jobs again and updates the schedules, one discovery at a time; resolves to its error, if it failed. */
-  sync(why: string): Promise<Error | undefined> {
-    const discovered = this.syncing.then(() => this.discover(why)).then(
+  /**
+   * Discovers the jobs again and updates the schedules, one discovery at a time (after `before`,
+   * if given, in the same queue); resolves to its error, if it failed.
+   */
+  sync(why: string, before?: () => Promise<void>): Promise<Error | undefined> {
+    const discovered = this.syncing.then(async () => {
+      await before?.()
+      await this.discover(why)
+    }).then(
       () => undefined,
       (error: Error) => {
         this.options.log.error(`controller: could not read the Swarm's services (${why}): ${error.message}`)
@@ -128,11 +136,11 @@ export class Controller {
         overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter),
         error: job.error,
         keptNode: job.perNode && job.node ? { service: job.service, nodeId: job.node.nodeId } : undefined,
-        taskGone: job.taskGone,
+        runsThere: job.perNode ? !job.taskGone && !job.unavailable : undefined,
       })),
     )
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
-    if (await this.keptNodes.find(swarm.services, swarm.nodes, found)) return this.discover('per-node jobs found in their repository')
+    this.keptNodes.notice(swarm.services, swarm.nodes, found)
     this.recheckWhileWaiting(found)
     this.mender.mend(this.services, (service) => [...this.jobs.values()].find(({ job }) => job.service === service)?.job.name ?? service)
   }

@@ -4,6 +4,9 @@ import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
 import { outcomeOf } from '../observe/status.js'
 
+/** Whether a failure's sentence says that this node went down, or was down (as discover and job-task word it). */
+const failedThere = (node: string, message = '') => message.includes(`node ${node} went down`) || message.includes(`node ${node} is down`)
+
 /**
  * A node that goes down is a warning and a failure of each job whose data is on it, at once
  * (notified as any failure), not when a backup of it next falls due. Each going down is told once.
@@ -25,7 +28,7 @@ export class DownNodes {
     for (const node of newlyDown) {
       let names = [...new Set(jobs.filter((job) => job.backup && job.node?.nodeId === node.id).map((job) => job.name))].sort()
       // Down before this controller started: told already of the jobs whose last attempt failed there.
-      if (atStart) names = (await Promise.all(names.map(async (name) => ((await this.reporter.status(name))?.lastAttempt?.message.includes(`node ${node.name} `) ? [] : [name])))).flat()
+      if (atStart) names = (await Promise.all(names.map(async (name) => (failedThere(node.name, (await this.reporter.status(name))?.lastAttempt?.message) ? [] : [name])))).flat()
       if (names.length === 0) continue
       const message = `node ${node.name} went down: the data of ${names.join(', ')} on it cannot be backed up until the node is back.`
       this.log.warn(`controller: ${message}`)

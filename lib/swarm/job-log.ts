@@ -59,3 +59,50 @@ export function followServiceLog(docker: Docker, serviceId: string, onLine: (lin
   })()
   return { stop: () => abort.abort() }
 }
+
+/** What a job's own log says of its run, as the controller reads it. */
+export interface JobSaid {
+  /** When the backup began on the node: how long Swarm took to start it. */
+  backupStartedAt?: string
+  /** How long the job paused the service (STOP_DURING_BACKUP=pause), in seconds. */
+  downtimeSeconds?: number
+  /** Snapshots the job's guard rejected. */
+  rejectedSnapshots?: string[]
+  /** A failed run whose backup is complete and accepted (what failed came after it: a post-hook). */
+  backupAccepted?: boolean
+}
+
+// What the job's log says when it unpaused its service (lib/run/pause.ts).
+const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
+// What it says when its guard rejected a snapshot (lib/run/guard.ts).
+const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
+
+/**
+ * Reads a job's log lines, each once: relays it to the controller's log at the level the job
+ * logged it, and keeps what it says of the run (when its backup began, how long it paused its
+ * service, the snapshots its guard rejected, a backup complete before a later step failed).
+ */
+export class JobLogReader {
+  /** How many lines were read. */
+  count = 0
+  readonly said: JobSaid = { rejectedSnapshots: [] }
+
+  constructor(
+    private readonly jobName: string,
+    private readonly log: Logger,
+  ) {}
+
+  read(line: string): void {
+    this.count++
+    const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
+    const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
+    const text = logged?.[3] ?? ''
+    if (text.startsWith('run: starting backup')) this.said.backupStartedAt ??= logged![1]
+    if (text.startsWith('run: the backup is complete and accepted')) this.said.backupAccepted = true
+    const downtime = DOWNTIME_LINE.exec(text)
+    if (downtime) this.said.downtimeSeconds = Number(downtime[1])
+    const rejected = REJECTED_LINE.exec(text)
+    if (rejected && !this.said.rejectedSnapshots!.includes(rejected[1]!)) this.said.rejectedSnapshots!.push(rejected[1]!)
+    this.log[level](`${this.jobName}: ${logged?.[3] ?? line}`)
+  }
+}

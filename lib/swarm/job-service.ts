@@ -1,7 +1,7 @@
 import type Docker from 'dockerode'
 import type { BackupVolume } from './cluster.js'
 import type { Logger } from '../observe/log.js'
-import { followServiceLog, serviceOutput } from './job-log.js'
+import { followServiceLog, JobLogReader, serviceOutput, type JobSaid } from './job-log.js'
 import { JOB_LABEL } from './cluster.js'
 import type { JobLedger } from './job-ledger.js'
 import { awaitJobTask } from './job-task.js'
@@ -28,19 +28,11 @@ export interface JobRequest {
   docker: boolean
 }
 
-export interface JobOutcome {
+export interface JobOutcome extends JobSaid {
   /** The job's exit code; undefined when it never ran (rejected, or stopped before it started). */
   exitCode?: number
   /** Why it did not run, or was given up without an exit code (awaitJobTask). */
   reason?: string
-  /** When the backup began on the node, by the job's own log: how long Swarm took to start it. */
-  backupStartedAt?: string
-  /** How long the job paused the service (STOP_DURING_BACKUP=pause), by its own log, in seconds. */
-  downtimeSeconds?: number
-  /** Snapshots the job's guard rejected, by its own log. */
-  rejectedSnapshots?: string[]
-  /** A failed run whose backup is complete and accepted (what failed came after it: a post-hook), by its own log. */
-  backupAccepted?: boolean
 }
 
 // Where the job mounts each volume: the snapshot's path, the same on every node.
@@ -55,41 +47,6 @@ export const CACHE_DIR = '/var/cache/restic'
 const STOP_GRACE_NS = 60e9
 // How long a finished job's log may take to read: a node that went away may never answer.
 const LOG_TIMEOUT_MS = 60_000
-
-// What the job's log says when it unpaused its service (lib/run/pause.ts).
-const DOWNTIME_LINE = /^stop: unpaused .* \(downtime ([\d.]+) s\)$/
-// What it says when its guard rejected a snapshot (lib/run/guard.ts).
-const REJECTED_LINE = /^guard: rejected snapshot ([0-9a-f]{64})$/
-
-/**
- * Reads a job's log lines, each once: relays it to the controller's log at the level the job
- * logged it, and keeps what it says of the run (when its backup began, how long it paused its
- * service, the snapshots its guard rejected, a backup complete before a later step failed).
- */
-class JobLogReader {
-  /** How many lines were read, in the order the job wrote them. */
-  count = 0
-  readonly said: Pick<JobOutcome, 'backupStartedAt' | 'downtimeSeconds' | 'rejectedSnapshots' | 'backupAccepted'> = { rejectedSnapshots: [] }
-
-  constructor(
-    private readonly jobName: string,
-    private readonly log: Logger,
-  ) {}
-
-  read(line: string): void {
-    this.count++
-    const logged = /^(\S+Z) (DEBUG|INFO|WARN|ERROR)\s+(.*)$/.exec(line)
-    const level = (logged?.[2]?.toLowerCase() ?? 'info') as 'debug' | 'info' | 'warn' | 'error'
-    const text = logged?.[3] ?? ''
-    if (text.startsWith('run: starting backup')) this.said.backupStartedAt ??= logged![1]
-    if (text.startsWith('run: the backup is complete and accepted')) this.said.backupAccepted = true
-    const downtime = DOWNTIME_LINE.exec(text)
-    if (downtime) this.said.downtimeSeconds = Number(downtime[1])
-    const rejected = REJECTED_LINE.exec(text)
-    if (rejected) this.said.rejectedSnapshots!.push(rejected[1]!)
-    this.log[level](`${this.jobName}: ${logged?.[3] ?? line}`)
-  }
-}
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */
 export interface JobServiceSpec {
@@ -163,19 +120,33 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     constraints: [`node.id == ${request.nodeId}`],
   })
   const reader = new JobLogReader(request.name, log)
-  const following = followServiceLog(docker, serviceId, (line) => reader.read(line), log, request.name)
+  // The lines followed, by their text (each carries the job's own time stamp): none is read twice.
+  const followed = new Map<string, number>()
+  const following = followServiceLog(
+    docker,
+    serviceId,
+    (line) => {
+      followed.set(line, (followed.get(line) ?? 0) + 1)
+      reader.read(line)
+    },
+    log,
+    request.name,
+  )
   try {
     const decided = await awaitJobTask(docker, serviceId, { name: request.name, nodeId: request.nodeId, maxRunMs: request.maxRunMs, log, signal })
-    // The whole log, once the run is decided: the lines not yet followed are read from it. Lines
-    // come in the order the job wrote them, so those followed are the first `count` of it.
+    // The whole log, once the run is decided: the lines not followed are read from it, whatever
+    // the follow missed (its start, a line cut off, a gap).
     const relay = async () => {
       following.stop()
-      const followed = reader.count
+      const seen = reader.count
       try {
-        const lines = await withTimeout(serviceOutput(docker, serviceId), LOG_TIMEOUT_MS, 'no answer')
-        for (const { line } of lines.slice(followed)) reader.read(line)
+        for (const { line } of await withTimeout(serviceOutput(docker, serviceId), LOG_TIMEOUT_MS, 'no answer')) {
+          const times = followed.get(line) ?? 0
+          if (times > 0) followed.set(line, times - 1)
+          else reader.read(line)
+        }
       } catch (error) {
-        log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}${followed > 0 ? `; the ${followed} line(s) it wrote while it ran are above` : ''}`)
+        log.warn(`${request.name}: could not read the job's log: ${(error as Error).message}${seen > 0 ? `; the ${seen} line(s) it wrote while it ran are above` : ''}`)
       }
       return reader.said
     }
@@ -183,7 +154,8 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
       // Given up: what the job said (a rejected snapshot too); stopped on purpose, what it said while it ran.
       if (decided.reason !== 'stopped') return { reason: decided.reason, ...(await relay()) }
       following.stop()
-      return { reason: decided.reason, ...reader.said }
+      // Stopped with the controller: its verdicts are kept, and no retention follows (backupAccepted).
+      return { reason: decided.reason, ...reader.said, backupAccepted: undefined }
     }
     const { task } = decided
     const state = task.Status?.State ?? 'unknown'

@@ -66,38 +66,67 @@ export async function findKeptNodes(
   return found
 }
 
-/** The per-node jobs found again in their repositories by one controller, as its discoveries go. */
+// How long one lookup may take (a server that hangs), and when one that failed is tried again.
+const LOOKUP_TIMEOUT_MS = 2 * 60_000
+const RETRY_MS = 5 * 60_000
+
+/**
+ * The per-node jobs found again in their repositories by one controller, as its discoveries go.
+ * The lookups run beside the discoveries, never in their way (a repository that hangs must not
+ * stall the controller); what they find is written and discovered in the discoveries' own queue.
+ */
 export class KeptNodeFinder {
   /** The per-node services (backed up) the last discovery saw: one newly per-node is looked up in its repository. */
   private perNodeServices = new Set<string>()
+  /** When a service whose lookup failed may be looked up again. */
+  private readonly retryAt = new Map<string, number>()
 
-  constructor(private readonly options: ControllerOptions) {}
+  constructor(
+    private readonly options: ControllerOptions,
+    /** Runs `keep` in the discoveries' queue, then discovers the jobs again. */
+    private readonly rediscover: (keep: () => Promise<void>, why: string) => void,
+  ) {}
 
   /**
-   * Looks up in their repositories the nodes of each service that is per-node for the first
-   * time since the controller started (or again, after a bad label or a single replica): a node
-   * whose task is gone but whose snapshots are there is kept (see findKeptNodes). Resolves to
-   * whether any was found, so that the jobs are discovered again with them.
+   * Told of each discovery: looks up, in the background, the nodes of each service that is
+   * per-node for the first time since the controller started (or again, after a bad label or a
+   * single replica): a node whose task is gone but whose snapshots are there is kept (see
+   * findKeptNodes), and the jobs are discovered again with it.
    */
-  async find(services: SwarmService[], nodes: SwarmNode[], found: SwarmJob[]): Promise<boolean> {
-    const backedUp = perNodeBackups(services, this.options.defaults)
-    const newly = backedUp.filter(({ service }) => !this.perNodeServices.has(service))
+  notice(services: SwarmService[], nodes: SwarmNode[], found: SwarmJob[]): void {
+    // A service whose labels are refused backs up nothing: looked up once they are mended.
+    const refused = new Set(found.filter((job) => job.error).map((job) => job.service))
+    const backedUp = perNodeBackups(services, this.options.defaults).filter(({ service }) => !refused.has(service))
+    const now = Date.now()
+    const newly = backedUp.filter(({ service }) => !this.perNodeServices.has(service) || (this.retryAt.get(service) ?? Infinity) <= now)
     this.perNodeServices = new Set(backedUp.map(({ service }) => service))
-    const { snapshotsOfHosts, reporter, log } = this.options
-    if (newly.length === 0 || !snapshotsOfHosts || !reporter.recording || this.options.schedule === false) return false
+    const { snapshotsOfHosts, reporter, stop } = this.options
+    if (newly.length === 0 || !snapshotsOfHosts || !reporter.recording || this.options.schedule === false || stop.aborted) return
+    for (const { service } of newly) this.retryAt.delete(service)
+    void this.lookUp(newly, nodes, found)
+  }
+
+  private async lookUp(services: { service: string; repoPath: string }[], nodes: SwarmNode[], found: SwarmJob[]): Promise<void> {
+    const { snapshotsOfHosts, reporter, log, stop } = this.options
+    const retryLater = (why: string) => {
+      for (const { service } of services) this.retryAt.set(service, Date.now() + RETRY_MS)
+      log.warn(`controller: could not look up the per-node jobs of ${services.map(({ service }) => service).join(', ')} in their repository (${why}); trying again at a change in the Swarm after ${RETRY_MS / 60_000} minutes`)
+    }
     try {
+      const signal = AbortSignal.any([stop, AbortSignal.timeout(LOOKUP_TIMEOUT_MS)])
       const forgotten = await reporter.forgottenJobs()
-      const kept = (await findKeptNodes(newly, nodes, found, await reporter.rejectedSnapshots(), snapshotsOfHosts)).filter(({ job }) => !forgotten.includes(job))
-      for (const { job, keptNode, snapshot, snapshots } of kept) {
-        log.warn(`controller: ${job}: its task is gone, but its snapshots are in the repository (the last ${snapshot.id.slice(0, 8)} of ${snapshot.time}): the job is kept`)
-        await reporter.keepNode(job, keptNode, snapshot, snapshots)
-      }
-      return kept.length > 0
+      const candidates = await findKeptNodes(services, nodes, found, await reporter.rejectedSnapshots(), (repoPath, hosts) => snapshotsOfHosts!(repoPath, hosts, signal))
+      const kept = candidates.filter(({ job }) => !forgotten.includes(job))
+      if (kept.length === 0) return
+      this.rediscover(async () => {
+        if (stop.aborted) return
+        for (const { job, keptNode, snapshot, snapshots } of kept) {
+          if (!(await reporter.keepNode(job, keptNode, snapshot, snapshots))) return retryLater('STATUS_FILE could not be written')
+          log.warn(`controller: ${job}: its task is gone, but its snapshots are in the repository (the last ${snapshot.id.slice(0, 8)} of ${snapshot.time}): the job is kept`)
+        }
+      }, 'per-node jobs found in their repository')
     } catch (error) {
-      // Looked up again at the next discovery, rather than leaving a node out of protection.
-      for (const { service } of newly) this.perNodeServices.delete(service)
-      log.warn(`controller: could not look up the per-node jobs of ${newly.map(({ service }) => service).join(', ')} in their repository: ${(error as Error).message}`)
-      return false
+      if (!stop.aborted) retryLater((error as Error).message)
     }
   }
 }

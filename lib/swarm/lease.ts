@@ -38,9 +38,9 @@ export class ControllerLease {
   ) {}
 
   /**
-   * The lease label as this controller last saw it change, by its own clock. Whether another's
-   * lease is still held is judged by how long its label has stood unchanged here, never by the time
-   * written in it: that is the holder's clock, and managers' clocks differ.
+   * The lease label as this controller last saw it change, by its own monotonic clock. Whether
+   * another's lease is still held is judged by how long its label has stood unchanged here, never
+   * by the time written in it: that is the holder's clock, and managers' clocks differ (or jump).
    */
   private observed?: { label: string; at: number; lease: { holder: string; until: number } }
 
@@ -53,10 +53,10 @@ export class ControllerLease {
     const info = (await service.inspect()) as ServiceInfo
     const label = info.Spec.Labels?.[LEASE_LABEL]
     const parsed = parse(label)
-    if (parsed && label !== this.observed?.label) this.observed = { label: label!, at: Date.now(), lease: parsed }
+    if (parsed && label !== this.observed?.label) this.observed = { label: label!, at: performance.now(), lease: parsed }
     // A lease whose label vanished (docker stack deploy rewrites the labels) holds until it would have expired.
     const lease = parsed ?? this.observed?.lease
-    const renewedLately = this.observed !== undefined && Date.now() - this.observed.at < LEASE_MS
+    const renewedLately = this.observed !== undefined && performance.now() - this.observed.at < LEASE_MS
     if (lease && lease.holder !== this.holder && renewedLately && (await this.running(lease.holder))) return lease
     const until = Date.now() + LEASE_MS
     const labels = { ...info.Spec.Labels, [LEASE_LABEL]: `${this.holder} ${new Date(until).toISOString()}` }
@@ -98,15 +98,15 @@ export class ControllerLease {
    */
   keep(stop: AbortSignal): AbortSignal {
     const lost = new AbortController()
-    let renewedAt = Date.now()
+    let renewedAt = performance.now()
     const renew = setInterval(async () => {
       const lease = await this.take().catch((error: Error) => {
         this.log.warn(`controller: could not renew the lease (${error.message})`)
         return undefined
       })
-      if (lease?.holder === this.holder) renewedAt = Date.now()
+      if (lease?.holder === this.holder) renewedAt = performance.now()
       // Stops well before another controller may take the lease as expired: never two at once.
-      const expired = Date.now() - renewedAt > LEASE_MS - 2 * RENEW_MS
+      const expired = performance.now() - renewedAt > LEASE_MS - 2 * RENEW_MS
       if ((lease && lease.holder !== this.holder) || expired) {
         this.log.error(`controller: lost the lease${lease ? ` to the controller in container ${lease.holder.slice(0, 12)}` : ''}; stopping, so that two controllers never run at once`)
         clearInterval(renew)

@@ -566,8 +566,13 @@ async function runOnSimulatedSwarm() {
       '--label', 'rds.backup.dump=sleep 600; echo never', '--label', 'rds.backup.run-at=0 3 * * *', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
     ])
     await waitFor('the job to be known', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-down' && job.node) || undefined, 60)
-    const run = rds(['backup', '--service', 'rds-test-down'])
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    const run = execa('docker', ['exec', agent, 'rds', 'backup', '--service', 'rds-test-down'], { env: nodeEnv('rds-sim1'), reject: false })
+    let streamed = ''
+    run.stderr!.on('data', (chunk: Buffer) => (streamed += chunk.toString()))
     await waitFor('the job running on rds-sim3', async () => (await sim('rds-sim3', ['ps', '-q', '-f', 'label=rds.job=rds-test-down', '-f', 'status=running'])).split('\n')[0] || undefined, 90)
+    // Followed while it runs: what the job says is in the controller's log at once, not when its run is decided.
+    await waitFor("the job's log, while it runs", async () => /rds-test-down: run: starting backup of a dump/.test(streamed) || undefined, 60)
     // The node's engine and everything in it die at once, as in a power cut: no task is told.
     const killedAt = Date.now()
     await execa('docker', ['kill', 'rds-sim3'])
@@ -575,8 +580,7 @@ async function runOnSimulatedSwarm() {
     t.comment(`the run was given up ${((Date.now() - killedAt) / 1000).toFixed(0)} s after the node died`)
     t.equal(ended.exitCode, 1)
     t.match(ended.stderr, /controller: rds-test-down: the job did not finish: its node rds-sim3 is down \(.*\), so the backup there cannot finish/)
-    // Followed while it ran: what the job said before its node died is not lost with the node.
-    t.match(ended.stderr, /rds-test-down: dump: streaming DUMP_COMMAND from container/, "the job's own log, up to the node's death")
+    t.match(ended.stderr, /rds-test-down: run: starting backup of a dump/, 'what the job said before its node died is not lost with the node')
     // Told at once, not at the next run due: a warning, and a failure of each job whose data is there (as notified).
     const told = await waitFor('the node down told', async () => /WARN +controller: node rds-sim3 went down: the data of (.*) on it cannot be backed up until the node is back\./.exec(await controllerLog())?.[1], 60)
     // backup_web too, if an earlier test left its task there.

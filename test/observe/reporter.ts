@@ -20,7 +20,7 @@ t.test('runs are recorded in STATUS_FILE and told to the listeners with the outc
   const listener: RunListener = {
     started: async (job, kind) => void heard.push(`started ${job} ${kind}`),
     finished: async (report: RunReport, previous: Outcome | undefined) => void heard.push(`finished ${report.job} ${report.outcome.ok} after ${previous?.ok ?? 'none'}`),
-    overdue: async (report: RunReport) => void heard.push(`overdue ${report.job}`),
+    overdue: async (report: RunReport) => (heard.push(`overdue ${report.job}`), []),
   }
   const broken: RunListener = {
     started: async () => {
@@ -64,7 +64,7 @@ t.test('runs are recorded in STATUS_FILE and told to the listeners with the outc
 
 t.test('without STATUS_FILE nothing is written, and listeners still hear', async (t) => {
   const heard: string[] = []
-  const reporter = new Reporter({ log: captureLogger().log, listeners: [{ started: async () => void heard.push('started'), finished: async () => void heard.push('finished'), overdue: async () => void heard.push('overdue') }] })
+  const reporter = new Reporter({ log: captureLogger().log, listeners: [{ started: async () => void heard.push('started'), finished: async () => void heard.push('finished'), overdue: async () => (heard.push('overdue'), []) }] })
   t.notOk(reporter.recording)
   await reporter.started('app', 'backup')
   await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'ok') })
@@ -85,44 +85,49 @@ t.test('a per-node job forgotten while a discovery was under way is not kept aga
     delete table.jobs['app_cache@n3']!.keptNode
     table.forgottenJobs = ['app_cache@n3']
   })
-  await reporter.watch([{ name: 'app_cache@n3', keptNode, taskGone: true }])
+  await reporter.watch([{ name: 'app_cache@n3', keptNode, runsThere: false }])
   t.same(await reporter.keptNodes(), [], 'the stale discovery does not keep it again')
   t.same(await reporter.forgottenJobs(), ['app_cache@n3'])
   await reporter.watch([])
   t.same(await reporter.forgottenJobs(), ['app_cache@n3'], 'remembered after its job is dropped')
-  await reporter.watch([{ name: 'app_cache@n3', keptNode }])
+  await reporter.watch([{ name: 'app_cache@n3', keptNode, runsThere: false }])
+  t.same(await reporter.forgottenJobs(), ['app_cache@n3'], 'its node down with its task still listed: still forgotten')
+  await reporter.watch([{ name: 'app_cache@n3', keptNode, runsThere: true }])
   t.same(await reporter.forgottenJobs(), [], 'its service runs on the node again: no longer forgotten')
 })
 
-t.test('an OVERDUE notice that a destination did not get is sent again, 1, 2, 4... minutes apart, until it gets it', async (t) => {
+t.test('an OVERDUE notice that a destination did not get is sent again to it alone, 1, 2, 4... minutes apart, until it gets it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
   t.teardown(() => rm(dir, { recursive: true }))
-  // A webhook that is down for its first call.
-  const received: string[] = []
+  // Two webhooks of one host: /good always answers, /flaky is down for its first call.
+  const received: { path: string; body: string }[] = []
   const server = createServer((request, response) => {
     let body = ''
     request.on('data', (chunk) => (body += chunk))
     request.on('end', () => {
-      received.push(body)
-      response.writeHead(received.length === 1 ? 503 : 200).end()
+      received.push({ path: request.url!, body })
+      const flakyCalls = received.filter((call) => call.path === '/flaky').length
+      response.writeHead(request.url === '/flaky' && flakyCalls === 1 ? 503 : 200).end()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const { log, text } = captureLogger()
-  const listener = notifications(`http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, undefined, log)!
+  const listener = notifications(`${base}/good,${base}/flaky`, undefined, log)!
   const reporter = new Reporter({ statusFile: join(dir, 'status.json'), listeners: [listener], log })
   await reporter.watch([{ name: 'app', overdueAfterMs: 60_000 }])
   const overdueAt = Date.now() + 120_000
+  const paths = () => received.map((call) => call.path)
   await reporter.noticeOverdue(new Date(overdueAt))
-  t.equal(received.length, 1, 'told, and the webhook refused it')
-  t.match(text(), /WARN\s+status: that app is OVERDUE did not reach every destination; it is told again in 1 minute\(s\)/)
+  t.same(paths().sort(), ['/flaky', '/good'], 'told to both; /flaky refused it')
+  t.match(text(), /WARN\s+status: that app is OVERDUE did not reach 2\. webhook http:\/\/127\.0\.0\.1:\d+\/…; it is told again in 1 minute\(s\)/)
   await reporter.noticeOverdue(new Date(overdueAt + 30_000))
-  t.equal(received.length, 1, 'not before the minute is up')
+  t.equal(received.length, 2, 'not before the minute is up')
   await reporter.noticeOverdue(new Date(overdueAt + 61_000))
-  t.equal(received.length, 2, 'told again')
-  t.match(JSON.parse(received[1]!), { event: 'overdue', job: 'app' })
-  t.notOk((await reporter.status('app'))?.overdueUnsent, 'and got it')
+  t.same(paths().slice(2), ['/flaky'], 'told again, to /flaky alone')
+  t.match(JSON.parse(received[2]!.body), { event: 'overdue', job: 'app' })
+  t.notOk((await reporter.status('app'))?.overdueUnsent, 'and it got it')
   await reporter.noticeOverdue(new Date(overdueAt + 3_600_000))
-  t.equal(received.length, 2, 'once per episode, once it got it')
+  t.equal(received.length, 3, 'once per episode, once every destination got it')
 })

@@ -90,7 +90,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   // A real repository on this machine's disk: where the per-node jobs whose task is gone are found.
   const local = join(tmpdir(), `rds-ctl-repository-${process.pid}`)
   const localRestic: Restic = { binary: 'restic', repository: urlRepository(local, join(tmpdir(), `rds-ctl-password-${process.pid}`)) }
-  options.snapshotsOfHosts = async (_repoPath, hosts) => ({ snapshots: await snapshotsOfHosts(localRestic, hosts, log), repository: local })
+  options.snapshotsOfHosts = async (_repoPath, hosts, signal) => ({ snapshots: await snapshotsOfHosts({ ...localRestic, signal }, hosts, log), repository: local })
   const controller = new Controller(options)
   /** Waits for a line of the controller's log; on a timeout the log is shown. */
   const logShows = (what: string, pattern: RegExp, seconds = 20) =>
