@@ -91,7 +91,10 @@ class NotifyingListener implements RunListener {
   // Not to the notifiers of every run (healthchecks.io): their service keeps its own clock.
   async overdue(report: RunReport, to?: string[]): Promise<string[]> {
     if (!this.events.has('overdue')) return []
-    const wanted = this.notifiers.filter((notifier) => !notifier.everyRun && (!to || to.includes(this.nameOf(notifier))))
+    const every = this.notifiers.filter((notifier) => !notifier.everyRun)
+    const named = every.filter((notifier) => to?.includes(this.nameOf(notifier)))
+    // Names that match none: NOTIFY_URLS changed since; told to every destination rather than to none.
+    const wanted = to && named.length > 0 ? named : every
     const notification: Notification = { event: 'overdue', report, agent: this.agent }
     return this.each(wanted, `that ${report.job} is OVERDUE`, (notifier) => notifier.send(notification))
   }

@@ -83,6 +83,15 @@ export class Reporter {
    * OVERDUE while a run of it is going.
    */
   async noticeOverdue(now = new Date()): Promise<void> {
+    // One round at a time: a round still sending (a destination that hangs) is not sent again.
+    if (this.noticing) return void (await this.update((table) => void (table.heartbeatAt = now.toISOString())))
+    this.noticing = this.noticeOverdueOnce(now).finally(() => (this.noticing = undefined))
+    await this.noticing
+  }
+
+  private noticing?: Promise<void>
+
+  private async noticeOverdueOnce(now: Date): Promise<void> {
     const due: { report: RunReport; to?: string[] }[] = []
     const at = now.toISOString()
     await this.update((table) => {

@@ -79,6 +79,8 @@ export class Controller {
    */
   sync(why: string, before?: () => Promise<void>): Promise<Error | undefined> {
     const discovered = this.syncing.then(async () => {
+      // Nothing is discovered, scheduled or written once the controller has stopped.
+      if (this.options.stop.aborted) return
       await before?.()
       await this.discover(why)
     }).then(

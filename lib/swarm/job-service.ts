@@ -47,6 +47,8 @@ export const CACHE_DIR = '/var/cache/restic'
 const STOP_GRACE_NS = 60e9
 // How long a finished job's log may take to read: a node that went away may never answer.
 const LOG_TIMEOUT_MS = 60_000
+// The same when the controller is being stopped, within Docker's default grace of 10 s.
+const STOPPED_LOG_TIMEOUT_MS = 5_000
 
 /** What differs between rds's job services: the backup of one service, and the survey of every node. */
 export interface JobServiceSpec {
@@ -136,11 +138,11 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     const decided = await awaitJobTask(docker, serviceId, { name: request.name, nodeId: request.nodeId, maxRunMs: request.maxRunMs, log, signal })
     // The whole log, once the run is decided: the lines not followed are read from it, whatever
     // the follow missed (its start, a line cut off, a gap).
-    const relay = async () => {
+    const relay = async (timeoutMs = LOG_TIMEOUT_MS) => {
       following.stop()
       const seen = reader.count
       try {
-        for (const { line } of await withTimeout(serviceOutput(docker, serviceId), LOG_TIMEOUT_MS, 'no answer')) {
+        for (const { line } of await withTimeout(serviceOutput(docker, serviceId), timeoutMs, 'no answer')) {
           const times = followed.get(line) ?? 0
           if (times > 0) followed.set(line, times - 1)
           else reader.read(line)
@@ -151,11 +153,10 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
       return reader.said
     }
     if ('reason' in decided) {
-      // Given up: what the job said (a rejected snapshot too); stopped on purpose, what it said while it ran.
+      // Given up: what the job said (a rejected snapshot too). Stopped with the controller: briefly
+      // (it is being stopped), and no retention follows (backupAccepted), but its verdicts are kept.
       if (decided.reason !== 'stopped') return { reason: decided.reason, ...(await relay()) }
-      following.stop()
-      // Stopped with the controller: its verdicts are kept, and no retention follows (backupAccepted).
-      return { reason: decided.reason, ...reader.said, backupAccepted: undefined }
+      return { reason: decided.reason, ...(await relay(STOPPED_LOG_TIMEOUT_MS)), backupAccepted: undefined }
     }
     const { task } = decided
     const state = task.Status?.State ?? 'unknown'

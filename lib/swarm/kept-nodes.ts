@@ -110,7 +110,9 @@ export class KeptNodeFinder {
     const { snapshotsOfHosts, reporter, log, stop } = this.options
     const retryLater = (why: string) => {
       for (const { service } of services) this.retryAt.set(service, Date.now() + RETRY_MS)
-      log.warn(`controller: could not look up the per-node jobs of ${services.map(({ service }) => service).join(', ')} in their repository (${why}); trying again at a change in the Swarm after ${RETRY_MS / 60_000} minutes`)
+      // A quiet Swarm may change nothing for hours: a discovery then looks again.
+      setTimeout(() => void (stop.aborted || this.rediscover(async () => undefined, 'looking up per-node jobs again')), RETRY_MS + 1000).unref()
+      log.warn(`controller: could not look up the per-node jobs of ${services.map(({ service }) => service).join(', ')} in their repository (${why}); trying again in ${RETRY_MS / 60_000} minutes`)
     }
     try {
       const signal = AbortSignal.any([stop, AbortSignal.timeout(LOOKUP_TIMEOUT_MS)])

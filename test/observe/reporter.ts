@@ -131,3 +131,31 @@ t.test('an OVERDUE notice that a destination did not get is sent again to it alo
   await reporter.noticeOverdue(new Date(overdueAt + 3_600_000))
   t.equal(received.length, 3, 'once per episode, once every destination got it')
 })
+
+t.test('an OVERDUE notice still being sent is not sent again by the next heartbeat', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  // A destination that takes its time to answer, as a hanging mail server does.
+  let calls = 0
+  const server = createServer((request, response) => {
+    calls++
+    request.resume()
+    request.on('end', () => setTimeout(() => response.writeHead(200).end(), 500))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const { log } = captureLogger()
+  const listener = notifications(`http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`, undefined, log)!
+  const reporter = new Reporter({ statusFile: join(dir, 'status.json'), listeners: [listener], log })
+  await reporter.watch([{ name: 'app', overdueAfterMs: 60_000 }])
+  const overdueAt = Date.now() + 120_000
+  const first = reporter.noticeOverdue(new Date(overdueAt))
+  // The next heartbeat, while the first is still sending: by its time, a retry would be due.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await reporter.noticeOverdue(new Date(overdueAt + 61_000))
+  await first
+  t.equal(calls, 1, 'sent once')
+  t.notOk((await reporter.status('app'))?.overdueUnsent, 'and it got there')
+  await reporter.noticeOverdue(new Date(overdueAt + 122_000))
+  t.equal(calls, 1, 'not again in the episode')
+})

@@ -92,8 +92,9 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     // What the job's log says of its run is read once, whether followed or read at the end.
     const id = 'a'.repeat(64)
     const said = ['sh', '-c', `echo "2026-12-04T03:00:00.000Z WARN  guard: rejected snapshot ${id}"; sleep 2; echo "2026-12-04T03:00:02.000Z INFO  run: the backup is complete and accepted"; exit 1`]
-    const { log: log3 } = captureLogger()
+    const { log: log3, text: text3 } = captureLogger()
     const judged = await runJobService(docker, TEMPLATE, ledger, { name: 'says', nodeId, volumes: [], env: [], command: said, maxRunMs: 600_000, docker: false }, log3)
+    t.equal(text3().match(/says: guard: rejected snapshot a{64}$/gm)?.length, 1, 'the line read once')
     t.match(judged, { exitCode: 1, backupAccepted: true }, 'the backup accepted before the failure')
     t.same(judged.rejectedSnapshots, [id], 'one rejected snapshot, once')
   })

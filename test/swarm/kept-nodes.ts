@@ -78,7 +78,7 @@ t.test('a repository that cannot be read is said, and looked up again only after
   const nodes = ['n1', 'n2'].map(node)
   finder.notice([cache], nodes, discoverJobs([cache], defaults, nodes))
   for (let i = 0; i < 100 && !/could not look up/.test(text()); i++) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.match(text(), /WARN\s+controller: could not look up the per-node jobs of app_cache in their repository \(ssh: connect to host backup-server port 22: Connection refused\); trying again at a change in the Swarm after 5 minutes/)
+  t.match(text(), /WARN\s+controller: could not look up the per-node jobs of app_cache in their repository \(ssh: connect to host backup-server port 22: Connection refused\); trying again in 5 minutes/)
   finder.notice([cache], nodes, discoverJobs([cache], defaults, nodes))
   t.equal(calls, 1, 'not at every discovery')
 })
