@@ -1,4 +1,4 @@
-import { describeDuration } from '../config/duration.js'
+import { describeDuration, goDurationMs } from '../config/duration.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
@@ -12,9 +12,10 @@ const describeLock = (lock: ResticLock) =>
  * - a lock not refreshed for 30 minutes, or of a dead process on this host: restic's own rule,
  *   applied by `restic unlock`;
  * - a lock `ownerIsDead` knows the owner of: one of our own jobs or runs, which no longer exists.
- * Resolves to how many were removed. Never removes every lock (`unlock --remove-all`).
+ * Resolves to how many were removed. Never removes every lock (`unlock --remove-all`). A live lock
+ * is said to be left alone once: its ID joins `leftAlone`.
  */
-export async function removeDeadLocks(restic: Restic, ownerIsDead: OwnerCheck, log: Logger): Promise<number> {
+export async function removeDeadLocks(restic: Restic, ownerIsDead: OwnerCheck, log: Logger, leftAlone = new Set<string>()): Promise<number> {
   const locks = await listLocks(restic, log)
   const now = Date.now()
   let removed = 0
@@ -31,7 +32,8 @@ export async function removeDeadLocks(restic: Restic, ownerIsDead: OwnerCheck, l
     for (const lock of locks.filter((lock) => left.has(lock.id))) {
       const why = await ownerIsDead(lock)
       if (!why) {
-        log.info(`locks: the ${describeLock(lock)} is held by a live process, or one that may be: it is left alone`)
+        if (!leftAlone.has(lock.id)) log.info(`locks: the ${describeLock(lock)} is held by a live process, or one that may be: it is left alone`)
+        leftAlone.add(lock.id)
         continue
       }
       try {
@@ -47,19 +49,48 @@ export async function removeDeadLocks(restic: Restic, ownerIsDead: OwnerCheck, l
 }
 
 /**
+ * How long restic waits for a lock at a time (its --retry-lock) before the locks' owners are judged
+ * again: an owner alive when the wait began may die during it (a job killed mid-backup), and restic
+ * alone would wait out the whole RETRY_LOCK for a lock that nobody will ever release.
+ */
+const LOCK_ROUND_MS = 20_000
+
+const isLocked = (error: unknown) => error instanceof RunError && error.exitCode === EXIT.locked
+
+/**
  * Runs a step that locks the repository. When restic finds it locked, the locks of dead owners are
- * removed (see removeDeadLocks) and the step runs once more, this time waiting for the live ones up
- * to RETRY_LOCK. A lock left by a killed backup then costs the next run nothing.
+ * removed (see removeDeadLocks) and the step runs once more; while live locks remain, it waits for
+ * them up to RETRY_LOCK in rounds, judging their owners again after each. A lock left by a killed
+ * run then costs the next run nothing, even when its owner died while that run waited.
  */
 export async function withLockCare<T>(restic: Restic, ownerIsDead: OwnerCheck, log: Logger, step: (restic: Restic) => Promise<T>): Promise<T> {
   try {
     return await step({ ...restic, retryLock: undefined })
   } catch (error) {
-    if (!(error instanceof RunError) || error.exitCode !== EXIT.locked) throw error
+    if (!isLocked(error)) throw error
     log.info('locks: the repository is locked; looking for locks whose owners are dead')
-    const removed = await removeDeadLocks(restic, ownerIsDead, log)
-    if (removed === 0 && !restic.retryLock) throw error
-    log.info(removed > 0 ? 'locks: trying again' : `locks: waiting up to ${restic.retryLock} (RETRY_LOCK) for the live lock`)
-    return step(restic)
+    let deadline: number | undefined
+    // The live locks already said to be left alone: each is said once, not at every round.
+    const leftAlone = new Set<string>()
+    let lastError: unknown = error
+    let waiting = false
+    let lastTry = false
+    for (;;) {
+      const removed = await removeDeadLocks(restic, ownerIsDead, log, leftAlone)
+      // RETRY_LOCK counts from the first judging: listing the locks may itself take seconds.
+      deadline ??= Date.now() + (restic.retryLock ? goDurationMs(restic.retryLock) : 0)
+      const left = deadline - Date.now()
+      if (left <= 0 && (removed === 0 || lastTry)) throw lastError
+      lastTry = left <= 0
+      if (removed > 0) log.info('locks: trying again')
+      else if (!waiting) log.info(`locks: waiting up to ${restic.retryLock} (RETRY_LOCK) for the live lock, judging its owner again every ${describeDuration(LOCK_ROUND_MS)}`)
+      waiting = true
+      try {
+        return await step({ ...restic, retryLock: left > 0 ? `${Math.max(1, Math.ceil(Math.min(left, LOCK_ROUND_MS) / 1000))}s` : undefined })
+      } catch (error) {
+        if (!isLocked(error)) throw error
+        lastError = error
+      }
+    }
   }
 }

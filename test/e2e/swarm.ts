@@ -529,6 +529,8 @@ async function runOnSimulatedSwarm() {
     const first = await containerOf('rds-sim1', agent)
     const started = new Date()
     await sim('rds-sim1', ['service', 'scale', '--detach', `${agent}=2`])
+    // One controller again whatever happens here: the tests after this one speak to "the" controller.
+    t.teardown(() => sim('rds-sim1', ['service', 'scale', '--detach', `${agent}=1`]).then(() => waitFor('one controller after the standby test', async () => (await running()).length === 1 || undefined, 120)))
     await waitFor('a second controller', async () => (await running()).length === 2 || undefined, 120)
     const log = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', started.toISOString(), agent], { env: nodeEnv('rds-sim1'), all: true })).all
     await waitFor('the second controller in standby', async () => /controller: standby: the controller in container [0-9a-f]{12} holds the lease/.test(await log()) || undefined, 90)

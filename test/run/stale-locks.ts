@@ -9,6 +9,11 @@ import { execa, type ResultPromise } from 'execa'
 import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
 import { serverWithRandomData } from '../fixtures/sftp-server.js'
 import { addRandomFiles } from '../fixtures/data.js'
+import { captureLogger } from '../fixtures/log.js'
+import { openWorkspace } from '../../lib/restic/workspace.js'
+import { checkRepository } from '../../lib/restic/check.js'
+import type { Restic } from '../../lib/restic/command.js'
+import { withLockCare } from '../../lib/run/stale-locks.js'
 
 /** rds or runrestic in a new UTS namespace, under another host name; its own process group, for SIGKILL. */
 function inOtherContainer(host: string, bin: string, args: string[], env: Record<string, string>): ResultPromise {
@@ -95,4 +100,32 @@ t.test('a lock held by a live process elsewhere is waited for up to RETRY_LOCK, 
   t.match(await locks(env), [{ hostname: 'live-host' }], 'the live lock is still there')
   t.equal(live.exitCode, null, 'and its backup still runs')
   await killContainer(live, '--limit-upload 20')
+})
+
+t.test('a lock whose owner dies while a check waits for it is removed at the next round, not after RETRY_LOCK', async (t) => {
+  const { server, data } = await serverWithRandomData(t, 4, 4 * 1024 * 1024)
+  const env = server.env(data, { REPO_PATH: 'dies' })
+  t.equal((await runBin(RUNRESTIC, ['init'], env)).exitCode, 0, 'a repository')
+  // Another host's backup, slowed to 20 KiB/s: alive, and holding its lock, until it is killed.
+  const owner = inOtherContainer('dying-host', RUNRESTIC, ['backup', '--limit-upload', '20', data], env)
+  t.teardown(() => (owner.exitCode === null ? killContainer(owner, '--limit-upload 20') : undefined))
+  await untilLocked(env, 'dying-host', owner)
+
+  // The controller's check: its owner judge knows the owner is dead once it was killed.
+  const { log, text } = captureLogger()
+  const workspace = await openWorkspace(env, log)
+  t.teardown(() => workspace.close())
+  const restic: Restic = { binary: 'restic', repository: workspace.repository, retryLock: '10m' }
+  let killed = false
+  const check = withLockCare(restic, async (lock) => (killed && lock.hostname === 'dying-host' ? 'its owner was killed' : undefined), log, (locking) => checkRepository(locking, undefined, log))
+  while (!/locks: waiting up to 10m/.test(text())) await sleep(100)
+  t.match(text(), /locks: the lock [0-9a-f]{8} of root@dying-host \(process \d+, \S+\) is held by a live process, or one that may be: it is left alone/, 'the live lock is left alone')
+  t.match(text(), /locks: waiting up to 10m \(RETRY_LOCK\) for the live lock, judging its owner again every 20 s/)
+  await killContainer(owner, '--limit-upload 20')
+  killed = true
+
+  await check
+  t.match(text(), /WARN\s+locks: removed the lock [0-9a-f]{8} of root@dying-host \(process \d+, \S+\): its owner was killed[\s\S]*locks: trying again/)
+  t.equal(text().match(/is held by a live process/g)?.length, 1, 'the live lock was said to be left alone once')
+  t.same(await locks(env), [], 'no lock is left')
 })
