@@ -27,39 +27,26 @@ import { addSurveyVolumesCommand } from './survey-volumes.js'
 export type { CliContext } from './context.js'
 
 const HELP_FOOTER = `
-Configuration comes from environment variables (SSH_HOST, REPO_PATH, RUN_AT, ...): see the README.
+Configuration comes from environment variables (SSH_HOST, REPO_PATH, RUN_AT, ...): see docs/configuration.md.
 Exit codes: 0 success, 1 failure, 2 bad configuration, 3 incomplete snapshot, 10 no repository,
 11 repository locked, 12 wrong password, 130 interrupted.`
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }
 
-/** The commands, in the order `rds --help` lists them. */
-const COMMANDS = [
-  addAgentCommand,
-  addBackupCommand,
-  addSnapshotsCommand,
-  addLsCommand,
-  addRestoreCommand,
-  addRestoreDumpCommand,
-  addExportCommand,
-  addImportCommand,
-  addCopyCommand,
-  addHealthCommand,
-  addStatusCommand,
-  addDoctorCommand,
-  addDrillCommand,
-  addJobsCommand,
-  addCoverageCommand,
-  addKeygenCommand,
-  addServerCommands,
-  addSurveyVolumesCommand,
-  addDumpStreamCommand,
+/** The commands, in the groups and order `rds --help` lists them. */
+const COMMAND_GROUPS: [string, ((program: Command, context: CommandContext) => void)[]][] = [
+  ['Back up:', [addAgentCommand, addBackupCommand]],
+  ['Restore:', [addRestoreCommand, addRestoreDumpCommand, addExportCommand, addImportCommand]],
+  ['Inspect:', [addSnapshotsCommand, addLsCommand, addJobsCommand, addCoverageCommand, addStatusCommand, addHealthCommand]],
+  ['Operate:', [addDoctorCommand, addDrillCommand, addCopyCommand]],
+  // The server's commands, and the hidden ones the images and jobs run.
+  ['Server:', [addKeygenCommand, addServerCommands, addSurveyVolumesCommand, addDumpStreamCommand]],
 ]
 
-function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {
+export function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {
   const program = new Command('rds')
     .version(version, '-V, --version')
-    .description('Encrypted, incremental backups of a Docker Swarm volume with restic over SFTP.')
+    .description('Encrypted, incremental backups of Docker Swarm volumes and databases with restic: every labelled service of a Swarm (MODE=swarm), or one service.')
     .addHelpText('after', HELP_FOOTER)
     .exitOverride()
     .configureOutput({
@@ -68,7 +55,10 @@ function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Com
     })
     .showHelpAfterError('(run "rds --help" for usage)')
   const context: CommandContext = { cli, setExitCode, plainLog: createLogger({ stream: cli.stderr }) }
-  for (const addCommand of COMMANDS) addCommand(program, context)
+  for (const [heading, commands] of COMMAND_GROUPS) {
+    program.commandsGroup(heading)
+    for (const addCommand of commands) addCommand(program, context)
+  }
   return program
 }
 

@@ -6,7 +6,7 @@ import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, 
 
 export type { Env, Retention } from './values.js'
 
-/** Everything the agent reads from its environment, checked. See the README's configuration table. */
+/** Everything the agent reads from its environment, checked. See docs/configuration.md. */
 export interface Config {
   /**
    * MODE: "service" (the default) backs up the one volume at BACKUP_PATH; "swarm" makes `rds agent`
@@ -24,7 +24,7 @@ export interface Config {
    * SERVER_MODE: how the server lets this agent's key in. "sftp" (the default): SFTP, every
    * repository on the server. "confined": restic's REST protocol through rclone, this repository
    * only. "append-only": the same, and nothing can be deleted or overwritten, so retention runs on
-   * the server. See the README's "Append-only backups".
+   * the server. See "Append-only backups" in docs/server.md.
    */
   serverMode: ServerMode
   sshUser: string
@@ -93,7 +93,7 @@ export const SERVER_MODES: readonly ServerMode[] = ['sftp', 'confined', 'append-
 
 /** Why retention cannot run on an append-only agent, and where it runs instead. */
 export const APPEND_ONLY_RETENTION =
-  'the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README)'
+  'the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in docs/server.md)'
 
 /** RETRY_LOCK's default with MODE=swarm. */
 export const SWARM_RETRY_LOCK = '30m'
@@ -185,6 +185,32 @@ function readCreateRepository(env: Env): Config['createRepository'] {
   throw new ConfigError(`CREATE_REPOSITORY must be "auto" (create the repository if there is none and no snapshot was recorded there) or "never", not ${JSON.stringify(create)}.`)
 }
 
+/**
+ * With MODE=swarm, what only a single agent reads, refused rather than ignored: the controller's
+ * jobs take their settings from labels and write to the stack's server, and restic's own variables
+ * would reach the controller's restic but never a job's.
+ */
+const SINGLE_SERVICE_ONLY: Record<string, string> = {
+  BACKUP_ARGS: 'a job\'s restic backup takes no extra arguments; use the labels (rds.backup.exclude, rds.backup.volumes)',
+  COPY_TO: 'copies to a second repository are made by a single agent only',
+  COPY_TO_PASSWORD_FILE: 'copies to a second repository are made by a single agent only',
+  RESTIC_REPOSITORY: 'the controller\'s jobs write to the server at SSH_HOST (REPO_PATH, or the label rds.backup.repo)',
+  PRE_HOOK: 'each service has its own: the label rds.backup.pre-hook',
+  POST_HOOK: 'each service has its own: the label rds.backup.post-hook',
+  DUMP_COMMAND: 'each service has its own: the label rds.backup.dump',
+  DUMP_FILENAME: 'each service has its own: the label rds.backup.dump.filename',
+  STOP_DURING_BACKUP: 'each service has its own: the label rds.backup.stop',
+}
+/** Variables named RESTIC_ that are rds's own, or that the image sets for the controller and its jobs alike (the cache). */
+const OWN_RESTIC_VARIABLES = new Set(['RESTIC_REPO_PASSWORD_FILE', 'RESTIC_BINARY', 'RESTIC_REPOSITORY', 'RESTIC_CACHE_DIR'])
+
+function checkSwarmVariables(env: Env): void {
+  const single = Object.keys(SINGLE_SERVICE_ONLY).find((name) => value(env, name) !== undefined)
+  if (single !== undefined) throw new ConfigError(`${single} is set but MODE=swarm: ${SINGLE_SERVICE_ONLY[single]}; unset ${single}.`)
+  const restic = Object.keys(env).sort().find((name) => name.startsWith('RESTIC_') && !OWN_RESTIC_VARIABLES.has(name) && value(env, name) !== undefined)
+  if (restic !== undefined) throw new ConfigError(`${restic} is set but MODE=swarm: restic's own variables would reach the controller's restic but not its jobs'; unset ${restic}.`)
+}
+
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
 export function readConfig(env: Env): Config {
   const resticRepository = value(env, 'RESTIC_REPOSITORY')
@@ -241,6 +267,7 @@ export function readConfig(env: Env): Config {
   if (mode !== 'service' && mode !== 'swarm') {
     throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
   }
+  if (mode === 'swarm') checkSwarmVariables(env)
   if (mode !== 'swarm' && value(env, 'PRUNE_AT') !== undefined) {
     throw new ConfigError('PRUNE_AT is set but MODE is not swarm: a single agent prunes after its own forget (PRUNE=true). Unset PRUNE_AT.')
   }

@@ -19,7 +19,7 @@ export function notifierFor(raw: string, index: number): Notifier {
   try {
     url = new URL(raw)
   } catch {
-    throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} is not a URL; use https://..., hc+https://..., smtp://... or smtps://... (the README lists them).`)
+    throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} is not a URL; use https://..., hc+https://..., smtp://... or smtps://... (docs/monitoring.md lists them).`)
   }
   const scheme = url.protocol.slice(0, -1)
   if (scheme === 'http' || scheme === 'https') return webhookSender(url)

@@ -165,7 +165,7 @@ async function runLocked(job: Job, context: RunContext, previous: JobStatus | un
   const backupAccepted = startedWell && dumpSaved && filesSaved
 
   if (job.hooks.post) await hook('post-hook', 'POST_HOOK', job.hooks.post).catch(fail)
-  // The controller reads this line from a job's log: retention then runs there too (README: post-hook).
+  // The controller reads this line from a job's log: retention then runs there too (docs/how-a-run-works.md: hooks).
   if (backupAccepted && failure) log.warn('run: the backup is complete and accepted; the run fails for what came after it')
 
   const forget = forgetArgs(job.retention, job.snapshotHost)

@@ -1,7 +1,7 @@
 import type { Env } from '../config/environment.js'
 import { absolutePath, checkCronExpression, value } from '../config/values.js'
 
-/** What the server's maintenance reads from the server's environment. See the README's "The server". */
+/** What the server's maintenance reads from the server's environment. See "The server" in docs/server.md. */
 export interface ServerConfig {
   /** MAINTENANCE_AT: when every repository of MAINTENANCE_FILE is maintained; no schedule when unset. */
   maintenanceAt?: string

@@ -47,7 +47,7 @@ export interface ServiceBackup {
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
-const KNOWN = new Set([
+export const KNOWN_LABELS = new Set([
   LABEL,
   ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
@@ -187,8 +187,8 @@ function retention(labels: Env, defaults: LabelDefaults): Retention {
 function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceBackup | undefined {
   const labels = mergedLabels(service)
   if (!flag(labels, LABEL)) return undefined
-  const unknown = Object.keys(labels).filter((key) => !KNOWN.has(key))
-  if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see the README's table of labels for the names.`)
+  const unknown = Object.keys(labels).filter((key) => !KNOWN_LABELS.has(key))
+  if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see docs/labels.md for the names.`)
   const repo = value(labels, `${LABEL}.repo`)
   if (repo !== undefined && !isRepositoryPath(repo)) {
     throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)

@@ -19,6 +19,8 @@ t.test('help', async (t) => {
   const help = await rds(['--help'], {})
   t.equal(help.exitCode, 0)
   t.match(help.stdout, /Usage: rds \[options\] \[command\][\s\S]*agent[\s\S]*backup[\s\S]*Exit codes: 0 success/)
+  t.match(help.stdout, /every labelled service of a Swarm \(MODE=swarm\), or one service[\s\S]*Back up:\n  agent[\s\S]*Restore:\n  restore [\s\S]*Inspect:\n  snapshots[\s\S]*Operate:\n  doctor[\s\S]*Server:\n  keygen/, 'the commands in groups, under a description of both modes')
+  t.notMatch(help.stdout, /survey-volumes|dump-stream/, "the images' and jobs' own commands are not listed")
   const agentHelp = await rds(['agent', '--help'], {})
   t.equal(agentHelp.exitCode, 0)
   t.match(agentHelp.stdout, /--verbose[\s\S]*EXTRA_ARGS/)

@@ -168,7 +168,18 @@ t.test('SERVER_MODE: sftp by default; confined and append-only; retention refuse
   t.equal(readConfig({ ...base, SERVER_MODE: 'confined', KEEP_LAST: '3' }).serverMode, 'confined')
   t.same(readConfig({ ...base, SERVER_MODE: 'append-only' }).retention, { prune: false })
   configError({ ...base, SERVER_MODE: 'readonly' }, /^SERVER_MODE must be "sftp" \(the default\), "confined" or "append-only", as the server's authorized keys say for this agent's key, not "readonly"\.$/)
-  configError({ ...base, SERVER_MODE: 'append-only', KEEP_DAILY: '7' }, /^KEEP_DAILY is set but SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead \(MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README\); unset KEEP_DAILY\.$/)
+  configError({ ...base, SERVER_MODE: 'append-only', KEEP_DAILY: '7' }, /^KEEP_DAILY is set but SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead \(MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in docs\/server\.md\); unset KEEP_DAILY\.$/)
   configError({ ...base, SERVER_MODE: 'append-only', PRUNE: 'true' }, /^PRUNE is set but SERVER_MODE=append-only/)
   configError({ RESTIC_REPOSITORY: '/srv/repo', SERVER_MODE: 'confined' }, /^SERVER_MODE=confined is for the server image's SSH server \(SSH_HOST, REPO_PATH\); unset it, or unset RESTIC_REPOSITORY\.$/)
+})
+
+t.test('with MODE=swarm, what only a single agent reads is refused in one sentence, never ignored', async (t) => {
+  const swarm = { ...base, MODE: 'swarm' }
+  configError({ ...swarm, BACKUP_ARGS: '--exclude-caches' }, /^BACKUP_ARGS is set but MODE=swarm: a job's restic backup takes no extra arguments; use the labels \(rds\.backup\.exclude, rds\.backup\.volumes\); unset BACKUP_ARGS\.$/)
+  configError({ ...swarm, COPY_TO: 'sftp:elsewhere:/copy', COPY_TO_PASSWORD_FILE: '/run/secrets/copy' }, /^COPY_TO is set but MODE=swarm: copies to a second repository are made by a single agent only; unset COPY_TO\.$/)
+  configError({ ...swarm, RESTIC_REPOSITORY: 's3:https://s3.example.com/bucket' }, /^RESTIC_REPOSITORY is set but MODE=swarm: the controller's jobs write to the server at SSH_HOST/)
+  configError({ ...swarm, PRE_HOOK: 'true', SERVICE_NAME: 'app' }, /^PRE_HOOK is set but MODE=swarm: each service has its own: the label rds\.backup\.pre-hook; unset PRE_HOOK\.$/)
+  configError({ ...swarm, RESTIC_COMPRESSION: 'max' }, /^RESTIC_COMPRESSION is set but MODE=swarm: restic's own variables would reach the controller's restic but not its jobs'; unset RESTIC_COMPRESSION\.$/)
+  t.equal(readConfig({ ...swarm, RESTIC_CACHE_DIR: '/var/cache/restic', RESTIC_BINARY: 'restic' }).mode, 'swarm', "the image's cache and rds's own RESTIC_BINARY are accepted")
+  t.equal(readConfig({ ...base, BACKUP_ARGS: '--exclude-caches', RESTIC_COMPRESSION: 'max' }).mode, 'service', 'a single agent takes them')
 })

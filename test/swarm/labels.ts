@@ -100,7 +100,7 @@ t.test('a bad label is one sentence naming the service, the label and the value'
     [{ 'rds.backup': 'true', 'rds.backup.keep-daily': 'seven' }, {}, 'service app_web: label rds.backup.keep-daily must be a whole number of snapshots to keep (or -1 for all), not "seven".'],
     [{ 'rds.backup': 'true', 'rds.backup.keep-within': '2 weeks' }, {}, 'service app_web: label rds.backup.keep-within must be a duration such as "30d" or "1y6m", not "2 weeks".'],
     [{ 'rds.backup': 'true', 'rds.backup.prune': 'maybe' }, {}, 'service app_web: label rds.backup.prune must be true or false, not "maybe".'],
-    [{ 'rds.backup': 'true', 'rds.backup.keep-dayly': '7' }, {}, "service app_web: label rds.backup.keep-dayly is not a label rds knows; see the README's table of labels for the names."],
+    [{ 'rds.backup': 'true', 'rds.backup.keep-dayly': '7' }, {}, "service app_web: label rds.backup.keep-dayly is not a label rds knows; see docs/labels.md for the names."],
     [{ 'rds.backup': 'true', 'rds.backup.volumes': 'data,db' }, {}, 'service app_web: label rds.backup.volumes names "db", which the service does not mount (it mounts data, uploads); a service can only back up its own volumes.'],
     [{ 'rds.backup': 'true', 'rds.backup.volumes': ' , ' }, {}, 'service app_web: label rds.backup.volumes is empty'],
     [{ 'rds.backup': 'true', 'rds.backup.repo': '../other' }, {}, 'service app_web: label rds.backup.repo must be a path under the server\'s login directory such as "app/db" (letters, digits, "_", "." and "-"), not "../other".'],
@@ -176,7 +176,7 @@ t.test('rds.backup.stop: scale or pause, refused where it cannot work', async (t
 t.test('with SERVER_MODE=append-only, a retention label is refused; with a confined key, another repository is', async (t) => {
   const appendOnly: LabelDefaults = { ...defaults, retention: { prune: false }, serverMode: 'append-only' }
   t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.keep-within': '30d' } }), appendOnly), {
-    message: 'service app_web: label rds.backup.keep-within is set but the agent has SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in the README); remove the label.',
+    message: 'service app_web: label rds.backup.keep-within is set but the agent has SERVER_MODE=append-only: the server refuses every deletion from an append-only agent: forget and prune run on the server instead (MAINTENANCE_AT and MAINTENANCE_FILE, see "Append-only backups" in docs/server.md); remove the label.',
   })
   t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.prune': 'true' } }), appendOnly), { message: /label rds\.backup\.prune is set but the agent has SERVER_MODE=append-only/ })
   t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': 'swarm' } }), appendOnly), { repoPath: 'swarm', retention: { prune: false } }, 'its own repository, named, is fine')
