@@ -5,7 +5,7 @@ import Docker from 'dockerode'
 import { execa } from 'execa'
 import { dockerEngine } from '../../lib/docker/engine.js'
 import { runHook } from '../../lib/run/hooks.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 
 const SERVICE = 'rds-test-hooks'
@@ -18,7 +18,7 @@ t.test('an engine that cannot be reached is a clear error', async (t) => {
 })
 
 const missing =
-  (await swarmUnavailable()) ??
+  (await useHostEngine(t)) ??
   ((await execa('docker', ['image', 'inspect', IMAGE], { reject: false })).exitCode !== 0 ? `the image ${IMAGE} is missing (build it with images/base-image)` : undefined)
 // In CI a missing engine is a failure (.ci/run starts one); elsewhere these tests are skipped, saying why.
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)

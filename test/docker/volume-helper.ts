@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, runBin } from '../fixtures/cli.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { useBackedUpRepository } from '../fixtures/backed-up.js'
 import { readAtOnce, readSlowly } from '../fixtures/slow-reader.js'
 import { describeTree } from '../fixtures/tree.js'
 
 const PREFIX = 'rds-test-vol-'
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 // In CI a missing engine is a failure (.ci/run starts one); elsewhere these tests are skipped, saying why.
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 

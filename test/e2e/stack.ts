@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { execa } from 'execa'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -72,7 +72,7 @@ async function tearDown(): Promise<void> {
 const runReadme = (blocks: string[], cwd: string, env: Record<string, string> = {}) =>
   execa('bash', ['-e', '-o', 'pipefail', '-c', blocks.join('\n')], { cwd, reject: false, all: true, env })
 
-const unavailable = await swarmUnavailable()
+const unavailable = await useHostEngine(t)
 // The quick start deploys under the name "backup": never touch such a stack on a machine of a person.
 const foreignStack = !unavailable && !process.env.CI && (await docker(['stack', 'ls', '--format', '{{.Name}}'])).stdout.split('\n').includes(STACK)
 if (unavailable) {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../fixtures/swarm.js'
 import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
@@ -39,7 +39,14 @@ async function runOnSimulatedSwarm() {
   const dir = await mkdtemp(join(tmpdir(), 'rds-swarm-'))
 
   t.before(async () => {
-    await startSimulatedSwarm()
+    // The machine's engine builds the images and runs the nodes: held for that, as the other
+    // files that use it hold it; the nodes' own engines are this file's alone.
+    const release = await holdHostEngine()
+    try {
+      await startSimulatedSwarm()
+    } finally {
+      await release()
+    }
     await tearDown()
     await deployStack(dir)
   })

@@ -11,11 +11,11 @@ import { execa } from 'execa'
 import { readStatus } from '../../lib/observe/status.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { damagePacks, startSftpServer } from '../fixtures/sftp-server.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { ROOT } from '../fixtures/root.js'
 
 const IMAGE = 'rds-test-postgres:latest'
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 // A throwaway Postgres on the restored dump: every row must come back.

@@ -10,7 +10,7 @@ import { execa } from 'execa'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { addRandomFiles } from '../fixtures/data.js'
 import { startSftpServer, type SftpServer } from '../fixtures/sftp-server.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { ROOT } from '../fixtures/root.js'
 
 const POSTGRES = 'rds-test-dump-postgres'
@@ -22,7 +22,7 @@ const SECRET = 'rds-test-dump-postgres-password'
 const PASSWORD = 'pg-secret-4f1c9a'
 const IMAGES = { postgres: 'rds-test-postgres:latest', mariadb: 'rds-test-mariadb:latest', redis: 'rds-test-redis:latest' }
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 const docker = (args: string[]) => execa('docker', args).then((result) => result.stdout.trim())

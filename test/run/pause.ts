@@ -10,13 +10,13 @@ import { execa } from 'execa'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { addRandomFiles } from '../fixtures/data.js'
 import { startSftpServer, type SftpServer } from '../fixtures/sftp-server.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { readStatus } from '../../lib/observe/status.js'
 
 const SERVICE = 'rds-test-pause'
 const IMAGE = 'debian:trixie-slim'
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 const docker = (args: string[]) => execa('docker', args).then((result) => result.stdout.trim())

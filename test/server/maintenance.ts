@@ -139,16 +139,17 @@ t.test('rds server: the maintenance on MAINTENANCE_AT beside its command; SIGTER
   await restic('db', ['init'])
   for (let i = 0; i < 3; i++) await restic('db', ['backup', '--stdin'], `${i}\n`)
   await writeFile(join(dir, 'maintenance'), `db ${passwordFile} keep-last=1\n`)
-  const server = execa(process.execPath, [RDS, 'server', '--', 'sleep', '600'], { env: env({ MAINTENANCE_AT: '*/2 * * * * *' }), extendEnv: false, reject: false, all: true })
+  const server = execa(process.execPath, [RDS, 'server', '--', 'sleep', '600.7'], { env: env({ MAINTENANCE_AT: '*/2 * * * * *' }), extendEnv: false, reject: false, all: true })
   await waitFor('a scheduled maintenance', async () => (await snapshots('db')).length === 1, 60)
   await waitFor('its record', async () => (await readStatus(join(dir, 'status.json')).catch(() => undefined))?.jobs['maintenance db']?.lastSuccess, 30)
-  const sleeper = await execa('pgrep', ['-f', '^sleep 600$'], { reject: false })
+  // A length of its own: the test files beside this one (and their containers) sleep too.
+  const sleeper = await execa('pgrep', ['-f', '^sleep 600\\.7$'], { reject: false })
   t.equal(sleeper.exitCode, 0, 'the command runs')
   server.kill('SIGTERM')
   const stopped = await server
   t.equal(stopped.exitCode, 0, stopped.all)
   t.match(stopped.all, /maintenance: "\*\/2 \* \* \* \* \*" for db, next at/)
-  t.equal((await execa('pgrep', ['-f', '^sleep 600$'], { reject: false })).exitCode, 1, 'the command was stopped with it')
+  t.equal((await execa('pgrep', ['-f', '^sleep 600\\.7$'], { reject: false })).exitCode, 1, 'the command was stopped with it')
 
   const ends = await runBin(RDS, ['server', '--', 'sh', '-c', 'exit 3'], env({ MAINTENANCE_AT: '0 4 * * *' }))
   t.equal(ends.exitCode, 3)

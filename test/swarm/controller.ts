@@ -21,7 +21,7 @@ import { runRestic, type Restic } from '../../lib/restic/command.js'
 import { snapshotsOfHosts } from '../../lib/restic/snapshots.js'
 import { urlRepository } from '../../lib/restic/repository.js'
 import type { SwarmJob } from '../../lib/swarm/discover.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 import { ROOT } from '../fixtures/root.js'
 
@@ -33,7 +33,7 @@ const GLOBAL = 'rds-ctl-global'
 const VOLUME = 'rds-ctl-data'
 const IMAGE = 'restic-docker-swarm-agent:latest'
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 const docker = (args: string[]) => execa('docker', args, { reject: false })

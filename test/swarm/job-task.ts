@@ -9,11 +9,11 @@ import Docker from 'dockerode'
 import { execa } from 'execa'
 import { JobLedger } from '../../lib/swarm/job-ledger.js'
 import { runJobService } from '../../lib/swarm/job-service.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 import { refusingProxy } from '../fixtures/docker-proxy.js'
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 const TEMPLATE = { image: 'debian:trixie-slim', networks: [], secrets: [] }

@@ -5,11 +5,11 @@ import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { ControllerLease, LEASE_LABEL } from '../../lib/swarm/lease.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 
 const SERVICE = 'rds-lease-test'
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 t.test('a running holder whose clock is behind keeps its lease: the controller in standby waits', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {

@@ -8,9 +8,9 @@ import { execa } from 'execa'
 import { swarmLockOwner } from '../../lib/swarm/lock-owners.js'
 import { JobLedger } from '../../lib/swarm/job-ledger.js'
 import type { ResticLock } from '../../lib/restic/locks.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 
 const ENDED = 'rds-lock-owner-ended'

@@ -7,11 +7,11 @@ import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { scaleBack, scaleDown } from '../../lib/swarm/scale.js'
-import { swarmUnavailable } from '../fixtures/docker.js'
+import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
 import { refusingProxy } from '../fixtures/docker-proxy.js'
 
-const missing = await swarmUnavailable()
+const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 const SERVICE = 'rds-scale-retry'
 
