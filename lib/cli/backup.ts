@@ -22,9 +22,13 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
             await controller.sync('rds backup --service')
             const jobs = [...controller.jobs.values()].filter((scheduled) => scheduled.job.service === service)
             if (jobs.length === 0) throw new ConfigError(`there is no service ${service} labelled rds.backup=true; rds jobs lists the services that are.`)
-            let ok = true
-            for (const { job } of jobs) ok = (await controller.runNow(job.name))?.ok === true && ok
-            return ok ? EXIT.ok : EXIT.failure
+            // Each job's own exit code (restic's 3, 10, 11, 12 among them); of several nodes' jobs, the first that failed.
+            const codes: number[] = []
+            for (const { job } of jobs) {
+              const last = await controller.runNow(job.name)
+              codes.push(last === undefined ? EXIT.locked : last.ok ? EXIT.ok : last.exitCode || EXIT.failure)
+            }
+            return codes.find((code) => code !== EXIT.ok) ?? EXIT.ok
           }),
         )
         return

@@ -2,14 +2,15 @@ import type { Command } from 'commander'
 import { EXIT } from '../errors.js'
 import { HEARTBEAT_LIMIT_MS, isOverdue, isRunning } from '../observe/status.js'
 import type { CommandContext } from './context.js'
+import { checking } from './checking.js'
 import { describeJob, readStatusFile } from './status.js'
 
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('health')
-    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording, or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
+    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording (exit 4 when STATUS_FILE cannot be read), or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
     .action(async () => {
-      const table = await readStatusFile(cli)
+      const table = await checking('STATUS_FILE', () => readStatusFile(cli))
       const now = new Date()
       const problems: string[] = []
       const heartbeat = table.heartbeatAt ? Date.parse(table.heartbeatAt) : undefined

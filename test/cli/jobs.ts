@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -67,4 +67,11 @@ t.test('without the table, or without MODE=swarm, the swarm commands say what to
   t.match(await rds(['backup', '--service', 'app_db'], base), { exitCode: 2, stderr: /^rds: --service needs MODE=swarm/ })
   t.match(await rds(['coverage'], base), { exitCode: 2, stderr: /^rds: coverage needs MODE=swarm/ })
   t.match(await rds(['agent'], { ...base, MODE: 'cluster' }), { exitCode: 2, stderr: /^rds: MODE must be "service" \(back up the volume at BACKUP_PATH\) or "swarm" \(back up every labelled service\), not "cluster"\.\n$/ })
+})
+
+t.test('a table of jobs that cannot be read is "could not check" (exit 4), never a failed job (exit 1)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-damaged-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'jobs.json'), '[{"name": ')
+  t.match(await rds(['jobs'], { JOBS_FILE: join(dir, 'jobs.json') }), { exitCode: 4, stderr: /^rds: could not check: the table of jobs \S+jobs\.json \(JOBS_FILE\): .*JSON/ })
 })
