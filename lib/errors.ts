@@ -7,6 +7,8 @@ export const EXIT = {
   failure: 1,
   usage: 2,
   incomplete: 3,
+  /** A monitoring command could not read or ask what it judges by (rds health, status, jobs, coverage). */
+  cannotCheck: 4,
   noRepository: 10,
   locked: 11,
   wrongPassword: 12,

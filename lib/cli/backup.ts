@@ -3,8 +3,21 @@ import { readConfig } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { runJob } from '../run/run.js'
 import { createLogger } from '../observe/log.js'
+import { writeOut } from '../output.js'
 import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'
+
+/** One run as `rds backup --json` prints it: the same shape in both modes. */
+interface RunReport {
+  job: string
+  ok: boolean
+  exitCode: number
+  message?: string
+  snapshot?: string
+  files?: number
+  bytesAdded?: number
+  rejected?: string[]
+}
 
 export function addBackupCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
@@ -12,8 +25,10 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
     .description('take one backup now with the same steps as the agent (hooks, backup, retention); exit 0 only if it succeeded')
     .option('-v, --verbose', "log restic's and the hooks' own output")
     .option('--service <name>', 'with MODE=swarm: back up this labelled service now, as its schedule would, on the node that holds its data')
-    .action(async (options: { verbose?: boolean; service?: string }) => {
+    .option('--json', 'print each run (job, ok, exitCode, message, snapshot...) as a JSON list on stdout, for scripts; the log stays on stderr')
+    .action(async (options: { verbose?: boolean; service?: string; json?: boolean }) => {
       const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
+      const reports: RunReport[] = []
       if (options.service !== undefined) {
         if (readConfig(cli.env).mode !== 'swarm') throw new ConfigError('--service needs MODE=swarm; run it in the controller\'s container (docker exec).')
         const service = options.service
@@ -22,13 +37,30 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
             await controller.sync('rds backup --service')
             const jobs = [...controller.jobs.values()].filter((scheduled) => scheduled.job.service === service)
             if (jobs.length === 0) throw new ConfigError(`there is no service ${service} labelled rds.backup=true; rds jobs lists the services that are.`)
-            let ok = true
-            for (const { job } of jobs) ok = (await controller.runNow(job.name))?.ok === true && ok
-            return ok ? EXIT.ok : EXIT.failure
+            // Each job's own exit code (restic's 3, 10, 11, 12 among them); of several nodes' jobs, the first that failed.
+            for (const { job } of jobs) {
+              const last = await controller.runNow(job.name)
+              if (last === undefined) reports.push({ job: job.name, ok: false, exitCode: EXIT.locked, message: 'skipped: a run of this job is still going' })
+              else reports.push({ job: job.name, ok: last.ok, exitCode: last.ok ? EXIT.ok : last.exitCode || EXIT.failure, message: last.message })
+            }
+            return reports.find((report) => report.exitCode !== EXIT.ok)?.exitCode ?? EXIT.ok
           }),
         )
-        return
+      } else {
+        setExitCode(
+          await withJob(
+            cli,
+            log,
+            async (job, runContext) => {
+              const result = await runJob(job, { ...runContext, signal: cli.stop })
+              const { summary } = result
+              reports.push({ job: job.name, ok: result.exitCode === EXIT.ok, exitCode: result.exitCode, message: result.error?.message, snapshot: summary?.snapshot_id, files: summary?.total_files_processed, bytesAdded: summary?.data_added, rejected: result.rejected })
+              return result.exitCode
+            },
+            false,
+          ),
+        )
       }
-      setExitCode(await withJob(cli, log, async (job, runContext) => (await runJob(job, { ...runContext, signal: cli.stop })).exitCode, false))
+      if (options.json) await writeOut(cli.stdout, `${JSON.stringify(reports, null, 2)}\n`)
     })
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander'
 import { readConfig } from '../config/environment.js'
+import { checking } from './checking.js'
 import { describeDuration } from '../config/duration.js'
 import { surveyNodes } from '../swarm/volume-survey.js'
 import { ConfigError, EXIT } from '../errors.js'
@@ -25,14 +26,14 @@ function describeRow(row: CoverageRow, now: number): string {
 export function addCoverageCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('coverage')
-    .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED, and every node NOT SURVEYED; exit 1 when a volume in use is not covered or a node was not surveyed')
+    .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED, and every node NOT SURVEYED; exit 1 when a volume in use is not covered or a node was not surveyed, 4 when the Swarm or a repository could not be asked')
     .option('--json', 'print them as JSON, for scripts')
     .action(async (options: { json?: boolean }) => {
       const config = readConfig(cli.env)
       if (config.mode !== 'swarm') throw new ConfigError("coverage needs MODE=swarm; run it in the controller's container (docker exec).")
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
-        await withController(cli, log, false, async (controller, swarm) => {
+        await checking('the Swarm and the repositories', () => withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds coverage')
           const jobs = [...controller.jobs.values()].map((scheduled) => scheduled.job)
           const { surveys, unsurveyed } = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
@@ -53,7 +54,7 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
           if (options.json) await writeOut(cli.stdout, `${JSON.stringify(rows, null, 2)}\n`)
           else for (const row of rows) await writeOut(cli.stdout, `${describeRow(row, Date.now())}\n`)
           return rows.some((row) => row.status === 'NOT COVERED' || row.status === 'NOT SURVEYED') ? EXIT.failure : EXIT.ok
-        }),
+        })),
       )
     })
 }

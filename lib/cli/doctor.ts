@@ -25,9 +25,11 @@ export function addDoctorCommand(program: Command, { cli, setExitCode }: Command
   program
     .command('doctor')
     .description('check everything a backup needs without taking one: the configuration, restic, the secrets, the server and its host key, the repository password, the backup path and the hooks\' containers (with MODE=swarm: every labelled service and repository); exit 0 only if all is well')
-    .action(async () => {
+    .option('--json', 'print the checks as JSON ({ ok, checks: [{ what, ok, detail }] }), for scripts')
+    .action(async (options: { json?: boolean }) => {
       const findings = await preflight(cli.env, dockerForPreflight())
-      for (const finding of findings) await writeOut(cli.stdout, `${describeFinding(finding)}\n`)
+      if (options.json) await writeOut(cli.stdout, `${JSON.stringify({ ok: findings.every((finding) => finding.ok), checks: findings.map(({ what, ok, detail }) => ({ what, ok, detail })) }, null, 2)}\n`)
+      else for (const finding of findings) await writeOut(cli.stdout, `${describeFinding(finding)}\n`)
       if (findings.some((finding) => !finding.ok)) setExitCode(EXIT.failure)
     })
 }

@@ -2,14 +2,17 @@ import type { Command } from 'commander'
 import { EXIT } from '../errors.js'
 import { HEARTBEAT_LIMIT_MS, isOverdue, isRunning } from '../observe/status.js'
 import type { CommandContext } from './context.js'
-import { describeJob, readStatusFile } from './status.js'
+import { checking } from './checking.js'
+import { writeOut } from '../output.js'
+import { describeJob, readStatusFile, stateOf } from './status.js'
 
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('health')
-    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording, or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
-    .action(async () => {
-      const table = await readStatusFile(cli)
+    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording (exit 4 when STATUS_FILE cannot be read), or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
+    .option('--json', 'print the verdict as JSON ({ healthy, problems, notes, jobs }), for scripts')
+    .action(async (options: { json?: boolean }) => {
+      const table = await checking('STATUS_FILE', () => readStatusFile(cli))
       const now = new Date()
       const problems: string[] = []
       const heartbeat = table.heartbeatAt ? Date.parse(table.heartbeatAt) : undefined
@@ -20,16 +23,21 @@ export function addHealthCommand(program: Command, { cli, setExitCode }: Command
       const overdue = names.filter((name) => isOverdue(table.jobs[name]!, now))
       // Swarm replaces an unhealthy task, and would stop the runs in progress: they are left to finish.
       const running = names.filter((name) => isRunning(table.jobs[name]!))
-      for (const name of names) cli.stdout.write(`${describeJob(name, table.jobs[name]!, now)}\n`)
+      const notes: string[] = []
       // The controller's health is its own liveness: Swarm would replace it for one service's
       // silence, and every other service's runs (and an operator's restore in it) with it.
-      if (overdue.length > 0 && cli.env.MODE?.trim() === 'swarm') cli.stdout.write(`${overdue.length} job(s) OVERDUE (notified, and in rds status); the controller itself is healthy\n`)
-      else if (overdue.length > 0 && running.length > 0) cli.stdout.write(`${overdue.length} job(s) OVERDUE, but unhealthy only once the runs in progress have ended (${running.join(', ')})\n`)
+      if (overdue.length > 0 && cli.env.MODE?.trim() === 'swarm') notes.push(`${overdue.length} job(s) OVERDUE (notified, and in rds status); the controller itself is healthy`)
+      else if (overdue.length > 0 && running.length > 0) notes.push(`${overdue.length} job(s) OVERDUE, but unhealthy only once the runs in progress have ended (${running.join(', ')})`)
       else if (overdue.length > 0) problems.push(`${overdue.length} job(s) OVERDUE: ${overdue.join(', ')}`)
-      if (names.length === 0) cli.stdout.write('no job has been recorded yet\n')
-      if (problems.length > 0) {
-        cli.stdout.write(`unhealthy: ${problems.join('; ')}\n`)
-        setExitCode(EXIT.failure)
+      if (names.length === 0) notes.push('no job has been recorded yet')
+      if (options.json) {
+        const jobs = Object.fromEntries(names.map((name) => [name, stateOf(table.jobs[name]!, now)]))
+        await writeOut(cli.stdout, `${JSON.stringify({ healthy: problems.length === 0, problems, notes, jobs }, null, 2)}\n`)
+      } else {
+        for (const name of names) await writeOut(cli.stdout, `${describeJob(name, table.jobs[name]!, now)}\n`)
+        for (const note of notes) await writeOut(cli.stdout, `${note}\n`)
+        if (problems.length > 0) await writeOut(cli.stdout, `unhealthy: ${problems.join('; ')}\n`)
       }
+      if (problems.length > 0) setExitCode(EXIT.failure)
     })
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander'
 import { ConfigError, EXIT } from '../errors.js'
 import { readJobsFile, type JobRow } from '../observe/jobs-file.js'
-import { updateStatus } from '../observe/status.js'
+import { readStatus, updateStatus } from '../observe/status.js'
+import { checking } from './checking.js'
 import type { CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 
@@ -33,15 +34,25 @@ async function forget(name: string, file: string | undefined, jobsFile: string |
 export function addJobsCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('jobs')
-    .description("with MODE=swarm: list every labelled service's job, its schedule, next run, last result and any label error (from JOBS_FILE)")
+    .description("with MODE=swarm: list every labelled service's job, its schedule, next run, last result and any label error (from JOBS_FILE); exit 1 if any has a label error, cannot run or failed its last run, 4 if the table cannot be read")
     .option('--json', 'print them as JSON, for scripts')
     .option('--forget <job>', "end the job of a node that a per-node service has left (SERVICE@NODE): its node's data is then no longer backed up, and not missed; its snapshots are kept")
     .action(async (options: { json?: boolean; forget?: string }) => {
       if (options.forget !== undefined) return forget(options.forget, cli.env.STATUS_FILE?.trim(), cli.env.JOBS_FILE?.trim(), (line) => writeOut(cli.stdout, line))
       const file = cli.env.JOBS_FILE?.trim()
       if (!file) throw new ConfigError('JOBS_FILE is not set; set it to the file where the controller keeps its jobs (the image sets /run/rds/jobs.json).')
-      const table = await readJobsFile(file)
+      const table = await checking(`the table of jobs ${file} (JOBS_FILE)`, () => readJobsFile(file))
       if (!table) throw new ConfigError(`there is no table of jobs at ${file} (JOBS_FILE) yet; run rds jobs in the container of the agent started with MODE=swarm.`)
+      // A run that another process made (rds backup --service beside the controller) is in
+      // STATUS_FILE, which every process records in, and not in the controller's table.
+      const statusFile = cli.env.STATUS_FILE?.trim()
+      const status = statusFile ? await checking('STATUS_FILE', () => readStatus(statusFile)) : undefined
+      for (const row of table.jobs) {
+        const attempt = status?.jobs[row.name]?.lastAttempt
+        if (attempt && (!row.last || Date.parse(attempt.finishedAt) > Date.parse(row.last.finishedAt))) {
+          row.last = { startedAt: attempt.startedAt, finishedAt: attempt.finishedAt, ok: attempt.ok, message: attempt.message, exitCode: attempt.exitCode }
+        }
+      }
       if (options.json) await writeOut(cli.stdout, `${JSON.stringify(table.jobs, null, 2)}\n`)
       else for (const row of table.jobs) await writeOut(cli.stdout, `${describeRow(row)}\n`)
       // For monitoring: any bad label or failed last run shows in the exit code.

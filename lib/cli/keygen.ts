@@ -17,18 +17,25 @@ export function addKeygenCommand(program: Command, { cli }: CommandContext): voi
     .option('--authorized-keys <file>', 'the server\'s list of keys, which the line is added to (made if missing)', 'authorized_keys')
     .option('--server-service <name>', 'the server\'s Swarm service, for the printed commands', 'backup_server')
     .option('--agent-service <name>', 'the agent\'s Swarm service, for the printed commands', 'backup_agent')
-    .action(async (options: { repository?: string; mode: string; name?: string; dir: string; authorizedKeys: string; serverService: string; agentService: string }) => {
+    .option('--json', 'print the files, the line and the commands as JSON, for scripts')
+    .action(async (options: { repository?: string; mode: string; name?: string; dir: string; authorizedKeys: string; serverService: string; agentService: string; json?: boolean }) => {
       if (!(SERVER_MODES as readonly string[]).includes(options.mode)) throw new ConfigError(`--mode must be "append-only", "confined" or "sftp", not ${JSON.stringify(options.mode)}.`)
       const dir = resolve(options.dir)
+      const name = options.name ?? `rds-agent-${(options.repository ?? 'sftp').replaceAll('/', '-')}`
+      const authorizedKeys = resolve(dir, options.authorizedKeys)
       const result = await makeAgentKey({
         mode: options.mode as ServerMode,
         repository: options.repository,
         dir,
-        authorizedKeys: resolve(dir, options.authorizedKeys),
-        name: options.name ?? `rds-agent-${(options.repository ?? 'sftp').replaceAll('/', '-')}`,
+        authorizedKeys,
+        name,
         serverService: options.serverService,
         agentService: options.agentService,
       })
-      await writeOut(cli.stdout, `${result.authorizedKeysLine}\n\n${result.instructions}`)
+      if (options.json) {
+        const { privateKeyFile, authorizedKeysLine, commands } = result
+        const made = { mode: options.mode, repository: options.repository, secret: name, privateKeyFile, publicKeyFile: `${privateKeyFile}.pub`, authorizedKeysFile: authorizedKeys, authorizedKeysLine, commands }
+        await writeOut(cli.stdout, `${JSON.stringify(made, null, 2)}\n`)
+      } else await writeOut(cli.stdout, `${result.authorizedKeysLine}\n\n${result.instructions}`)
     })
 }

@@ -28,7 +28,8 @@ export type { CliContext } from './context.js'
 
 const HELP_FOOTER = `
 Configuration comes from environment variables (SSH_HOST, REPO_PATH, RUN_AT, ...): see docs/configuration.md.
-Exit codes: 0 success, 1 failure, 2 bad configuration, 3 incomplete snapshot, 10 no repository,
+Exit codes: 0 success, 1 failure, 2 bad configuration, 3 incomplete snapshot, 4 could not check
+(health, status, jobs, coverage), 10 no repository,
 11 repository locked, 12 wrong password, 130 interrupted.`
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }

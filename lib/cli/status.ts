@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
 import { writeOut } from '../output.js'
+import { checking } from './checking.js'
 import { isOverdue, isRunning, overdueAt, readStatus, type JobStatus, type StatusTable } from '../observe/status.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */
@@ -49,10 +50,10 @@ export function describeJob(name: string, status: JobStatus, now = new Date()): 
 export function addStatusCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('status')
-    .description("show every job's last attempt, last success, last snapshot, check and drill, and whether it is OVERDUE (from STATUS_FILE); exit 1 if any job is failing, overdue or has a label error, or its last check or drill failed")
+    .description("show every job's last attempt, last success, last snapshot, check and drill, and whether it is OVERDUE (from STATUS_FILE); exit 1 if any job is failing, overdue or has a label error, or its last check or drill failed; exit 4 if STATUS_FILE cannot be read")
     .option('--json', 'print the table as JSON, for scripts')
     .action(async (options: { json?: boolean }) => {
-      const table = await readStatusFile(cli)
+      const table = await checking('STATUS_FILE', () => readStatusFile(cli))
       const names = Object.keys(table.jobs).sort()
       const now = new Date()
       if (options.json) {

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
+import { checkSwarmVariables } from './swarm-variables.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
 
 export type { Env, Retention } from './values.js'
@@ -183,32 +184,6 @@ function readCreateRepository(env: Env): Config['createRepository'] {
   const create = value(env, 'CREATE_REPOSITORY') ?? 'auto'
   if (create === 'auto' || create === 'never') return create
   throw new ConfigError(`CREATE_REPOSITORY must be "auto" (create the repository if there is none and no snapshot was recorded there) or "never", not ${JSON.stringify(create)}.`)
-}
-
-/**
- * With MODE=swarm, what only a single agent reads, refused rather than ignored: the controller's
- * jobs take their settings from labels and write to the stack's server, and restic's own variables
- * would reach the controller's restic but never a job's.
- */
-const SINGLE_SERVICE_ONLY: Record<string, string> = {
-  BACKUP_ARGS: 'a job\'s restic backup takes no extra arguments; use the labels (rds.backup.exclude, rds.backup.volumes)',
-  COPY_TO: 'copies to a second repository are made by a single agent only',
-  COPY_TO_PASSWORD_FILE: 'copies to a second repository are made by a single agent only',
-  RESTIC_REPOSITORY: 'the controller\'s jobs write to the server at SSH_HOST (REPO_PATH, or the label rds.backup.repo)',
-  PRE_HOOK: 'each service has its own: the label rds.backup.pre-hook',
-  POST_HOOK: 'each service has its own: the label rds.backup.post-hook',
-  DUMP_COMMAND: 'each service has its own: the label rds.backup.dump',
-  DUMP_FILENAME: 'each service has its own: the label rds.backup.dump.filename',
-  STOP_DURING_BACKUP: 'each service has its own: the label rds.backup.stop',
-}
-/** Variables named RESTIC_ that are rds's own, or that the image sets for the controller and its jobs alike (the cache). */
-const OWN_RESTIC_VARIABLES = new Set(['RESTIC_REPO_PASSWORD_FILE', 'RESTIC_BINARY', 'RESTIC_REPOSITORY', 'RESTIC_CACHE_DIR'])
-
-function checkSwarmVariables(env: Env): void {
-  const single = Object.keys(SINGLE_SERVICE_ONLY).find((name) => value(env, name) !== undefined)
-  if (single !== undefined) throw new ConfigError(`${single} is set but MODE=swarm: ${SINGLE_SERVICE_ONLY[single]}; unset ${single}.`)
-  const restic = Object.keys(env).sort().find((name) => name.startsWith('RESTIC_') && !OWN_RESTIC_VARIABLES.has(name) && value(env, name) !== undefined)
-  if (restic !== undefined) throw new ConfigError(`${restic} is set but MODE=swarm: restic's own variables would reach the controller's restic but not its jobs'; unset ${restic}.`)
 }
 
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */

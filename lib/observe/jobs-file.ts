@@ -9,6 +9,8 @@ export interface LastRun {
   finishedAt: string
   ok: boolean
   message: string
+  /** The run's exit code: 0, or the job's restic exit code (3, 10, 11, 12...), or 1. */
+  exitCode?: number
 }
 
 /** One row of the table of jobs the controller keeps in JOBS_FILE, for `rds jobs`. */

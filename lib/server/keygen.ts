@@ -25,6 +25,8 @@ export interface KeygenResult {
   authorizedKeysLine: string
   /** What to run next and what to set on the agent, for people. */
   instructions: string
+  /** The commands of the instructions, one a line, for scripts. */
+  commands: string[]
 }
 
 /** The authorized_keys line for a public key: rds-serve confines it to its repository, or none for SFTP. */
@@ -56,7 +58,7 @@ export async function makeAgentKey(options: KeygenOptions): Promise<KeygenResult
   await appendFile(options.authorizedKeys, `${line}\n`, { mode: 0o644 })
   const owner = await stat(dir)
   for (const file of [privateKeyFile, `${privateKeyFile}.pub`, options.authorizedKeys]) await chown(file, owner.uid, owner.gid)
-  return { privateKeyFile, authorizedKeysLine: line, instructions: instructions(options, privateKeyFile) }
+  return { privateKeyFile, authorizedKeysLine: line, ...instructions(options, privateKeyFile) }
 }
 
 /**
@@ -71,7 +73,7 @@ function swapSecret(service: string, target: string, source: string, extra: stri
   ]
 }
 
-function instructions(options: KeygenOptions, privateKeyFile: string): string {
+function instructions(options: KeygenOptions, privateKeyFile: string): { instructions: string; commands: string[] } {
   const { mode, repository, name, authorizedKeys, serverService, agentService } = options
   // Relative to where keygen runs (the folder a container has mounted), for commands run in that folder.
   const shown = (file: string) => (relative(process.cwd(), file).startsWith('..') ? file : relative(process.cwd(), file))
@@ -88,7 +90,7 @@ function instructions(options: KeygenOptions, privateKeyFile: string): string {
     ...swapSecret(serverService, 'restic-ssh-authorized-keys', keysSecret),
     ...swapSecret(agentService, 'restic-ssh-privkey', name, agentSettings),
   ]
-  return `The key reaches ${mode === 'sftp' ? `every repository over SFTP (${SFTP_COMMAND})` : `the repository ${repository} only${mode === 'append-only' ? ', append-only: it can add backups, never delete or change them' : ''}`}.
+  const text = `The key reaches ${mode === 'sftp' ? `every repository over SFTP (${SFTP_COMMAND})` : `the repository ${repository} only${mode === 'append-only' ? ', append-only: it can add backups, never delete or change them' : ''}`}.
 Its line is now in ${shown(authorizedKeys)}. Turn both into Swarm secrets, give the server the new list of keys
 and the agent its key and settings (Swarm secrets cannot change, so each takes the old one's place):
 
@@ -98,4 +100,5 @@ Put the same in your stack file (the agent's SERVER_MODE=${mode}${repository ===
 restic-ssh-privkey, the server's ${keysSecret} as restic-ssh-authorized-keys), or the next
 docker stack deploy puts the old ones back.
 `
+  return { instructions: text, commands }
 }

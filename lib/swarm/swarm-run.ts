@@ -35,7 +35,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   let downtimeSeconds: number | undefined
   let rejected: string[] | undefined
   const finish = async (ok: boolean, message: string, exitCode?: number) => {
-    scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message }
+    scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message, exitCode: exitCode ?? (ok ? 0 : 1) }
     if (ok) log.info(`controller: ${job.name}: ${message}`)
     else log.error(`controller: ${job.name}: ${message}`)
     await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, logTail: tail() })
@@ -99,7 +99,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
     const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
     await repositories.inRetentionQueue(current.backup!.repoPath, () => options.applyRetention(current, verdicts))
   } catch (error) {
-    return finish(false, `backed up, but retention failed: ${(error as Error).message}`)
+    return finish(false, `backed up, but retention failed: ${(error as Error).message}`, (error as RunError).exitCode)
   }
   saved = await savedSnapshot(options, current, log)
   if (outcome.exitCode !== 0) {

@@ -85,3 +85,16 @@ t.test("a new agent takes the last success from the repository; a silent agent i
   await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date(Date.now() - 10 * 60_000).toISOString(), jobs: {} }))
   t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 1, stdout: /unhealthy: the agent has not written STATUS_FILE since \S+: it is hung or stopped\n$/ })
 })
+
+t.test('a STATUS_FILE that cannot be read is "could not check" (exit 4), never "unhealthy" (exit 1)', async (t) => {
+  const dir = await stateDir(t)
+  const damaged = join(dir, 'status.json')
+  await writeFile(damaged, '{"jobs": {"app": ')
+  for (const command of ['health', 'status']) {
+    const result = await rds([command], { STATUS_FILE: damaged })
+    t.equal(result.exitCode, 4, `rds ${command}: ${result.stderr}`)
+    t.match(result.stderr, /^rds: could not check: STATUS_FILE: .*JSON/)
+  }
+  // A folder where the file should be: the agent could not have written it either.
+  t.match(await rds(['health'], { STATUS_FILE: dir }), { exitCode: 4, stderr: /^rds: could not check: STATUS_FILE: EISDIR/ })
+})

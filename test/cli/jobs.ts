@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -67,4 +67,30 @@ t.test('without the table, or without MODE=swarm, the swarm commands say what to
   t.match(await rds(['backup', '--service', 'app_db'], base), { exitCode: 2, stderr: /^rds: --service needs MODE=swarm/ })
   t.match(await rds(['coverage'], base), { exitCode: 2, stderr: /^rds: coverage needs MODE=swarm/ })
   t.match(await rds(['agent'], { ...base, MODE: 'cluster' }), { exitCode: 2, stderr: /^rds: MODE must be "service" \(back up the volume at BACKUP_PATH\) or "swarm" \(back up every labelled service\), not "cluster"\.\n$/ })
+})
+
+t.test('a table of jobs that cannot be read is "could not check" (exit 4), never a failed job (exit 1)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-damaged-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'jobs.json'), '[{"name": ')
+  t.match(await rds(['jobs'], { JOBS_FILE: join(dir, 'jobs.json') }), { exitCode: 4, stderr: /^rds: could not check: the table of jobs \S+jobs\.json \(JOBS_FILE\): .*JSON/ })
+})
+
+t.test("a run that another process made (rds backup --service) shows in rds jobs: the newer of the controller's table and STATUS_FILE", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-status-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'jobs.json')
+  const statusFile = join(dir, 'status.json')
+  const job: ScheduledJob = { job: { name: 'app_db', service: 'app_db', node: { nodeId: 'n2', nodeName: 'node-2' }, backup } }
+  await writeJobsFile(file, jobRows([job]))
+  const attempt = { startedAt: '2026-11-24T10:12:00.000Z', finishedAt: '2026-11-24T10:12:03.114Z', ok: true, exitCode: 0, message: 'backed up on node-2 in 4.1 s', durationSeconds: 3.1 }
+  await updateStatus(statusFile, (table) => void (table.jobs['app_db'] = { watchedSince: '2026-11-24T00:00:00.000Z', lastAttempt: attempt, lastSuccess: attempt, failuresInARow: 0 }))
+  const listed = await rds(['jobs'], { JOBS_FILE: file, STATUS_FILE: statusFile })
+  t.equal(listed.exitCode, 0, listed.stderr)
+  t.match(listed.stdout, /^app_db: "0 3 \* \* \*" on node-2, next run \S+; last run succeeded at 2026-11-24T10:12:03\.114Z: backed up on node-2 in 4\.1 s\n$/)
+  // The controller's own record, when newer, stands.
+  await writeJobsFile(file, jobRows([{ ...job, last: { startedAt: '2026-11-25T03:00:00.000Z', finishedAt: '2026-11-25T03:00:05.000Z', ok: false, message: 'the backup failed with exit code 1 after 2.0 s; its log is above.' } }]))
+  const newer = await rds(['jobs'], { JOBS_FILE: file, STATUS_FILE: statusFile })
+  t.equal(newer.exitCode, 1)
+  t.match(newer.stdout, /last run FAILED at 2026-11-25T03:00:05\.000Z/)
 })

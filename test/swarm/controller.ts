@@ -144,7 +144,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.match(text(), /ERROR controller: service rds-ctl-bad: label rds.backup.volumes names "nope"/)
     t.ok(controller.jobs.get(APP)?.cron, 'the good job keeps its schedule')
     const last = await controller.runNow(BAD)
-    t.match(last, { ok: false, message: /^service rds-ctl-bad: label/ }, 'a run of a job with a bad label fails without starting anything')
+    t.match(last, { ok: false, exitCode: 2, message: /^service rds-ctl-bad: label/ }, 'a run of a job with a bad label fails without starting anything, exit code 2 (what rds backup --service exits with)')
     t.match((await readStatus(statusFile)).jobs[BAD], { error: /label rds.backup.volumes names "nope"/, lastAttempt: { ok: false, exitCode: 2 } })
   })
 
@@ -153,7 +153,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   t.test('a run is a Swarm job on the node of the task: its log is relayed, its failure recorded, the job service removed, and no retention', async (t) => {
     const danglingBefore = await dangling()
     const last = await controller.runNow(APP)
-    t.match(last, { ok: false, message: /^the backup failed with exit code 2 after [\d.]+ s; its log is above\.$/ })
+    t.match(last, { ok: false, exitCode: 2, message: /^the backup failed with exit code 2 after [\d.]+ s; its log is above\.$/ }, "the job's own exit code is the run's")
     t.match(text(), /rds-ctl-app: rds: SSH_HOST is not set; set it to the SFTP server/)
     t.same(retained, [], 'retention runs only after a backup that succeeded')
     t.match((await readStatus(statusFile)).jobs[APP], {
@@ -175,7 +175,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.teardown(() => void (options.beforeRun = undefined))
     const jobsBefore = (text().match(/rds-ctl-app: starting on/g) ?? []).length
     const last = await controller.runNow(APP)
-    t.match(last, { ok: false, message: gone })
+    t.match(last, { ok: false, exitCode: 10, message: gone })
     t.match((await readStatus(statusFile)).jobs[APP], { lastAttempt: { ok: false, exitCode: 10, message: gone } })
     t.equal((text().match(/rds-ctl-app: starting on/g) ?? []).length, jobsBefore, 'no job was started')
   })
