@@ -9,16 +9,21 @@ export function formatTable(result: Result): string {
   const s = (seconds: number) => seconds.toFixed(2).padStart(8)
   const mb = (bytes: number) => (bytes / MiB).toFixed(1).padStart(10)
   const x = (a: number, b: number) => `${(a / b).toFixed(2)}x`.padStart(8)
-  const { overhead: o, rdsInitial: ri, rdsIncremental: rc, tarInitial: ti, tarIncremental: tc } = result
+  const { overhead: o, unchanged: u, rdsInitial: ri, rdsIncremental: rc, tarInitial: ti, tarIncremental: tc } = result
   return [
     `restic-docker-swarm benchmark: ${mb(result.data.bytes).trim()} MiB in ${result.data.files} files, median of ${result.repetitions}`,
     `machine: ${result.machine.cores} cores (${result.machine.cpu}), ${result.machine.memoryGiB} GiB, node ${result.machine.node}, restic ${result.machine.restic}`,
     '',
-    '1. Agent overhead: one initial backup into an existing repository, same arguments, same server',
+    '1. Agent overhead: one initial backup into an existing repository, same arguments, same server,',
+    '   then the same backup again with nothing changed',
     `                              wall s  peak RSS MiB`,
     `  restic backup            ${s(o.restic.seconds)}    ${mb(o.restic.peakRss)}`,
     `  rds backup               ${s(o.rds.seconds)}    ${mb(o.rds.peakRss)}`,
     `  rds / restic             ${x(o.rds.seconds, o.restic.seconds)}    ${x(o.rds.peakRss, o.restic.peakRss).padStart(10)}`,
+    `  rds - restic             ${s(o.rds.seconds - o.restic.seconds)}`,
+    `  restic, nothing changed  ${s(u.restic.seconds)}    ${mb(u.restic.peakRss)}`,
+    `  rds, nothing changed     ${s(u.rds.seconds)}    ${mb(u.rds.peakRss)}`,
+    `  rds - restic             ${s(u.rds.seconds - u.restic.seconds)}`,
     '',
     `2. Initial, then incremental after changing ${result.data.changedFiles} files (1 %) and adding one large file`,
     `                              wall s  written MiB  local disk MiB  peak RSS MiB`,

@@ -25,6 +25,7 @@ t.test('npm run bench runs to the end on a tiny data set and reports every figur
     t.ok(figures[key].peakRss > 0, `${key} has a peak memory`)
   }
   t.ok(figures.overhead.rds.seconds > 0 && figures.overhead.restic.seconds > 0)
+  t.ok(figures.unchanged.rds.seconds > 0 && figures.unchanged.restic.seconds > 0)
   t.ok(figures.rdsIncremental.written < figures.tarIncremental.written, 'the incremental backup writes less than a full archive')
   t.ok(figures.floorSeconds > 0)
   t.ok(figures.idle.rssMedian > 0)
@@ -34,7 +35,7 @@ t.test('npm run bench runs to the end on a tiny data set and reports every figur
 
   const table = await run('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1', '--many-files', '500'])
   t.equal(table.exitCode, 0, table.stderr)
-  t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest[\s\S]*5\. A verbose backup of 500 files/)
+  t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*rds, nothing changed[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest[\s\S]*5\. A verbose backup of 500 files/)
 })
 
 t.test('bad options are refused', async (t) => {

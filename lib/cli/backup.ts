@@ -4,7 +4,6 @@ import { ConfigError, EXIT } from '../errors.js'
 import { runJob } from '../run/run.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
-import { withController } from './with-controller.js'
 import { withJob, type CommandContext } from './context.js'
 
 /** One run as `rds backup --json` prints it: the same shape in both modes. */
@@ -32,6 +31,8 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
       if (options.service !== undefined) {
         if (readConfig(cli.env).mode !== 'swarm') throw new ConfigError('--service needs MODE=swarm; run it in the controller\'s container (docker exec).')
         const service = options.service
+        // The Swarm's code is loaded only here: a backup of one service has no use for it.
+        const { withController } = await import('./with-controller.js')
         setExitCode(
           await withController(cli, log, false, async (controller) => {
             await controller.sync('rds backup --service')

@@ -39,7 +39,19 @@ export const isTerminal = (stream: Writable) => (stream as { isTTY?: boolean }).
 export const collect = (value: string, previous: string[]) => [...previous, value]
 
 export const HOST_OPTION = '--host <host>'
-export const HOST_HELP = 'with "latest": the newest snapshot of this host (its SNAPSHOT_HOST) rather than of any'
+export const HOST_HELP = 'the snapshots of this host (a service\'s name with MODE=swarm); "latest" is its newest (default: this agent\'s own host)'
+export const PATH_OPTION = '--path <path>'
+
+/**
+ * Which snapshot a command's SNAPSHOT argument and --host name, the same for every command:
+ * "latest" is the newest accepted snapshot of --host, else of the agent's own host (SNAPSHOT_HOST,
+ * else SERVICE_NAME, where one is set in the single-service mode), else of the one host the
+ * repository holds (refused, with the hosts' names, where it holds several).
+ */
+export async function snapshotChoice(config: Config, snapshot: string, host: string | undefined) {
+  const own = config.mode === 'service' && config.snapshotHostSet ? config.snapshotHost : undefined
+  return { snapshot, host: host ?? own, rejected: await rejectedSnapshots(config) }
+}
 
 /**
  * The Docker engine hooks run in (DOCKER_HOST, or /var/run/docker.sock). dockerode, with gRPC, adds
@@ -70,10 +82,14 @@ export async function withRestic(
   log: Logger,
   use: (restic: Restic, config: Config, version: string) => Promise<number | void>,
 ): Promise<number> {
+  // restic's version is asked beside opening the workspace (ssh's files, the server's key), not after it.
+  const binary = context.env.RESTIC_BINARY?.trim() || 'restic'
+  const checked = checkResticVersion(binary)
+  checked.catch(() => undefined)
   const workspace = await openWorkspace(context.env, log)
   try {
     const { config, repository } = workspace
-    const version = await checkResticVersion(config.resticBinary)
+    const version = await (config.resticBinary === binary ? checked : checkResticVersion(config.resticBinary))
     const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
     return (await use(restic, config, version)) ?? EXIT.ok
   } finally {

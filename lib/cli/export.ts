@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { ConfigError } from '../errors.js'
 import { exportSnapshot } from '../restore/export.js'
 import { exportVolume } from '../restore/volume-transfer.js'
-import { HOST_HELP, HOST_OPTION, isTerminal, rejectedSnapshots, volumeHelper, withRestic, type CommandContext } from './context.js'
+import { HOST_HELP, HOST_OPTION, isTerminal, PATH_OPTION, snapshotChoice, volumeHelper, withRestic, type CommandContext } from './context.js'
 
 export function addExportCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
   program
@@ -10,7 +10,7 @@ export function addExportCommand(program: Command, { cli, setExitCode, plainLog 
     .description('write a snapshot (or a live Docker volume, with --volume) as a tar archive to a file or to standard output')
     .argument('[snapshot]', 'a snapshot ID or "latest"', 'latest')
     .option('--output <file>', 'the tar file to write (written whole or not at all); standard output by default')
-    .option('--path <path>', 'only this folder of the snapshot (as tar), or this file (its contents, as they are)')
+    .option(PATH_OPTION, 'only this folder of the snapshot (as tar), or this file (its contents, as they are)')
     .option('--volume <name>', 'export this Docker volume as it is now, without any repository')
     .option(HOST_OPTION, HOST_HELP)
     .action(async (snapshot: string, options: { output?: string; path?: string; volume?: string; host?: string }) => {
@@ -23,7 +23,7 @@ export function addExportCommand(program: Command, { cli, setExitCode, plainLog 
       }
       setExitCode(
         await withRestic(cli, plainLog, async (restic, config) =>
-          exportSnapshot(restic, { choice: { snapshot, host: options.host, rejected: await rejectedSnapshots(config) }, path: options.path, output: options.output, stdout: cli.stdout }, plainLog),
+          exportSnapshot(restic, { choice: await snapshotChoice(config, snapshot, options.host), path: options.path, output: options.output, stdout: cli.stdout }, plainLog),
         ),
       )
     })

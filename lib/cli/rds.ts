@@ -3,26 +3,7 @@ import { Command, CommanderError } from 'commander'
 import parseArgsStringToArgv from 'string-argv'
 import { ConfigError, EXIT, RunError } from '../errors.js'
 import { createLogger } from '../observe/log.js'
-import { addAgentCommand } from './agent.js'
-import { addBackupCommand } from './backup.js'
 import type { CliContext, CommandContext } from './context.js'
-import { addCopyCommand } from './copy.js'
-import { addCoverageCommand } from './coverage.js'
-import { addExportCommand } from './export.js'
-import { addHealthCommand } from './health.js'
-import { addStatusCommand } from './status.js'
-import { addDoctorCommand } from './doctor.js'
-import { addDrillCommand } from './drill.js'
-import { addDumpStreamCommand } from './dump-stream.js'
-import { addImportCommand } from './import.js'
-import { addJobsCommand } from './jobs.js'
-import { addKeygenCommand } from './keygen.js'
-import { addLsCommand } from './ls.js'
-import { addRestoreCommand } from './restore.js'
-import { addRestoreDumpCommand } from './restore-dump.js'
-import { addServerCommands } from './server.js'
-import { addSnapshotsCommand } from './snapshots.js'
-import { addSurveyVolumesCommand } from './survey-volumes.js'
 
 export type { CliContext } from './context.js'
 
@@ -34,17 +15,57 @@ Exit codes: 0 success, 1 failure, 2 bad configuration, 3 incomplete snapshot, 4 
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string }
 
+type AddCommand = (program: Command, context: CommandContext) => void
+
+/**
+ * A file of commands: the names it adds, and the file itself, loaded only when one of them runs
+ * (or for --help). `rds backup` then loads what a backup uses, and none of the Swarm, the server or
+ * the Docker API; a test checks the names against what each file adds.
+ */
+export interface CommandFile {
+  names: string[]
+  load: () => Promise<AddCommand>
+}
+
 /** The commands, in the groups and order `rds --help` lists them. */
-const COMMAND_GROUPS: [string, ((program: Command, context: CommandContext) => void)[]][] = [
-  ['Back up:', [addAgentCommand, addBackupCommand]],
-  ['Restore:', [addRestoreCommand, addRestoreDumpCommand, addExportCommand, addImportCommand]],
-  ['Inspect:', [addSnapshotsCommand, addLsCommand, addJobsCommand, addCoverageCommand, addStatusCommand, addHealthCommand]],
-  ['Operate:', [addDoctorCommand, addDrillCommand, addCopyCommand]],
+export const COMMAND_GROUPS: [string, CommandFile[]][] = [
+  ['Back up:', [
+    { names: ['agent'], load: async () => (await import('./agent.js')).addAgentCommand },
+    { names: ['backup'], load: async () => (await import('./backup.js')).addBackupCommand },
+  ]],
+  ['Restore:', [
+    { names: ['restore'], load: async () => (await import('./restore.js')).addRestoreCommand },
+    { names: ['restore-dump'], load: async () => (await import('./restore-dump.js')).addRestoreDumpCommand },
+    { names: ['export'], load: async () => (await import('./export.js')).addExportCommand },
+    { names: ['import'], load: async () => (await import('./import.js')).addImportCommand },
+  ]],
+  ['Inspect:', [
+    { names: ['snapshots'], load: async () => (await import('./snapshots.js')).addSnapshotsCommand },
+    { names: ['ls'], load: async () => (await import('./ls.js')).addLsCommand },
+    { names: ['jobs'], load: async () => (await import('./jobs.js')).addJobsCommand },
+    { names: ['coverage'], load: async () => (await import('./coverage.js')).addCoverageCommand },
+    { names: ['status'], load: async () => (await import('./status.js')).addStatusCommand },
+    { names: ['health'], load: async () => (await import('./health.js')).addHealthCommand },
+  ]],
+  ['Operate:', [
+    { names: ['doctor'], load: async () => (await import('./doctor.js')).addDoctorCommand },
+    { names: ['drill'], load: async () => (await import('./drill.js')).addDrillCommand },
+    { names: ['copy'], load: async () => (await import('./copy.js')).addCopyCommand },
+  ]],
   // The server's commands, and the hidden ones the images and jobs run.
-  ['Server:', [addKeygenCommand, addServerCommands, addSurveyVolumesCommand, addDumpStreamCommand]],
+  ['Server:', [
+    { names: ['keygen'], load: async () => (await import('./keygen.js')).addKeygenCommand },
+    { names: ['server-keys', 'maintain', 'server'], load: async () => (await import('./server.js')).addServerCommands },
+    { names: ['survey-volumes'], load: async () => (await import('./survey-volumes.js')).addSurveyVolumesCommand },
+    { names: ['dump-stream'], load: async () => (await import('./dump-stream.js')).addDumpStreamCommand },
+  ]],
 ]
 
-export function buildProgram(cli: CliContext, setExitCode: (code: number) => void): Command {
+/**
+ * The program with the commands of `only` (a command's name), or with all of them: an unknown name,
+ * another option or nothing gets them all, for the help and commander's "did you mean".
+ */
+export async function buildProgram(cli: CliContext, setExitCode: (code: number) => void, only?: string): Promise<Command> {
   const program = new Command('rds')
     .version(version, '-V, --version')
     .description('Encrypted, incremental backups of Docker Swarm volumes and databases with restic: every labelled service of a Swarm (MODE=swarm), or one service.')
@@ -56,9 +77,12 @@ export function buildProgram(cli: CliContext, setExitCode: (code: number) => voi
     })
     .showHelpAfterError('(run "rds --help" for usage)')
   const context: CommandContext = { cli, setExitCode, plainLog: createLogger({ stream: cli.stderr }) }
-  for (const [heading, commands] of COMMAND_GROUPS) {
+  const known = COMMAND_GROUPS.some(([, files]) => files.some((file) => file.names.includes(only ?? '')))
+  // --version needs no command at all.
+  const wanted = (file: CommandFile) => (known ? file.names.includes(only!) : only !== '-V' && only !== '--version')
+  for (const [heading, files] of COMMAND_GROUPS) {
     program.commandsGroup(heading)
-    for (const addCommand of commands) addCommand(program, context)
+    for (const file of files) if (wanted(file)) (await file.load())(program, context)
   }
   return program
 }
@@ -68,7 +92,7 @@ export async function main(argv: string[], context: CliContext): Promise<number>
   let exitCode: number = EXIT.ok
   // EXTRA_ARGS is how a stack file adds options to the image's "rds agent" command.
   const args = argv[0] === 'agent' ? [...argv, ...parseArgsStringToArgv(context.env.EXTRA_ARGS ?? '')] : argv
-  const program = buildProgram(context, (code) => (exitCode = code))
+  const program = await buildProgram(context, (code) => (exitCode = code), args[0])
   if (args.length === 0) {
     program.outputHelp()
     return EXIT.usage

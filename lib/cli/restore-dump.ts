@@ -7,7 +7,7 @@ import { chooseHookContainer } from '../run/hooks.js'
 import { restoreDump } from '../restore/dump.js'
 import { jobEnvironment } from '../swarm/job-environment.js'
 import { readConfig } from '../config/environment.js'
-import { HOST_OPTION, rejectedSnapshots, withRestic, type CommandContext } from './context.js'
+import { HOST_HELP, HOST_OPTION, rejectedSnapshots, snapshotChoice, withRestic, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 
 interface Options {
@@ -26,7 +26,7 @@ function loader(options: Options, preset: Parameters<typeof restoreCommand>[0], 
   if (command !== undefined) return command
   throw new ConfigError(
     preset === 'redis'
-      ? 'a Redis RDB cannot be loaded into a running Redis; restore the file with rds restore --include and start Redis on it, or give --command.'
+      ? 'a Redis RDB cannot be loaded into a running Redis; restore the file with rds restore --path and start Redis on it, or give --command.'
       : `${dumpedBy} is not a preset (${LOADERS}), so rds cannot know how to load its dump; give --command, e.g. --command 'psql -U postgres'.`,
   )
 }
@@ -40,7 +40,7 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
     .option('--to-service <name>', 'load into a running container of this service instead (a fresh database)')
     .option('--to-container <id>', 'load into this container, on the node rds runs on')
     .option('--command <command>', "the command that reads the dump on stdin and loads it (default: the preset's psql or mariadb)")
-    .option(HOST_OPTION, 'whose dumps: the snapshots\' host (default SNAPSHOT_HOST, or SERVICE_NAME)')
+    .option(HOST_OPTION, HOST_HELP)
     .action(async (snapshot: string, options: Options) => {
       if (options.toService !== undefined && options.toContainer !== undefined) throw new ConfigError('give at most one of --to-service and --to-container.')
       const config = readConfig(cli.env)
@@ -57,7 +57,7 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
           const target = options.toService ?? config.serviceName
           if (options.toContainer === undefined && target === undefined) throw new ConfigError('SERVICE_NAME is not set; set it, or give --to-service or --to-container.')
           const containerId = options.toContainer ?? (await chooseHookContainer(dockerEngine(docker), target!)).containerId
-          const choice = { snapshot, host: options.host ?? config.snapshotHost, rejected: await rejectedSnapshots(config) }
+          const choice = await snapshotChoice(config, snapshot, options.host)
           await restoreDump(restic, { choice, docker, containerId, command, signal: cli.stop }, plainLog)
         }),
       )

@@ -41,6 +41,8 @@ export interface Config {
   sshKnownHostsFile: string
   passwordFile: string
   snapshotHost: string
+  /** Whether SNAPSHOT_HOST or SERVICE_NAME gave snapshotHost (not the default): the agent's own host for "latest". */
+  snapshotHostSet: boolean
   backupArgs: string[]
   retention: Retention
   retryLock?: string
@@ -274,6 +276,7 @@ export function readConfig(env: Env): Config {
     sshKnownHostsFile: absolutePath(env, 'SSH_KNOWN_HOSTS_FILE', DEFAULTS.sshKnownHostsFile),
     passwordFile: absolutePath(env, 'RESTIC_REPO_PASSWORD_FILE', DEFAULTS.passwordFile),
     snapshotHost,
+    snapshotHostSet: value(env, 'SNAPSHOT_HOST') !== undefined || serviceName !== undefined,
     backupArgs: argumentList(env, 'BACKUP_ARGS'),
     retention: readRetention(env, (key) => (key === 'prune' ? 'PRUNE' : `KEEP_${key.toUpperCase()}`)),
     // With MODE=swarm, services share repositories: every command (a restore beside the

@@ -18,7 +18,7 @@ const REPORTING = ['backup', 'snapshots', 'ls', 'jobs', 'coverage', 'status', 'h
 t.test('the reporting commands are the ones with --json', async (t) => {
   const { buildProgram } = (await import(pathToFileURL(join(ROOT, 'dist/lib/cli/rds.js')).href)) as typeof import('../../lib/cli/rds.js')
   const sink = new PassThrough()
-  const program = buildProgram({ env: {}, stdin: new PassThrough(), stdout: sink, stderr: sink, stop: new AbortController().signal }, () => undefined)
+  const program = await buildProgram({ env: {}, stdin: new PassThrough(), stdout: sink, stderr: sink, stop: new AbortController().signal }, () => undefined)
   const withJson = program.commands.filter((command) => command.options.some((option) => option.long === '--json')).map((command) => command.name())
   t.same(withJson.sort(), [...REPORTING].sort())
 })

@@ -52,7 +52,7 @@ t.test('every command of rds and every one of its flags is in the docs pages', a
   // The built program: it reads its version from the package.json beside dist/.
   const { buildProgram } = (await import(pathToFileURL(join(ROOT, 'dist/lib/cli/rds.js')).href)) as typeof import('../../lib/cli/rds.js')
   const sink = new PassThrough()
-  const program = buildProgram({ env: {}, stdin: new PassThrough(), stdout: sink, stderr: sink, stop: new AbortController().signal }, () => undefined)
+  const program = await buildProgram({ env: {}, stdin: new PassThrough(), stdout: sink, stderr: sink, stop: new AbortController().signal }, () => undefined)
   const missing: string[] = []
   const visit = (command: Command, path: string[]) => {
     // Hidden commands are the images' and jobs' own plumbing, not a user's (commander keeps the mark private).

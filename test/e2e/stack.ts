@@ -160,7 +160,7 @@ async function runEndToEnd() {
       const ran = await docker(['exec', agent, 'sh', '-e', '-c', block])
       t.equal(ran.exitCode, 0, `in the agent: ${block}\n${ran.stderr}`)
     }
-    t.match(await dockerOk(['exec', agent, 'ls', '/tmp/one/backup']), /^all\.sql$/m, 'rds restore --include restored the one file')
+    t.match(await dockerOk(['exec', agent, 'ls', '/tmp/one/backup']), /^all\.sql$/m, 'rds restore --path restored the one file')
     t.ok((await dockerOk(['exec', agent, 'tar', '-tf', '/tmp/backup.tar'])).includes('backup/all.sql'), 'rds export wrote a tar with the dump')
   })
 

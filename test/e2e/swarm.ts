@@ -98,11 +98,12 @@ async function runOnSimulatedSwarm() {
     t.equal(rows.trim(), '1000|500500', 'every row came back into the fresh database')
   })
 
-  t.test("the web service's snapshot restores to identical bytes, without the excluded file", async (t) => {
+  t.test("the web service's snapshot restores to identical bytes, without the excluded file, as Restoring writes it", async (t) => {
     const web = await containerOf('rds-sim3', `${STACK}_web`)
     const live = await sim('rds-sim3', ['exec', web, 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
-    const restored = await rds(['restore', 'latest', '--host', `${STACK}_web`, '--target', '/tmp/restored-web'])
-    t.equal(restored.exitCode, 0, restored.stderr)
+    const restored = await runReadme(await readmeShellBlocks('In the whole Swarm'), dir)
+    t.equal(restored.exitCode, 0, restored.all)
+    t.match(restored.all, /\/volumes\/site\/d\d\/f\d+[\s\S]*^site\nuploads$/m, 'rds ls lists the site; both volumes are restored under /volumes')
     const agent = await containerOf('rds-sim1', `${STACK}_agent`)
     const back = await sim('rds-sim1', ['exec', agent, 'sh', '-c', CHECKSUMS, 'checksums', '/tmp/restored-web/volumes/site', '/tmp/restored-web/volumes/uploads'])
     t.equal(back, live.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'))
@@ -412,12 +413,16 @@ async function runOnSimulatedSwarm() {
 
   t.test('the controller made append-only with rds keygen as the README says, beside an SFTP agent: backups, a restore, deletions refused, a killed job\'s lock removed, its repository only, and the server\'s maintenance', async (t) => {
     const secrets = join(dir, 'restic-secrets')
-    // The server's maintenance, as the README's "Maintenance on the server" adds it (every 30 s here).
-    await sim('rds-sim1', ['secret', 'create', 'rds-maintenance', '-'], 'swarm /run/secrets/restic-repo-password keep-last=2\n')
-    await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'MAINTENANCE_AT=*/30 * * * * *', '--secret-add', 'rds-maintenance', '--secret-add', 'restic-repo-password', `${STACK}_server`])
-    // The README's two commands: rds keygen (on this machine's engine, which has the image and
-    // can mount this folder), then the block it prints, against the Swarm.
-    const [keygen] = await readmeShellBlocks('Append-only backups')
+    // The server's maintenance, as "Maintenance on the server" adds it, with two values changed so
+    // that it comes in seconds and forgets something: every 30 s, keep-last 2.
+    const [maintenance] = await readmeShellBlocks('Maintenance on the server')
+    const policy = 'keep-within=30d keep-monthly=12 read-data-subset=5%'
+    t.ok(maintenance!.includes(policy) && maintenance!.includes("'MAINTENANCE_AT=0 4 * * *'"), 'the values the test changes are in the block')
+    const maintained = await runReadme([maintenance!.replace(policy, 'keep-last=2').replace("'MAINTENANCE_AT=0 4 * * *'", "'MAINTENANCE_AT=*/30 * * * * *'")], dir)
+    t.equal(maintained.exitCode, 0, maintained.all)
+    // The docs' commands: rds keygen (on this machine's engine, which has the image and can mount
+    // this folder), then the block it prints, against the Swarm; then the retention label removed.
+    const [keygen, dropLabel] = await readmeShellBlocks('Append-only backups')
     const made = await execa('bash', ['-e', '-c', keygen!], { cwd: dir, reject: false, all: true })
     t.equal(made.exitCode, 0, made.exitCode === 0 ? 'rds keygen, as the README runs it' : made.all)
     const printed = made.stdout.split('\n').filter((line) => /^  (docker |\w+=\$\(docker )/.test(line))
@@ -435,6 +440,9 @@ async function runOnSimulatedSwarm() {
     await waitFor('two scheduled backups of backup_db by the append-only controller', async () => ((await since()).match(/controller: backup_db: backed up on rds-sim2/g)?.length ?? 0) >= 2 || undefined, 180)
     const jobs = await rds(['jobs'])
     t.match(jobs.stdout, /backup_web: .*label rds\.backup\.keep-within is set but the agent has SERVER_MODE=append-only/, "web's own retention label is refused; db still runs")
+    const dropped = await runReadme([dropLabel!], dir)
+    t.equal(dropped.exitCode, 0, dropped.all)
+    await waitFor('backup_web scheduled again without its retention label', async () => (/^backup_web: "[^"]+" on rds-sim3/m.test((await rds(['jobs'])).stdout) ? true : undefined), 60)
     const dump = await rds(['export', '--host', `${STACK}_db`, '--path', '/pg_dumpall.sql'])
     t.equal(dump.exitCode, 0, dump.stderr)
     t.match(dump.stdout, /CREATE TABLE public\.rows_to_keep/, 'the dump restores through the append-only key')
@@ -491,18 +499,18 @@ async function runOnSimulatedSwarm() {
     t.match(removed, /locks: removed the lock/)
 
     // The server's scheduled maintenance: forgets by its policy, prunes, checks; the next backup still works.
-    const maintained = await waitFor('a maintenance that forgot snapshots', async () => {
+    const forgot = await waitFor('a maintenance that forgot snapshots', async () => {
       const text = await serverLog()
       return /maintenance swarm: forgot [1-9]\d* of \d+ snapshots and pruned/.test(text) && /maintenance swarm: checked: no errors/.test(text) ? text : undefined
     }, 240)
-    t.match(maintained, /maintenance swarm: policy keep-last 2, then prune/)
+    t.match(forgot, /maintenance swarm: policy keep-last 2, then prune/)
     const server = await containerOf('rds-sim1', `${STACK}_server`)
     const status = await sim('rds-sim1', ['exec', server, 'rds', 'status'])
     t.match(status, /maintenance swarm: \w+; .*last success 20/, "recorded in the server's STATUS_FILE")
     // Every snapshot older than the last maintenance's start was before its forget: keep-last 2 left at
     // most two of each host and paths (restic's groups), whatever else the repository holds.
     // By the lines' own times: docker service logs may pass the service's stdout and stderr lines out of order.
-    const at = (pattern: RegExp) => maintained.split('\n').filter((line) => pattern.test(line)).map((line) => Date.parse(line.slice(0, 24))).filter((time) => !Number.isNaN(time))
+    const at = (pattern: RegExp) => forgot.split('\n').filter((line) => pattern.test(line)).map((line) => Date.parse(line.slice(0, 24))).filter((time) => !Number.isNaN(time))
     const lastForget = Math.max(...at(/maintenance swarm: forgot [1-9]/))
     const startedAt = Math.max(...at(/maintenance swarm: policy keep-last 2/).filter((time) => time <= lastForget))
     t.ok(Number.isFinite(startedAt), 'the start of the maintenance that forgot')

@@ -22,9 +22,9 @@ t.test('rds ls: the files of a snapshot or under one path', async (t) => {
   const all = await runBin(RDS, ['ls'], env)
   t.equal(all.exitCode, 0)
   t.match(all.stdout, new RegExp(`^-rwxr-x--- \\d+/\\d+ +\\d+ \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d ${join(data, 'script.sh')}$`, 'm'))
-  const db = JSON.parse((await runBin(RDS, ['ls', 'latest', join(data, 'db'), '--json'], env)).stdout) as { path: string }[]
+  const db = JSON.parse((await runBin(RDS, ['ls', 'latest', '--path', join(data, 'db'), '--json'], env)).stdout) as { path: string }[]
   t.same(db.map((node) => node.path).sort(), [join(data, 'db'), join(data, 'db', 'blob.bin'), join(data, 'db', 'dump.sql')])
-  const missing = await runBin(RDS, ['ls', 'latest', '/not/there'], env)
+  const missing = await runBin(RDS, ['ls', 'latest', '--path', '/not/there'], env)
   t.equal(missing.exitCode, 1)
   t.match(missing.stderr, /^rds: \/not\/there is not in snapshot [0-9a-f]{8}/m)
   const unknown = await runBin(RDS, ['ls', '0123abcd'], env)
@@ -32,14 +32,26 @@ t.test('rds ls: the files of a snapshot or under one path', async (t) => {
   t.match(unknown.stderr, /^rds: there is no snapshot "0123abcd"/m)
 })
 
-t.test('"latest" in a repository that several hosts share names no one snapshot: --host is asked for, and then it is that host\'s', async (t) => {
-  const other = { ...env, SNAPSHOT_HOST: 'other-service' }
+t.test('"latest" in a repository that several hosts share: the agent\'s own host\'s, --host another\'s, and without either no one snapshot', async (t) => {
+  // other-service backs up one folder of the data: the listing tells whose snapshot it is.
+  const other = { ...env, SNAPSHOT_HOST: 'other-service', BACKUP_PATH: join(data, 'db') }
   t.equal((await runBin(RDS, ['backup'], other)).exitCode, 0)
-  for (const command of [['ls'], ['restore', '--target', '/tmp/rds-nowhere'], ['export', '--output', '/tmp/rds-nowhere.tar']]) {
-    const run = await runBin(RDS, command, env)
+  const dir = t.testdir()
+  // A one-off container: neither SNAPSHOT_HOST nor SERVICE_NAME says whose "latest" it is.
+  const { SNAPSHOT_HOST: _own, ...oneOff } = env
+  for (const command of [['ls'], ['restore', '--target', join(dir, 'restored')], ['export', '--output', join(dir, 'exported.tar')]]) {
+    const run = await runBin(RDS, command, oneOff)
     t.equal(run.exitCode, 2, `rds ${command[0]}`)
     t.match(run.stderr, /^rds: "latest" names no one snapshot: the repository .* holds snapshots of 2 hosts \(app, other-service\); name one with --host \(rds snapshots lists them\)\.\n$/m)
   }
-  const named = await runBin(RDS, ['ls', 'latest', '--host', 'other-service'], env)
-  t.equal(named.exitCode, 0, named.stderr)
+  const hostOf = async (args: string[], runEnv: Record<string, string>) => {
+    const run = await runBin(RDS, ['ls', ...args, '--json'], runEnv)
+    t.equal(run.exitCode, 0, run.stderr)
+    const paths = (JSON.parse(run.stdout) as { path: string }[]).map((node) => node.path)
+    return paths.includes(join(data, 'private.txt')) ? 'app' : paths.includes(join(data, 'db', 'dump.sql')) ? 'other-service' : `unknown: ${paths.join(' ')}`
+  }
+  t.equal(await hostOf([], env), 'app', "the agent's own host (SNAPSHOT_HOST)")
+  t.equal(await hostOf([], { ...oneOff, SERVICE_NAME: 'other-service' }), 'other-service', 'or SERVICE_NAME')
+  t.equal(await hostOf(['latest', '--host', 'other-service'], env), 'other-service', 'another host, named')
+  t.equal(await hostOf(['latest', '--host', 'app'], oneOff), 'app')
 })

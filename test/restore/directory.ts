@@ -36,10 +36,10 @@ t.test('an existing empty target, such as a mount point, is filled in place and 
   t.equal((await stat(target)).mode & 0o777, 0o751, 'the target itself was not replaced')
 })
 
-t.test('--include restores single files and folders, by snapshot ID', async (t) => {
+t.test('--path restores single files and folders, by snapshot ID', async (t) => {
   const snapshots = JSON.parse((await rds(['snapshots', '--json'])).stdout) as { short_id: string }[]
   const target = join(work, 'some')
-  const result = await rds(['restore', snapshots[0]!.short_id, '--target', target, '--include', join(data, 'db'), '--include', join(data, 'script.sh')])
+  const result = await rds(['restore', snapshots[0]!.short_id, '--target', target, '--path', join(data, 'db'), '--path', join(data, 'script.sh')])
   t.equal(result.exitCode, 0, result.stderr)
   t.same((await readdir(join(target, data))).sort(), ['db', 'script.sh'])
 })
@@ -52,7 +52,7 @@ t.test('bad input: one sentence, a non-zero exit, and no target that looks compl
     [['restore', '--target', notEmpty], 2, /^rds: --target .*not-empty is not empty; restore into a new or empty directory, or add --force/m],
     [['restore', 'deadbeef', '--target', join(work, 'x')], 1, /^rds: there is no snapshot "deadbeef" in the repository restore on .*; list them with "rds snapshots"\.$/m],
     [['restore', '--host', 'nobody-here', '--target', join(work, 'x')], 1, /^rds: there is no snapshot of host nobody-here in the repository/m],
-    [['restore', '--target', join(work, 'x'), '--include', '/not/in/it'], 1, /^rds: \/not\/in\/it is not in snapshot [0-9a-f]{8} \(which holds .*\); list its files with "rds ls [0-9a-f]{8}"\.$/m],
+    [['restore', '--target', join(work, 'x'), '--path', '/not/in/it'], 1, /^rds: \/not\/in\/it is not in snapshot [0-9a-f]{8} \(which holds .*\); list its files with "rds ls [0-9a-f]{8}"\.$/m],
     [['restore'], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME\.$/m],
   ]
   for (const [args, code, message] of cases) {
@@ -63,7 +63,7 @@ t.test('bad input: one sentence, a non-zero exit, and no target that looks compl
   t.same(await readdir(notEmpty), ['keep.txt'], 'the non-empty target is untouched')
   t.same((await readdir(work)).filter((name) => name === 'x' || name.includes('rds-partial')), [], 'no partial target')
 
-  const forced = await rds(['restore', '--target', notEmpty, '--force', '--include', join(data, 'private.txt')])
+  const forced = await rds(['restore', '--target', notEmpty, '--force', '--path', join(data, 'private.txt')])
   t.equal(forced.exitCode, 0, forced.stderr)
   t.same((await readdir(notEmpty)).sort(), ['keep.txt', data.split('/')[1]!].sort(), '--force restores beside what is there')
 })

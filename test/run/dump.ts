@@ -217,7 +217,7 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     t.ok(rdb.includes('hello from redis'), 'with the key in it')
     const refused = await runBin(RDS, ['restore-dump'], env)
     t.equal(refused.exitCode, 2)
-    t.match(refused.stderr, /^rds: a Redis RDB cannot be loaded into a running Redis; restore the file with rds restore --include and start Redis on it, or give --command\.$/m)
+    t.match(refused.stderr, /^rds: a Redis RDB cannot be loaded into a running Redis; restore the file with rds restore --path and start Redis on it, or give --command\.$/m)
   })
 
   t.test('restore-dump of a snapshot that is not a dump, or with no dump at all, says so', async (t) => {
