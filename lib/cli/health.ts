@@ -9,14 +9,17 @@ import { describeJob, readStatusFile, stateOf } from './status.js'
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
     .command('health')
-    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording (exit 4 when STATUS_FILE cannot be read), or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
+    .description('the image\'s health check, from STATUS_FILE: exit 1 only when the agent has stopped recording or never began (exit 4 when STATUS_FILE cannot be read), or (one service) a job is OVERDUE; with MODE=swarm an OVERDUE job is notified and in rds status, never unhealthy; a failed run alone is reported, not unhealthy')
     .option('--json', 'print the verdict as JSON ({ healthy, problems, notes, jobs }), for scripts')
     .action(async (options: { json?: boolean }) => {
       const table = await checking('STATUS_FILE', () => readStatusFile(cli))
       const now = new Date()
       const problems: string[] = []
       const heartbeat = table.heartbeatAt ? Date.parse(table.heartbeatAt) : undefined
-      if (heartbeat !== undefined && now.getTime() - heartbeat > HEARTBEAT_LIMIT_MS) {
+      if (heartbeat === undefined) {
+        // Docker's start period (the image's HEALTHCHECK) covers the time before an agent's first beat.
+        problems.push('the agent has never written its heartbeat into STATUS_FILE: it has not started, or it hangs before its first')
+      } else if (now.getTime() - heartbeat > HEARTBEAT_LIMIT_MS) {
         problems.push(`the agent has not written STATUS_FILE since ${table.heartbeatAt}: it is hung or stopped`)
       }
       const names = Object.keys(table.jobs).sort()

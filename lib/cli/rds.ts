@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module'
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Help, type Option } from 'commander'
 import parseArgsStringToArgv from 'string-argv'
 import { ConfigError, EXIT, RunError } from '../errors.js'
 import { createLogger } from '../observe/log.js'
@@ -76,6 +76,13 @@ export async function buildProgram(cli: CliContext, setExitCode: (code: number) 
       writeErr: (text) => cli.stderr.write(text),
     })
     .showHelpAfterError('(run "rds --help" for usage)')
+    // Inherited by every command added after it: an option a command cannot run without says so.
+    .configureHelp({
+      optionDescription(this: Help, option: Option) {
+        const text = Help.prototype.optionDescription.call(this, option)
+        return option.mandatory ? `${text} (required)` : text
+      },
+    })
   const context: CommandContext = { cli, setExitCode, plainLog: createLogger({ stream: cli.stderr }) }
   const known = COMMAND_GROUPS.some(([, files]) => files.some((file) => file.names.includes(only ?? '')))
   // --version needs no command at all.

@@ -72,7 +72,10 @@ export class Reporter {
    */
   keepHeartbeat(stop: AbortSignal, { overdue = true } = {}): void {
     // A controller in standby only beats: the one that runs the jobs tells of them.
-    const beat = setInterval(() => void (overdue ? this.noticeOverdue() : this.update((table) => void (table.heartbeatAt = new Date().toISOString()))), HEARTBEAT_MS)
+    const once = () => void (overdue ? this.noticeOverdue() : this.update((table) => void (table.heartbeatAt = new Date().toISOString())))
+    // The first beat at once: rds health takes a table that never had one for an agent that hangs before it.
+    once()
+    const beat = setInterval(once, HEARTBEAT_MS)
     beat.unref()
     stop.addEventListener('abort', () => clearInterval(beat), { once: true })
   }

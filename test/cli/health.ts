@@ -17,6 +17,12 @@ async function stateDir(t: Test): Promise<string> {
 
 t.test('a failed run is reported by rds status, but is not unhealthy', async (t) => {
   const statusFile = join(await stateDir(t), 'status.json')
+  t.match(await rds(['health'], { STATUS_FILE: statusFile }), {
+    exitCode: 1,
+    stdout: 'no job has been recorded yet\nunhealthy: the agent has never written its heartbeat into STATUS_FILE: it has not started, or it hangs before its first\n',
+  }, 'no heartbeat at all: an agent that never began')
+  // The agent's heartbeat, as its first beat writes it; the backups below are run beside it.
+  await writeFile(statusFile, JSON.stringify({ heartbeatAt: new Date().toISOString(), jobs: {} }))
   t.match(await rds(['health'], { STATUS_FILE: statusFile }), { exitCode: 0, stdout: 'no job has been recorded yet\n' })
   const env = fixture.server.env(fixture.data, { REPO_PATH: 'health', STATUS_FILE: statusFile })
   t.equal((await rds(['backup'], env)).exitCode, 0)

@@ -25,6 +25,8 @@ t.test('help', async (t) => {
   t.equal(agentHelp.exitCode, 0)
   t.match(agentHelp.stdout, /--verbose[\s\S]*EXTRA_ARGS/)
   t.match((await rds(['backup', '--help'], {})).stdout, /take one backup now/)
+  const copyHelp = (await rds(['copy', '--help'], {})).stdout.replace(/\s+/g, ' ')
+  t.match(copyHelp, /--to <repository> the second repository: any restic repository URL \(required\) --to-password-file <file> [^(]* \(required\) --host <host> only this host's snapshots -h/, 'required options are marked, and only they')
   const version = await rds(['--version'], {})
   t.equal(version.exitCode, 0)
   t.match(version.stdout, /^\d+\.\d+\.\d+\n$/)
