@@ -1,7 +1,7 @@
 // The controller in this process, against the machine's real single-node Swarm: discovery, live
 // label changes, a run as a Swarm job (which fails at once here: the jobs get no server), the
 // clean-up of a crashed controller's job services, and the survey of the nodes' volumes. The
-// whole pipeline, with a server and three nodes, is test/e2e/swarm.ts.
+// whole pipeline, with a server and three nodes, is test/3-node/swarm.ts.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
