@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
-import type { Config, Env } from '../config/environment.js'
+import { readConfig, type Config, type Env } from '../config/environment.js'
 import { readSecretFile } from '../config/secret-files.js'
 import { checkBackupPath, openWorkspace } from '../restic/workspace.js'
 import type { VolumeHelper } from '../docker/volume-helper.js'
@@ -82,14 +82,14 @@ export async function withRestic(
   log: Logger,
   use: (restic: Restic, config: Config, version: string) => Promise<number | void>,
 ): Promise<number> {
-  // restic's version is asked beside opening the workspace (ssh's files, the server's key), not after it.
-  const binary = context.env.RESTIC_BINARY?.trim() || 'restic'
-  const checked = checkResticVersion(binary)
+  // restic's version is asked beside opening the workspace (ssh's files, the server's key), not after it;
+  // a bad configuration throws here, as openWorkspace would.
+  const checked = checkResticVersion(readConfig(context.env).resticBinary)
   checked.catch(() => undefined)
   const workspace = await openWorkspace(context.env, log)
   try {
     const { config, repository } = workspace
-    const version = await (config.resticBinary === binary ? checked : checkResticVersion(config.resticBinary))
+    const version = await checked
     const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
     return (await use(restic, config, version)) ?? EXIT.ok
   } finally {
