@@ -51,7 +51,9 @@ const MYSQL: Preset = {
     mysqlClient('mariadb-admin', 'mysqladmin'),
     WAIT_UNTIL_READY('"$client" --user=root --silent ping >/dev/null 2>&1'),
     mysqlClient('mariadb', 'mysql'),
-    'exec "$client" --user=root',
+    // The dump rewrites the grant tables, which the running server reads only at its start or on
+    // FLUSH PRIVILEGES: without it, the restored users cannot log in.
+    '{ cat; printf "\\nFLUSH PRIVILEGES;\\n"; } | "$client" --user=root',
   ].join('\n'),
   filename: 'all-databases.sql',
 }

@@ -186,7 +186,7 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
 
   t.test('mariadb: mariadb-dump --single-transaction, loaded into another service with restore-dump --to-service', async (t) => {
     const db = await containerOf(MARIADB)
-    await mariadbAs('maria-secret')(db, 'CREATE DATABASE shop; USE shop; CREATE TABLE orders (id INT PRIMARY KEY, item VARCHAR(40)); INSERT INTO orders SELECT seq, CONCAT("item-", seq) FROM seq_1_to_5000;')
+    await mariadbAs('maria-secret')(db, 'CREATE DATABASE shop; USE shop; CREATE TABLE orders (id INT PRIMARY KEY, item VARCHAR(40)); INSERT INTO orders SELECT seq, CONCAT("item-", seq) FROM seq_1_to_5000; CREATE USER shopkeeper@localhost IDENTIFIED BY "keeper-pw"; GRANT SELECT ON shop.* TO shopkeeper@localhost;')
     const env = dumpEnv(MARIADB, { DUMP_COMMAND: 'mariadb', REPO_PATH: 'maria' })
     const backup = await runBin(RDS, ['backup'], env)
     t.equal(backup.exitCode, 0, backup.stderr)
@@ -199,6 +199,9 @@ t.test('streamed dumps', { skip: missing ? `${missing}; run test/e2e/start-docke
     // The dump holds the mysql schema too: the fresh server now has the dumped server's root password.
     const count = await mariadbAs('maria-secret')(fresh, 'SELECT count(*), sum(id) FROM shop.orders')
     t.equal(count.replace(/\s+/g, ' '), '5000 12502500', 'every row came back')
+    // The restored users are in force at once (FLUSH PRIVILEGES), not after the server's next start.
+    const keeper = await execa('docker', ['exec', fresh, 'sh', '-c', 'MYSQL_PWD=keeper-pw mariadb -ushopkeeper -N -e "SELECT count(*) FROM shop.orders"'], { reject: false })
+    t.equal(keeper.stdout.trim(), '5000', `the dumped server's user logs in to the restored one: ${keeper.stderr}`)
 
     const wrong = await runBin(RDS, ['restore-dump', '--to-service', FRESH_MARIADB, '--command', 'mariadb -uroot --database=no_such_database'], env)
     t.equal(wrong.exitCode, 1, wrong.stderr)
