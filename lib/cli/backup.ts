@@ -4,7 +4,7 @@ import { ConfigError, EXIT } from '../errors.js'
 import { runJob } from '../run/run.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
-import { withJob, type CommandContext } from './context.js'
+import { collect, withJob, type CommandContext } from './context.js'
 
 /** One run as `rds backup --json` prints it: the same shape in both modes. */
 interface RunReport {
@@ -24,12 +24,14 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
     .description('take one backup now with the same steps as the agent (hooks, backup, retention); exit 0 only if it succeeded')
     .option('-v, --verbose', "log restic's and the hooks' own output")
     .option('--service <name>', 'with MODE=swarm: back up this labelled service now, as its schedule would, on the node that holds its data')
+    .option('--tag <tag>', "add this tag to the run's snapshots, its files' and its dump's (repeatable)", collect, [])
     .option('--json', 'print each run (job, ok, exitCode, message, snapshot...) as a JSON list on stdout, for scripts; the log stays on stderr')
-    .action(async (options: { verbose?: boolean; service?: string; json?: boolean }) => {
+    .action(async (options: { verbose?: boolean; service?: string; json?: boolean; tag: string[] }) => {
       const log = createLogger({ verbose: options.verbose, stream: cli.stderr })
       const reports: RunReport[] = []
       if (options.service !== undefined) {
         if (readConfig(cli.env).mode !== 'swarm') throw new ConfigError('--service needs MODE=swarm; run it in the controller\'s container (docker exec).')
+        if (options.tag.length > 0) throw new ConfigError("--tag applies to a backup in this container, not to a labelled service's run (--service); leave one of them out.")
         const service = options.service
         // The Swarm's code is loaded only here: a backup of one service has no use for it.
         const { withController } = await import('./with-controller.js')
@@ -53,7 +55,7 @@ export function addBackupCommand(program: Command, { cli, setExitCode }: Command
             cli,
             log,
             async (job, runContext) => {
-              const result = await runJob(job, { ...runContext, signal: cli.stop })
+              const result = await runJob({ ...job, tags: options.tag }, { ...runContext, signal: cli.stop })
               const { summary } = result
               reports.push({ job: job.name, ok: result.exitCode === EXIT.ok, exitCode: result.exitCode, message: result.error?.message, snapshot: summary?.snapshot_id, files: summary?.total_files_processed, bytesAdded: summary?.data_added, rejected: result.rejected })
               return result.exitCode

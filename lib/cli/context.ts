@@ -3,7 +3,7 @@ import { readConfig, type Config, type Env } from '../config/environment.js'
 import { readSecretFile } from '../config/secret-files.js'
 import { checkBackupPath, openWorkspace } from '../restic/workspace.js'
 import type { VolumeHelper } from '../docker/volume-helper.js'
-import { ConfigError, EXIT } from '../errors.js'
+import { ConfigError, EXIT, RunError } from '../errors.js'
 import type { HookEngine } from '../docker/engine.js'
 import { jobFromConfig, type Job } from '../run/job.js'
 import type { RunContext } from '../run/run.js'
@@ -12,7 +12,7 @@ import { Reporter } from '../observe/reporter.js'
 import { readStatus, rejectedIn, type StatusTable } from '../observe/status.js'
 import { notificationsFrom } from '../notify/listener.js'
 import { checkResticVersion, type Restic } from '../restic/command.js'
-import { urlRepository } from '../restic/repository.js'
+import { serverRepository, urlRepository } from '../restic/repository.js'
 import { describeRetention } from '../restic/retention.js'
 
 export interface CliContext {
@@ -75,12 +75,14 @@ export async function volumeHelper(context: CliContext): Promise<VolumeHelper> {
 
 /**
  * Opens the workspace (closed again afterwards) and checks restic, then hands restic for the
- * repository, the configuration and restic's version to `use`.
+ * repository, the configuration and restic's version to `use`; with MODE=swarm and `forHost`, for
+ * the repository that host's snapshots are in (resticForHost).
  */
 export async function withRestic(
   context: CliContext,
   log: Logger,
   use: (restic: Restic, config: Config, version: string) => Promise<number | void>,
+  forHost?: string,
 ): Promise<number> {
   // restic's version is asked beside opening the workspace (ssh's files, the server's key), not after it;
   // a bad configuration throws here, as openWorkspace would.
@@ -91,19 +93,35 @@ export async function withRestic(
     const { config, repository } = workspace
     const version = await checked
     const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
-    return (await use(restic, config, version)) ?? EXIT.ok
+    return (await use(await resticForHost(restic, config, forHost), config, version)) ?? EXIT.ok
   } finally {
     await workspace.close()
   }
 }
 
-/** Where runs are recorded (STATUS_FILE) and notified (NOTIFY_URLS). */
+/**
+ * With MODE=swarm, a service's snapshots are in the repository its rds.backup.repo label chose:
+ * restic for that one (read from the Swarm's labels), so that --host finds them wherever they are.
+ */
+async function resticForHost(restic: Restic, config: Config, host: string | undefined): Promise<Restic> {
+  if (config.mode !== 'swarm' || host === undefined || !restic.repository.ssh) return restic
+  const [{ default: Docker }, { repoPathOfHost }] = await Promise.all([import('dockerode'), import('../recover/swarm-snapshot.js')])
+  let repoPath: string
+  try {
+    repoPath = await repoPathOfHost(new Docker(), config, host)
+  } catch (error) {
+    throw new RunError(`could not read from the Swarm which repository the labels of ${host} chose (${(error as Error).message}); run this in the controller's container, on a manager.`)
+  }
+  return repoPath === config.repoPath ? restic : { ...restic, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh.transport) }
+}
+
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
 export async function rejectedSnapshots(config: Pick<Config, 'statusFile' | 'rejectedSnapshots'>): Promise<string[]> {
   const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
   return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
+/** Where runs are recorded (STATUS_FILE) and notified (NOTIFY_URLS). */
 export async function reporterFor(config: Pick<Config, 'notify' | 'statusFile'>, log: Logger): Promise<Reporter> {
   const notify = await notificationsFrom(config.notify, log)
   return new Reporter({ statusFile: config.statusFile, listeners: notify ? [notify] : [], log })

@@ -24,6 +24,7 @@ export function addExportCommand(program: Command, { cli, setExitCode, plainLog 
       setExitCode(
         await withRestic(cli, plainLog, async (restic, config) =>
           exportSnapshot(restic, { choice: await snapshotChoice(config, snapshot, options.host), path: options.path, output: options.output, stdout: cli.stdout }, plainLog),
+          options.host,
         ),
       )
     })

@@ -27,7 +27,7 @@ export function addLsCommand(program: Command, { cli, setExitCode, plainLog }: C
           }
           await listPath(restic, found, options.path, plainLog, options.json ? asJson : asText)
           if (options.json) await writeOut(cli.stdout, separator === '[' ? '[]\n' : ']\n')
-        }),
+        }, options.host),
       )
     })
 }

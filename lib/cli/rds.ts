@@ -51,6 +51,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['doctor'], load: async () => (await import('./doctor.js')).addDoctorCommand },
     { names: ['drill'], load: async () => (await import('./drill.js')).addDrillCommand },
     { names: ['copy'], load: async () => (await import('./copy.js')).addCopyCommand },
+    { names: ['hook'], load: async () => (await import('./hook.js')).addHookCommand },
   ]],
   // The server's commands, and the hidden ones the images and jobs run.
   ['Server:', [

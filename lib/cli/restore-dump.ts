@@ -1,11 +1,10 @@
 import type { Command } from 'commander'
 import type Docker from 'dockerode'
 import { restoreCommand } from '../dumps/presets.js'
-import { runJobService } from '../swarm/job-service.js'
 import { ConfigError, EXIT, RunError } from '../errors.js'
 import { chooseHookContainer } from '../run/hooks.js'
 import { restoreDump } from '../restore/dump.js'
-import { jobEnvironment } from '../swarm/job-environment.js'
+import { loadDump } from '../recover/service-jobs.js'
 import { readConfig } from '../config/environment.js'
 import { HOST_HELP, HOST_OPTION, rejectedSnapshots, snapshotChoice, withRestic, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
@@ -46,7 +45,7 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
       const config = readConfig(cli.env)
       if (options.service !== undefined) {
         if (config.mode !== 'swarm') throw new ConfigError("--service needs MODE=swarm; run it in the controller's container (docker exec).")
-        setExitCode(await restoreInSwarm(snapshot, options, { cli, plainLog }))
+        setExitCode(await restoreDumpInSwarm(snapshot, options, { cli, plainLog }))
         return
       }
       setExitCode(
@@ -65,7 +64,7 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
 }
 
 /** With MODE=swarm: the restore runs as a job on the node of the container it loads into. */
-function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: Pick<CommandContext, 'cli' | 'plainLog'>): Promise<number> {
+function restoreDumpInSwarm(snapshot: string, options: Options, { cli, plainLog }: Pick<CommandContext, 'cli' | 'plainLog'>): Promise<number> {
   return withController(cli, plainLog, false, async (controller, swarm) => {
     if (options.toContainer !== undefined) throw new ConfigError('with --service, name the database to load into with --to-service: a container ID is known only on its own node.')
     await controller.sync('rds restore-dump')
@@ -77,26 +76,7 @@ function restoreInSwarm(snapshot: string, options: Options, { cli, plainLog }: P
     const node = controller.services.find((service) => service.name === target)?.tasks[0]
     if (!node) throw new RunError(`service ${target} has no running task to load the dump into; start it (docker service scale ${target}=1) and try again.`)
     plainLog.info(`restore-dump: loading the dump of ${job.name} into ${target} on ${node.nodeName}`)
-    const outcome = await runJobService(
-      swarm.docker,
-      swarm.template,
-      swarm.ledger,
-      {
-        name: `restore-dump-${job.name}`,
-        // A restore runs as long as it takes (a half-loaded database is worse); the operator can stop it.
-        maxRunMs: Number.POSITIVE_INFINITY,
-        docker: true,
-        nodeId: node.nodeId,
-        volumes: [],
-        // "latest" in the job is the newest accepted dump, also where the server refused the tag.
-        env: jobEnvironment(job, swarm.jobEnv, await rejectedSnapshots(readConfig(cli.env))),
-        command: ['rds', 'restore-dump', snapshot, '--to-service', target, '--command', command],
-      },
-      plainLog,
-      cli.stop,
-    )
-    if (outcome.exitCode === 0) return EXIT.ok
-    plainLog.error(`restore-dump: ${outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `failed with exit code ${outcome.exitCode}; its log is above`}`)
-    return outcome.exitCode ?? EXIT.failure
+    await loadDump(swarm, job, { snapshotId: snapshot, target, nodeId: node.nodeId, command, rejected: await rejectedSnapshots(readConfig(cli.env)) }, plainLog, cli.stop)
+    return EXIT.ok
   })
 }

@@ -11,6 +11,6 @@ export function addSnapshotsCommand(program: Command, { cli, setExitCode, plainL
     .action(async (options: { json?: boolean; host?: string }) => {
       const args = ['snapshots', ...(options.json ? ['--json'] : []), ...(options.host ? ['--host', options.host] : [])]
       const stdoutTo = isTerminal(cli.stdout) ? 'inherit' : cli.stdout
-      setExitCode(await withRestic(cli, plainLog, (restic) => runRestic(restic, args, { log: plainLog, stdoutTo })))
+      setExitCode(await withRestic(cli, plainLog, (restic) => runRestic(restic, args, { log: plainLog, stdoutTo }), options.host))
     })
 }

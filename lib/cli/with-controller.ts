@@ -22,6 +22,7 @@ import { jobRows } from '../swarm/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost, snapshotsOfHosts } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
+import { labelDefaults } from '../recover/swarm-snapshot.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
@@ -104,7 +105,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       ownServiceId: serviceId,
       template,
       ledger,
-      defaults: { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime, drillAt: config.drill.at, serverMode: config.serverMode },
+      defaults: labelDefaults(config),
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
       pruneRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => runRestic(locking, ['prune'], { log })).then(() => undefined),

@@ -1,7 +1,7 @@
 import type { Retention } from '../config/environment.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from './command.js'
-import { isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from './snapshots.js'
+import { isAccepted, isRejected, rejectedAmong, resticJson, type SnapshotInfo } from './snapshots.js'
 
 const KEEP_OPTIONS = [
   ['last', '--keep-last'],
@@ -59,8 +59,8 @@ export function verdicts(snapshots: SnapshotInfo[], recorded: readonly string[] 
   }
   // Only those older than an accepted snapshot of their group: until a backup is accepted again,
   // the rejected ones may hold the newest data there is, and are kept to be restored by their IDs.
-  const rejected = snapshots.filter((snapshot) => !isAccepted(snapshot, ids) && Date.parse(snapshot.time) < (newestAccepted.get(group(snapshot)) ?? 0))
-  const heldHosts = [...new Set([...newest.values()].filter((snapshot) => !isAccepted(snapshot, ids)).map((snapshot) => snapshot.hostname))].sort()
+  const rejected = snapshots.filter((snapshot) => isRejected(snapshot, ids) && Date.parse(snapshot.time) < (newestAccepted.get(group(snapshot)) ?? 0))
+  const heldHosts = [...new Set([...newest.values()].filter((snapshot) => isRejected(snapshot, ids)).map((snapshot) => snapshot.hostname))].sort()
   return { rejected, heldHosts }
 }
 

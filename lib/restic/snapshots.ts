@@ -20,10 +20,22 @@ export interface SnapshotInfo {
 export const REJECTED_TAG = 'rds-rejected'
 
 /**
- * Whether the guard accepted a snapshot: not tagged rejected, and not among the rejections
- * recorded where an append-only server could not refuse them (STATUS_FILE, REJECTED_SNAPSHOTS).
+ * The tag of a safety snapshot: what a service's volumes (or database) held just before an in-place
+ * restore replaced it. Kept by retention like the others, restorable by its ID, never "latest".
  */
-export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !snapshot.tags?.includes(REJECTED_TAG) && !rejected.includes(snapshot.id)
+export const SAFETY_TAG = 'rds-safety'
+
+/**
+ * Whether the guard rejected a snapshot: tagged so, or among the rejections recorded where an
+ * append-only server could not tag them (STATUS_FILE, REJECTED_SNAPSHOTS).
+ */
+export const isRejected = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => snapshot.tags?.includes(REJECTED_TAG) === true || rejected.includes(snapshot.id)
+
+/**
+ * Whether a snapshot is a backup the guard accepted, one that "latest" and the guard's comparisons
+ * may stand on: not rejected, and not a safety snapshot (which may hold the damage a restore undid).
+ */
+export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !isRejected(snapshot, rejected) && !snapshot.tags?.includes(SAFETY_TAG)
 
 /**
  * The recorded rejections, the snapshots whose rejected tag went to a copy (restic tag writes a
@@ -122,6 +134,8 @@ export interface SnapshotNode {
   path: string
   type: string
   permissions?: string
+  /** Go's file mode: the permission bits, and flags of its own for the type, setuid, setgid and sticky. */
+  mode?: number
   uid?: number
   gid?: number
   size?: number

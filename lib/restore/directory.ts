@@ -1,18 +1,24 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { chmod, chown, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises'
+import { basename, dirname, join, posix, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
-import { listPath, resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../restic/snapshots.js'
+import { listPath, resolveSnapshot, type SnapshotChoice, type SnapshotInfo, type SnapshotNode } from '../restic/snapshots.js'
 
 export interface RestoreOptions {
   choice: SnapshotChoice
-  /** Only these paths of the snapshot (files or folders); all of it when empty. */
+  /** The folder of the snapshot that becomes the target's root (restic's SNAPSHOT:FOLDER); the snapshot's own paths are recreated under the target when absent. */
+  folder?: string
+  /** Only these paths of the snapshot (files or folders; inside `folder` where one is given); all of it when empty. */
   includes: string[]
   target: string
   /** Restore into an existing, non-empty target, overwriting what the snapshot holds. */
   force: boolean
+  /** Patterns left out of the restore (restic's --exclude); with delete, what they match is kept. */
+  excludes?: string[]
+  /** With force: also delete what the target holds that the snapshot does not (restic's --delete), so that it matches the snapshot. */
+  delete?: boolean
   /** Let restic show its progress (on a terminal). */
   progress: boolean
 }
@@ -23,6 +29,28 @@ async function targetState(dir: string): Promise<'missing' | 'empty' | 'full'> {
   if (!stats) return 'missing'
   if (!stats.isDirectory()) throw new ConfigError(`--target ${dir} is not a directory; give a new or empty directory.`)
   return (await readdir(dir)).length === 0 ? 'empty' : 'full'
+}
+
+// Go's flags for the bits Unix keeps beside the permissions.
+const GO_MODE_BITS: [number, number][] = [
+  [1 << 23, 0o4000], // setuid
+  [1 << 22, 0o2000], // setgid
+  [1 << 20, 0o1000], // sticky
+]
+
+/**
+ * restic restores a folder's contents (SNAPSHOT:FOLDER), not the folder itself: the target, which
+ * takes its place (a volume's root), gets its owner, mode and time, or a database's data directory
+ * would come back owned by root.
+ */
+async function takeMetadata(target: string, folder: SnapshotNode): Promise<void> {
+  if (folder.uid !== undefined && folder.gid !== undefined) await chown(target, folder.uid, folder.gid)
+  if (folder.mode !== undefined) await chmod(target, GO_MODE_BITS.reduce((mode, [go, unix]) => (folder.mode! & go ? mode | unix : mode), folder.mode & 0o777))
+  if (folder.mtime) {
+    // In seconds with the fraction restic gives (to the nanosecond): a Date would cut it to the millisecond.
+    const fraction = /\.(\d+)/.exec(folder.mtime)?.[1] ?? '0'
+    await utimes(target, Date.now() / 1000, Math.floor(Date.parse(folder.mtime) / 1000) + Number(`0.${fraction}`))
+  }
 }
 
 /** A sibling of the target, on the same file system, so that it can be renamed into place. */
@@ -36,17 +64,21 @@ export const partialPath = (target: string) => join(dirname(target), `.${basenam
  * inside it, whose contents are moved up when restic succeeded.
  */
 export async function restoreToDirectory(restic: Restic, options: RestoreOptions, log: Logger): Promise<SnapshotInfo> {
+  if (options.delete && !options.force) throw new ConfigError('--delete removes what the target holds beyond the snapshot, so it needs --force (a new or empty target has nothing to remove).')
   const target = resolve(options.target)
   const state = await targetState(target)
   if (state === 'full' && !options.force) {
     throw new ConfigError(`--target ${target} is not empty; restore into a new or empty directory, or add --force to overwrite what the snapshot holds.`)
   }
   const snapshot = await resolveSnapshot(restic, options.choice, log)
-  for (const include of options.includes) await listPath(restic, snapshot, include, log)
+  let root: SnapshotNode | undefined
+  if (options.folder) await listPath(restic, snapshot, options.folder, log, (node) => void (node.path === options.folder && (root = node)))
+  for (const include of options.includes) await listPath(restic, snapshot, options.folder ? posix.join(options.folder, include) : include, log)
   const into = state === 'missing' ? partialPath(target) : state === 'empty' ? partialPath(join(target, 'restore')) : target
   await mkdir(dirname(target), { recursive: true })
-  const args = ['restore', snapshot.id, '--target', into, '--sparse', ...options.includes.flatMap((path) => ['--include', path])]
-  log.info(`restore: snapshot ${snapshot.short_id} of ${snapshot.paths.join(', ')} (${snapshot.time}) into ${target}`)
+  const source = options.folder ? `${snapshot.id}:${options.folder}` : snapshot.id
+  const args = ['restore', source, '--target', into, '--sparse', ...(options.delete ? ['--delete'] : []), ...options.includes.flatMap((path) => ['--include', path]), ...(options.excludes ?? []).flatMap((pattern) => ['--exclude', pattern])]
+  log.info(`restore: snapshot ${snapshot.short_id} of ${options.folder ?? snapshot.paths.join(', ')} (${snapshot.time}) into ${target}${options.delete ? ', deleting what it does not hold' : ''}`)
   try {
     await runRestic(restic, args, { log, stdoutTo: options.progress ? 'inherit' : undefined })
   } catch (error) {
@@ -58,6 +90,7 @@ export async function restoreToDirectory(restic: Restic, options: RestoreOptions
     for (const name of await readdir(into)) await rename(join(into, name), join(target, name))
     await rmdir(into)
   }
+  if (root) await takeMetadata(target, root)
   log.info('restore: done')
   return snapshot
 }

@@ -26,19 +26,21 @@ export function tarOf(dir: string, signal?: AbortSignal) {
 }
 
 /**
- * Restores a snapshot into a Docker volume: restic restores it into a private temporary directory
- * (so it needs that much local disk), and its one backed-up path becomes the volume's root.
+ * Restores a snapshot into a Docker volume of this engine: restic restores it into a private
+ * temporary directory (so it needs that much local disk), and its folder (SNAPSHOT:FOLDER), else its
+ * one backed-up path, becomes the volume's root. MODE=swarm restores on the volume's node instead,
+ * straight into it (lib/recover/volume-job.ts).
  */
 export async function restoreToVolume(restic: Restic, helper: VolumeHelper, volume: string, options: Omit<RestoreOptions, 'target'>, log: Logger): Promise<void> {
   await checkVolumeWritable(helper, volume, options.force)
   await withTempDir(async (dir) => {
     const target = join(dir, 'restored')
-    const snapshot = await restoreToDirectory(restic, { ...options, target, force: false }, log)
-    if (snapshot.paths.length !== 1) {
-      throw new ConfigError(`snapshot ${snapshot.short_id} holds ${snapshot.paths.length} paths (${snapshot.paths.join(', ')}); restore it with --target instead.`)
+    const snapshot = await restoreToDirectory(restic, { ...options, target, force: false, delete: false }, log)
+    if (!options.folder && snapshot.paths.length !== 1) {
+      throw new ConfigError(`snapshot ${snapshot.short_id} holds ${snapshot.paths.length} paths (${snapshot.paths.join(', ')}); name the one that becomes the volume's root as ${snapshot.short_id}:PATH, or restore it with --target.`)
     }
     log.info(`restore: writing it into volume ${volume}`)
-    const tar = tarOf(join(target, snapshot.paths[0]!), helper.signal)
+    const tar = tarOf(options.folder ? target : join(target, snapshot.paths[0]!), helper.signal)
     // execa's readable() hands over tar's output whole; its raw stdout may already be flowing.
     try {
       await writeVolume(helper, volume, tar.readable(), options.force)

@@ -22,10 +22,9 @@ function rdsEntry(): string {
  * container and hands restic its stdout. restic saves no snapshot when that command fails, so a
  * dump that fails, is cut off or writes nothing is never stored as if it were whole.
  */
-export function dumpBackupArgs(dump: Dump, containerId: string): string[] {
+export function dumpBackupArgs(dump: Dump, containerId: string, tags: string[] = []): string[] {
   return [
-    '--tag',
-    DUMP_TAG,
+    ...[DUMP_TAG, ...tags].flatMap((tag) => ['--tag', tag]),
     '--stdin-from-command',
     '--stdin-filename',
     dump.filename,

@@ -54,7 +54,7 @@ export async function saveDump(job: Job, dump: Dump, restic: Restic, context: Ru
   const service = job.hooks.service!
   const { containerId } = await chooseHookContainer(await context.engine(), service)
   log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${service} into ${dump.filename}`)
-  const source = { args: dumpBackupArgs(dump, containerId), onStderrLine: stderr.onStderrLine }
+  const source = { args: dumpBackupArgs(dump, containerId, job.tags), onStderrLine: stderr.onStderrLine }
   const guarded: Guarded = { kind: 'dump', path: `/${dump.filename}`, tag: DUMP_TAG, service }
   const describe = (saved: BackupSummary) =>
     log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)

@@ -16,6 +16,8 @@ export interface Job {
   /** The --host recorded in snapshots; stable, unlike a container's hostname. */
   snapshotHost: string
   backupArgs: string[]
+  /** Tags every snapshot of the run gets (rds backup --tag), its files' and its dump's. */
+  tags: string[]
   retention: Retention
   hooks: {
     service?: string
@@ -56,6 +58,7 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     overdueAfter: config.overdueAfter,
     snapshotHost: config.snapshotHost,
     backupArgs: config.backupArgs,
+    tags: [],
     retention: config.retention,
     hooks: { service: config.serviceName, pre: config.preHook, post: config.postHook, timeout: config.hookTimeout },
     guard: { minFiles: config.minFiles, maxShrink: config.maxShrink, rejected: config.rejectedSnapshots, folders: config.guardFolders },

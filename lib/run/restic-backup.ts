@@ -22,7 +22,7 @@ export interface BackupSource {
   onStderrLine?: (line: string) => void
 }
 
-export const filesSource = (job: Job): BackupSource => ({ args: [...job.backupArgs, '--', job.backupPath] })
+export const filesSource = (job: Job): BackupSource => ({ args: [...job.tags.flatMap((tag) => ['--tag', tag]), ...job.backupArgs, '--', job.backupPath] })
 
 /** Runs restic backup; onSummary sees the summary even of an incomplete snapshot (exit code 3). */
 async function backup(

@@ -31,6 +31,12 @@ export interface BackupVolume {
 /** The label every job service carries, so that leftovers of a crashed controller can be found. */
 export const JOB_LABEL = 'rds.job'
 
+/**
+ * The label a service carries while an in-place restore rewrites its volumes, with what to put back
+ * if it is cut off: such a service is neither backed up nor scaled back until someone finishes it.
+ */
+export const RESTORING_LABEL = 'rds.restoring'
+
 /** A node of the Swarm, as the controller names it in job names and messages. */
 export interface SwarmNode {
   id: string

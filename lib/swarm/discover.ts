@@ -1,4 +1,4 @@
-import type { SwarmNode, SwarmService, TaskPlacement } from './cluster.js'
+import { RESTORING_LABEL, type SwarmNode, type SwarmService, type TaskPlacement } from './cluster.js'
 import { ConfigError } from '../errors.js'
 import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
 
@@ -24,6 +24,8 @@ export interface SwarmJob {
   error?: string
   /** The service's image: its restore drill's command runs in it. */
   image?: string
+  /** Its RESTORING_LABEL: an in-place restore is rewriting its data, or was cut off doing so. */
+  restoring?: string
 }
 
 /** A node that holds backed-up data of a per-node service: its job stays while its task is gone. */
@@ -82,7 +84,7 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
       const up = service.tasks.find((task) => (nodesById.get(task.nodeId)?.state ?? 'ready') === 'ready')
       const node = up ?? service.tasks[0]
       const down = !up && node ? nodesById.get(node.nodeId) : undefined
-      return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image }]
+      return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image, restoring: service.serviceLabels[RESTORING_LABEL] }]
     })
     .sort((a, b) => a.name.localeCompare(b.name))
 }

@@ -18,6 +18,8 @@ export interface JobRequest {
   name: string
   nodeId: string
   volumes: BackupVolume[]
+  /** The volumes are mounted writable (a restore into them); read-only otherwise. */
+  writable?: boolean
   /** The environment of `rds backup` in the job: what to back up, where to, and the hooks. */
   env: string[]
   /** What the job runs: `rds backup` unless said otherwise (`rds restore-dump`). */
@@ -55,7 +57,13 @@ export interface JobServiceSpec {
   name: string
   /** Recorded in the JOB_LABEL label, on the service and its containers, so that leftovers are found. */
   job: string
-  mode: { ReplicatedJob: { MaxConcurrent: number; TotalCompletions: number } } | { GlobalJob: Record<string, never> }
+  /**
+   * One task, or one on every node, never restarted (RestartPolicy none): not Swarm's job modes,
+   * whose services, once removed, leave their tasks' containers behind, running ones still running
+   * (moby/moby#42789; Docker 20.10): a stopped restore would go on writing, and ended backups would
+   * keep holding the volumes they mounted.
+   */
+  mode: { Replicated: { Replicas: 1 } } | { Global: Record<string, never> }
   image: string
   command: string[]
   env?: string[]
@@ -107,12 +115,12 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     name,
     hostname: name,
     job: request.name,
-    mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } },
+    mode: { Replicated: { Replicas: 1 } },
     image: template.image,
     command: request.command ?? ['rds', 'backup'],
     env: request.env,
     mounts: [
-      ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: true, VolumeOptions: { NoCopy: true } })),
+      ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: !request.writable, VolumeOptions: { NoCopy: true } })),
       // Whoever holds the socket holds the node: only a job that execs into a container gets it.
       ...(request.docker ? [{ Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET }] : []),
       { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },

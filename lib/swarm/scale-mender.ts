@@ -1,4 +1,4 @@
-import type { SwarmService } from './cluster.js'
+import { RESTORING_LABEL, type SwarmService } from './cluster.js'
 import type { ControllerOptions } from './controller-options.js'
 import { SCALED_FROM_LABEL, scaleBack } from './scale.js'
 import { takeRunLock } from '../run/run-lock.js'
@@ -15,7 +15,8 @@ export class ScaleMender {
 
   /** Starts mending the services left at 0, unless a mending is going; `jobOf` names a service's job (its run lock). */
   mend(services: SwarmService[], jobOf: (service: string) => string): void {
-    const left = services.filter((service) => service.serviceLabels[SCALED_FROM_LABEL] !== undefined)
+    // One an in-place restore left at 0 stays there: its volumes may be half-restored (see interruptedRestore).
+    const left = services.filter((service) => service.serviceLabels[SCALED_FROM_LABEL] !== undefined && service.serviceLabels[RESTORING_LABEL] === undefined)
     const { log, docker, lockDir, schedule, stop } = this.options
     if (left.length === 0 || this.mending || schedule === false || stop.aborted) return
     this.mending = true

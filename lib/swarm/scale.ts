@@ -3,6 +3,7 @@ import type Docker from 'dockerode'
 import { RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { FINAL_STATES } from './job-task.js'
+import { RESTORING_LABEL } from './cluster.js'
 
 /**
  * The label a service scaled to 0 for a backup carries, with its replica count: written in the
@@ -15,11 +16,16 @@ const POLL_MS = 500
 
 interface ServiceInfo {
   Version?: { Index?: number }
-  Spec: { Name?: string; Labels?: Record<string, string>; Mode?: { Replicated?: { Replicas?: number }; Global?: unknown } }
+  Spec: {
+    Name?: string
+    Labels?: Record<string, string>
+    Mode?: { Replicated?: { Replicas?: number }; Global?: unknown }
+    TaskTemplate?: { Placement?: { Constraints?: string[] } & Record<string, unknown> } & Record<string, unknown>
+  }
 }
 
 /** Writes a service's spec back with changes, as `docker service update` does (at its current version). */
-async function updateService(docker: Docker, name: string, change: (spec: ServiceInfo['Spec']) => ServiceInfo['Spec']): Promise<void> {
+export async function updateService(docker: Docker, name: string, change: (spec: ServiceInfo['Spec']) => ServiceInfo['Spec']): Promise<void> {
   const service = docker.getService(name)
   const info = (await service.inspect()) as ServiceInfo
   await service.update({ version: info.Version?.Index, ...change(structuredClone(info.Spec)) })
@@ -97,12 +103,31 @@ export async function scaleBack(docker: Docker, name: string, log: Logger): Prom
   log.info(`stop: ${name} runs ${replicas} replica(s) again`)
 }
 
-/** Scales back every service a crashed controller left at 0: at start, before any run. */
+/** Sets a label of a service (or removes it, with undefined), as `docker service update --label-add` does. */
+export async function setServiceLabel(docker: Docker, name: string, label: string, value: string | undefined): Promise<void> {
+  await updateService(docker, name, (spec) => {
+    const labels = { ...spec.Labels }
+    if (value === undefined) delete labels[label]
+    else labels[label] = value
+    return { ...spec, Labels: labels }
+  })
+}
+
+/** What to say of a service left at 0 by an in-place restore that was cut off: it stays at 0. */
+export const interruptedRestore = (name: string, label: string) =>
+  `service ${name} is being restored in place, or its restore was cut off (${RESTORING_LABEL}=${label}); it is neither backed up nor scaled back until a restore of it finishes: run rds restore --service ${name} (again).`
+
+/** Scales back every service a crashed controller left at 0 (not one an in-place restore left): at start, before any run. */
 export async function restoreScaledServices(docker: Docker, log: Logger): Promise<void> {
-  const left = (await docker.listServices({ filters: { label: [SCALED_FROM_LABEL] } })) as { Spec?: { Name?: string } }[]
+  const left = (await docker.listServices({ filters: { label: [SCALED_FROM_LABEL] } })) as { Spec?: { Name?: string; Labels?: Record<string, string> } }[]
   for (const service of left) {
     const name = service.Spec?.Name
     if (!name) continue
+    const restoring = service.Spec?.Labels?.[RESTORING_LABEL]
+    if (restoring !== undefined) {
+      log.error(`controller: ${interruptedRestore(name, restoring)}`)
+      continue
+    }
     log.warn(`controller: ${name} was left scaled to 0 by a backup that did not end; scaling it back`)
     await scaleBack(docker, name, log).catch((error: Error) => log.error(`controller: could not scale ${name} back: ${error.message}`))
   }

@@ -3,7 +3,7 @@ import { jobEnvironment, needsDocker } from './job-environment.js'
 import type { SwarmJob } from './discover.js'
 import type { ControllerOptions, ScheduledJob } from './controller-options.js'
 import type { RepositoryWork } from './repository-work.js'
-import { scaleBack, scaleDown } from './scale.js'
+import { interruptedRestore, scaleBack, scaleDown } from './scale.js'
 import { keepingTail, type Logger } from '../observe/log.js'
 import { outcomeOf, snapshotRecord } from '../observe/status.js'
 import { lastAccepted } from '../restic/snapshots.js'
@@ -48,6 +48,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   await reporter.started(job.name, 'backup')
   if (job.error) return finish(false, job.error, 2)
   if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
+  if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring))
   if (current.unavailable) return finish(false, current.unavailable)
   if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
   try {

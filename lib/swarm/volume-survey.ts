@@ -75,7 +75,7 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
   const serviceId = await createJobService(docker, {
     name: `rds-survey-${Date.now().toString(36)}`,
     job: 'survey',
-    mode: { GlobalJob: {} },
+    mode: { Global: {} },
     image: template.image,
     command: ['rds', 'survey-volumes'],
     // The image's cache VOLUME in memory: an anonymous volume would outlive the survey.

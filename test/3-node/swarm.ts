@@ -19,7 +19,7 @@ import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack,
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-ownrepo', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -110,7 +110,7 @@ async function runOnSimulatedSwarm() {
     const back = await sim('rds-sim1', ['exec', agent, 'sh', '-c', CHECKSUMS, 'checksums', '/tmp/restored-web/volumes/site', '/tmp/restored-web/volumes/uploads'])
     t.equal(back, live.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'))
     t.match(back, /big\.bin/)
-    t.equal(back.split('\n').length, 201)
+    t.equal(back.split('\n').length, 202)
   })
 
   t.test('a job gets only what it needs: the key, the known hosts and the password, and no Docker socket without a hook, dump or pause', async (t) => {
@@ -137,6 +137,145 @@ async function runOnSimulatedSwarm() {
     }, 30)
     t.match(jobs, [{ name: 'backup_db' }, { name: 'backup_web', schedule: '0 0 1 1 *', node: 'rds-sim3' }])
     t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agentBefore, 'the controller was not restarted')
+  })
+
+  t.test('rds restore --to-volume restores on the node that has the volume, at its root; a volume in use, or on no node, is refused', async (t) => {
+    const live = await sim('rds-sim3', ['exec', await containerOf('rds-sim3', `${STACK}_web`), 'sh', '-c', CHECKSUMS, 'checksums', '/srv/uploads'])
+    const nowhere = await rds(['restore', '--host', `${STACK}_web`, 'latest:/volumes/uploads', '--to-volume', 'rds-test-uploads-copy'])
+    t.equal(nowhere.exitCode, 2, nowhere.stderr)
+    t.match(nowhere.stderr, /^rds: no node has a volume rds-test-uploads-copy; name the node to create it on with --to-node\.$/m)
+    const inUse = await rds(['restore', '--host', `${STACK}_web`, 'latest:/volumes/uploads', '--to-volume', `${STACK}_uploads`, '--force'])
+    t.equal(inUse.exitCode, 2, inUse.stderr)
+    t.match(inUse.stderr, new RegExp(`^rds: volume ${STACK}_uploads on rds-sim3 is in use by \\S+; restore service ${STACK}_web in place with rds restore --service ${STACK}_web, or scale it to 0 first\\.$`, 'm'))
+    const restored = await rds(['restore', '--host', `${STACK}_web`, 'latest:/volumes/uploads', '--to-volume', 'rds-test-uploads-copy', '--to-node', 'rds-sim3'])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.match(restored.stderr, /restore: snapshot [0-9a-f]{8}:\/volumes\/uploads of backup_web into volume rds-test-uploads-copy on rds-sim3 \(created there\)/)
+    const copy = await sim('rds-sim3', ['run', '--rm', '-v', 'rds-test-uploads-copy:/copy', 'debian:trixie-slim', 'sh', '-c', CHECKSUMS, 'checksums', '/copy'])
+    t.equal(copy, live.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'), "the volume's files at its root, byte for byte")
+    t.equal(await sim('rds-sim1', ['volume', 'ls', '-q', '--filter', 'name=rds-test-uploads-copy']), '', 'nothing was created on the manager')
+    // Nothing holds it: the restore job's container went with its service.
+    await waitFor('the restore job\'s container gone', async () => (await sim('rds-sim3', ['ps', '-aq', '--filter', 'volume=rds-test-uploads-copy'])) === '' || undefined, 30)
+    await sim('rds-sim3', ['volume', 'rm', 'rds-test-uploads-copy'])
+  })
+
+  t.test("rds snapshots, ls and restore --host find a service's snapshots in the repository its label chose", async (t) => {
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-ownrepo', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.repo=ownrepo',
+      '--mount', 'type=volume,src=rds-test-ownrepo,dst=/data', '--constraint', 'node.hostname==rds-sim2', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo mine > /data/file; exec sleep infinity',
+    ])
+    await waitFor('the service in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-ownrepo' && job.node === 'rds-sim2') || undefined, 60)
+    const backup = await rds(['backup', '--service', 'rds-test-ownrepo'])
+    t.equal(backup.exitCode, 0, backup.stderr)
+    t.equal((await snapshotsOf('rds-test-ownrepo')).length, 1, 'rds snapshots --host finds it in ownrepo')
+    const listed = await rds(['ls', '--host', 'rds-test-ownrepo', '--path', '/volumes/rds-test-ownrepo/file'])
+    t.equal(listed.exitCode, 0, listed.stderr)
+    const exported = await rds(['export', '--host', 'rds-test-ownrepo', '--path', '/volumes/rds-test-ownrepo/file'])
+    t.equal(exported.stdout, 'mine')
+    await sim('rds-sim1', ['service', 'rm', 'rds-test-ownrepo'])
+  })
+
+  t.test('rds restore --service: one deleted file back into the live volume; a failed post-hook rolls back byte for byte; a whole restore at the root, what the snapshot lacks deleted', async (t) => {
+    const web = `${STACK}_web`
+    const webContainer = async () => containerOf('rds-sim3', web)
+    const volumes = async () => sim('rds-sim3', ['exec', await webContainer(), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
+    const original = await volumes()
+    const snapshot = (await snapshotsOf(web)).at(-1)!.id
+    // One file deleted by mistake: back, with the service never stopped.
+    const before = await webContainer()
+    await sim('rds-sim3', ['exec', before, 'rm', '/usr/share/nginx/html/d1/f1'])
+    const one = await rds(['restore', '--service', web, '--path', '/volumes/site/d1/f1'])
+    t.equal(one.exitCode, 0, one.stderr)
+    t.equal(await volumes(), original, 'the file is back, and nothing else changed')
+    t.equal(await webContainer(), before, 'the service was not stopped')
+    // Changed since the snapshot; a restore whose post-hook fails puts this state back.
+    await sim('rds-sim3', ['exec', before, 'sh', '-c', 'echo new > /usr/share/nginx/html/added-later; rm /usr/share/nginx/html/d2/f2; echo changed > /srv/uploads/big.bin'])
+    const changed = await volumes()
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.restore.post-hook=exit 7', web])
+    await waitFor('the restore post-hook label', async () => /backup_web: restoreHooks/.test(await controllerLog()) || undefined, 60)
+    const failed = await rds(['restore', '--service', web, snapshot])
+    t.equal(failed.exitCode, 1, failed.stderr)
+    t.match(failed.stderr, /restore: what backup_web's volumes hold now is kept in safety snapshot [0-9a-f]{8}/)
+    t.match(failed.stderr, /rds: the restore of backup_web failed \(the restore post-hook \(rds\.backup\.restore\.post-hook\) of backup_web failed \(exit code 1; its log is above\)\); it was rolled back to what it held before \(safety snapshot [0-9a-f]{8}\), and runs\./)
+    t.equal(await volumes(), changed, 'rolled back byte for byte')
+    const spec = JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec
+    t.equal(spec.Mode.Replicated.Replicas, 1, 'the service runs its one replica')
+    t.notOk(spec.Labels['rds.scaled-from'], 'and is not left marked as scaled down')
+    const safety = (await snapshotsOf(web)).filter((found) => found.tags?.includes('rds-safety'))
+    t.equal(safety.length, 1, 'one safety snapshot of the volumes')
+    await sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.restore.post-hook', web])
+    await waitFor('the label gone', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === web && job.node === 'rds-sim3') || undefined, 60)
+    const whole = await rds(['restore', '--service', web, snapshot])
+    t.equal(whole.exitCode, 0, whole.stderr)
+    t.match(whole.stderr, /restore: backup_web is back on rds-sim3: volumes site, uploads from snapshot [0-9a-f]{8}/)
+    t.equal(await volumes(), original, 'the snapshot at the volumes\' roots: the added file deleted, the others back, the excluded skip.tmp kept')
+    const latest = await rds(['ls', '--host', web, '--json'])
+    t.notOk((JSON.parse(latest.stdout) as { path: string }[]).some((entry) => entry.path.endsWith('added-later')), '"latest" is never a safety snapshot')
+  })
+
+  t.test('an in-place restore cut off while it rewrites the volumes leaves the service at 0 and marked, never backed up or started on half its data, until a restore of it finishes', async (t) => {
+    const web = `${STACK}_web`
+    const snapshot = (await snapshotsOf(web)).filter((found) => !found.tags?.includes('rds-safety')).at(-1)!.id
+    const original = await sim('rds-sim3', ['exec', await containerOf('rds-sim3', web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
+    const restoring = rds(['restore', '--service', web, snapshot])
+    const labels = async () => JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec.Labels as Record<string, string>
+    const label = await waitFor('the restore to mark the service', async () => (await labels())['rds.restoring'], 120)
+    t.match(label, /^volumes from [0-9a-f]{8}, safety snapshot [0-9a-f]{8} on node \S+$/)
+    // SIGTERM to the restore (the image has no pkill); the bracket keeps this shell from matching itself.
+    const killRestore = 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null | grep -q " restore --servic[e] " && kill -TERM ${p#/proc/}; done; true'
+    await sim('rds-sim1', ['exec', await containerOf('rds-sim1', `${STACK}_agent`), 'sh', '-c', killRestore])
+    const cut = await restoring
+    t.not(cut.exitCode, 0, cut.stderr)
+    t.match(cut.stderr, /service backup_web is being restored in place, or its restore was cut off \(rds\.restoring=this restore\); it is neither backed up nor scaled back until a restore of it finishes/)
+    const backup = await rds(['backup', '--service', web])
+    t.equal(backup.exitCode, 1, backup.stderr)
+    t.match(backup.stderr, /controller: backup_web: service backup_web is being restored in place, or its restore was cut off \(rds\.restoring=volumes from/)
+    const left = JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec
+    t.equal(left.Mode.Replicated.Replicas, 0, 'left at 0')
+    t.ok(left.Labels['rds.restoring'], 'and marked')
+    const again = await rds(['restore', '--service', web, snapshot])
+    t.equal(again.exitCode, 0, again.stderr)
+    t.notOk((await labels())['rds.restoring'], 'the mark is gone once a restore finished')
+    t.equal(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads']), original, 'the whole snapshot, and the service runs')
+  })
+
+  t.test('rds restore --service --to-node restores the service onto another node and moves it there; and back', async (t) => {
+    const web = `${STACK}_web`
+    const checksums = async (node: 'rds-sim2' | 'rds-sim3') => sim(node, ['exec', await containerOf(node, web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
+    const original = await checksums('rds-sim3')
+    const moved = await rds(['restore', '--service', web, '--to-node', 'rds-sim2'])
+    t.equal(moved.exitCode, 0, moved.stderr)
+    t.match(moved.stderr, /restore: backup_web placed on rds-sim2/)
+    t.equal(await checksums('rds-sim2'), original.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'), 'on rds-sim2, its snapshot (the excluded file was never in it)')
+    const constraints = JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec.TaskTemplate.Placement.Constraints as string[]
+    t.same(constraints.filter((constraint) => /node\.(hostname|id)/.test(constraint)).length, 1, 'one constraint names its node')
+    const back = await rds(['restore', '--service', web, '--to-node', 'rds-sim3'])
+    t.equal(back.exitCode, 0, back.stderr)
+    t.equal(await checksums('rds-sim3'), original, 'back on rds-sim3, its own volumes there rewritten from the snapshot, the excluded file kept')
+  })
+
+  t.test('rds restore --service of a database whose table was dropped: the dump of before --at is loaded into the live database; its backups wait meanwhile', async (t) => {
+    const db = `${STACK}_db`
+    const query = async (sql: string) => (await sim('rds-sim2', ['exec', await containerOf('rds-sim2', db), 'psql', '-U', 'postgres', '-At', '-c', sql])).trim()
+    await waitFor('a dump after the table', async () => (await snapshotsOf(db)).some((found) => found.tags?.includes('dump')) || undefined, 60)
+    const at = new Date().toISOString()
+    await query('DROP TABLE rows_to_keep')
+    const started = Date.now()
+    const restored = await rds(['restore', '--service', db, '--at', at])
+    const ended = Date.now()
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.equal(await query('SELECT count(*), sum(n) FROM rows_to_keep'), '1000|500500', 'every row is back in the live database')
+    t.match(restored.stderr, /restore: what backup_db's database holds now is kept in safety snapshot [0-9a-f]{8}/)
+    const during = (await snapshotsOf(db)).filter((found) => Date.parse(found.time) >= started && Date.parse(found.time) <= ended)
+    t.same(during.map((found) => found.tags), [['dump', 'rds-safety']], 'while it ran, its scheduled backups (every 20 s) waited: the safety dump is its only snapshot of that time')
+  })
+
+  t.test('Restoring\'s "A service in place", as written: one file back into the live volume, and the database restored in place', async (t) => {
+    await sim('rds-sim3', ['exec', await containerOf('rds-sim3', `${STACK}_web`), 'rm', '/usr/share/nginx/html/index.html'])
+    const ran = await runReadme(await readmeShellBlocks('A service in place'), dir)
+    t.equal(ran.exitCode, 0, ran.all)
+    t.equal(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', `${STACK}_web`), 'cat', '/usr/share/nginx/html/index.html']), '<h1>hello</h1>')
+    const rows = await sim('rds-sim2', ['exec', await containerOf('rds-sim2', `${STACK}_db`), 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
+    t.equal(rows.trim(), '1000|500500')
   })
 
   t.test('a new labelled service is picked up; a failing post-hook fails its runs, and retention still runs, as in MODE=service; dropped once removed', async (t) => {

@@ -10,7 +10,7 @@ import { jobRows } from '../../lib/swarm/controller-options.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 
 const rds = (args: string[], env: Record<string, string>) => runBin(RDS, args, env)
-const backup = { service: 'app_db', schedule: '0 3 * * *', volumes: [{ name: 'dump', source: 'app_dump' }], repoPath: 'swarm', hooks: {}, excludes: [], retention: { prune: false }, maxRunTime: 86_400_000 }
+const backup = { service: 'app_db', schedule: '0 3 * * *', volumes: [{ name: 'dump', source: 'app_dump' }], repoPath: 'swarm', hooks: {}, restoreHooks: {}, excludes: [], retention: { prune: false }, maxRunTime: 86_400_000 }
 
 t.test('rds jobs prints the table the controller keeps in JOBS_FILE, and fails when a job is in trouble', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-jobs-'))

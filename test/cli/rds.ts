@@ -51,6 +51,15 @@ t.test('bad configuration: one sentence naming the variable, exit code 2, before
     [['agent'], { ...env, RUN_AT: '0 3 * * *', HOOK_TIMEOUT: 'soon' }, /^rds: HOOK_TIMEOUT must be a duration/],
     [['backup'], { ...env, RESTIC_BINARY: '/nonexistent/restic' }, /^rds: restic was not found \(RESTIC_BINARY is "\/nonexistent\/restic"\); install restic 0\.17 or newer/],
     [['backup'], { ...env, RESTIC_BINARY: '/bin/echo' }, /^rds: RESTIC_BINARY "\/bin\/echo" is not restic/],
+    [['restore', '--service', 'app_db'], env, /^rds: --service needs MODE=swarm; run it in the controller's container \(docker exec\)\./],
+    [['restore', '--target', '/tmp/x', '--at', '2026-12-01'], env, /^rds: --at chooses the snapshots of a service restored in place; give --service, or a snapshot ID\./],
+    [['restore', '--target', '/tmp/x', '--to-node', 'node-2'], env, /^rds: --to-node names the node of --to-volume or --service; give one of them too\./],
+    [['restore', '--target', '/tmp/x', '--path', '/a', '--exclude', '*.tmp'], env, /^rds: give --path or --exclude, not both/],
+    [['restore', '--service', 'app_db', '--force'], { ...env, MODE: 'swarm' }, /^rds: --service restores the service's own volumes in place, with a safety snapshot: leave out --target/],
+    [['restore', '--to-volume', 'v', '--delete', '--force'], env, /^rds: --delete applies to --target here/],
+    [['hook', 'sideways'], env, /^rds: rds hook runs "pre" or "post", not "sideways"\./],
+    [['hook', 'pre'], env, /^rds: PRE_HOOK is not set; set it to the command to run in the service's container\./],
+    [['hook', 'post'], { ...env, POST_HOOK: 'true' }, /^rds: POST_HOOK is set but SERVICE_NAME is not/],
   ]
   for (const [args, caseEnv, message] of cases) {
     const result = await rds(args, caseEnv)

@@ -40,6 +40,13 @@ t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docke
     return describeTree(out)
   }
 
+  t.test("SNAPSHOT:FOLDER: that folder of the snapshot becomes the volume's root, with its owner, mode and time", async (t) => {
+    const rooted = `${PREFIX}rooted`
+    const result = await runBin(RDS, ['restore', `latest:${join(data, 'db')}`, '--to-volume', rooted], env)
+    t.equal(result.exitCode, 0, result.stderr)
+    t.same(await volumeTree(rooted), await describeTree(join(data, 'db')))
+  })
+
   t.test('restore into a new volume, export it, import it into another: the same tree every time', async (t) => {
     const restored = `${PREFIX}restored`
     const result = await runBin(RDS, ['restore', '--to-volume', restored], env)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { describeRetention, forgetArgs, keepArgs, verdicts } from '../../lib/restic/retention.js'
-import { REJECTED_TAG, rejectedAmong, type SnapshotInfo } from '../../lib/restic/snapshots.js'
+import { lastAccepted, REJECTED_TAG, rejectedAmong, SAFETY_TAG, type SnapshotInfo } from '../../lib/restic/snapshots.js'
 
 t.test('no KEEP_* means no forget at all', async (t) => {
   t.same(keepArgs({ prune: true }), [])
@@ -30,4 +30,13 @@ t.test("the guard's verdicts: copies of rejected snapshots are rejected, and onl
   t.same(verdicts([good, emptied, tagged, later]).heldHosts, [])
   const otherPaths = snapshot('dump', '2026-12-03T03:00:00Z', { paths: ['/pg_dumpall.sql'] })
   t.same(verdicts([good, emptied, tagged, otherPaths]).rejected, [], 'an accepted snapshot of other paths does not count')
+})
+
+t.test("a safety snapshot (what an in-place restore replaced) is never the last good one, but retention neither forgets it early nor waits for it", async (t) => {
+  const snapshot = (id: string, time: string, extra: Partial<SnapshotInfo> = {}): SnapshotInfo => ({ id, short_id: id, time, hostname: 'a', paths: ['/volumes'], ...extra })
+  const good = snapshot('good', '2026-12-01T03:00:00Z')
+  const safety = snapshot('safety', '2026-12-02T10:00:00Z', { tags: [SAFETY_TAG] })
+  t.equal(lastAccepted([good, safety])?.id, 'good')
+  t.same(verdicts([good, safety]), { rejected: [], heldHosts: [] })
+  t.same(verdicts([good, safety, snapshot('later', '2026-12-03T03:00:00Z')]).rejected, [], 'kept by the policy like any other')
 })

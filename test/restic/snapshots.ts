@@ -55,3 +55,21 @@ t.test('"latest" in a repository that several hosts share: the agent\'s own host
   t.equal(await hostOf(['latest', '--host', 'other-service'], env), 'other-service', 'another host, named')
   t.equal(await hostOf(['latest', '--host', 'app'], oneOff), 'app')
 })
+
+t.test('rds backup --tag: every snapshot of the run has the tag; a safety snapshot is never "latest", and is restored by its ID', async (t) => {
+  const dir = t.testdir({ 'changed-later.txt': 'what a restore would replace' })
+  const safety = { ...env, BACKUP_PATH: dir, SNAPSHOT_HOST: 'safe' }
+  t.equal((await runBin(RDS, ['backup'], { ...safety, BACKUP_PATH: join(data, 'db') })).exitCode, 0)
+  const tagged = await runBin(RDS, ['backup', '--tag', 'rds-safety'], safety)
+  t.equal(tagged.exitCode, 0, tagged.stderr)
+  const listed = JSON.parse((await runBin(RDS, ['snapshots', '--json', '--host', 'safe'], env)).stdout) as { short_id: string; paths: string[]; tags?: string[] }[]
+  t.same(listed.map((snapshot) => snapshot.tags ?? []), [[], ['rds-safety']])
+  const latest = await runBin(RDS, ['ls', '--host', 'safe', '--json'], env)
+  t.equal(latest.exitCode, 0, latest.stderr)
+  t.notOk((JSON.parse(latest.stdout) as { path: string }[]).some((node) => node.path.endsWith('changed-later.txt')), 'latest is the backup before it')
+  const byId = await runBin(RDS, ['ls', listed[1]!.short_id, '--json'], env)
+  t.ok((JSON.parse(byId.stdout) as { path: string }[]).some((node) => node.path.endsWith('changed-later.txt')), 'the safety snapshot by its ID')
+  const refused = await runBin(RDS, ['backup', '--tag', 'x', '--service', 'app'], { ...env, MODE: 'swarm' })
+  t.equal(refused.exitCode, 2)
+  t.match(refused.stderr, /^rds: --tag applies to a backup in this container, not to a labelled service's run \(--service\); leave one of them out\.$/m)
+})

@@ -44,6 +44,24 @@ t.test('--path restores single files and folders, by snapshot ID', async (t) => 
   t.same((await readdir(join(target, data))).sort(), ['db', 'script.sh'])
 })
 
+t.test('SNAPSHOT:FOLDER makes that folder the root; --delete with --force makes the target match it, keeping what --exclude matches', async (t) => {
+  const target = join(work, 'rooted')
+  const rooted = await rds(['restore', `latest:${join(data, 'db')}`, '--target', target])
+  t.equal(rooted.exitCode, 0, rooted.stderr)
+  t.same(await describeTree(target), await describeTree(join(data, 'db')), "the folder's contents at the target's root, no extra level")
+  await writeFile(join(target, 'extra.bin'), 'not in the snapshot')
+  await writeFile(join(target, 'keep.tmp'), 'left out by --exclude')
+  const refused = await rds(['restore', `latest:${join(data, 'db')}`, '--target', target, '--delete'])
+  t.equal(refused.exitCode, 2)
+  t.match(refused.stderr, /^rds: --delete removes what the target holds beyond the snapshot, so it needs --force/m)
+  const matched = await rds(['restore', `latest:${join(data, 'db')}`, '--target', target, '--force', '--delete', '--exclude', '*.tmp'])
+  t.equal(matched.exitCode, 0, matched.stderr)
+  t.same((await readdir(target)).sort(), [...(await readdir(join(data, 'db'))), 'keep.tmp'].sort(), 'the extra file deleted, the excluded one kept')
+  const bad = await rds(['restore', 'latest:db', '--target', join(work, 'y')])
+  t.equal(bad.exitCode, 2)
+  t.match(bad.stderr, /^rds: "latest:db": the folder after the ":" must be a path in the snapshot as rds ls shows it, starting with "\/"\.$/m)
+})
+
 t.test('bad input: one sentence, a non-zero exit, and no target that looks complete', async (t) => {
   const notEmpty = join(work, 'not-empty')
   await mkdir(notEmpty)
@@ -53,7 +71,7 @@ t.test('bad input: one sentence, a non-zero exit, and no target that looks compl
     [['restore', 'deadbeef', '--target', join(work, 'x')], 1, /^rds: there is no snapshot "deadbeef" in the repository restore on .*; list them with "rds snapshots"\.$/m],
     [['restore', '--host', 'nobody-here', '--target', join(work, 'x')], 1, /^rds: there is no snapshot of host nobody-here in the repository/m],
     [['restore', '--target', join(work, 'x'), '--path', '/not/in/it'], 1, /^rds: \/not\/in\/it is not in snapshot [0-9a-f]{8} \(which holds .*\); list its files with "rds ls [0-9a-f]{8}"\.$/m],
-    [['restore'], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME\.$/m],
+    [['restore'], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME \(or, with MODE=swarm, --service NAME\)\.$/m],
   ]
   for (const [args, code, message] of cases) {
     const result = await rds(args)

@@ -278,7 +278,7 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     await writeFile(join(data, 'file'), 'data')
     await runRestic(localRestic, ['backup', '--host', job, data], { log })
     const [saved] = await snapshotsOfHosts(localRestic, [job], log)
-    t.teardown(() => rm(local, { recursive: true, force: true }))
+    t.teardown(() => Promise.all([rm(local, { recursive: true, force: true }), rm(localRestic.repository.passwordFile!, { force: true })]))
     t.notOk((await readStatus(statusFile)).jobs[job], 'the status file knows nothing of the job')
     // A global service that runs on no node (its constraint matches none): its task is gone from this node.
     await execa('docker', [

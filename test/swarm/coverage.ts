@@ -8,7 +8,7 @@ const job = (name: string, node: string, volumes: string[], error?: string): Swa
   name,
   service: name.split('@')[0]!,
   node: { nodeId: `id-${node}`, nodeName: node },
-  backup: error ? undefined : { service: name, schedule: '0 3 * * *', volumes: volumes.map((source) => ({ name: source.replace(/^app_/, ''), source })), repoPath: 'r', hooks: {}, excludes: [], retention, maxRunTime: 86_400_000 },
+  backup: error ? undefined : { service: name, schedule: '0 3 * * *', volumes: volumes.map((source) => ({ name: source.replace(/^app_/, ''), source })), repoPath: 'r', hooks: {}, restoreHooks: {}, excludes: [], retention, maxRunTime: 86_400_000 },
   error,
 })
 const user = (service: string | undefined, running = true) => ({ container: `${service ?? 'plain'}.1`, service, running })

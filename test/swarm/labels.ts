@@ -29,6 +29,7 @@ t.test("rds.backup=true alone: every named volume it mounts, by its stack-file n
     ],
     repoPath: 'swarm',
     hooks: { pre: undefined, post: undefined },
+    restoreHooks: { pre: undefined, post: undefined },
     excludes: [],
     retention: { daily: 7, weekly: 4, prune: true },
     checkAt: undefined,
@@ -55,6 +56,7 @@ t.test('every label, from either place', async (t) => {
         'rds.backup': 'true',
         'rds.backup.pre-hook': 'pg_dump -f /dump/db.sql',
         'rds.backup.post-hook': 'rm /dump/db.sql',
+        'rds.backup.restore.post-hook': 'curl -fs localhost/health',
         'rds.backup.exclude': '*.tmp, cache/',
         'rds.backup.prune': 'false',
       },
@@ -67,6 +69,7 @@ t.test('every label, from either place', async (t) => {
     volumes: [{ name: 'uploads', source: 'app_uploads' }],
     repoPath: 'app/web',
     hooks: { pre: 'pg_dump -f /dump/db.sql', post: 'rm /dump/db.sql' },
+    restoreHooks: { pre: undefined, post: 'curl -fs localhost/health' },
     excludes: ['*.tmp', 'cache/'],
     // The service's own keep-* labels are its whole policy: none of the agent's KEEP_* is mixed in.
     retention: { last: 3, hourly: undefined, daily: undefined, weekly: undefined, monthly: undefined, yearly: undefined, within: '1y6m', prune: false },

@@ -1,0 +1,112 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { ConfigError, EXIT, RunError } from '../errors.js'
+import type { Logger } from '../observe/log.js'
+import type { Restic } from '../restic/command.js'
+import { listPath } from '../restic/snapshots.js'
+import { takeRunLock } from '../run/run-lock.js'
+import type { SwarmService, TaskPlacement } from '../swarm/cluster.js'
+import type { SwarmJob } from '../swarm/discover.js'
+import { VOLUMES_ROOT } from '../swarm/job-service.js'
+import { planRestore } from './restore-plan.js'
+import { runRestoreHook } from './service-jobs.js'
+import { restoreWithSafety, when, type Steps } from './safe-restore.js'
+import { restoreOnto } from './move-restore.js'
+import { restoreVolumeOnNode, type SwarmJobs } from './volume-job.js'
+
+export interface ServiceRestore {
+  job: SwarmJob
+  service: SwarmService
+  /** "latest", or a snapshot ID of the job's host. */
+  snapshot: string
+  at?: Date
+  /** The node to restore it onto and move it to (--to-node); where it runs when undefined. */
+  toNode?: TaskPlacement
+  /** Files or folders under /volumes/NAME to put back into the live volumes; everything when empty. */
+  includes: string[]
+  rejected: readonly string[]
+}
+
+export interface RestoreDeps extends SwarmJobs {
+  resticFor: (repoPath: string) => Restic
+  lockDir: string
+}
+
+// How often a restore looks whether the service's running backup has ended.
+const LOCK_POLL_MS = 2000
+
+/**
+ * Takes the job's run lock, which holds its backups (a scheduled run that finds it taken is
+ * skipped), waiting for a backup that is running to end: at most its MAX_RUN_TIME.
+ */
+async function holdBackups(lockDir: string, job: SwarmJob, log: Logger, signal?: AbortSignal): Promise<() => Promise<void>> {
+  const deadline = Date.now() + job.backup!.maxRunTime
+  for (let said = false; ; said = true) {
+    try {
+      return await takeRunLock(lockDir, `swarm\n${job.name}`, job.name, log)
+    } catch (error) {
+      if ((error as RunError).exitCode !== EXIT.locked || Date.now() > deadline || signal?.aborted) throw error
+      if (!said) log.info(`restore: a backup of ${job.name} is running; waiting for it to end`)
+      await sleep(LOCK_POLL_MS, undefined, { signal }).catch(() => undefined)
+    }
+  }
+}
+
+/**
+ * Restores a labelled service in place, on the node that runs it: its pre-hook; a safety snapshot
+ * of its dump (while it runs) and of its volumes (once scaled to 0); each volume rewritten from the
+ * snapshot at its root (what the snapshot lacks deleted); the service scaled back and waited for
+ * (running, and healthy where it has a health check); its dump loaded; its post-hook. Any failure
+ * puts the safety snapshots back the same way and brings the service back as it was. The job's run
+ * lock is held throughout: its scheduled backups wait, so that no backup of a half-restored service
+ * becomes its newest snapshot. With `includes`, only those paths go back into the live volumes.
+ */
+export async function restoreService(deps: RestoreDeps, request: ServiceRestore, log: Logger, signal?: AbortSignal): Promise<void> {
+  const { job, service } = request
+  const backup = job.backup!
+  // A restore that was cut off left the service at 0: its node is in the label it left.
+  const leftOn = /on node (\S+)$/.exec(job.restoring ?? '')?.[1]
+  const current = job.node ?? (leftOn ? { nodeId: leftOn, nodeName: leftOn } : undefined)
+  const moving = request.toNode !== undefined && request.toNode.nodeId !== current?.nodeId
+  const node = request.toNode ?? current
+  if (job.unavailable && !leftOn && !moving) throw new RunError(job.unavailable)
+  if (!node) throw new RunError(`service ${job.service} has no running task, so no node is known to hold its volumes; start it (docker service scale ${job.service}=1), or name the node to restore it onto with --to-node.`)
+  if (moving && request.includes.length > 0) throw new ConfigError('--path puts files back into the live volumes where the service runs; leave out --to-node.')
+  const restic = deps.resticFor(backup.repoPath)
+  const release = await holdBackups(deps.lockDir, job, log, signal)
+  try {
+    const plan = await planRestore(restic, job, request, log)
+    const parts = [plan.data && `volumes ${backup.volumes.map((volume) => volume.name).join(', ')} from ${when(plan.data)}`, plan.dump && `dump ${backup.dump!.filename} from ${when(plan.dump)}`]
+    log.info(`restore: ${job.service} on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
+    if (request.includes.length > 0) return await restorePaths(deps, { ...request, restic, plan, node }, log, signal)
+    if (plan.data && (service.global || service.perNode)) {
+      throw new ConfigError(`service ${job.service} runs on several nodes (or on every one), so it cannot be stopped for an in-place restore of one node's volumes; restore them with rds restore --to-volume, or give --path.`)
+    }
+    if (backup.restoreHooks.pre) {
+      if (job.node && !job.unavailable) await runRestoreHook(deps, job, 'pre', job.node.nodeId, log, signal)
+      else log.warn(`restore: ${job.service} has no running task to run its restore pre-hook in; going on without it`)
+    }
+    if (moving) await restoreOnto(deps, { job, plan, node, restic }, current, log, signal)
+    else await restoreWithSafety(deps, { job, plan, node, restic }, log, signal)
+    log.info(`restore: ${job.service} is back on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
+  } finally {
+    await release()
+  }
+}
+
+/** --path: single files or folders put back into the live volumes, overwriting those paths only; nothing else is touched. */
+async function restorePaths(deps: RestoreDeps, request: ServiceRestore & Omit<Steps, 'job'>, log: Logger, signal?: AbortSignal): Promise<void> {
+  const { plan, node, restic } = request
+  const backup = request.job.backup!
+  if (!plan.data) throw new ConfigError(`--path restores files of ${request.job.service}'s volumes, and the snapshot chosen is its dump; give a snapshot of its volumes.`)
+  const folders = backup.volumes.map((volume) => `${VOLUMES_ROOT}/${volume.name}`)
+  const outside = request.includes.find((path) => !folders.some((folder) => path === folder || path.startsWith(`${folder}/`)))
+  if (outside !== undefined) throw new ConfigError(`--path ${outside} is in none of ${request.job.service}'s volumes; give paths under ${folders.join(' or ')}, as rds ls shows them.`)
+  for (const path of request.includes) await listPath(restic, plan.data, path, log)
+  for (const volume of backup.volumes) {
+    const folder = `${VOLUMES_ROOT}/${volume.name}`
+    const inside = request.includes.filter((path) => path === folder || path.startsWith(`${folder}/`)).map((path) => path.slice(folder.length) || '/')
+    if (inside.length === 0) continue
+    await restoreVolumeOnNode(deps, { name: `restore-${request.job.name}-${volume.name}`, nodeId: node.nodeId, volume: volume.source, repoPath: backup.repoPath, snapshotId: plan.data.id, folder, includes: inside, excludes: [], force: true, delete: false }, log, signal)
+  }
+  log.info(`restore: ${request.includes.join(', ')} put back into ${request.job.service}'s volumes on ${node.nodeName}`)
+}
