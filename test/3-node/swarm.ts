@@ -256,8 +256,10 @@ async function runOnSimulatedSwarm() {
   t.test('rds restore --service of a database whose table was dropped: the dump of before --at is loaded into the live database; its backups wait meanwhile', async (t) => {
     const db = `${STACK}_db`
     const query = async (sql: string) => (await sim('rds-sim2', ['exec', await containerOf('rds-sim2', db), 'psql', '-U', 'postgres', '-At', '-c', sql])).trim()
-    await waitFor('a dump after the table', async () => (await snapshotsOf(db)).some((found) => found.tags?.includes('dump')) || undefined, 60)
-    const at = new Date().toISOString()
+    // The newest dump there is now holds the table. Not the time now: a backup that started just
+    // before it (its snapshot's time) may dump the database after the table is gone.
+    const dumps = await waitFor('a dump after the table', async () => (await snapshotsOf(db)).filter((found) => found.tags?.includes('dump')).at(-1), 60)
+    const at = dumps.time
     await query('DROP TABLE rows_to_keep')
     const started = Date.now()
     const restored = await rds(['restore', '--service', db, '--at', at])

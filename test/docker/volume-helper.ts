@@ -84,7 +84,7 @@ t.test('Docker volumes', { skip: missing ? `${missing}; run test/e2e/start-docke
       [['import', truncated, '--to-volume', `${PREFIX}from-truncated`], 2, /^rds: .*truncated\.tar is not a complete tar archive \(.*\); nothing was imported\.$/m],
       [['import', notTar, '--to-volume', `${PREFIX}from-garbage`], 2, /^rds: .*not\.tar is not a complete tar archive/m],
       [['export', '--volume', `${PREFIX}nope`, '--output', join(work, 'nope.tar')], 2, /^rds: there is no volume rds-test-vol-nope/m],
-      [['restore', '--target', join(work, 'x'), '--to-volume', `${PREFIX}x`], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME\.$/m],
+      [['restore', '--target', join(work, 'x'), '--to-volume', `${PREFIX}x`], 2, /^rds: give exactly one destination: --target DIR or --to-volume NAME \(or, with MODE=swarm, --service NAME\)\.$/m],
       [['restore'], 2, /^rds: give exactly one destination/m],
     ]
     for (const [args, code, message] of cases) {
