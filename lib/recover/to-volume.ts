@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js'
+import { ConfigError, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { SwarmNode } from '../swarm/cluster.js'
 import { surveyNodes } from '../swarm/volume-survey.js'
@@ -38,7 +38,12 @@ export async function restoreToVolumeInSwarm(swarm: SwarmJobs, nodes: SwarmNode[
     if (holders.length === 0) throw new ConfigError(`no node has a volume ${request.volume}${unknown}; name the node to create it on with --to-node.`)
     throw new ConfigError(`nodes ${holders.map((survey) => survey.node).join(' and ')} each have a volume ${request.volume}; name the one to restore into with --to-node.`)
   }
-  const there = surveys.find((survey) => survey.nodeId === node.id)?.volumes.find((volume) => volume.name === request.volume)
+  const survey = surveys.find((found) => found.nodeId === node.id)
+  if (!survey) {
+    const why = unsurveyed.find((entry) => entry.node === node.name || entry.node === node.id)?.why ?? 'it answered no survey'
+    throw new RunError(`the volumes of ${node.name} could not be listed (${why}), so rds cannot tell whether a running container uses ${request.volume} there; try again once it answers.`)
+  }
+  const there = survey.volumes.find((volume) => volume.name === request.volume)
   const users = (there?.usedBy ?? []).filter((user) => user.running)
   if (users.length > 0) {
     const services = [...new Set(users.map((user) => user.service).filter(Boolean))]

@@ -90,7 +90,8 @@ export async function restoreToDirectory(restic: Restic, options: RestoreOptions
     for (const name of await readdir(into)) await rename(join(into, name), join(target, name))
     await rmdir(into)
   }
-  if (root) await takeMetadata(target, root)
+  // With --include only those paths are the snapshot's: the root stays the live one's.
+  if (root && options.includes.length === 0) await takeMetadata(target, root)
   log.info('restore: done')
   return snapshot
 }

@@ -23,3 +23,19 @@ export async function placeOn(docker: Docker, name: string, nodeId: string): Pro
 export async function setConstraints(docker: Docker, name: string, constraints: string[]): Promise<void> {
   await updateService(docker, name, (spec) => ({ ...spec, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: constraints } } }))
 }
+
+/**
+ * Pins a service that no constraint places on one node to `node.id == NODE` (its other constraints
+ * kept), so that a restore's data, written on that node, is where its task comes back; resolves to
+ * whether it did. Meant for a service at 0 replicas: changing a running one's placement restarts it.
+ */
+export async function pinToNode(docker: Docker, name: string, nodeId: string): Promise<boolean> {
+  let pinned = false
+  await updateService(docker, name, (spec) => {
+    const constraints = spec.TaskTemplate?.Placement?.Constraints ?? []
+    if (constraints.some((constraint) => ONE_NODE.test(constraint))) return spec
+    pinned = true
+    return { ...spec, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: [...constraints, `node.id == ${nodeId}`] } } }
+  })
+  return pinned
+}

@@ -14,7 +14,7 @@ import t from 'tap'
 import { execa } from 'execa'
 import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
-import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../fixtures/swarm.js'
+import { nodeEnv, sim, startSimulatedSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
@@ -36,6 +36,18 @@ if (unavailable) {
 const newestSnapshot = async (host: string) => (await snapshotsOf(host)).at(-1)?.id
 
 const tearDown = () => removeStack([], EXTRA_SERVICES)
+
+/** Makes a change and waits until the controller's log says it saw it (one more line matching `change`). */
+async function controllerSees(what: string, change: RegExp, update: () => Promise<unknown>) {
+  const count = async () => (await controllerLog()).split('\n').filter((line) => change.test(line)).length
+  const before = await count()
+  await update()
+  await waitFor(what, async () => (await count()) > before || undefined, 60)
+}
+const runningOnSim3 = () =>
+  waitFor('backup_web running on rds-sim3', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === `${STACK}_web` && job.node === 'rds-sim3') || undefined, 60)
+const HOOK_ADDED = /backup_web: .*restoreHooks \{\} -> \{"post":"exit 7"\}/
+const HOOK_REMOVED = /backup_web: .*restoreHooks \{"post":"exit 7"\} -> \{\}/
 
 async function runOnSimulatedSwarm() {
   const dir = await mkdtemp(join(tmpdir(), 'rds-swarm-'))
@@ -161,9 +173,10 @@ async function runOnSimulatedSwarm() {
   t.test("rds snapshots, ls and restore --host find a service's snapshots in the repository its label chose", async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-ownrepo', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.repo=ownrepo',
-      '--mount', 'type=volume,src=rds-test-ownrepo,dst=/data', '--constraint', 'node.hostname==rds-sim2', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo mine > /data/file; exec sleep infinity',
+      '--mount', 'type=volume,src=rds-test-ownrepo,dst=/data', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo mine > /data/file; exec sleep infinity',
     ])
-    await waitFor('the service in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === 'rds-test-ownrepo' && job.node === 'rds-sim2') || undefined, 60)
+    // No constraint: Swarm places it on any node.
+    const node = await waitFor('the service in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).find((job: { name: string; node?: string }) => job.name === 'rds-test-ownrepo' && job.node)?.node as SimNode | undefined, 60)
     const backup = await rds(['backup', '--service', 'rds-test-ownrepo'])
     t.equal(backup.exitCode, 0, backup.stderr)
     t.equal((await snapshotsOf('rds-test-ownrepo')).length, 1, 'rds snapshots --host finds it in ownrepo')
@@ -171,6 +184,15 @@ async function runOnSimulatedSwarm() {
     t.equal(listed.exitCode, 0, listed.stderr)
     const exported = await rds(['export', '--host', 'rds-test-ownrepo', '--path', '/volumes/rds-test-ownrepo/file'])
     t.equal(exported.stdout, 'mine')
+    // Restored in place, it comes back on the node that holds its restored volume, not wherever Swarm would place it.
+    const container = async () => containerOf(node, 'rds-test-ownrepo')
+    await sim(node, ['exec', await container(), 'sh', '-c', 'echo damaged > /data/file'])
+    const restored = await rds(['restore', '--service', 'rds-test-ownrepo'])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.match(restored.stderr, new RegExp(`restore: rds-test-ownrepo is now placed on node ${node} \\(node\\.id == \\w+\\), where its data is`))
+    t.equal(await sim(node, ['exec', await container(), 'cat', '/data/file']), 'mine', 'its file back, on the same node')
+    const constraints = JSON.parse(await sim('rds-sim1', ['service', 'inspect', 'rds-test-ownrepo']))[0].Spec.TaskTemplate.Placement.Constraints as string[]
+    t.match(constraints, [/^node\.id == \w+$/], 'pinned to its node')
     await sim('rds-sim1', ['service', 'rm', 'rds-test-ownrepo'])
   })
 
@@ -183,15 +205,17 @@ async function runOnSimulatedSwarm() {
     // One file deleted by mistake: back, with the service never stopped.
     const before = await webContainer()
     await sim('rds-sim3', ['exec', before, 'rm', '/usr/share/nginx/html/d1/f1'])
-    const one = await rds(['restore', '--service', web, '--path', '/volumes/site/d1/f1'])
+    // By ID: a scheduled backup (every 20 s) may have saved the volume without it since.
+    const one = await rds(['restore', '--service', web, snapshot, '--path', '/volumes/site/d1/f1'])
     t.equal(one.exitCode, 0, one.stderr)
     t.equal(await volumes(), original, 'the file is back, and nothing else changed')
     t.equal(await webContainer(), before, 'the service was not stopped')
     // Changed since the snapshot; a restore whose post-hook fails puts this state back.
     await sim('rds-sim3', ['exec', before, 'sh', '-c', 'echo new > /usr/share/nginx/html/added-later; rm /usr/share/nginx/html/d2/f2; echo changed > /srv/uploads/big.bin'])
     const changed = await volumes()
-    await sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.restore.post-hook=exit 7', web])
-    await waitFor('the restore post-hook label', async () => /backup_web: restoreHooks/.test(await controllerLog()) || undefined, 60)
+    await controllerSees('the restore post-hook label', HOOK_ADDED, () => sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.restore.post-hook=exit 7', web]))
+    // docker service update may replace the task (Docker 20.10 does, here).
+    await runningOnSim3()
     const failed = await rds(['restore', '--service', web, snapshot])
     t.equal(failed.exitCode, 1, failed.stderr)
     t.match(failed.stderr, /restore: what backup_web's volumes hold now is kept in safety snapshot [0-9a-f]{8}/)
@@ -202,8 +226,8 @@ async function runOnSimulatedSwarm() {
     t.notOk(spec.Labels['rds.scaled-from'], 'and is not left marked as scaled down')
     const safety = (await snapshotsOf(web)).filter((found) => found.tags?.includes('rds-safety'))
     t.equal(safety.length, 1, 'one safety snapshot of the volumes')
-    await sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.restore.post-hook', web])
-    await waitFor('the label gone', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === web && job.node === 'rds-sim3') || undefined, 60)
+    await controllerSees('the label gone', HOOK_REMOVED, () => sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.restore.post-hook', web]))
+    await runningOnSim3()
     const whole = await rds(['restore', '--service', web, snapshot])
     t.equal(whole.exitCode, 0, whole.stderr)
     t.match(whole.stderr, /restore: backup_web is back on rds-sim3: volumes site, uploads from snapshot [0-9a-f]{8}/)
@@ -232,6 +256,16 @@ async function runOnSimulatedSwarm() {
     const left = JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec
     t.equal(left.Mode.Replicated.Replicas, 0, 'left at 0')
     t.ok(left.Labels['rds.restoring'], 'and marked')
+    // Moved elsewhere from there, and failing: its old volumes are half restored, so it is not moved back onto them and started.
+    await controllerSees('the restore post-hook label', HOOK_ADDED, () => sim('rds-sim1', ['service', 'update', '--detach', '--label-add', 'rds.backup.restore.post-hook=exit 7', web]))
+    const moveFailed = await rds(['restore', '--service', web, snapshot, '--to-node', 'rds-sim2'])
+    t.equal(moveFailed.exitCode, 1, moveFailed.stderr)
+    t.match(moveFailed.stderr, /rds: the restore of backup_web onto rds-sim2 failed \(.*post-hook.*\); a restore of it had been cut off before, leaving its volumes on \S+ half restored, so it is left at 0 and marked \(rds\.restoring\)/)
+    const stillLeft = JSON.parse(await sim('rds-sim1', ['service', 'inspect', web]))[0].Spec
+    t.equal(stillLeft.Mode.Replicated.Replicas, 0, 'still at 0')
+    t.equal(stillLeft.Labels['rds.restoring'], left.Labels['rds.restoring'], 'and marked as the cut-off restore left it')
+    t.same(stillLeft.TaskTemplate.Placement.Constraints, left.TaskTemplate.Placement.Constraints, 'its placement as it was')
+    await controllerSees('the label gone', HOOK_REMOVED, () => sim('rds-sim1', ['service', 'update', '--detach', '--label-rm', 'rds.backup.restore.post-hook', web]))
     const again = await rds(['restore', '--service', web, snapshot])
     t.equal(again.exitCode, 0, again.stderr)
     t.notOk((await labels())['rds.restoring'], 'the mark is gone once a restore finished')
@@ -250,6 +284,7 @@ async function runOnSimulatedSwarm() {
     t.same(constraints.filter((constraint) => /node\.(hostname|id)/.test(constraint)).length, 1, 'one constraint names its node')
     const back = await rds(['restore', '--service', web, '--to-node', 'rds-sim3'])
     t.equal(back.exitCode, 0, back.stderr)
+    t.match(back.stderr, /restore: what volumes \S+, \S+ on rds-sim3 hold now is kept in safety snapshot [0-9a-f]{8}/, "rds-sim3's own volumes are kept before they are rewritten")
     t.equal(await checksums('rds-sim3'), original, 'back on rds-sim3, its own volumes there rewritten from the snapshot, the excluded file kept')
   })
 

@@ -57,6 +57,11 @@ t.test('SNAPSHOT:FOLDER makes that folder the root; --delete with --force makes 
   const matched = await rds(['restore', `latest:${join(data, 'db')}`, '--target', target, '--force', '--delete', '--exclude', '*.tmp'])
   t.equal(matched.exitCode, 0, matched.stderr)
   t.same((await readdir(target)).sort(), [...(await readdir(join(data, 'db'))), 'keep.tmp'].sort(), 'the extra file deleted, the excluded one kept')
+  // A single file put back into a live folder: the folder keeps its own mode, as restic leaves it.
+  await chmod(target, 0o700)
+  const one = await rds(['restore', `latest:${join(data, 'db')}`, '--target', target, '--force', '--path', '/blob.bin'])
+  t.equal(one.exitCode, 0, one.stderr)
+  t.equal((await stat(target)).mode & 0o777, 0o700, "with --path, the target's root keeps its own mode")
   const bad = await rds(['restore', 'latest:db', '--target', join(work, 'y')])
   t.equal(bad.exitCode, 2)
   t.match(bad.stderr, /^rds: "latest:db": the folder after the ":" must be a path in the snapshot as rds ls shows it, starting with "\/"\.$/m)
