@@ -38,6 +38,15 @@ export const isTerminal = (stream: Writable) => (stream as { isTTY?: boolean }).
 /** For an option given more than once (--include A --include B). */
 export const collect = (value: string, previous: string[]) => [...previous, value]
 
+/** A time as --at takes it: ISO 8601 (a date, or a date and time, in UTC unless it names a zone). */
+export function parseAt(value: string): Date {
+  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/.exec(value)
+  // JavaScript reads a date and time without a zone as local time: here it is UTC, as a date alone is.
+  const time = !iso ? Number.NaN : Date.parse(value.includes('T') && !iso.groups?.zone ? `${value}Z` : value)
+  if (Number.isNaN(time)) throw new ConfigError(`--at ${JSON.stringify(value)} is not a time rds reads; write it as ISO 8601, e.g. 2026-12-01T03:00 (UTC) or 2026-12-01T03:00+01:00.`)
+  return new Date(time)
+}
+
 export const HOST_OPTION = '--host <host>'
 export const HOST_HELP = 'the snapshots of this host (a service\'s name with MODE=swarm); "latest" is its newest (default: this agent\'s own host)'
 export const PATH_OPTION = '--path <path>'

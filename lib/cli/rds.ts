@@ -38,6 +38,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['restore-dump'], load: async () => (await import('./restore-dump.js')).addRestoreDumpCommand },
     { names: ['export'], load: async () => (await import('./export.js')).addExportCommand },
     { names: ['import'], load: async () => (await import('./import.js')).addImportCommand },
+    { names: ['stack'], load: async () => (await import('./stack.js')).addStackCommands },
   ]],
   ['Inspect:', [
     { names: ['snapshots'], load: async () => (await import('./snapshots.js')).addSnapshotsCommand },

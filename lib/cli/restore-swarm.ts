@@ -6,7 +6,7 @@ import type { SwarmJob } from '../swarm/discover.js'
 import { chooseSnapshot, jobOfHost } from '../recover/swarm-snapshot.js'
 import { restoreService } from '../recover/service-restore.js'
 import { findNode, restoreToVolumeInSwarm } from '../recover/to-volume.js'
-import { rejectedSnapshots, snapshotChoice, type CliContext } from './context.js'
+import { parseAt, rejectedSnapshots, snapshotChoice, type CliContext } from './context.js'
 import { withController } from './with-controller.js'
 
 /** What rds restore was given (see restore.ts). */
@@ -23,19 +23,10 @@ export interface RestoreOptions {
   host?: string
 }
 
-/** A time as --at takes it: ISO 8601 (a date, or a date and time, in UTC unless it names a zone). */
-function parseTime(value: string): Date {
-  const iso = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?<zone>Z|[+-]\d{2}:\d{2})?)?$/.exec(value)
-  // JavaScript reads a date and time without a zone as local time: here it is UTC, as a date alone is.
-  const time = !iso ? Number.NaN : Date.parse(value.includes('T') && !iso.groups?.zone ? `${value}Z` : value)
-  if (Number.isNaN(time)) throw new ConfigError(`--at ${JSON.stringify(value)} is not a time rds reads; write it as ISO 8601, e.g. 2026-12-01T03:00 (UTC) or 2026-12-01T03:00+01:00.`)
-  return new Date(time)
-}
-
 /** With MODE=swarm: `rds restore --service` (in place) and `rds restore --to-volume` (on the volume's node). */
 export function restoreInSwarm(cli: CliContext, log: Logger, options: RestoreOptions & { snapshot: string; folder?: string }): Promise<number> {
   const config = readConfig(cli.env)
-  const at = options.at === undefined ? undefined : parseTime(options.at)
+  const at = options.at === undefined ? undefined : parseAt(options.at)
   return withController(cli, log, false, async (controller, swarm) => {
     await controller.sync('rds restore')
     const jobs = [...controller.jobs.values()].map(({ job }) => job)

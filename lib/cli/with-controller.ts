@@ -23,6 +23,8 @@ import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost, snapshotsOfHosts } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
 import { labelDefaults } from '../recover/swarm-snapshot.js'
+import { saveDefinitions } from '../recover/definitions.js'
+import { readStackDefinitions } from '../swarm/definition.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
@@ -133,6 +135,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
         await ensureRepository(job.backup!.repoPath, restic)
         await removeDeadLocks(restic, ownerIsDead, log)
       },
+      saveDefinition: async (job) => saveDefinitions(resticFor(job.backup!.repoPath), job.name, await readStackDefinitions(docker, job.service), log),
       log,
       stop,
       schedule,

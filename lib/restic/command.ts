@@ -39,6 +39,8 @@ export interface ResticRunOptions {
   env?: Record<string, string>
   /** Each line restic writes to stderr, as it comes (a --stdin-from-command's own stderr is among them). */
   onStderrLine?: (line: string) => void
+  /** What restic reads on stdin (restic backup --stdin of a small document); nothing when undefined. */
+  input?: string
 }
 
 // Lines of stderr kept to explain a failure.
@@ -130,11 +132,11 @@ const outputFailureReason = (error: unknown) =>
 export function startRestic(
   restic: Restic,
   args: string[],
-  stdio: { stdin: 'ignore' | 'inherit'; stdout: 'pipe' | 'inherit'; stderr: 'pipe' | 'inherit' },
-  options: { signal?: AbortSignal; env?: Record<string, string> } = {},
+  stdio: { stdin: 'ignore' | 'inherit' | 'pipe'; stdout: 'pipe' | 'inherit'; stderr: 'pipe' | 'inherit' },
+  options: { signal?: AbortSignal; env?: Record<string, string>; input?: string } = {},
 ) {
   return execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...args], {
-    ...stdio,
+    ...(options.input === undefined ? stdio : { ...stdio, stdin: undefined, input: options.input }),
     reject: false,
     buffer: false,
     env: resticEnv(restic.repository, options.env),
@@ -156,7 +158,7 @@ export async function runRestic(restic: Restic, args: string[], options: ResticR
   const command = args[0] ?? ''
   const stderr: string[] = []
   const onStdoutLine = options.onStdoutLine ?? ((line: string) => log.debug(`restic: ${line}`))
-  const stdio = { stdin: 'ignore', stdout: options.stdoutTo === 'inherit' ? 'inherit' : 'pipe', stderr: 'pipe' } as const
+  const stdio = { stdin: options.input === undefined ? 'ignore' : 'pipe', stdout: options.stdoutTo === 'inherit' ? 'inherit' : 'pipe', stderr: 'pipe' } as const
   const subprocess = startRestic(restic, args, stdio, options)
   let outputFailure: unknown
   const onOutputFailure = (error: unknown) => {

@@ -26,6 +26,12 @@ export const REJECTED_TAG = 'rds-rejected'
 export const SAFETY_TAG = 'rds-safety'
 
 /**
+ * The tag of a service's saved definition (what `docker service inspect` says of it), saved beside
+ * each of its backups: a document of its own, never "latest" nor a backup's reference.
+ */
+export const DEFINITION_TAG = 'rds-definition'
+
+/**
  * Whether the guard rejected a snapshot: tagged so, or among the rejections recorded where an
  * append-only server could not tag them (STATUS_FILE, REJECTED_SNAPSHOTS).
  */
@@ -33,9 +39,11 @@ export const isRejected = (snapshot: SnapshotInfo, rejected: readonly string[] =
 
 /**
  * Whether a snapshot is a backup the guard accepted, one that "latest" and the guard's comparisons
- * may stand on: not rejected, and not a safety snapshot (which may hold the damage a restore undid).
+ * may stand on: not rejected, not a safety snapshot (which may hold the damage a restore undid), and
+ * not a saved definition.
  */
-export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) => !isRejected(snapshot, rejected) && !snapshot.tags?.includes(SAFETY_TAG)
+export const isAccepted = (snapshot: SnapshotInfo, rejected: readonly string[] = []) =>
+  !isRejected(snapshot, rejected) && !snapshot.tags?.some((tag) => tag === SAFETY_TAG || tag === DEFINITION_TAG)
 
 /**
  * The recorded rejections, the snapshots whose rejected tag went to a copy (restic tag writes a

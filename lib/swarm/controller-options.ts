@@ -44,6 +44,11 @@ export interface ControllerOptions {
    * repository at a time; the snapshots the guard rejected (these and the tagged) are forgotten first.
    */
   applyRetention: (job: SwarmJob, rejected: readonly string[]) => Promise<void>
+  /**
+   * Saves the service's definition (lib/swarm/definition.ts) into the job's repository, after each
+   * run whose backup was accepted: what `rds stack export` writes a stack file from.
+   */
+  saveDefinition?: (job: SwarmJob) => Promise<void>
   /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
   pruneRepository?: (repoPath: string) => Promise<void>
   /** PRUNE_AT: when the repositories are pruned. */

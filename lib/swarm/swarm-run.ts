@@ -6,7 +6,7 @@ import type { RepositoryWork } from './repository-work.js'
 import { interruptedRestore, scaleBack, scaleDown } from './scale.js'
 import { keepingTail, type Logger } from '../observe/log.js'
 import { outcomeOf, snapshotRecord } from '../observe/status.js'
-import { lastAccepted } from '../restic/snapshots.js'
+import { DEFINITION_TAG, lastAccepted } from '../restic/snapshots.js'
 import { EXIT, type RunError } from '../errors.js'
 
 /** What one run needs of the controller: its options, a fresh discovery, the jobs it found, and each repository's queue. */
@@ -103,6 +103,12 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
     return finish(false, `backed up, but retention failed: ${(error as Error).message}`, (error as RunError).exitCode)
   }
   saved = await savedSnapshot(options, current, log)
+  // Its data without its definition cannot be deployed again: a failure of the run, as retention's is.
+  const definitionFailure = await options.saveDefinition?.(current).then(
+    () => undefined,
+    (error: Error) => error.message.replace(/\.$/, ''),
+  )
+  if (definitionFailure) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but its service definition was not saved: ${definitionFailure}.`)
   if (outcome.exitCode !== 0) {
     const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
     return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after}); its log is above.`, outcome.exitCode)
@@ -115,7 +121,7 @@ async function savedSnapshot(options: ControllerOptions, job: SwarmJob, log: Log
   try {
     const { snapshots, repository } = await options.snapshotsOf(job)
     const latest = lastAccepted(snapshots, await options.reporter.rejectedSnapshots())
-    return { snapshot: latest && snapshotRecord(latest, repository), snapshots: snapshots.length }
+    return { snapshot: latest && snapshotRecord(latest, repository), snapshots: snapshots.filter((snapshot) => !snapshot.tags?.includes(DEFINITION_TAG)).length }
   } catch (error) {
     log.warn(`controller: ${job.name}: could not read its snapshots for the status: ${(error as Error).message}`)
     return {}

@@ -6,16 +6,17 @@
 // dump. The seed's single-service mode runs its hooks, and a dump, on a worker.
 // In a folder of its own whose name sorts first: the longest file of the suite starts first, and the
 // others run beside it.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
+import { parse } from 'yaml'
 import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 import { nodeEnv, sim, startSimulatedSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
-import { containerOf, controllerLog, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
+import { containerOf, controllerLog, definitionsOf, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
@@ -89,6 +90,24 @@ async function runOnSimulatedSwarm() {
     t.match(log, /controller: backup_web: backed up on rds-sim3/)
     t.match(log, /backup_db: dump: streaming postgres from container [0-9a-f]{12} of backup_db into pg_dumpall\.sql/, 'the dump ran on the worker that runs the database')
     t.match((await snapshotsOf(`${STACK}_db`)).at(-1), { paths: ['/pg_dumpall.sql'], tags: ['dump'] })
+  })
+
+  t.test("each run saves its stack's definition; rds stack export writes it as a stack file, as of a time", async (t) => {
+    const saved = await waitFor('a saved definition of backup_web', async () => (await definitionsOf(`${STACK}_web`))[0], 60)
+    t.same(saved.paths, ['/rds-definition.json'])
+    t.ok(saved.tags?.includes(`rds-stack=${STACK}`), 'tagged with its stack')
+    // As Restoring's "A stack's definition" writes it.
+    const exported = await runReadme(await readmeShellBlocks("A stack's definition"), dir)
+    t.equal(exported.exitCode, 0, exported.all)
+    const file = parse(await readFile(join(dir, 'backup-stack.yml'), 'utf8'))
+    t.same(Object.keys(file.services).sort(), ['agent', 'db', 'server', 'web'], 'every service of the stack, those without data too')
+    t.match(file.services.web.deploy, { labels: { 'rds.backup': 'true' }, placement: { constraints: ['node.hostname == rds-sim3'] } })
+    t.match(file.services.db.environment, ['POSTGRES_PASSWORD_FILE=/run/secrets/db-password'])
+    t.match(file.secrets['db-password'], { external: true, name: 'db-password' }, 'secrets by their names, to be created first')
+    // That docker stack deploy makes the same services of such a file: test/recover/stack-file.ts.
+    const before = await rds(['stack', 'export', STACK, '--at', '2020-01-01'])
+    t.equal(before.exitCode, 1)
+    t.match(before.stderr, /^rds: stack backup has no definitions saved at or before 2020-01-01T00:00:00\.000Z in the repositories /m)
   })
 
   t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {

@@ -1,0 +1,70 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import type { Command } from 'commander'
+import { readConfig } from '../config/environment.js'
+import { ConfigError, EXIT, RunError } from '../errors.js'
+import { createLogger } from '../observe/log.js'
+import { writeOut } from '../output.js'
+import { savedStack, type SavedStack } from '../recover/definitions.js'
+import { stackFile } from '../recover/stack-file.js'
+import { DEFINITION_TAG } from '../restic/snapshots.js'
+import { parseAt, type CommandContext } from './context.js'
+import { withController } from './with-controller.js'
+
+/** A new or empty folder to write into; anything in it is refused, never overwritten. */
+async function emptyFolder(path: string): Promise<void> {
+  const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)))
+  if (entries.length > 0) throw new ConfigError(`--output ${path} is not empty; give a new or empty folder.`)
+  await mkdir(path, { recursive: true })
+}
+
+export function addStackCommands(program: Command, { cli, setExitCode }: CommandContext): void {
+  const stack = program.command('stack').description('with MODE=swarm: a stack as rds saved it with its backups')
+  stack
+    .command('export <stack>')
+    .description("write a stack file that docker stack deploy accepts from the services' definitions saved with their backups (to stdout, or into --output with its configs' files)")
+    .option('--at <time>', 'the definitions saved at or before this time (ISO 8601, UTC unless it names a zone), not the newest')
+    .option('--output <folder>', 'a new or empty folder to write stack.yml and the files of its configs into')
+    .action(async (name: string, options: { at?: string; output?: string }) => {
+      const config = readConfig(cli.env)
+      if (config.mode !== 'swarm') throw new ConfigError("stack export needs MODE=swarm; run it in the controller's container (docker exec).")
+      const at = options.at === undefined ? undefined : parseAt(options.at)
+      const log = createLogger({ stream: cli.stderr })
+      setExitCode(
+        await withController(cli, log, false, async (controller, swarm) => {
+          await controller.sync('rds stack export')
+          // The repositories the services use now, and REPO_PATH: where a stack's definitions are.
+          const repoPaths = new Set([config.repoPath, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])
+          let newest: SavedStack | undefined
+          for (const repoPath of repoPaths) {
+            // A repository a label names but no backup has made yet holds nothing of the stack.
+            const found = await savedStack(swarm.resticFor(repoPath), name, at, log).catch((error: RunError) => (error.exitCode === EXIT.noRepository ? undefined : Promise.reject(error)))
+            if (found && (!newest || Date.parse(newest.snapshot.time) < Date.parse(found.snapshot.time))) newest = found
+          }
+          if (!newest) {
+            const when = at ? ` saved at or before ${at.toISOString()}` : ''
+            throw new RunError(`stack ${name} has no definitions${when} in the repositories ${[...repoPaths].join(', ')}; each backup of a labelled service of it saves them, as snapshots tagged ${DEFINITION_TAG} (rds snapshots --host SERVICE).`)
+          }
+          const { snapshot, definitions } = newest
+          log.info(`stack: ${name} as it was at ${snapshot.time} (snapshot ${snapshot.short_id} of ${snapshot.hostname}): ${definitions.map((definition) => definition.name).join(', ')}`)
+          const file = stackFile(name, definitions)
+          for (const missing of file.notCarried) log.warn(`stack: not in the stack file, set by hand if needed: ${missing}`)
+          const withheld = [...new Set(definitions.flatMap((definition) => definition.withheld))]
+          if (withheld.length > 0) log.warn(`stack: set ${withheld.join(', ')} in the environment of docker stack deploy: their values were not saved`)
+          if (options.output === undefined) {
+            if (file.configFiles.length > 0) throw new ConfigError(`stack ${name} has configs (${file.configFiles.map((entry) => entry.path).join(', ')}), whose files go beside the stack file: give --output FOLDER.`)
+            await writeOut(cli.stdout, file.yaml)
+            return EXIT.ok
+          }
+          await emptyFolder(options.output)
+          for (const entry of file.configFiles) {
+            await mkdir(dirname(join(options.output, entry.path)), { recursive: true })
+            await writeFile(join(options.output, entry.path), entry.data)
+          }
+          await writeFile(join(options.output, 'stack.yml'), file.yaml)
+          log.info(`stack: written to ${join(options.output, 'stack.yml')}`)
+          return EXIT.ok
+        }),
+      )
+    })
+}
