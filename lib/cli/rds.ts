@@ -39,6 +39,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['export'], load: async () => (await import('./export.js')).addExportCommand },
     { names: ['import'], load: async () => (await import('./import.js')).addImportCommand },
     { names: ['stack'], load: async () => (await import('./stack.js')).addStackCommands },
+    { names: ['recover'], load: async () => (await import('./recover.js')).addRecoverCommand },
   ]],
   ['Inspect:', [
     { names: ['snapshots'], load: async () => (await import('./snapshots.js')).addSnapshotsCommand },

@@ -38,8 +38,8 @@ const withVolumes = (job: SwarmJob, names: string[]): SwarmJob => ({ ...job, bac
  * placement moved (constraints naming a node replaced by node.id == NEW); scaled back and waited
  * for; its dump loaded there; its post-hook. Its old node's volumes are never touched, so any
  * failure moves it back onto them (the new node's own volumes put back from their safety
- * snapshot) — unless a restore of it was cut off before, leaving those half restored: then it stays
- * at 0 and marked.
+ * snapshot) — unless a restore of it was cut off before, leaving those half restored (then it stays
+ * at 0 and marked), or that node is down or unknown (then it stays at 0).
  */
 export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: Steps, from: TaskPlacement | undefined, log: Logger, signal?: AbortSignal): Promise<void> {
   const backup = job.backup!
@@ -47,6 +47,9 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
   if (plan.dump && !loader) throw new ConfigError(`the dump of ${job.service} is not a preset's (postgres, mysql or mariadb), so rds cannot load it; restore its volumes alone by snapshot ID, and the dump with rds restore-dump --command.`)
   const existing = await volumesThere(deps, node, plan.data ? backup.volumes.map((volume) => volume.source) : [], log, signal)
   const marked = job.restoring !== undefined
+  // Its old node is down (or it ran nowhere): moved back, it would wait there for nothing.
+  const homeless = !marked && (from === undefined || job.unavailable !== undefined)
+  const stays = marked || homeless
   let constraints: string[] | undefined
   let safety: SnapshotInfo | undefined
   let written = false
@@ -78,14 +81,14 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
   } catch (error) {
     const reason = (error as Error).message.replace(/\.$/, '')
     const back = from ? `back to ${from.nodeName}` : 'back where it was placed'
-    log.error(`restore: ${reason}; ${marked ? 'stopping' : 'moving'} ${job.service} ${back}`)
+    log.error(`restore: ${reason}; ${stays ? 'stopping' : 'moving'} ${job.service} ${back}`)
     try {
       // Whatever `stopped` says: a scale-back that failed waiting may have started it.
       stopped = true
       await scaleDown(deps.docker, job.service, log)
       if (written && safety) await write(safety, withVolumes(job, existing))
       if (constraints) await setConstraints(deps.docker, job.service, constraints)
-      if (!marked) {
+      if (!stays) {
         await scaleBack(deps.docker, job.service, log)
         stopped = false
       }
@@ -95,8 +98,9 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
     }
     const undone = safety && written ? `, ${node.nodeName}'s own volumes put back from safety ${when(safety)}` : ''
     if (marked) throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); a restore of it had been cut off before, leaving its volumes${from ? ` on ${from.nodeName}` : ''} half restored, so it is left at 0 and marked (${RESTORING_LABEL})${undone}: run rds restore --service ${job.service} again.`)
+    if (homeless) throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); it ran on no node that is up${from ? ` (${from.nodeName} is not)` : ''}, so it is left at 0 with its placement as it was${undone}: run the restore again, or onto another node.`)
     throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); it was moved ${back}, onto its own data, which this restore did not change${undone}.`)
   } finally {
-    if (stopped && !marked) await scaleBack(deps.docker, job.service, log).catch((error: Error) => log.error(`restore: could not scale ${job.service} back: ${error.message}`))
+    if (stopped && !stays) await scaleBack(deps.docker, job.service, log).catch((error: Error) => log.error(`restore: could not scale ${job.service} back: ${error.message}`))
   }
 }

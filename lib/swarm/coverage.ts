@@ -31,7 +31,8 @@ const ANONYMOUS = /^[0-9a-f]{64}$/
 export function computeCoverage(surveys: NodeVolumes[], jobs: SwarmJob[], lastSnapshots: Map<string, string>, optedOut: Set<string> = new Set(), unsurveyed: UnsurveyedNode[] = []): CoverageRow[] {
   const nodesOf = new Map<string, Set<string>>()
   for (const survey of surveys) for (const volume of survey.volumes) nodesOf.set(volume.name, (nodesOf.get(volume.name) ?? new Set()).add(survey.node))
-  const unknown = unsurveyed.map((node): CoverageRow => ({ node: node.node, volume: '', status: 'NOT SURVEYED', services: [], flags: [node.why] }))
+  // A node that is down may be lost for good: what brings its services back elsewhere.
+  const unknown = unsurveyed.map((node): CoverageRow => ({ node: node.node, volume: '', status: 'NOT SURVEYED', services: [], flags: [node.why, ...(/^it is (down|unknown|disconnected)/.test(node.why) ? [`if it is lost: rds recover --node ${node.node}`] : [])] }))
   return surveys.flatMap((survey) =>
     survey.volumes.map((volume): CoverageRow => {
       const services = [...new Set(volume.usedBy.flatMap((user) => (user.service ? [user.service] : [])))].sort()

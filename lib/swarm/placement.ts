@@ -39,3 +39,42 @@ export async function pinToNode(docker: Docker, name: string, nodeId: string): P
   })
   return pinned
 }
+
+/** What a placement constraint can be held against: a node as `docker node inspect` shows it. */
+export interface NodeFacts {
+  ID: string
+  Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> } }
+  Spec?: { Role?: string; Labels?: Record<string, string> }
+}
+
+// A constraint as Swarm writes them: a key, == or !=, a value.
+const CONSTRAINT = /^\s*([\w.-]+)\s*(==|!=)\s*(.*?)\s*$/
+
+/** The value a node has for a constraint's key; undefined for a key rds does not know. */
+function factOf(node: NodeFacts, key: string): string | undefined | null {
+  if (key === 'node.id') return node.ID
+  if (key === 'node.hostname') return node.Description?.Hostname ?? ''
+  if (key === 'node.role') return node.Spec?.Role ?? ''
+  if (key === 'node.platform.os') return node.Description?.Platform?.OS ?? ''
+  if (key === 'node.platform.arch') return node.Description?.Platform?.Architecture ?? ''
+  if (key.startsWith('node.labels.')) return node.Spec?.Labels?.[key.slice('node.labels.'.length)] ?? null
+  if (key.startsWith('engine.labels.')) return node.Description?.Engine?.Labels?.[key.slice('engine.labels.'.length)] ?? null
+  return undefined
+}
+
+/**
+ * Whether a node meets every constraint (as Swarm's scheduler reads them: a missing label equals
+ * nothing); throws for a constraint rds cannot read, so that no node is chosen on a guess.
+ */
+export function meetsConstraints(node: NodeFacts, constraints: string[]): boolean {
+  return constraints.every((constraint) => {
+    const [, key, operator, value] = CONSTRAINT.exec(constraint) ?? []
+    const fact = key === undefined ? undefined : factOf(node, key)
+    if (fact === undefined) throw new Error(`the constraint "${constraint}" is not one rds can check`)
+    const equal = fact !== null && fact.toLowerCase() === value!.toLowerCase()
+    return operator === '==' ? equal : !equal
+  })
+}
+
+/** Whether a constraint names one node (node.hostname or node.id ==): what placeOn replaces. */
+export const namesOneNode = (constraint: string) => ONE_NODE.test(constraint)

@@ -31,11 +31,20 @@ export async function updateService(docker: Docker, name: string, change: (spec:
   await service.update({ version: info.Version?.Index, ...change(structuredClone(info.Spec)) })
 }
 
-/** Resolves once the service has this many running tasks and none still stopping, or throws after SETTLE_TIMEOUT_MS. */
+/**
+ * Resolves once the service has this many running tasks and none still stopping, or throws after
+ * SETTLE_TIMEOUT_MS. A task on a node that is down (or gone) is left out: the manager goes on
+ * showing it as it last heard of it, running, until the node is back (and then it is stopped).
+ */
 async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS
   for (;;) {
-    const tasks = (await docker.listTasks({ filters: { service: [name] } })) as { DesiredState?: string; Status?: { State?: string } }[]
+    const [listed, nodes] = await Promise.all([
+      docker.listTasks({ filters: { service: [name] } }) as Promise<{ NodeID?: string; DesiredState?: string; Status?: { State?: string } }[]>,
+      docker.listNodes() as Promise<{ ID: string; Status?: { State?: string } }[]>,
+    ])
+    const ready = new Set(nodes.filter((node) => node.Status?.State === 'ready').map((node) => node.ID))
+    const tasks = listed.filter((task) => !task.NodeID || ready.has(task.NodeID))
     const running = tasks.filter((task) => task.Status?.State === 'running').length
     const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
     if (running === replicas && stopping === 0) return

@@ -807,6 +807,20 @@ async function runOnSimulatedSwarm() {
     const before = await newestSnapshot(`${STACK}_db`)
     await waitFor('a scheduled backup of backup_db on rds-sim2 after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
 
+    // The node lost: the plan first, changing nothing, then carried out as Restoring's "A lost node" writes it.
+    const plan = await rds(['recover', '--node', 'rds-sim3', '--to', 'rds-sim2'])
+    t.equal(plan.exitCode, 1, `a service cannot come back: ${plan.stderr}`)
+    t.match(plan.stdout, /^ {2}backup_web: volumes from snapshot [0-9a-f]{8} of \S+ \(.+ old\) -> rds-sim2$/m)
+    t.match(plan.stdout, /^ {2}rds-test-global@rds-sim3: CANNOT: it runs on several nodes \(or every one\), each with data of its own/m)
+    t.match(plan.stdout, /^ {2}rds-test-down: CANNOT: there is no accepted dump of host rds-test-down/m)
+    t.match(plan.stdout, /^Nothing was changed; run this again with --yes to carry it out\.$/m)
+    t.equal(JSON.parse(await sim('rds-sim1', ['service', 'inspect', `${STACK}_web`]))[0].Spec.Mode.Replicated.Replicas, 1, 'nothing changed')
+    const [lostBlock] = await readmeShellBlocks('A lost node')
+    const recovered = await execa('bash', ['-c', lostBlock!.replaceAll('worker-3', 'rds-sim3')], { env: nodeEnv('rds-sim1'), reject: false, all: true })
+    t.match(recovered.all, /^Recovered from rds-sim3:\n {2}backup_web: back on (rds-sim1|rds-sim2), volumes from snapshot [0-9a-f]{8}/m)
+    const movedTo = /backup_web: back on (rds-sim[12])/.exec(recovered.all ?? '')?.[1] as SimNode
+    t.equal(await sim(movedTo, ['exec', await containerOf(movedTo, `${STACK}_web`), 'cat', '/usr/share/nginx/html/index.html']), '<h1>hello</h1>', 'its site is back, on a node that is up')
+
     // Back for the tear-down: the node rejoins the Swarm with its state.
     await execa('docker', ['start', 'rds-sim3'])
     await waitFor('rds-sim3 to be ready again', async () => (await sim('rds-sim1', ['node', 'inspect', '-f', '{{.Status.State}}', 'rds-sim3'])).trim() === 'ready' || undefined, 180)

@@ -64,7 +64,11 @@ t.test('a job covers the volume of its node by ID: two nodes with one host name 
   t.same(computeCoverage(twins, [job('app_db@worker', 'worker', ['app_dump'])], new Map()).map((row) => [row.node, row.status]), [['worker', 'covered'], ['worker', 'NOT COVERED']])
 })
 
-t.test('a node that was not surveyed is a row of its own, NOT SURVEYED, with why', async (t) => {
-  const rows = computeCoverage(surveys.slice(1), [], new Map(), new Set(), [{ node: 'n3', why: 'it is down' }])
-  t.same(rows.map((row) => [row.node, row.volume, row.status, row.flags.join('; ')]), [['n2', 'app_db', 'unused', ''], ['n3', '', 'NOT SURVEYED', 'it is down']])
+t.test('a node that was not surveyed is a row of its own, NOT SURVEYED, with why; one that is down with what brings its services back', async (t) => {
+  const rows = computeCoverage(surveys.slice(1), [], new Map(), new Set(), [{ node: 'n3', why: 'it is down' }, { node: 'n4', why: 'its availability is drain, so no job runs there' }])
+  t.same(rows.map((row) => [row.node, row.volume, row.status, row.flags.join('; ')]), [
+    ['n2', 'app_db', 'unused', ''],
+    ['n3', '', 'NOT SURVEYED', 'it is down; if it is lost: rds recover --node n3'],
+    ['n4', '', 'NOT SURVEYED', 'its availability is drain, so no job runs there'],
+  ])
 })
