@@ -8,14 +8,37 @@ import { writeOut } from '../output.js'
 import { savedStack, type SavedStack } from '../recover/definitions.js'
 import { stackFile } from '../recover/stack-file.js'
 import { DEFINITION_TAG } from '../restic/snapshots.js'
-import { parseAt, type CommandContext } from './context.js'
-import { withController } from './with-controller.js'
+import { parseAt, rejectedSnapshots, type CommandContext } from './context.js'
+import { withController, type SwarmContext } from './with-controller.js'
+import type { Controller } from '../swarm/controller.js'
+import type { Logger } from '../observe/log.js'
+import { nameNodes } from '../swarm/cluster.js'
+import { findNode } from '../recover/to-volume.js'
+import { restoreStack } from '../recover/stack-restore.js'
+import { labelDefaults } from '../recover/swarm-snapshot.js'
 
 /** A new or empty folder to write into; anything in it is refused, never overwritten. */
 async function emptyFolder(path: string): Promise<void> {
   const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)))
   if (entries.length > 0) throw new ConfigError(`--output ${path} is not empty; give a new or empty folder.`)
   await mkdir(path, { recursive: true })
+}
+
+/** The newest saved definitions of a stack (at or before `at`), in REPO_PATH or a repository a label names. */
+async function findStack(controller: Controller, swarm: SwarmContext, defaultRepo: string, name: string, at: Date | undefined, log: Logger): Promise<SavedStack> {
+  const repoPaths = new Set([defaultRepo, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])
+  let newest: SavedStack | undefined
+  for (const repoPath of repoPaths) {
+    // A repository a label names but no backup has made yet holds nothing of the stack.
+    const found = await savedStack(swarm.resticFor(repoPath), name, at, log).catch((error: RunError) => (error.exitCode === EXIT.noRepository ? undefined : Promise.reject(error)))
+    if (found && (!newest || Date.parse(newest.snapshot.time) < Date.parse(found.snapshot.time))) newest = found
+  }
+  if (!newest) {
+    const when = at ? ` saved at or before ${at.toISOString()}` : ''
+    throw new RunError(`stack ${name} has no definitions${when} in the repositories ${[...repoPaths].join(', ')}; each backup of a labelled service of it saves them, as snapshots tagged ${DEFINITION_TAG} (rds snapshots --host SERVICE).`)
+  }
+  log.info(`stack: ${name} as it was at ${newest.snapshot.time} (snapshot ${newest.snapshot.short_id} of ${newest.snapshot.hostname}): ${newest.definitions.map((definition) => definition.name).join(', ')}`)
+  return newest
 }
 
 export function addStackCommands(program: Command, { cli, setExitCode }: CommandContext): void {
@@ -33,20 +56,8 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds stack export')
-          // The repositories the services use now, and REPO_PATH: where a stack's definitions are.
-          const repoPaths = new Set([config.repoPath, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])
-          let newest: SavedStack | undefined
-          for (const repoPath of repoPaths) {
-            // A repository a label names but no backup has made yet holds nothing of the stack.
-            const found = await savedStack(swarm.resticFor(repoPath), name, at, log).catch((error: RunError) => (error.exitCode === EXIT.noRepository ? undefined : Promise.reject(error)))
-            if (found && (!newest || Date.parse(newest.snapshot.time) < Date.parse(found.snapshot.time))) newest = found
-          }
-          if (!newest) {
-            const when = at ? ` saved at or before ${at.toISOString()}` : ''
-            throw new RunError(`stack ${name} has no definitions${when} in the repositories ${[...repoPaths].join(', ')}; each backup of a labelled service of it saves them, as snapshots tagged ${DEFINITION_TAG} (rds snapshots --host SERVICE).`)
-          }
-          const { snapshot, definitions } = newest
-          log.info(`stack: ${name} as it was at ${snapshot.time} (snapshot ${snapshot.short_id} of ${snapshot.hostname}): ${definitions.map((definition) => definition.name).join(', ')}`)
+          const newest = await findStack(controller, swarm, config.repoPath, name, at, log)
+          const { definitions } = newest
           const file = stackFile(name, definitions)
           for (const missing of file.notCarried) log.warn(`stack: not in the stack file, set by hand if needed: ${missing}`)
           const withheld = [...new Set(definitions.flatMap((definition) => definition.withheld))]
@@ -64,6 +75,28 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
           await writeFile(join(options.output, 'stack.yml'), file.yaml)
           log.info(`stack: written to ${join(options.output, 'stack.yml')}`)
           return EXIT.ok
+        }),
+      )
+    })
+  stack
+    .command('restore <stack>')
+    .description("bring a stack back on a Swarm that does not run it, from what its backups saved: its networks, configs, services, and each service's volumes and dump on its node")
+    .option('--at <time>', 'the definitions and snapshots saved at or before this time (ISO 8601, UTC unless it names a zone), not the newest')
+    .option('--to <node>', 'the node every service with data goes to (default: the node its constraints name, else the least busy one they allow)')
+    .action(async (name: string, options: { at?: string; to?: string }) => {
+      const config = readConfig(cli.env)
+      if (config.mode !== 'swarm') throw new ConfigError("stack restore needs MODE=swarm; run it in the controller's container (docker exec).")
+      const at = options.at === undefined ? undefined : parseAt(options.at)
+      const log = createLogger({ stream: cli.stderr })
+      setExitCode(
+        await withController(cli, log, false, async (controller, swarm) => {
+          await controller.sync('rds stack restore')
+          const saved = await findStack(controller, swarm, config.repoPath, name, at, log)
+          const to = options.to === undefined ? undefined : findNode(nameNodes(await swarm.docker.listNodes()), options.to, '--to')
+          const request = { stack: name, at, to, env: cli.env, defaults: labelDefaults(config), rejected: await rejectedSnapshots(config) }
+          const { report, ok } = await restoreStack(swarm, saved, request, log, cli.stop)
+          await writeOut(cli.stdout, `Stack ${name}, as it was at ${saved.snapshot.time}:\n${report.map((line) => `  ${line}\n`).join('')}`)
+          return ok ? EXIT.ok : EXIT.failure
         }),
       )
     })

@@ -36,7 +36,7 @@ export async function updateService(docker: Docker, name: string, change: (spec:
  * SETTLE_TIMEOUT_MS. A task on a node that is down (or gone) is left out: the manager goes on
  * showing it as it last heard of it, running, until the node is back (and then it is stopped).
  */
-async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal): Promise<void> {
+export async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS
   for (;;) {
     const [listed, nodes] = await Promise.all([

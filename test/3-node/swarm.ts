@@ -6,7 +6,7 @@
 // dump. The seed's single-service mode runs its hooks, and a dump, on a worker.
 // In a folder of its own whose name sorts first: the longest file of the suite starts first, and the
 // others run beside it.
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,7 +20,7 @@ import { containerOf, controllerLog, definitionsOf, deployStack, jobServices, rd
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-ownrepo', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-ownrepo', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -108,6 +108,69 @@ async function runOnSimulatedSwarm() {
     const before = await rds(['stack', 'export', STACK, '--at', '2020-01-01'])
     t.equal(before.exitCode, 1)
     t.match(before.stderr, /^rds: stack backup has no definitions saved at or before 2020-01-01T00:00:00\.000Z in the repositories /m)
+  })
+
+  t.test('rds stack restore brings a removed stack back whole: its network, config and services, its volume with its data on its node, withheld variables given again', async (t) => {
+    const SHOP = 'rds-test-shop'
+    const shop = `${SHOP}_shop`
+    const files = join(dir, 'shop')
+    await mkdir(files, { recursive: true })
+    await writeFile(join(files, 'shop.conf'), 'currency = EUR\n')
+    await writeFile(join(files, 'stack.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  shop:',
+      '    image: debian:trixie-slim',
+      '    command: [sh, -c, "[ -f /data/file ] || echo original > /data/file; exec sleep infinity"]',
+      '    init: true',
+      '    environment: [SHOP_PASSWORD=s3cret]',
+      '    volumes: [files:/data]',
+      '    configs: [{ source: settings, target: /etc/shop.conf }]',
+      '    deploy:',
+      '      labels: [rds.backup=true, rds.backup.run-at=0 0 1 1 *]',
+      '      placement: { constraints: [node.hostname == rds-sim2] }',
+      '  front:',
+      '    image: debian:trixie-slim',
+      '    command: [sleep, infinity]',
+      '    init: true',
+      'volumes:',
+      '  files:',
+      'configs:',
+      '  settings:',
+      '    file: ./shop.conf',
+      '',
+    ].join('\n'))
+    const stackDeploy = () => execa('docker', ['stack', 'deploy', '-c', 'stack.yml', SHOP], { cwd: files, env: nodeEnv('rds-sim1') })
+    await stackDeploy()
+    const container = () => containerOf('rds-sim2', shop)
+    await sim('rds-sim2', ['exec', await container(), 'sh', '-c', 'echo precious > /data/file'])
+    await waitFor('the shop in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === shop && job.node === 'rds-sim2') || undefined, 60)
+    const backup = await rds(['backup', '--service', shop])
+    t.equal(backup.exitCode, 0, backup.stderr)
+    // Gone from this Swarm, with its volume: as on a new one.
+    await sim('rds-sim1', ['stack', 'rm', SHOP])
+    await waitFor('its containers gone', async () => (await sim('rds-sim2', ['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${SHOP}`])) === '' || undefined, 90)
+    await waitFor('its volume removed', async () => (await execa('docker', ['volume', 'rm', `${SHOP}_files`], { env: nodeEnv('rds-sim2'), reject: false })).exitCode === 0 || undefined, 60)
+    await waitFor('its network gone', async () => (await sim('rds-sim1', ['network', 'ls', '-q', '--filter', `name=${SHOP}_default`])) === '' || undefined, 60)
+
+    const agent = await containerOf('rds-sim1', `${STACK}_agent`)
+    const restore = (env: Record<string, string>) => execa('docker', ['exec', '-e', 'SHOP_PASSWORD', agent, 'rds', 'stack', 'restore', SHOP], { env: { ...nodeEnv('rds-sim1'), ...env }, reject: false })
+    const refused = await restore({})
+    t.equal(refused.exitCode, 2, refused.stderr)
+    t.match(refused.stderr, /^rds: the values of SHOP_PASSWORD were not saved; give them to this command \(docker exec -e NAME \.\.\.\), then run it again\.$/m)
+    const restored = await restore({ SHOP_PASSWORD: 's3cret' })
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.match(restored.stdout, /^ {2}rds-test-shop_shop: on rds-sim2, volumes from snapshot [0-9a-f]{8} of \S+$/m)
+    t.match(restored.stdout, /^ {2}rds-test-shop_front: created \(no data of its own\)$/m)
+    const back = await container()
+    t.equal(await sim('rds-sim2', ['exec', back, 'cat', '/data/file']), 'precious', 'its data, in its volume on its node')
+    t.equal(await sim('rds-sim2', ['exec', back, 'cat', '/etc/shop.conf']), 'currency = EUR', 'its config')
+    t.match(await sim('rds-sim2', ['exec', back, 'printenv', 'SHOP_PASSWORD']), 's3cret', 'the withheld variable, given again')
+    t.equal((await sim('rds-sim1', ['stack', 'services', '--format', '{{.Name}}', SHOP])).split('\n').sort().join(' '), `${SHOP}_front ${SHOP}_shop`, 'a stack docker stack knows')
+    const again = await restore({ SHOP_PASSWORD: 's3cret' })
+    t.equal(again.exitCode, 2)
+    t.match(again.stderr, /^rds: stack rds-test-shop has 2 service\(s\) on this Swarm already/m)
+    await sim('rds-sim1', ['stack', 'rm', SHOP])
   })
 
   t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {

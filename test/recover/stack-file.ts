@@ -8,7 +8,8 @@ import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
 import { parse } from 'yaml'
-import { readDefinition, readStackDefinitions } from '../../lib/swarm/definition.js'
+import { readDefinition, readStackDefinitions, type ServiceDefinition } from '../../lib/swarm/definition.js'
+import { makeStackObjects } from '../../lib/swarm/stack-objects.js'
 import { stackFile } from '../../lib/recover/stack-file.js'
 import { useHostEngine } from '../fixtures/docker.js'
 
@@ -142,4 +143,20 @@ t.test('what a stack file cannot say is named, never dropped in silence', { skip
   t.teardown(() => execa('docker', ['service', 'rm', name], { reject: false }))
   const file = stackFile('any', [await readDefinition(new Docker(), name)])
   t.same(file.notCarried, [`${name}: ContainerSpec.Groups`])
+})
+
+t.test('a stack is not made on a Swarm that lacks a secret or an external network it names: each is named, and nothing is made', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
+  const docker = new Docker()
+  const definition: ServiceDefinition = {
+    version: 1,
+    name: 'rdslack_app',
+    stack: 'rdslack',
+    spec: { Name: 'rdslack_app', TaskTemplate: { ContainerSpec: { Image: 'debian:trixie-slim', Secrets: [{ SecretName: 'rds-no-such-secret', SecretID: 'x' }] }, Networks: [{ Target: 'old-own' }, { Target: 'old-external' }] } },
+    withheld: [],
+    networks: { 'old-own': { Name: 'rdslack_default', Driver: 'overlay', Labels: { 'com.docker.stack.namespace': 'rdslack' } }, 'old-external': { Name: 'rds-no-such-network', Driver: 'overlay' } },
+    configs: {},
+  }
+  await t.rejects(makeStackObjects(docker, 'rdslack', [definition]), /^stack rdslack needs what this Swarm does not have: secret rds-no-such-secret \(docker secret create rds-no-such-secret FILE\), network rds-no-such-network \(docker network create --driver overlay rds-no-such-network\); create them first, then run this again\.$/)
+  const made = (await docker.listNetworks({ filters: { name: ['rdslack_'] } })) as unknown[]
+  t.same(made, [], 'no network was made')
 })
