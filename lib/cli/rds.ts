@@ -52,6 +52,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
   ['Operate:', [
     { names: ['doctor'], load: async () => (await import('./doctor.js')).addDoctorCommand },
     { names: ['drill'], load: async () => (await import('./drill.js')).addDrillCommand },
+    { names: ['rehearse'], load: async () => (await import('./rehearse.js')).addRehearseCommand },
     { names: ['copy'], load: async () => (await import('./copy.js')).addCopyCommand },
     { names: ['hook'], load: async () => (await import('./hook.js')).addHookCommand },
   ]],
@@ -60,6 +61,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['keygen'], load: async () => (await import('./keygen.js')).addKeygenCommand },
     { names: ['server-keys', 'maintain', 'server'], load: async () => (await import('./server.js')).addServerCommands },
     { names: ['survey-volumes'], load: async () => (await import('./survey-volumes.js')).addSurveyVolumesCommand },
+    { names: ['remove-volumes'], load: async () => (await import('./remove-volumes.js')).addRemoveVolumesCommand },
     { names: ['dump-stream'], load: async () => (await import('./dump-stream.js')).addDumpStreamCommand },
   ]],
 ]

@@ -25,7 +25,7 @@ async function emptyFolder(path: string): Promise<void> {
 }
 
 /** The newest saved definitions of a stack (at or before `at`), in REPO_PATH or a repository a label names. */
-async function findStack(controller: Controller, swarm: SwarmContext, defaultRepo: string, name: string, at: Date | undefined, log: Logger): Promise<SavedStack> {
+export async function findStack(controller: Controller, swarm: SwarmContext, defaultRepo: string, name: string, at: Date | undefined, log: Logger): Promise<SavedStack> {
   const repoPaths = new Set([defaultRepo, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])
   let newest: SavedStack | undefined
   for (const repoPath of repoPaths) {

@@ -25,7 +25,7 @@ const short = (id: string) => id.slice(0, 8)
 
 /** A job a person must look at: its backups fail or stopped, or its repository or restore failed a test. */
 const needsAttention = (status: JobStatus, now: Date) =>
-  ['LABEL ERROR', 'OVERDUE', 'FAILING'].includes(stateOf(status, now)) || status.lastCheck?.ok === false || status.lastDrill?.ok === false
+  ['LABEL ERROR', 'OVERDUE', 'FAILING'].includes(stateOf(status, now)) || status.lastCheck?.ok === false || status.lastDrill?.ok === false || status.lastRehearsal?.ok === false
 
 /** One line of a job's status, for people. */
 export function describeJob(name: string, status: JobStatus, now = new Date()): string {
@@ -44,6 +44,7 @@ export function describeJob(name: string, status: JobStatus, now = new Date()): 
   if (status.lastDowntimeSeconds !== undefined) parts.push(`its service stopped ${status.lastDowntimeSeconds.toFixed(1)} s for the last backup`)
   if (status.lastCheck) parts.push(`check ${status.lastCheck.ok ? 'passed' : 'FAILED'} ${status.lastCheck.finishedAt}${status.lastCheck.ok ? '' : `: ${status.lastCheck.message}`}`)
   if (status.lastDrill) parts.push(`drill ${status.lastDrill.ok ? 'passed' : 'FAILED'} ${status.lastDrill.finishedAt}${status.lastDrill.ok ? '' : `: ${status.lastDrill.message}`}`)
+  if (status.lastRehearsal) parts.push(`rehearsal ${status.lastRehearsal.ok ? 'passed' : 'FAILED'} ${status.lastRehearsal.finishedAt}${status.lastRehearsal.ok ? '' : `: ${status.lastRehearsal.message}`}`)
   return `${name}: ${state}; ${parts.join('; ')}`
 }
 

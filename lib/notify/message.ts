@@ -13,7 +13,7 @@ export interface Notification {
   agent: string
 }
 
-const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill', maintenance: 'server maintenance', prune: 'prune' } as const
+const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill', rehearsal: 'rehearsal of the stack', maintenance: 'server maintenance', prune: 'prune' } as const
 
 export function subjectOf({ event, report }: Notification): string {
   const what = `${WHAT[report.kind]} of ${report.job}`

@@ -29,6 +29,8 @@ const PER_JOB: [string, string, (status: JobStatus) => number | undefined][] = [
   ['rds_last_drill_status', "1 if the job's last restore drill passed, 0 if it failed.", (status) => ok(status.lastDrill)],
   ['rds_last_downtime_seconds', "How long the job's service was last stopped (rds.backup.stop: scaled to 0 or paused) for a backup.", (status) => status.lastDowntimeSeconds],
   ['rds_last_drill_timestamp_seconds', "When the job's last restore drill ended (Unix time).", (status) => ended(status.lastDrill)],
+  ['rds_last_rehearsal_status', "1 if the last rehearsal of the job's stack passed, 0 if it failed.", (status) => ok(status.lastRehearsal)],
+  ['rds_last_rehearsal_timestamp_seconds', "When the last rehearsal of the job's stack ended (Unix time).", (status) => ended(status.lastRehearsal)],
 ]
 
 /**

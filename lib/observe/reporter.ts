@@ -187,6 +187,9 @@ export class Reporter {
       } else if (report.kind === 'check') {
         previous = status.lastCheck
         status.lastCheck = report.outcome
+      } else if (report.kind === 'rehearsal') {
+        previous = status.lastRehearsal
+        status.lastRehearsal = report.outcome
       } else {
         previous = status.lastDrill
         status.lastDrill = report.outcome

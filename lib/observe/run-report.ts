@@ -4,7 +4,7 @@ import type { Outcome, SnapshotRecord } from './status.js'
  * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
  * server's maintenance of one repository (forget, prune, check), which is recorded like a backup.
  */
-export type RunKind = 'backup' | 'check' | 'drill' | 'maintenance' | 'prune'
+export type RunKind = 'backup' | 'check' | 'drill' | 'rehearsal' | 'maintenance' | 'prune'
 
 /** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
 export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'

@@ -44,6 +44,8 @@ export interface JobStatus {
   runs?: { success: number; failure: number }
   lastCheck?: Outcome
   lastDrill?: Outcome
+  /** The last rehearsal of its stack (rds rehearse): a copy deployed from its backups, and whether it ran. */
+  lastRehearsal?: Outcome
   /** How long its service was last stopped (scaled to 0 or paused) for a backup, in seconds. */
   lastDowntimeSeconds?: number
   /** A label error: the job cannot run until it is mended. */

@@ -85,3 +85,14 @@ export async function saveSafetySnapshot(swarm: SwarmJobs, job: SwarmJob, part: 
     signal,
   )
 }
+
+/** Removes volumes on a node (a rehearsal's copy's), waiting while a container that is going away holds one. */
+export function removeVolumesOnNode(swarm: SwarmJobs, nodeId: string, names: string[], log: Logger, signal?: AbortSignal) {
+  return runToEnd(swarm, { name: 'remove-volumes', docker: true, nodeId, volumes: [], env: [], command: ['rds', 'remove-volumes', ...names] }, `removing volumes ${names.join(', ')}`, log, signal)
+}
+
+/** Runs a rehearsal's probe (rds.backup.rehearse.probe) in a container of the copy's service on its node, as `rds hook` does. */
+export function runProbe(swarm: SwarmJobs, probe: { service: string; command: string; repoPath: string; nodeId: string }, log: Logger, signal?: AbortSignal) {
+  const env = [...restoreJobEnv(swarm.jobEnv, probe.repoPath), `SERVICE_NAME=${probe.service}`, `POST_HOOK=${probe.command}`]
+  return runToEnd(swarm, { name: `probe-${probe.service}`, docker: true, nodeId: probe.nodeId, volumes: [], env, command: ['rds', 'hook', 'post'] }, `the probe (rds.backup.rehearse.probe) of ${probe.service}`, log, signal)
+}

@@ -69,7 +69,16 @@ function chooseNode(spec: Spec, facts: NodeFacts[], nodes: SwarmNode[], to: Swar
 export async function restoreStack(
   deps: SwarmJobs & { resticFor: (repoPath: string) => Restic },
   saved: SavedStack,
-  options: { stack: string; at?: Date; to?: SwarmNode; env: Record<string, string | undefined>; defaults: LabelDefaults; rejected: readonly string[] },
+  options: {
+    stack: string
+    at?: Date
+    to?: SwarmNode
+    env: Record<string, string | undefined>
+    defaults: LabelDefaults
+    rejected: readonly string[]
+    /** `saved` is a copy of these (in their order), whose volumes are named by `volume`. */
+    copy?: { originals: ServiceDefinition[]; volume: (source: string) => string }
+  },
   log: Logger,
   signal?: AbortSignal,
 ): Promise<{ report: string[]; ok: boolean }> {
@@ -84,9 +93,11 @@ export async function restoreStack(
   const nodes = nameNodes(facts as Parameters<typeof nameNodes>[0])
   const load = new Map<string, number>()
   const parts: Part[] = []
-  for (const definition of saved.definitions) {
+  for (const [index, definition] of saved.definitions.entries()) {
     const spec = structuredClone(definition.spec) as unknown as Spec
-    const job = jobOf(definition, spec, options.defaults)
+    // A copy (a rehearsal) has the data, and the labels, of the service it copies.
+    const original = options.copy?.originals[index] ?? definition
+    const job = jobOf(original, structuredClone(original.spec) as unknown as Spec, options.defaults)
     const part: Part = { definition, spec, job }
     if (job) {
       part.plan = await planRestore(deps.resticFor(job.backup!.repoPath), job, { snapshot: 'latest', at: options.at, rejected: options.rejected }, log)
@@ -102,7 +113,7 @@ export async function restoreStack(
   try {
     for (const part of parts.filter((candidate) => candidate.plan?.data)) {
       for (const volume of part.job!.backup!.volumes) {
-        const request = { name: `restore-${part.definition.name}-${volume.name}`, nodeId: part.node!.id, volume: volume.source, repoPath: part.job!.backup!.repoPath, snapshotId: part.plan!.data!.id }
+        const request = { name: `restore-${part.definition.name}-${volume.name}`, nodeId: part.node!.id, volume: options.copy?.volume(volume.source) ?? volume.source, repoPath: part.job!.backup!.repoPath, snapshotId: part.plan!.data!.id }
         await restoreVolumeOnNode(deps, { ...request, folder: `${VOLUMES_ROOT}/${volume.name}`, includes: [], excludes: [], force: true, delete: true }, log, signal)
       }
     }

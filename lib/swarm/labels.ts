@@ -31,6 +31,8 @@ export interface ServiceBackup {
   hooks: { pre?: string; post?: string }
   /** Run in its container before an in-place restore stops it, and after it runs again (a failed post-hook rolls the restore back). */
   restoreHooks: { pre?: string; post?: string }
+  /** Run in the service's copy by a rehearsal (rds rehearse), once it runs: its exit code says whether the copy works. */
+  rehearseProbe?: string
   excludes: string[]
   retention: Retention
   /** When its repository is checked (rds.backup.check-at, else CHECK_AT), if ever. */
@@ -51,7 +53,7 @@ export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 export const KNOWN_LABELS = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', 'restore.pre-hook', 'restore.post-hook', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
@@ -211,6 +213,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     repoPath: repo ?? defaults.repoPath,
     hooks,
     restoreHooks: { pre: value(labels, `${LABEL}.restore.pre-hook`), post: value(labels, `${LABEL}.restore.post-hook`) },
+    rehearseProbe: value(labels, `${LABEL}.rehearse.probe`),
     dump: chosenDump,
     stop: stop(service, labels, { dump: chosenDump, volumes, hooks }),
     excludes,

@@ -6,7 +6,8 @@ import { STACK_LABEL } from './definition.js'
 /** What a stack's saved specs name by ID, and the IDs those things have on this Swarm. */
 export interface StackObjects {
   networks: Map<string, string>
-  configs: Map<string, string>
+  /** By the ID a config was saved with: its ID and name here. */
+  configs: Map<string, { id: string; name: string }>
   secrets: Map<string, string>
   /** What was created here (networks and configs the stack made), to be removed if the restore fails. */
   created: { networks: string[]; configs: string[] }
@@ -45,10 +46,10 @@ export async function makeStackObjects(docker: Docker, stack: string, definition
     if (objects.configs.has(oldId)) continue
     const here = configsHere.find((candidate) => candidate.Spec?.Name === config.Name)
     if (here && here.Spec?.Data !== config.Data) throw new ConfigError(`config ${config.Name} exists on this Swarm with another content than the saved one; remove or rename it, then run this again.`)
-    if (here) objects.configs.set(oldId, here.ID)
+    if (here) objects.configs.set(oldId, { id: here.ID, name: config.Name })
     else {
       const made = (await docker.createConfig({ Name: config.Name, Labels: config.Labels, Data: config.Data })) as { id: string }
-      objects.configs.set(oldId, made.id)
+      objects.configs.set(oldId, { id: made.id, name: config.Name })
       objects.created.configs.push(made.id)
     }
   }
@@ -57,7 +58,7 @@ export async function makeStackObjects(docker: Docker, stack: string, definition
 
 interface SpecRefs {
   TaskTemplate?: {
-    ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[]; Configs?: { ConfigID?: string }[] }
+    ContainerSpec?: { Secrets?: { SecretID?: string; SecretName?: string }[]; Configs?: { ConfigID?: string; ConfigName?: string }[] }
     Networks?: { Target?: string }[]
   }
 }
@@ -67,7 +68,11 @@ export function withObjects(spec: Record<string, unknown>, objects: StackObjects
   const copy = structuredClone(spec) as SpecRefs & Record<string, unknown>
   const container = copy.TaskTemplate?.ContainerSpec
   for (const secret of container?.Secrets ?? []) secret.SecretID = objects.secrets.get(secret.SecretName ?? '')
-  for (const config of container?.Configs ?? []) config.ConfigID = objects.configs.get(config.ConfigID ?? '')
+  for (const config of container?.Configs ?? []) {
+    const here = objects.configs.get(config.ConfigID ?? '')
+    config.ConfigID = here?.id
+    config.ConfigName = here?.name
+  }
   for (const network of copy.TaskTemplate?.Networks ?? []) network.Target = objects.networks.get(network.Target ?? '')
   return copy
 }

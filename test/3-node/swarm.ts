@@ -110,7 +110,7 @@ async function runOnSimulatedSwarm() {
     t.match(before.stderr, /^rds: stack backup has no definitions saved at or before 2020-01-01T00:00:00\.000Z in the repositories /m)
   })
 
-  t.test('rds stack restore brings a removed stack back whole: its network, config and services, its volume with its data on its node, withheld variables given again', async (t) => {
+  t.test('rds stack restore brings a removed stack back whole: its network, config and services, its volume with its data on its node, withheld variables given again; rds rehearse proves it in a copy, then removes the copy', async (t) => {
     const SHOP = 'rds-test-shop'
     const shop = `${SHOP}_shop`
     const files = join(dir, 'shop')
@@ -127,7 +127,7 @@ async function runOnSimulatedSwarm() {
       '    volumes: [files:/data]',
       '    configs: [{ source: settings, target: /etc/shop.conf }]',
       '    deploy:',
-      '      labels: [rds.backup=true, rds.backup.run-at=0 0 1 1 *]',
+      '      labels: [rds.backup=true, rds.backup.run-at=0 0 1 1 *, rds.backup.rehearse.probe=grep -q precious /data/file]',
       '      placement: { constraints: [node.hostname == rds-sim2] }',
       '  front:',
       '    image: debian:trixie-slim',
@@ -170,6 +170,29 @@ async function runOnSimulatedSwarm() {
     const again = await restore({ SHOP_PASSWORD: 's3cret' })
     t.equal(again.exitCode, 2)
     t.match(again.stderr, /^rds: stack rds-test-shop has 2 service\(s\) on this Swarm already/m)
+
+    // Rehearsed: a copy from the backups, its probe run in it, recorded, and removed.
+    await waitFor('the restored shop in rds jobs', async () => JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string; node?: string }) => job.name === shop && job.node === 'rds-sim2') || undefined, 60)
+    const rehearse = () => execa('docker', ['exec', '-e', 'SHOP_PASSWORD', agent, 'rds', 'rehearse', '--stack', SHOP], { env: { ...nodeEnv('rds-sim1'), SHOP_PASSWORD: 's3cret' }, reject: false })
+    const passed = await rehearse()
+    t.equal(passed.exitCode, 0, passed.stderr)
+    t.match(passed.stdout, /^Rehearsal of stack rds-test-shop passed:\n(.*\n)* {2}rds-test-shop_shop: its probe passed in rehearsal-rds-test-shop_shop$/m)
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastRehearsal?: { ok: boolean; message: string } }> }
+    t.match(status.jobs[shop]?.lastRehearsal, { ok: true, message: /^a copy of stack rds-test-shop from its backups of \S+ ran, its probes passed$/ })
+    const left = async () => [
+      await sim('rds-sim1', ['service', 'ls', '-q', '--filter', 'label=com.docker.stack.namespace=rehearsal-rds-test-shop']),
+      await sim('rds-sim2', ['volume', 'ls', '-q', '--filter', 'name=rehearsal-rds-test-shop']),
+      await sim('rds-sim1', ['network', 'ls', '-q', '--filter', 'name=rehearsal-rds-test-shop']),
+    ].join('')
+    t.equal(await left(), '', 'the copy is gone: its services, volumes and network')
+    t.equal(await sim('rds-sim2', ['exec', await container(), 'cat', '/data/file']), 'precious', 'the stack itself untouched')
+    // Its data lost since: the copy of the newest backup fails its probe, and the rehearsal fails, saying so.
+    await sim('rds-sim2', ['exec', await container(), 'sh', '-c', 'echo lost > /data/file'])
+    t.equal((await rds(['backup', '--service', shop])).exitCode, 0)
+    const failed = await rehearse()
+    t.equal(failed.exitCode, 1, failed.stderr)
+    t.match(failed.stdout, /^ {2}rds-test-shop_shop: FAILED: the probe \(rds\.backup\.rehearse\.probe\) of rehearsal-rds-test-shop_shop failed/m)
+    t.equal(await left(), '', 'and its copy is gone too')
     await sim('rds-sim1', ['stack', 'rm', SHOP])
   })
 
