@@ -2,16 +2,13 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
 import { readConfig } from '../config/environment.js'
-import { ConfigError, EXIT, RunError } from '../errors.js'
+import { ConfigError, EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
-import { savedStack, type SavedStack } from '../recover/definitions.js'
+import { findSavedStack } from '../recover/definitions.js'
 import { stackFile } from '../recover/stack-file.js'
-import { DEFINITION_TAG } from '../restic/snapshots.js'
 import { parseAt, rejectedSnapshots, type CommandContext } from './context.js'
-import { withController, type SwarmContext } from './with-controller.js'
-import type { Controller } from '../swarm/controller.js'
-import type { Logger } from '../observe/log.js'
+import { repoPathsOf, withController } from './with-controller.js'
 import { nameNodes } from '../swarm/cluster.js'
 import { findNode } from '../recover/to-volume.js'
 import { restoreStack } from '../recover/stack-restore.js'
@@ -22,23 +19,6 @@ async function emptyFolder(path: string): Promise<void> {
   const entries = await readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error)))
   if (entries.length > 0) throw new ConfigError(`--output ${path} is not empty; give a new or empty folder.`)
   await mkdir(path, { recursive: true })
-}
-
-/** The newest saved definitions of a stack (at or before `at`), in REPO_PATH or a repository a label names. */
-export async function findStack(controller: Controller, swarm: SwarmContext, defaultRepo: string, name: string, at: Date | undefined, log: Logger): Promise<SavedStack> {
-  const repoPaths = new Set([defaultRepo, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])
-  let newest: SavedStack | undefined
-  for (const repoPath of repoPaths) {
-    // A repository a label names but no backup has made yet holds nothing of the stack.
-    const found = await savedStack(swarm.resticFor(repoPath), name, at, log).catch((error: RunError) => (error.exitCode === EXIT.noRepository ? undefined : Promise.reject(error)))
-    if (found && (!newest || Date.parse(newest.snapshot.time) < Date.parse(found.snapshot.time))) newest = found
-  }
-  if (!newest) {
-    const when = at ? ` saved at or before ${at.toISOString()}` : ''
-    throw new RunError(`stack ${name} has no definitions${when} in the repositories ${[...repoPaths].join(', ')}; each backup of a labelled service of it saves them, as snapshots tagged ${DEFINITION_TAG} (rds snapshots --host SERVICE).`)
-  }
-  log.info(`stack: ${name} as it was at ${newest.snapshot.time} (snapshot ${newest.snapshot.short_id} of ${newest.snapshot.hostname}): ${newest.definitions.map((definition) => definition.name).join(', ')}`)
-  return newest
 }
 
 export function addStackCommands(program: Command, { cli, setExitCode }: CommandContext): void {
@@ -56,7 +36,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds stack export')
-          const newest = await findStack(controller, swarm, config.repoPath, name, at, log)
+          const newest = await findSavedStack(swarm.resticFor, repoPathsOf(controller, config.repoPath), name, at, log)
           const { definitions } = newest
           const file = stackFile(name, definitions)
           for (const missing of file.notCarried) log.warn(`stack: not in the stack file, set by hand if needed: ${missing}`)
@@ -91,7 +71,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds stack restore')
-          const saved = await findStack(controller, swarm, config.repoPath, name, at, log)
+          const saved = await findSavedStack(swarm.resticFor, repoPathsOf(controller, config.repoPath), name, at, log)
           const to = options.to === undefined ? undefined : findNode(nameNodes(await swarm.docker.listNodes()), options.to, '--to')
           const request = { stack: name, at, to, env: cli.env, defaults: labelDefaults(config), rejected: await rejectedSnapshots(config) }
           const { report, ok } = await restoreStack(swarm, saved, request, log, cli.stop)

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode'
 import { join } from 'node:path'
-import { reporterFor, withRestic, type CliContext } from './context.js'
+import { rejectedSnapshots, reporterFor, withRestic, type CliContext } from './context.js'
+import { scheduleRehearsals } from '../recover/rehearse-record.js'
 import type { JobTemplate } from '../swarm/job-service.js'
 import { ownJobTemplate } from '../swarm/own-service.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
@@ -46,6 +47,9 @@ function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: Owne
     })
   }
 }
+
+/** The repositories where a stack's definitions may be: REPO_PATH, and each one a labelled service's label names. */
+export const repoPathsOf = (controller: Controller, defaultRepo: string) => [...new Set([defaultRepo, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])]
 
 /**
  * Opens the controller of MODE=swarm (on a manager, as a Swarm service) and hands it to `use`.
@@ -154,10 +158,15 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobRows(jobs)).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
+    // REHEARSE_AT, only in the controller that schedules: each stack's copy, from its backups.
+    const rehearsals = schedule && config.rehearseAt
+      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
+      : undefined
     try {
       const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok
       return lost?.aborted && !cli.stop.aborted ? EXIT.failure : code
     } finally {
+      rehearsals?.stop()
       await lease?.release().catch((error: Error) => log.warn(`controller: could not give up the lease: ${error.message}`))
     }
   })

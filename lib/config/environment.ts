@@ -72,6 +72,8 @@ export interface Config {
   checkAt?: string
   /** PRUNE_AT (MODE=swarm): when each repository whose services ask for prune is pruned, once for all of them. */
   pruneAt: string
+  /** REHEARSE_AT (MODE=swarm): when every stack with a labelled service is rehearsed (rds rehearse), one after another. */
+  rehearseAt?: string
   checkReadDataSubset?: string
   /** DRILL_AT: when the latest snapshot is restored as a drill; DRILL_COMMAND, run on it in DRILL_IMAGE. */
   drill: { at?: string; command?: string; image?: string }
@@ -223,6 +225,8 @@ export function readConfig(env: Env): Config {
   if (pruneAt !== undefined) checkCronExpression('PRUNE_AT', pruneAt)
   const drillAt = value(env, 'DRILL_AT')
   if (drillAt !== undefined) checkCronExpression('DRILL_AT', drillAt)
+  const rehearseAt = value(env, 'REHEARSE_AT')
+  if (rehearseAt !== undefined) checkCronExpression('REHEARSE_AT', rehearseAt)
 
   const retryLock = value(env, 'RETRY_LOCK')
   if (retryLock !== undefined && !LOCK_DURATION.test(retryLock)) {
@@ -245,6 +249,9 @@ export function readConfig(env: Env): Config {
     throw new ConfigError(`MODE must be "service" (back up the volume at BACKUP_PATH) or "swarm" (back up every labelled service), not ${JSON.stringify(mode)}.`)
   }
   if (mode === 'swarm') checkSwarmVariables(env)
+  if (mode !== 'swarm' && rehearseAt !== undefined) {
+    throw new ConfigError('REHEARSE_AT is set but MODE is not swarm: a rehearsal deploys a copy of a whole stack, which only the controller of MODE=swarm can. Unset REHEARSE_AT.')
+  }
   if (mode !== 'swarm' && value(env, 'PRUNE_AT') !== undefined) {
     throw new ConfigError('PRUNE_AT is set but MODE is not swarm: a single agent prunes after its own forget (PRUNE=true). Unset PRUNE_AT.')
   }
@@ -300,6 +307,7 @@ export function readConfig(env: Env): Config {
     },
     checkAt,
     pruneAt: pruneAt ?? DEFAULTS.pruneAt,
+    rehearseAt,
     drill: { at: drillAt, command: value(env, 'DRILL_COMMAND'), image: value(env, 'DRILL_IMAGE') },
     checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
     metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),

@@ -1,4 +1,4 @@
-import { RunError } from '../errors.js'
+import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { DEFINITION_TAG, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
@@ -40,4 +40,20 @@ export async function savedStack(restic: Restic, stack: string, at: Date | undef
     throw new RunError(`snapshot ${snapshot.short_id} of ${snapshot.hostname} holds no service definitions this rds can read; list them with rds snapshots --tag ${DEFINITION_TAG}.`)
   }
   return { snapshot, definitions }
+}
+
+/** The newest saved definitions of a stack (at or before `at`) among these repositories; a RunError when there are none. */
+export async function findSavedStack(resticFor: (repoPath: string) => Restic, repoPaths: string[], name: string, at: Date | undefined, log: Logger): Promise<SavedStack> {
+  let newest: SavedStack | undefined
+  for (const repoPath of repoPaths) {
+    // A repository a label names but no backup has made yet holds nothing of the stack.
+    const found = await savedStack(resticFor(repoPath), name, at, log).catch((error: RunError) => (error.exitCode === EXIT.noRepository ? undefined : Promise.reject(error)))
+    if (found && (!newest || Date.parse(newest.snapshot.time) < Date.parse(found.snapshot.time))) newest = found
+  }
+  if (!newest) {
+    const when = at ? ` saved at or before ${at.toISOString()}` : ''
+    throw new RunError(`stack ${name} has no definitions${when} in the repositories ${repoPaths.join(', ')}; each backup of a labelled service of it saves them, as snapshots tagged ${DEFINITION_TAG} (rds snapshots --host SERVICE).`)
+  }
+  log.info(`stack: ${name} as it was at ${newest.snapshot.time} (snapshot ${newest.snapshot.short_id} of ${newest.snapshot.hostname}): ${newest.definitions.map((definition) => definition.name).join(', ')}`)
+  return newest
 }

@@ -44,6 +44,10 @@ t.test('the data-safety variables', async (t) => {
   t.equal(readConfig({ ...base, MODE: 'swarm', PRUNE_AT: '30 6 * * 0' }).pruneAt, '30 6 * * 0')
   t.throws(() => readConfig({ ...base, PRUNE_AT: '0 5 * * *' }), { message: /^PRUNE_AT is set but MODE is not swarm/ })
   t.throws(() => readConfig({ ...base, MODE: 'swarm', PRUNE_AT: 'nightly' }), { message: /^PRUNE_AT/ })
+  t.equal(readConfig({ ...base, MODE: 'swarm' }).rehearseAt, undefined, 'REHEARSE_AT: no rehearsals unless asked')
+  t.equal(readConfig({ ...base, MODE: 'swarm', REHEARSE_AT: '0 4 * * 6' }).rehearseAt, '0 4 * * 6')
+  t.throws(() => readConfig({ ...base, REHEARSE_AT: '0 4 * * 6' }), { message: /^REHEARSE_AT is set but MODE is not swarm: a rehearsal deploys a copy of a whole stack/ })
+  t.throws(() => readConfig({ ...base, MODE: 'swarm', REHEARSE_AT: 'weekly' }), { message: /^REHEARSE_AT/ })
   t.throws(() => readConfig({ ...base, MAX_RUN_TIME: '6h' }), { message: /^MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller's jobs/ }, 'refused where it does not apply')
 })
 
