@@ -7,16 +7,25 @@ import { ConfigError, EXIT } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../swarm/coverage.js'
 import { optsOut } from '../swarm/labels.js'
 import { createLogger } from '../observe/log.js'
-import { isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { DEFINITION_TAG, isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
+import { readStatus } from '../observe/status.js'
 import { rejectedSnapshots, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 import { writeOut } from '../output.js'
+
+const ago = (time: string, now: number) => `${describeDuration(Math.max(0, now - Date.parse(time)))} ago`
+
+/** Keeps the newer time of a host's snapshot. */
+function newest(times: Map<string, string>, snapshot: SnapshotInfo): void {
+  const known = times.get(snapshot.hostname)
+  if (!known || Date.parse(snapshot.time) > Date.parse(known)) times.set(snapshot.hostname, snapshot.time)
+}
 
 function describeRow(row: CoverageRow, now: number): string {
   const used = row.services.length > 0 ? `used by ${row.services.join(', ')}` : ''
   const detail =
     row.status === 'covered'
-      ? `by ${row.job}, ${row.lastSnapshot ? `last snapshot ${describeDuration(Math.max(0, now - Date.parse(row.lastSnapshot)))} ago` : 'no snapshot yet'}`
+      ? `by ${row.job}, ${row.lastSnapshot ? `last snapshot ${ago(row.lastSnapshot, now)}` : 'no snapshot yet'}, ${row.lastDefinition ? `definition saved ${ago(row.lastDefinition, now)}` : 'no definition saved yet'}${row.rehearsal ? `, rehearsal ${row.rehearsal}` : ''}`
       : row.status === 'excluded'
         ? `by the labels of ${row.services.join(', ')}`
         : used
@@ -39,18 +48,25 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
           const { surveys, unsurveyed } = await surveyNodes(swarm.docker, swarm.template, log, cli.stop)
           // The newest accepted snapshot of each job, from each repository the jobs use.
           const lastSnapshots = new Map<string, string>()
+          const lastDefinitions = new Map<string, string>()
           const rejected = await rejectedSnapshots(config)
           for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
             const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [10])
             const rejectedHere = rejectedAmong(snapshots, rejected)
             for (const snapshot of snapshots) {
+              if (snapshot.tags?.includes(DEFINITION_TAG)) newest(lastDefinitions, snapshot)
               if (!isAccepted(snapshot, rejectedHere)) continue
-              const known = lastSnapshots.get(snapshot.hostname)
-              if (!known || Date.parse(snapshot.time) > Date.parse(known)) lastSnapshots.set(snapshot.hostname, snapshot.time)
+              newest(lastSnapshots, snapshot)
             }
           }
           const optedOut = new Set(controller.services.filter(optsOut).map((service) => service.name))
           const rows = computeCoverage(surveys, jobs, lastSnapshots, optedOut, unsurveyed)
+          const statuses = config.statusFile ? (await readStatus(config.statusFile)).jobs : {}
+          for (const row of rows.filter((candidate) => candidate.job)) {
+            row.lastDefinition = lastDefinitions.get(row.job!)
+            const rehearsal = statuses[row.job!]?.lastRehearsal
+            if (rehearsal) row.rehearsal = rehearsal.ok ? 'passed' : 'FAILED'
+          }
           if (options.json) await writeOut(cli.stdout, `${JSON.stringify(rows, null, 2)}\n`)
           else for (const row of rows) await writeOut(cli.stdout, `${describeRow(row, Date.now())}\n`)
           return rows.some((row) => row.status === 'NOT COVERED' || row.status === 'NOT SURVEYED') ? EXIT.failure : EXIT.ok

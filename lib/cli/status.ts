@@ -39,6 +39,7 @@ export function describeJob(name: string, status: JobStatus, now = new Date()): 
   if (attempt && !attempt.ok) parts.push(`last run FAILED ${attempt.finishedAt} (exit ${attempt.exitCode ?? '?'}): ${attempt.message}`)
   const snapshot = status.lastSnapshot
   if (snapshot) parts.push(`snapshot ${short(snapshot.id)}${snapshot.files === undefined ? '' : ` (${snapshot.files} file${snapshot.files === 1 ? '' : 's'})`}${status.snapshots === undefined ? '' : `, ${status.snapshots} in all`}`)
+  if (status.lastDefinitionAt) parts.push(`definition saved ${status.lastDefinitionAt}`)
   const due = overdueAt(status)
   if (due) parts.push(`${state === 'OVERDUE' ? 'OVERDUE since' : 'overdue at'} ${due.toISOString()}`)
   if (status.lastDowntimeSeconds !== undefined) parts.push(`its service stopped ${status.lastDowntimeSeconds.toFixed(1)} s for the last backup`)

@@ -184,6 +184,7 @@ export class Reporter {
         if (report.rejected?.length) status.rejectedSnapshots = [...(status.rejectedSnapshots ?? []), ...report.rejected].slice(-REJECTED_KEPT)
         if (report.snapshots !== undefined) status.snapshots = report.snapshots
         if (report.downtimeSeconds !== undefined) status.lastDowntimeSeconds = report.downtimeSeconds
+        if (report.definitionSavedAt !== undefined) status.lastDefinitionAt = report.definitionSavedAt
       } else if (report.kind === 'check') {
         previous = status.lastCheck
         status.lastCheck = report.outcome

@@ -35,6 +35,8 @@ export interface RunReport {
   checked?: { repository: string; sizeBytes?: number; jobs: string[] }
   /** A backup that stopped its service (rds.backup.stop): for how many seconds. */
   downtimeSeconds?: number
+  /** When the run saved its service's (and stack's) definition (MODE=swarm). */
+  definitionSavedAt?: string
   /** Snapshots the guard rejected in this run. */
   rejected?: string[]
   /** A success that ends an OVERDUE episode that was notified: a recovery, whatever the run before it. */

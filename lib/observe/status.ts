@@ -46,6 +46,8 @@ export interface JobStatus {
   lastDrill?: Outcome
   /** The last rehearsal of its stack (rds rehearse): a copy deployed from its backups, and whether it ran. */
   lastRehearsal?: Outcome
+  /** When its service's definition was last saved with a backup (MODE=swarm): what rds stack restore needs. */
+  lastDefinitionAt?: string
   /** How long its service was last stopped (scaled to 0 or paused) for a backup, in seconds. */
   lastDowntimeSeconds?: number
   /** A label error: the job cannot run until it is mended. */

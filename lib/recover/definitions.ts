@@ -35,7 +35,8 @@ export async function savedStack(restic: Restic, stack: string, at: Date | undef
   const listed = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', '--tag', `${DEFINITION_TAG},${stackTag(stack)}`], log)
   const snapshot = listed.filter((found) => !at || Date.parse(found.time) <= at.getTime()).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
   if (!snapshot) return undefined
-  const definitions = await resticJson<ServiceDefinition>(restic, ['dump', snapshot.id, `/${DEFINITION_FILE}`], log)
+  // --no-lock: a retention's lock (every run's) would have it wait, and say so on stdout.
+  const definitions = await resticJson<ServiceDefinition>(restic, ['dump', '--no-lock', snapshot.id, `/${DEFINITION_FILE}`], log)
   if (definitions.length === 0 || definitions.some((definition) => definition?.version !== 1)) {
     throw new RunError(`snapshot ${snapshot.short_id} of ${snapshot.hostname} holds no service definitions this rds can read; list them with rds snapshots --tag ${DEFINITION_TAG}.`)
   }

@@ -62,7 +62,9 @@ export async function planRecovery(
     const service = context.services.find((candidate) => candidate.name === job.service)
     const constraints = service ? await constraintsOf(docker, service.name) : []
     const there = job.node?.nodeId === lost.id || job.node?.nodeName === lost.name || constraints.some((constraint) => namesNode(constraint, lost)) || (lost.id !== undefined && job.restoring?.endsWith(`on node ${lost.id}`))
-    if (!there || !job.backup) continue
+    // Swarm may have started it again elsewhere already, on an empty volume: its data is still to come back.
+    const moved = !there && job.backup !== undefined && !job.perNode && service !== undefined && (await movedFrom(docker, service.name, lost))
+    if ((!there && !moved) || !job.backup) continue
     const step: RecoverStep = { job, service }
     steps.push(step)
     if (job.perNode || service?.global) {
@@ -81,6 +83,11 @@ export async function planRecovery(
       step.target = options.to
       continue
     }
+    if (moved && job.node) {
+      // Restored where Swarm runs it now (in place, with a safety snapshot of what it holds there).
+      step.target = nodes.find((node) => node.id === job.node!.nodeId)
+      if (step.target) continue
+    }
     try {
       const others = constraints.filter((constraint) => !namesOneNode(constraint))
       const allowed = usable.filter((node) => meetsConstraints(node, others)).sort((a, b) => (load.get(a.ID) ?? 0) - (load.get(b.ID) ?? 0))
@@ -97,4 +104,16 @@ export async function planRecovery(
 async function constraintsOf(docker: Docker, name: string): Promise<string[]> {
   const info = (await docker.getService(name).inspect()) as { Spec?: { TaskTemplate?: { Placement?: { Constraints?: string[] } } } }
   return info.Spec?.TaskTemplate?.Placement?.Constraints ?? []
+}
+
+/**
+ * Whether Swarm moved a service off the lost node: the task it ran before the one that runs now
+ * was there. (A node removed with docker node rm takes its tasks' history with it.)
+ */
+async function movedFrom(docker: Docker, name: string, lost: LostNode): Promise<boolean> {
+  if (lost.id === undefined) return false
+  const tasks = (await docker.listTasks({ filters: { service: [name] } })) as { NodeID?: string; CreatedAt?: string; Status?: { State?: string } }[]
+  const byAge = tasks.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''))
+  const now = byAge.findIndex((task) => task.Status?.State === 'running')
+  return now >= 0 && byAge[now]!.NodeID !== lost.id && byAge[now + 1]?.NodeID === lost.id
 }

@@ -5,7 +5,7 @@ import type { SnapshotInfo } from '../restic/snapshots.js'
 import { RESTORING_LABEL, type TaskPlacement } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
-import { placeOn, setConstraints } from '../swarm/placement.js'
+import { namesOneNode, placeOn, setConstraints } from '../swarm/placement.js'
 import { scaleBack, scaleDown, setServiceLabel } from '../swarm/scale.js'
 import { surveyNodes } from '../swarm/volume-survey.js'
 import { newestSafety, when, type Steps } from './safe-restore.js'
@@ -54,6 +54,13 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
   let safety: SnapshotInfo | undefined
   let written = false
   let stopped = false
+  // While its data is being written it carries RESTORING_LABEL, as an in-place restore does: cut off,
+  // it stays at 0, never started (by the controller's mender) nor backed up on half-written volumes.
+  let labelled = marked
+  const label = async (value: string | undefined) => {
+    await setServiceLabel(deps.docker, job.service, RESTORING_LABEL, value)
+    labelled = value !== undefined
+  }
   const write = async (snapshot: SnapshotInfo, which: SwarmJob) => {
     for (const volume of which.backup!.volumes) {
       written = true
@@ -63,7 +70,8 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
   }
   try {
     stopped = true
-    await scaleDown(deps.docker, job.service, log)
+    await scaleDown(deps.docker, job.service, log, node.nodeId)
+    if (!marked) await label(`moving to ${node.nodeName}; its own data is untouched on node ${from?.nodeId ?? node.nodeId}`)
     if (existing.length > 0) {
       await saveSafetySnapshot(deps, withVolumes(job, existing), 'volumes', node.nodeId, log, signal)
       safety = await newestSafety(restic, job.name, VOLUMES_ROOT, log)
@@ -72,35 +80,38 @@ export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: 
     if (plan.data) await write(plan.data, job)
     constraints = await placeOn(deps.docker, job.service, node.nodeId)
     log.info(`restore: ${job.service} placed on ${node.nodeName}`)
-    await scaleBack(deps.docker, job.service, log)
+    await scaleBack(deps.docker, job.service, log, node.nodeId)
     stopped = false
     if (plan.dump) await loadDump(deps, job, { snapshotId: plan.dump.id, target: job.service, nodeId: node.nodeId, command: loader!, rejected: [] }, log, signal)
     if (backup.restoreHooks.post) await runRestoreHook(deps, job, 'post', node.nodeId, log, signal)
-    // Whole again on its new node: a mark a cut-off restore left on its old one no longer holds.
-    if (marked) await setServiceLabel(deps.docker, job.service, RESTORING_LABEL, undefined)
+    // Whole on its new node: the mark (this one's, or a cut-off restore's on its old node) no longer holds.
+    await label(undefined)
   } catch (error) {
     const reason = (error as Error).message.replace(/\.$/, '')
     const back = from ? `back to ${from.nodeName}` : 'back where it was placed'
     log.error(`restore: ${reason}; ${stays ? 'stopping' : 'moving'} ${job.service} ${back}`)
     try {
+      if (signal?.aborted) throw new Error('interrupted')
       // Whatever `stopped` says: a scale-back that failed waiting may have started it.
       stopped = true
-      await scaleDown(deps.docker, job.service, log)
+      await scaleDown(deps.docker, job.service, log, node.nodeId)
       if (written && safety) await write(safety, withVolumes(job, existing))
-      if (constraints) await setConstraints(deps.docker, job.service, constraints)
+      // Back onto its own data: a placement that named no node is pinned to its old one.
+      if (constraints) await setConstraints(deps.docker, job.service, constraints.some(namesOneNode) || !from ? constraints : [...constraints, `node.id == ${from.nodeId}`])
       if (!stays) {
-        await scaleBack(deps.docker, job.service, log)
+        await label(undefined)
+        await scaleBack(deps.docker, job.service, log, node.nodeId)
         stopped = false
       }
     } catch (rollback) {
       const kept = safety ? `; what ${node.nodeName}'s volumes held is in safety ${when(safety)}` : ''
-      throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}), and so did moving it ${back} (${(rollback as Error).message})${kept}; its placement is now ${constraints ? `node.id == ${node.nodeId}` : 'unchanged'}: see docker service inspect ${job.service}.`)
+      throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}), and so did moving it ${back} (${(rollback as Error).message})${kept}; it is left at 0${labelled ? ` and marked (${RESTORING_LABEL})` : ''}, its placement ${constraints ? `node.id == ${node.nodeId}, or as it was` : 'as it was'}: see docker service inspect ${job.service}, and run the restore again.`)
     }
     const undone = safety && written ? `, ${node.nodeName}'s own volumes put back from safety ${when(safety)}` : ''
     if (marked) throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); a restore of it had been cut off before, leaving its volumes${from ? ` on ${from.nodeName}` : ''} half restored, so it is left at 0 and marked (${RESTORING_LABEL})${undone}: run rds restore --service ${job.service} again.`)
-    if (homeless) throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); it ran on no node that is up${from ? ` (${from.nodeName} is not)` : ''}, so it is left at 0 with its placement as it was${undone}: run the restore again, or onto another node.`)
+    if (homeless) throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); it ran on no node that is up${from ? ` (${from.nodeName} is not)` : ''}, so it is left at 0 and marked (${RESTORING_LABEL}) with its placement as it was${undone}: run the restore again, or onto another node.`)
     throw new RunError(`the restore of ${job.service} onto ${node.nodeName} failed (${reason}); it was moved ${back}, onto its own data, which this restore did not change${undone}.`)
   } finally {
-    if (stopped && !stays) await scaleBack(deps.docker, job.service, log).catch((error: Error) => log.error(`restore: could not scale ${job.service} back: ${error.message}`))
+    if (stopped && !stays && !labelled) await scaleBack(deps.docker, job.service, log, node.nodeId).catch((error: Error) => log.error(`restore: could not scale ${job.service} back: ${error.message}`))
   }
 }

@@ -69,12 +69,12 @@ export async function restoreWithSafety(deps: SwarmJobs, { job, plan, node, rest
   // Idempotent: a scale-back whose update went through but whose wait failed is stopped again.
   const stop = async () => {
     state.stopped = true
-    await scaleDown(deps.docker, job.service, log)
+    await scaleDown(deps.docker, job.service, log, node.nodeId)
     // A service no constraint places could come back on another node, away from its restored data.
     if (await pinToNode(deps.docker, job.service, node.nodeId)) log.warn(`restore: ${job.service} is now placed on node ${node.nodeName} (node.id == ${node.nodeId}), where its data is; its own placement named no node (a docker stack deploy puts that back)`)
   }
   const start = async () => {
-    await scaleBack(deps.docker, job.service, log)
+    await scaleBack(deps.docker, job.service, log, node.nodeId)
     state.stopped = false
   }
   // A dump is taken from the running database: one at 0 (a restore of it cut off) has none to give.

@@ -22,13 +22,21 @@ export function keepArgs(retention: Retention): string[] {
 }
 
 /**
+ * How restic forget groups snapshots for a policy: by host, paths and tags, so that a restore's
+ * safety snapshots (tagged rds-safety) and a run's other tagged ones are kept by a policy of their
+ * own, and never take the places of the backups in theirs (keep-last 2 would otherwise keep two
+ * safety snapshots and forget every backup).
+ */
+export const GROUP_BY = ['--group-by', 'host,paths,tags']
+
+/**
  * restic forget for this agent's own snapshots only (--host), so agents that share a repository
  * never apply their policy to each other's snapshots. Undefined when there is no policy.
  */
 export function forgetArgs(retention: Retention, snapshotHost: string): string[] | undefined {
   const keep = keepArgs(retention)
   if (keep.length === 0) return undefined
-  return ['forget', '--host', snapshotHost, ...keep, ...(retention.prune ? ['--prune'] : [])]
+  return ['forget', '--host', snapshotHost, ...GROUP_BY, ...keep, ...(retention.prune ? ['--prune'] : [])]
 }
 
 /** The policy in words for the start-up log, e.g. "keep-daily 7, keep-weekly 4, then prune". */

@@ -97,7 +97,8 @@ export const dumpArgs = (...rest: string[]) => ['dump', '--quiet', ...rest]
 export async function resticJson<T>(restic: Restic, args: string[], log: Logger, expectedExitCodes?: number[]): Promise<T[]> {
   const lines: string[] = []
   await runRestic(restic, args, { log, onStdoutLine: (line) => void lines.push(line), expectedExitCodes })
-  return lines.filter((line) => line.trim() !== '').flatMap((line) => JSON.parse(line) as T | T[])
+  // restic writes a line of its own there too while it waits for a lock (--retry-lock).
+  return lines.filter((line) => /^\s*[[{]/.test(line)).flatMap((line) => JSON.parse(line) as T | T[])
 }
 
 /**

@@ -8,7 +8,7 @@ import { checkRepository } from '../restic/check.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { unlockStale } from '../restic/locks.js'
 import { urlRepository } from '../restic/repository.js'
-import { describeRetention, forgetRejected, keepArgs } from '../restic/retention.js'
+import { describeRetention, forgetRejected, GROUP_BY, keepArgs } from '../restic/retention.js'
 import { resticJson } from '../restic/snapshots.js'
 import type { MaintainedRepository } from './maintenance-file.js'
 
@@ -101,7 +101,7 @@ export async function maintainRepository(repository: MaintainedRepository, conte
       const hosts = listed.map((snapshot) => snapshot.hostname).filter((host) => !held.includes(host))
       if (held.length > 0) log.warn(`${job}: no retention for ${held.join(', ')}: the newest snapshot the guard saw there was rejected (a lost or emptied volume); it runs again after an accepted backup`)
       const retained = [...new Set(hosts)].sort()
-      await runRestic(restic, retained.length > 0 ? ['forget', ...retained.flatMap((host) => ['--host', host]), ...keepArgs(repository.retention), '--prune'] : ['prune'], { log })
+      await runRestic(restic, retained.length > 0 ? ['forget', ...retained.flatMap((host) => ['--host', host]), ...GROUP_BY, ...keepArgs(repository.retention), '--prune'] : ['prune'], { log })
       const after = await countSnapshots(restic, log)
       const message = `forgot ${before - after} of ${before} snapshots and pruned${held.length > 0 ? `; retention held back for ${held.join(', ')} (a rejected newest snapshot)` : ''}`
       log.info(`${job}: ${message}`)

@@ -14,6 +14,10 @@ export interface CoverageRow {
   job?: string
   /** When the job's newest snapshot was taken, when there is one. */
   lastSnapshot?: string
+  /** When its service's definition (and its stack's) was last saved with a backup: what rds stack restore needs. */
+  lastDefinition?: string
+  /** Whether the last rehearsal of its stack passed (rds rehearse), if one ran. */
+  rehearsal?: 'passed' | 'FAILED'
   /** Worth a look: an anonymous volume (its name changes with its container), one on several nodes, a bad label. */
   flags: string[]
 }

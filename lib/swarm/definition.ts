@@ -7,7 +7,7 @@ export const STACK_LABEL = 'com.docker.stack.namespace'
 
 /**
  * What a service was, as saved with each of its backups: its spec as Docker holds it (the values of
- * secret-looking variables left out), and what its spec names only by ID: its networks and the
+ * secret-looking variables, and of any holding a URL with a password, left out), and what its spec names only by ID: its networks and the
  * content of its configs. Secrets are kept by name; their values never leave Docker.
  */
 export interface ServiceDefinition {
@@ -23,9 +23,12 @@ export interface ServiceDefinition {
 }
 
 // A variable whose value is a secret by its name (its _FILE variant names a file, and is kept).
-const SECRET_NAME = /(PASSWORD|PASSWD|PASS$|SECRET|TOKEN|_KEY$|^KEY$|PRIVATE|CREDENTIAL|AUTH|API_?KEY)/i
+const SECRET_NAME = /(PASSWORD|PASSWD|PASS$|PWD$|SECRET|TOKEN|_KEY$|^KEY$|PRIVATE|CREDENTIAL|AUTH|API_?KEY|DSN$|WEBHOOK|NOTIFY_URLS)/i
 
-export const isSecretVariable = (name: string) => !name.endsWith('_FILE') && SECRET_NAME.test(name)
+// A value with credentials in it, whatever its name: a URL with a password (postgres://app:pw@db/app).
+const SECRET_VALUE = /:\/\/[^/\s:@]+:[^@\s]+@/
+
+export const isSecretVariable = (name: string, value = '') => (!name.endsWith('_FILE') && SECRET_NAME.test(name)) || SECRET_VALUE.test(value)
 
 interface Spec {
   Labels?: Record<string, string>
@@ -54,7 +57,7 @@ export async function readDefinition(docker: Docker, name: string): Promise<Serv
   if (container?.Env) {
     container.Env = container.Env.filter((variable) => {
       const key = variable.split('=', 1)[0]!
-      if (!isSecretVariable(key)) return true
+      if (!isSecretVariable(key, variable.slice(key.length + 1))) return true
       withheld.push(key)
       return false
     })
@@ -85,6 +88,10 @@ export async function readStackDefinitions(docker: Docker, name: string): Promis
   const listed = (await docker.listServices({ filters: { label: [`${STACK_LABEL}=${own.stack}`] } })) as { Spec?: { Name?: string; Labels?: Record<string, string> } }[]
   const others = listed.filter((service) => service.Spec?.Name && service.Spec.Name !== name && service.Spec.Labels?.[JOB_LABEL] === undefined).map((service) => service.Spec!.Name!)
   const definitions = [own]
-  for (const other of others.sort()) definitions.push(await readDefinition(docker, other))
+  for (const other of others.sort()) {
+    // One removed since it was listed is no longer of the stack.
+    const read = await readDefinition(docker, other).catch((error: { statusCode?: number }) => (error.statusCode === 404 ? undefined : Promise.reject(error)))
+    if (read) definitions.push(read)
+  }
   return definitions
 }

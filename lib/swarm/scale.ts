@@ -33,10 +33,12 @@ export async function updateService(docker: Docker, name: string, change: (spec:
 
 /**
  * Resolves once the service has this many running tasks and none still stopping, or throws after
- * SETTLE_TIMEOUT_MS. A task on a node that is down (or gone) is left out: the manager goes on
- * showing it as it last heard of it, running, until the node is back (and then it is stopped).
+ * SETTLE_TIMEOUT_MS. A task on a node that is down (or gone) is left out, as the manager goes on
+ * showing it as it last heard of it, running, until the node is back (and then stops it): unless
+ * it is on `writingOn`, the node whose volumes are about to be written, where a node that only
+ * seems down for a moment may still run it.
  */
-export async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal): Promise<void> {
+export async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal, writingOn?: string): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS
   for (;;) {
     const [listed, nodes] = await Promise.all([
@@ -44,7 +46,7 @@ export async function settled(docker: Docker, name: string, replicas: number, si
       docker.listNodes() as Promise<{ ID: string; Status?: { State?: string } }[]>,
     ])
     const ready = new Set(nodes.filter((node) => node.Status?.State === 'ready').map((node) => node.ID))
-    const tasks = listed.filter((task) => !task.NodeID || ready.has(task.NodeID))
+    const tasks = listed.filter((task) => !task.NodeID || ready.has(task.NodeID) || task.NodeID === writingOn)
     const running = tasks.filter((task) => task.Status?.State === 'running').length
     const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
     if (running === replicas && stopping === 0) return
@@ -60,7 +62,7 @@ export async function settled(docker: Docker, name: string, replicas: number, si
  * replica count before. The count is recorded on the service first (SCALED_FROM_LABEL), in the
  * same update, so that scaleBack can restore it whoever runs it.
  */
-export async function scaleDown(docker: Docker, name: string, log: Logger): Promise<number> {
+export async function scaleDown(docker: Docker, name: string, log: Logger, writingOn?: string): Promise<number> {
   let replicas = 0
   await updateService(docker, name, (spec) => {
     if (spec.Mode?.Replicated === undefined) throw new RunError(`service ${name} is not replicated, so it cannot be scaled to 0 for the backup.`)
@@ -70,7 +72,7 @@ export async function scaleDown(docker: Docker, name: string, log: Logger): Prom
     return { ...spec, Labels: { ...spec.Labels, [SCALED_FROM_LABEL]: String(replicas) }, Mode: { Replicated: { Replicas: 0 } } }
   })
   log.info(`stop: scaling ${name} from ${replicas} replica(s) to 0 for the backup`)
-  await settled(docker, name, 0)
+  await settled(docker, name, 0, undefined, writingOn)
   log.info(`stop: ${name} has no running container`)
   return replicas
 }
@@ -85,7 +87,7 @@ const SCALE_BACK_FIRST_WAIT_MS = 1000
  * from the service's new version, waiting longer each time; while the record remains, the
  * controller tries again at its next discovery too (Controller.mendScaledServices).
  */
-export async function scaleBack(docker: Docker, name: string, log: Logger): Promise<void> {
+export async function scaleBack(docker: Docker, name: string, log: Logger, writingOn?: string): Promise<void> {
   let replicas: number | undefined
   const update = () =>
     updateService(docker, name, (spec) => {
@@ -108,7 +110,7 @@ export async function scaleBack(docker: Docker, name: string, log: Logger): Prom
   }
   if (replicas === undefined) return
   log.info(`stop: scaling ${name} back to ${replicas} replica(s)`)
-  await settled(docker, name, replicas)
+  await settled(docker, name, replicas, undefined, writingOn)
   log.info(`stop: ${name} runs ${replicas} replica(s) again`)
 }
 

@@ -34,11 +34,12 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
   let downtimeSeconds: number | undefined
   let rejected: string[] | undefined
+  let definitionSavedAt: string | undefined
   const finish = async (ok: boolean, message: string, exitCode?: number) => {
     scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message, exitCode: exitCode ?? (ok ? 0 : 1) }
     if (ok) log.info(`controller: ${job.name}: ${message}`)
     else log.error(`controller: ${job.name}: ${message}`)
-    await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, logTail: tail() })
+    await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, definitionSavedAt, logTail: tail() })
   }
   // Where the service runs now: a task may have moved since the last discovery.
   const unread = job.error ? undefined : await context.sync('before a run')
@@ -67,7 +68,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   try {
     if (scale) {
       scaledDownAt = Date.now()
-      await scaleDown(docker, current.service, log)
+      await scaleDown(docker, current.service, log, current.node.nodeId)
     }
     // Stopped while the service was being scaled down: no job starts, and the service comes back.
     outcome = signal.aborted
@@ -78,7 +79,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   } finally {
     // Whatever happened to the backup, also when the controller is being stopped.
     if (scaledDownAt !== undefined) {
-      await scaleBack(docker, current.service, log).catch((error: Error) => (scaleFailure = error.message))
+      await scaleBack(docker, current.service, log, current.node.nodeId).catch((error: Error) => (scaleFailure = error.message))
       downtimeSeconds = (Date.now() - scaledDownAt) / 1000
       log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
     }
@@ -105,14 +106,15 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   saved = await savedSnapshot(options, current, log)
   // Its data without its definition cannot be deployed again: a failure of the run, as retention's is.
   const definitionFailure = await options.saveDefinition?.(current).then(
-    () => undefined,
+    () => void (definitionSavedAt = new Date().toISOString()),
     (error: Error) => error.message.replace(/\.$/, ''),
   )
-  if (definitionFailure) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but its service definition was not saved: ${definitionFailure}.`)
+  const unsaved = definitionFailure ? `its service definition was not saved: ${definitionFailure}` : undefined
   if (outcome.exitCode !== 0) {
     const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
-    return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after}); its log is above.`, outcome.exitCode)
+    return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after})${unsaved ? `, and ${unsaved}` : ''}; its log is above.`, outcome.exitCode)
   }
+  if (unsaved) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but ${unsaved}.`)
   await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
 }
 

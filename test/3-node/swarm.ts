@@ -96,6 +96,11 @@ async function runOnSimulatedSwarm() {
     const saved = await waitFor('a saved definition of backup_web', async () => (await definitionsOf(`${STACK}_web`))[0], 60)
     t.same(saved.paths, ['/rds-definition.json'])
     t.ok(saved.tags?.includes(`rds-stack=${STACK}`), 'tagged with its stack')
+    const status = await waitFor('the saved definition in rds status', async () => {
+      const listed = await rds(['status'])
+      return /^backup_web: .*; definition saved \d{4}-\S+;/m.test(listed.stdout) ? listed.stdout : undefined
+    }, 60)
+    t.match(status, /^backup_web: .*; definition saved \d{4}-\S+;/m, 'rds status says when its definition was last saved')
     // As Restoring's "A stack's definition" writes it.
     const exported = await runReadme(await readmeShellBlocks("A stack's definition"), dir)
     t.equal(exported.exitCode, 0, exported.all)
@@ -465,15 +470,16 @@ async function runOnSimulatedSwarm() {
     await containerOf('rds-sim3', 'rds-test-unlabelled')
     const coverage = await rds(['coverage', '--json'])
     t.equal(coverage.exitCode, 1, 'a volume in use is not covered')
-    const rows = JSON.parse(coverage.stdout) as { node: string; volume: string; status: string; job?: string; lastSnapshot?: string }[]
+    const rows = JSON.parse(coverage.stdout) as { node: string; volume: string; status: string; job?: string; lastSnapshot?: string; lastDefinition?: string }[]
     const row = (node: string, volume: string) => rows.find((r) => r.node === node && r.volume === volume)
     t.match(row('rds-sim3', 'rds-test-free'), { status: 'NOT COVERED', services: ['rds-test-unlabelled'] })
-    t.match(row('rds-sim2', `${STACK}_db-data`), { status: 'covered', job: `${STACK}_db`, lastSnapshot: /^\d{4}-/, flags: ['by its dump'] })
+    t.match(row('rds-sim2', `${STACK}_db-data`), { status: 'covered', job: `${STACK}_db`, lastSnapshot: /^\d{4}-/, lastDefinition: /^\d{4}-/, flags: ['by its dump'] })
     t.match(row('rds-sim3', `${STACK}_site`), { status: 'covered', job: `${STACK}_web` })
     t.match(row('rds-sim3', `${STACK}_uploads`), { status: 'covered', job: `${STACK}_web` })
     t.match(row('rds-sim1', `${STACK}_repositories`), { status: 'excluded' }, 'the server says rds.backup=false')
     const text = await rds(['coverage'])
     t.match(text.stdout, /^rds-sim3 {2}rds-test-free {2}NOT COVERED {2}used by rds-test-unlabelled$/m)
+    t.match(text.stdout, /^rds-sim2 {2}backup_db-data {2}covered {2}by backup_db, last snapshot .+ ago, definition saved .+ ago/m, "the age of its newest restorable point: its data and its stack's definition")
     const names = await sim('rds-sim1', ['service', 'ls', '--format', '{{.Name}}', '--filter', 'label=rds.job'])
     t.notMatch(names, /rds-survey-/, 'the survey job is removed')
     await sim('rds-sim1', ['service', 'rm', 'rds-test-unlabelled'])
@@ -737,7 +743,7 @@ async function runOnSimulatedSwarm() {
     t.equal(forget.exitCode, 2)
     t.match(forget.stderr, /runrestic: restic forget cannot run here: the server refuses every deletion from an append-only agent/)
     // The newest: the server's maintenance (keep-last 2, every 30 s) may forget an older one meanwhile.
-    const snapshot = (JSON.parse((await rds(['snapshots', '--json', '--host', `${STACK}_db`])).stdout) as { id: string; time: string }[]).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
+    const snapshot = (await snapshotsOf(`${STACK}_db`)).sort((a, b) => Date.parse(a.time) - Date.parse(b.time)).at(-1)
     // Deleting a snapshot file and overwriting the config, with the agent's own key and transport.
     const attack = await inAgent(['node', '--input-type=module', '-'], {
       input: [
@@ -798,12 +804,12 @@ async function runOnSimulatedSwarm() {
     const startedAt = Math.max(...at(/maintenance swarm: policy keep-last 2/).filter((time) => time <= lastForget))
     t.ok(Number.isFinite(startedAt), 'the start of the maintenance that forgot')
     const groups = new Map<string, number>()
-    for (const listed of JSON.parse((await rds(['snapshots', '--json'])).stdout) as { time: string; hostname: string; paths: string[] }[]) {
+    for (const listed of JSON.parse((await rds(['snapshots', '--json'])).stdout) as { time: string; hostname: string; paths: string[]; tags?: string[] }[]) {
       if (Date.parse(listed.time) >= startedAt) continue
-      const group = `${listed.hostname} ${listed.paths.join(',')}`
+      const group = `${listed.hostname} ${listed.paths.join(',')} ${(listed.tags ?? []).join(',')}`
       groups.set(group, (groups.get(group) ?? 0) + 1)
     }
-    t.ok(groups.size > 0 && [...groups.values()].every((count) => count <= 2), `keep-last 2 for each host and paths: ${JSON.stringify(Object.fromEntries(groups))}`)
+    t.ok(groups.size > 0 && [...groups.values()].every((count) => count <= 2), `keep-last 2 for each host, paths and tags: ${JSON.stringify(Object.fromEntries(groups))}`)
     const after = new Date()
     await waitFor('a backup of backup_db after the maintenance', async () => {
       const text = (await execa('docker', ['service', 'logs', '--raw', '--since', after.toISOString(), `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all

@@ -27,6 +27,7 @@ services:
     environment:
       GREETING: costs $$5
       DB_PASSWORD: not-to-be-saved
+      DATABASE_URL: postgres://app:also-not-saved@db/app
       DB_PASSWORD_FILE: /run/secrets/db
     labels: [container.label=one]
     working_dir: /data
@@ -110,8 +111,8 @@ t.test('a stack written from the saved definitions deploys as the same services'
 
   const definitions = await readStackDefinitions(docker, `${ORIGINAL}_app`)
   t.same(definitions.map((definition) => definition.name), [`${ORIGINAL}_app`, `${ORIGINAL}_front`], "the service's, then its stack's others, which have no backup of their own")
-  t.same(definitions[0]!.withheld, ['DB_PASSWORD'], 'the password variable is withheld')
-  t.notMatch(JSON.stringify(definitions), /not-to-be-saved|hunter2/, 'no secret value is in the definitions')
+  t.same(definitions[0]!.withheld.sort(), ['DATABASE_URL', 'DB_PASSWORD'], 'the password variable and the URL with a password are withheld')
+  t.notMatch(JSON.stringify(definitions), /not-to-be-saved|also-not-saved|hunter2/, 'no secret value is in the definitions')
   t.equal(definitions[0]!.stack, ORIGINAL)
 
   const file = stackFile(ORIGINAL, definitions)
@@ -122,7 +123,7 @@ t.test('a stack written from the saved definitions deploys as the same services'
   await execa('mkdir', ['-p', join(out, 'configs')])
   await writeFile(join(out, 'stack.yml'), file.yaml)
   for (const entry of file.configFiles) await writeFile(join(out, entry.path), entry.data)
-  const deployed = await execa('docker', ['stack', 'deploy', '-c', 'stack.yml', COPY], { cwd: out, env: { DB_PASSWORD: 'not-to-be-saved' }, reject: false, all: true })
+  const deployed = await execa('docker', ['stack', 'deploy', '-c', 'stack.yml', COPY], { cwd: out, env: { DB_PASSWORD: 'not-to-be-saved', DATABASE_URL: 'postgres://app:also-not-saved@db/app' }, reject: false, all: true })
   t.equal(deployed.exitCode, 0, deployed.all)
 
   const inspect = async (name: string) => ((await docker.getService(name).inspect()) as { Spec: Record<string, any> }).Spec
