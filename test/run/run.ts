@@ -88,7 +88,7 @@ t.test('retention forgets what the policy says, for this host only, and prunes w
   t.equal((await runJob(job, context())).exitCode, 0)
   t.equal((await snapshots(restic, 'agent-a')).length, 2, 'KEEP_LAST=2 keeps two')
   t.equal((await snapshots(restic, 'agent-b')).length, 1, 'the other host is untouched')
-  t.match(text(), /retention: --host agent-a --keep-last 2 --prune/)
+  t.match(text(), /retention: --host agent-a --group-by host,paths,tags --keep-last 2 --prune/)
   t.match(text(), /restic: .*remove 1 snapshots/i)
 })
 
