@@ -24,7 +24,7 @@ const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
-t.setTimeout(20 * 60 * 1000)
+t.setTimeout(30 * 60 * 1000)
 
 const unavailable = await swarmUnavailable()
 if (unavailable) {
