@@ -24,6 +24,13 @@ export interface CliContext {
   stop: AbortSignal
 }
 
+/** The configuration of a command that works on the whole Swarm; without MODE=swarm it is refused, saying where to run it. */
+export function swarmConfig(env: Env, command: string): Config {
+  const config = readConfig(env)
+  if (config.mode !== 'swarm') throw new ConfigError(`${command} needs MODE=swarm; run it in the controller's container (docker exec).`)
+  return config
+}
+
 /** What every command of rds is given when it is added to the program. */
 export interface CommandContext {
   cli: CliContext

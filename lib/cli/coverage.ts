@@ -1,15 +1,14 @@
 import type { Command } from 'commander'
-import { readConfig } from '../config/environment.js'
 import { checking } from './checking.js'
 import { describeDuration } from '../config/duration.js'
 import { surveyNodes } from '../swarm/volume-survey.js'
-import { ConfigError, EXIT } from '../errors.js'
+import { EXIT } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../swarm/coverage.js'
 import { optsOut } from '../swarm/labels.js'
 import { createLogger } from '../observe/log.js'
 import { DEFINITION_TAG, isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import { readStatus } from '../observe/status.js'
-import { rejectedSnapshots, type CommandContext } from './context.js'
+import { rejectedSnapshots, swarmConfig, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 import { writeOut } from '../output.js'
 
@@ -38,8 +37,7 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
     .description('with MODE=swarm: every volume on every node, covered by a backup, excluded by label, or NOT COVERED, and every node NOT SURVEYED; exit 1 when a volume in use is not covered or a node was not surveyed, 4 when the Swarm or a repository could not be asked')
     .option('--json', 'print them as JSON, for scripts')
     .action(async (options: { json?: boolean }) => {
-      const config = readConfig(cli.env)
-      if (config.mode !== 'swarm') throw new ConfigError("coverage needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = swarmConfig(cli.env, 'coverage')
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
         await checking('the Swarm and the repositories', () => withController(cli, log, false, async (controller, swarm) => {

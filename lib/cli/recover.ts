@@ -1,5 +1,4 @@
 import type { Command } from 'commander'
-import { readConfig } from '../config/environment.js'
 import { describeDuration } from '../config/duration.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
@@ -9,7 +8,7 @@ import { restoreService } from '../recover/service-restore.js'
 import { findNode } from '../recover/to-volume.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { nameNodes } from '../swarm/cluster.js'
-import { parseAt, rejectedSnapshots, type CommandContext } from './context.js'
+import { parseAt, rejectedSnapshots, swarmConfig, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
 
 const point = (what: string, snapshot: SnapshotInfo | undefined, now: number) =>
@@ -31,8 +30,7 @@ export function addRecoverCommand(program: Command, { cli, setExitCode }: Comman
     .option('--at <time>', 'the newest snapshots taken at or before this time (ISO 8601, UTC unless it names a zone)')
     .option('--yes', 'carry out the plan: each service restored onto its node and moved there, one at a time')
     .action(async (options: { node: string; to?: string; at?: string; yes?: boolean }) => {
-      const config = readConfig(cli.env)
-      if (config.mode !== 'swarm') throw new ConfigError("recover needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = swarmConfig(cli.env, 'recover')
       const at = options.at === undefined ? undefined : parseAt(options.at)
       const log = createLogger({ stream: cli.stderr })
       setExitCode(

@@ -1,11 +1,10 @@
 import type { Command } from 'commander'
-import { readConfig } from '../config/environment.js'
-import { ConfigError, EXIT } from '../errors.js'
+import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
 import { rehearseAndRecord } from '../recover/rehearse-record.js'
 import { labelDefaults } from '../recover/swarm-snapshot.js'
-import { rejectedSnapshots, reporterFor, type CommandContext } from './context.js'
+import { rejectedSnapshots, reporterFor, swarmConfig, type CommandContext } from './context.js'
 import { repoPathsOf, withController } from './with-controller.js'
 
 export function addRehearseCommand(program: Command, { cli, setExitCode }: CommandContext): void {
@@ -14,14 +13,13 @@ export function addRehearseCommand(program: Command, { cli, setExitCode }: Comma
     .description("with MODE=swarm: rehearse a stack's restore: a copy of it deployed from its backups under another name on an internal network, waited for until it runs (and its probes pass), recorded like a drill, then removed; exit 0 only if it passed")
     .requiredOption('--stack <stack>', 'the stack to rehearse')
     .action(async (options: { stack: string }) => {
-      const config = readConfig(cli.env)
-      if (config.mode !== 'swarm') throw new ConfigError("rehearse needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = swarmConfig(cli.env, 'rehearse')
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds rehearse')
           const jobs = [...controller.jobs.values()].map(({ job }) => job)
-          const context = { deps: swarm, jobs, services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter: await reporterFor(config, log) }
+          const context = { deps: swarm, lockDir: config.lockDir, jobs, services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter: await reporterFor(config, log) }
           const { ok, report } = await rehearseAndRecord(context, options.stack, log, cli.stop)
           await writeOut(cli.stdout, `Rehearsal of stack ${options.stack} ${ok ? 'passed' : 'FAILED'}:\n${report.map((line) => `  ${line}\n`).join('')}`)
           return ok ? EXIT.ok : EXIT.failure

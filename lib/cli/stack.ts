@@ -1,13 +1,12 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Command } from 'commander'
-import { readConfig } from '../config/environment.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
 import { findSavedStack } from '../recover/definitions.js'
 import { stackFile } from '../recover/stack-file.js'
-import { parseAt, rejectedSnapshots, type CommandContext } from './context.js'
+import { parseAt, rejectedSnapshots, swarmConfig, type CommandContext } from './context.js'
 import { repoPathsOf, withController } from './with-controller.js'
 import { nameNodes } from '../swarm/cluster.js'
 import { findNode } from '../recover/to-volume.js'
@@ -29,8 +28,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
     .option('--at <time>', 'the definitions saved at or before this time (ISO 8601, UTC unless it names a zone), not the newest')
     .option('--output <folder>', 'a new or empty folder to write stack.yml and the files of its configs into')
     .action(async (name: string, options: { at?: string; output?: string }) => {
-      const config = readConfig(cli.env)
-      if (config.mode !== 'swarm') throw new ConfigError("stack export needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = swarmConfig(cli.env, 'stack export')
       const at = options.at === undefined ? undefined : parseAt(options.at)
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
@@ -64,8 +62,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
     .option('--at <time>', 'the definitions and snapshots saved at or before this time (ISO 8601, UTC unless it names a zone), not the newest')
     .option('--to <node>', 'the node every service with data goes to (default: the node its constraints name, else the least busy one they allow)')
     .action(async (name: string, options: { at?: string; to?: string }) => {
-      const config = readConfig(cli.env)
-      if (config.mode !== 'swarm') throw new ConfigError("stack restore needs MODE=swarm; run it in the controller's container (docker exec).")
+      const config = swarmConfig(cli.env, 'stack restore')
       const at = options.at === undefined ? undefined : parseAt(options.at)
       const log = createLogger({ stream: cli.stderr })
       setExitCode(

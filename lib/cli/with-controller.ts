@@ -160,7 +160,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     })
     // REHEARSE_AT, only in the controller that schedules: each stack's copy, from its backups.
     const rehearsals = schedule && config.rehearseAt
-      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
+      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
       : undefined
     try {
       const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok

@@ -58,7 +58,15 @@ async function nodeOf(docker: Docker, service: string): Promise<string | undefin
 export async function rehearseStack(
   deps: SwarmJobs & { resticFor: (repoPath: string) => Restic },
   saved: SavedStack,
-  options: { stack: string; env: Record<string, string | undefined>; defaults: LabelDefaults; rejected: readonly string[]; probes: Map<string, { command: string; repoPath: string }> },
+  options: {
+    stack: string
+    env: Record<string, string | undefined>
+    defaults: LabelDefaults
+    rejected: readonly string[]
+    probes: Map<string, { command: string; repoPath: string }>
+    /** Holds the backups of the stack's services until their data is in the copy: resolves with what lets them go on. */
+    holdBackups: () => Promise<() => Promise<void>>
+  },
   log: Logger,
   signal?: AbortSignal,
 ): Promise<Rehearsal> {
@@ -69,7 +77,9 @@ export async function rehearseStack(
   const report: string[] = copied.left.map((name) => `${name}: left out of the copy (it mounts the Docker socket, so it could act on the real Swarm)`)
   let ok = true
   try {
-    const made = await restoreStack(deps, { snapshot: saved.snapshot, definitions: copied.definitions }, { stack: copy, env: options.env, defaults: options.defaults, rejected: options.rejected, copy: { originals: copied.originals, volume: copied.volume } }, log, signal)
+    // Meanwhile no backup of the stack runs: its retention could forget the snapshots being restored.
+    const release = await options.holdBackups()
+    const made = await restoreStack(deps, { snapshot: saved.snapshot, definitions: copied.definitions }, { stack: copy, env: options.env, defaults: options.defaults, rejected: options.rejected, copy: { originals: copied.originals, volume: copied.volume } }, log, signal).finally(release)
     report.push(...made.report)
     ok = made.ok
     for (const [index, definition] of copied.definitions.entries()) {

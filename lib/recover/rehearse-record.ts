@@ -7,12 +7,15 @@ import type { SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import type { LabelDefaults } from '../swarm/labels.js'
 import { findSavedStack } from './definitions.js'
+import { holdBackupsOf } from './hold-backups.js'
 import { rehearseStack } from './rehearsal.js'
 import type { SwarmJobs } from './volume-job.js'
 
 /** What a rehearsal needs of the controller: the Swarm, its jobs and services, where definitions are, and where results go. */
 export interface RehearsalContext {
   deps: SwarmJobs & { resticFor: (repoPath: string) => Restic }
+  /** Where the jobs' run locks are, which a rehearsal holds while it restores. */
+  lockDir: string
   jobs: SwarmJob[]
   services: SwarmService[]
   repoPaths: string[]
@@ -40,7 +43,8 @@ export async function rehearseAndRecord(context: RehearsalContext, stack: string
   let message: string
   try {
     const saved = await findSavedStack(context.deps.resticFor, context.repoPaths, stack, undefined, log)
-    result = await rehearseStack(context.deps, saved, { stack, env: context.env, defaults: context.defaults, rejected: context.rejected, probes }, log, signal)
+    const holdBackups = () => holdBackupsOf(context.lockDir, jobs, log, signal)
+    result = await rehearseStack(context.deps, saved, { stack, env: context.env, defaults: context.defaults, rejected: context.rejected, probes, holdBackups }, log, signal)
     const failures = result.report.filter((line) => /FAILED|could not/.test(line))
     message = result.ok ? `a copy of stack ${stack} from its backups of ${saved.snapshot.time} ran${probes.size > 0 ? ', its probes passed' : ''}` : `the rehearsal of stack ${stack} failed: ${failures.join('; ')}`
   } catch (error) {

@@ -1,12 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import { ConfigError, EXIT, RunError } from '../errors.js'
+import { ConfigError, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
 import { listPath } from '../restic/snapshots.js'
-import { takeRunLock } from '../run/run-lock.js'
 import type { SwarmService, TaskPlacement } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
+import { holdBackups } from './hold-backups.js'
 import { planRestore } from './restore-plan.js'
 import { runRestoreHook } from './service-jobs.js'
 import { restoreWithSafety, when, type Steps } from './safe-restore.js'
@@ -29,26 +28,6 @@ export interface ServiceRestore {
 export interface RestoreDeps extends SwarmJobs {
   resticFor: (repoPath: string) => Restic
   lockDir: string
-}
-
-// How often a restore looks whether the service's running backup has ended.
-const LOCK_POLL_MS = 2000
-
-/**
- * Takes the job's run lock, which holds its backups (a scheduled run that finds it taken is
- * skipped), waiting for a backup that is running to end: at most its MAX_RUN_TIME.
- */
-async function holdBackups(lockDir: string, job: SwarmJob, log: Logger, signal?: AbortSignal): Promise<() => Promise<void>> {
-  const deadline = Date.now() + job.backup!.maxRunTime
-  for (let said = false; ; said = true) {
-    try {
-      return await takeRunLock(lockDir, `swarm\n${job.name}`, job.name, log)
-    } catch (error) {
-      if ((error as RunError).exitCode !== EXIT.locked || Date.now() > deadline || signal?.aborted) throw error
-      if (!said) log.info(`restore: a backup of ${job.name} is running; waiting for it to end`)
-      await sleep(LOCK_POLL_MS, undefined, { signal }).catch(() => undefined)
-    }
-  }
 }
 
 /**

@@ -15,12 +15,13 @@ import { execa } from 'execa'
 import { parse } from 'yaml'
 import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
-import { nodeEnv, sim, startSimulatedSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
+import { NEW_SWARM_NODE, nodeAddress, nodeEnv, rejoinSwarm, sim, startNewSwarm, startSimulatedSwarm, stopNewSwarm, waitFor, type SimNode } from '../fixtures/swarm.js'
+import { ROOT } from '../fixtures/root.js'
 import { containerOf, controllerLog, definitionsOf, deployStack, jobServices, rds, removeStack, runReadme, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-ownrepo', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-ownrepo', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -201,6 +202,63 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['stack', 'rm', SHOP])
   })
 
+  t.test("a whole stack comes back on a new Swarm that never ran it, from the repository alone, as Restoring's \"A whole stack on a new Swarm\" writes it: its site served, every file back", async (t) => {
+    const SITE = 'rds-test-site'
+    const web = `${SITE}_web`
+    const files = join(dir, 'site')
+    await mkdir(files, { recursive: true })
+    await writeFile(join(files, 'stack.yml'), [
+      'version: "3.8"',
+      'services:',
+      '  web:',
+      '    image: nginx:stable',
+      '    volumes: [pages:/usr/share/nginx/html]',
+      '    ports: [{ target: 80, published: 8080, mode: host }]',
+      '    deploy:',
+      '      labels: [rds.backup=true, rds.backup.run-at=0 0 1 1 *]',
+      'volumes:',
+      '  pages:',
+      '',
+    ].join('\n'))
+    await execa('docker', ['stack', 'deploy', '-c', 'stack.yml', SITE], { cwd: files, env: nodeEnv('rds-sim1') })
+    type Row = { name: string; node?: SimNode }
+    const { node } = await waitFor('the site in rds jobs', async () => (JSON.parse((await rds(['jobs', '--json'])).stdout) as Row[]).find((job) => job.name === web && job.node), 60)
+    const pagesOf = async (where: SimNode) => sim(where, ['exec', await containerOf(where, web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html'])
+    await sim(node!, ['exec', await containerOf(node!, web), 'sh', '-c', 'cd /usr/share/nginx/html && mkdir img && echo "<h1>the site</h1>" > index.html && head -c 300000 /dev/urandom > img/photo.bin'])
+    const pages = await pagesOf(node!)
+    const saved = await rds(['backup', '--service', web])
+    t.equal(saved.exitCode, 0, saved.stderr)
+    await sim('rds-sim1', ['stack', 'rm', SITE])
+
+    // A new Swarm of one node: the images, the folder of secrets the quick start made, and the server's volumes.
+    await stopNewSwarm()
+    const release = await holdHostEngine()
+    try {
+      await startNewSwarm(['restic-docker-swarm-agent:latest', 'restic-docker-swarm-server:latest', 'rds-test-web:latest', 'debian:trixie-slim'])
+    } finally {
+      await release()
+    }
+    t.teardown(stopNewSwarm)
+    await sim(NEW_SWARM_NODE, ['tag', 'rds-test-web:latest', 'nginx:stable'])
+    for (const volume of [`${STACK}_repositories`, `${STACK}_server-host-keys`]) {
+      await execa('docker', ['run', '--rm', '-v', `${volume}:/from:ro`, 'debian:trixie-slim', 'tar', '-C', '/from', '-c', '.'], { env: nodeEnv('rds-sim1') })
+        .pipe('docker', ['run', '--rm', '-i', '-v', `${volume}:/to`, 'debian:trixie-slim', 'tar', '-C', '/to', '-x'], { env: nodeEnv(NEW_SWARM_NODE) })
+    }
+    // The example stack's database names a secret of its own.
+    await sim(NEW_SWARM_NODE, ['secret', 'create', 'db-password', '-'], 'unused')
+    const [block] = await readmeShellBlocks('A whole stack on a new Swarm')
+    const script = block!
+      .replace('-c stack.yml backup', `-c ${join(ROOT, 'stack.yml')} -c ${join(ROOT, 'test/e2e/new-swarm.extra.yml')} backup`)
+      .replace(/rds stack restore shop$/m, `rds stack restore ${SITE}`)
+    const ran = await execa('bash', ['-e', '-o', 'pipefail', '-c', script], { cwd: dir, reject: false, all: true, env: nodeEnv(NEW_SWARM_NODE) })
+    t.equal(ran.exitCode, 0, ran.all)
+    t.match(ran.all, new RegExp(`^ {2}${web}: on ${NEW_SWARM_NODE}, volumes from snapshot [0-9a-f]{8} of \\S+$`, 'm'))
+    const address = await nodeAddress(NEW_SWARM_NODE)
+    const served = await waitFor('the site served on the new Swarm', async () => (await fetch(`http://${address}:8080/`)).text(), 60)
+    t.equal(served, '<h1>the site</h1>\n', 'its site served')
+    t.equal(await pagesOf(NEW_SWARM_NODE), pages, 'every file of its volume back, byte for byte')
+  })
+
   t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {
     const blocks = await readmeShellBlocks('The whole Swarm').then((blocks) => blocks.slice(1))
     let ran = await runReadme(blocks, dir)
@@ -220,6 +278,21 @@ async function runOnSimulatedSwarm() {
     t.match(ran.all, /^backup_web: "10,30,50 \* \* \* \* \*" on rds-sim3/m)
     const rows = await sim('rds-sim1', ['exec', await containerOf('rds-sim1', README_RESTORE_SERVICE), 'psql', '-U', 'postgres', '-At', '-c', 'SELECT count(*), sum(n) FROM rows_to_keep'])
     t.equal(rows.trim(), '1000|500500', 'every row came back into the fresh database')
+  })
+
+  t.test('a rehearsal of the example stack itself passes: its database and web service come back in a copy, its probe finds every row, and the copy is removed', async (t) => {
+    const rehearsed = await rds(['rehearse', '--stack', STACK])
+    t.equal(rehearsed.exitCode, 0, `${rehearsed.stdout}${rehearsed.stderr}`)
+    t.match(rehearsed.stdout, /^Rehearsal of stack backup passed:$/m)
+    t.match(rehearsed.stdout, /^ {2}backup_agent: left out of the copy \(it mounts the Docker socket/m)
+    t.match(rehearsed.stdout, /^ {2}backup_db: its probe passed in rehearsal-backup_db$/m)
+    const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastRehearsal?: { ok: boolean } }> }
+    t.same([status.jobs[`${STACK}_db`]?.lastRehearsal?.ok, status.jobs[`${STACK}_web`]?.lastRehearsal?.ok], [true, true], 'recorded for each labelled service')
+    const left = await Promise.all([
+      sim('rds-sim1', ['service', 'ls', '-q', '--filter', 'label=com.docker.stack.namespace=rehearsal-backup']),
+      ...(['rds-sim1', 'rds-sim2', 'rds-sim3'] as const).map((node) => sim(node, ['volume', 'ls', '-q', '--filter', 'name=rehearsal-backup'])),
+    ])
+    t.equal(left.join(''), '', 'nothing of the copy left, on any node')
   })
 
   t.test("the web service's snapshot restores to identical bytes, without the excluded file, as Restoring writes it", async (t) => {
@@ -852,9 +925,29 @@ async function runOnSimulatedSwarm() {
     await waitFor('a scheduled backup of backup_db after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 150)
   })
 
-  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on; a per-node job keeps its node while down and after its task left', async (t) => {
+  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on; once it is removed, one rds recover brings its Postgres and web service back on another node with identical data; a per-node job keeps its node while down and after its task left', async (t) => {
     type Row = { name: string; node?: string; unavailable?: string }
     const jobs = async () => JSON.parse((await rds(['jobs', '--json'])).stdout) as Row[]
+    // What the node takes with it: a Postgres beside the web service, whose volumes get a few hundred MB more.
+    const LOSTDB = 'rds-test-lostdb'
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', LOSTDB, '--constraint', 'node.hostname==rds-sim3', '--secret', 'db-password', '--env', 'POSTGRES_PASSWORD_FILE=/run/secrets/db-password',
+      '--mount', `type=volume,src=${LOSTDB},dst=/var/lib/postgresql/data`, '--label', 'rds.backup=true', '--label', 'rds.backup.dump=postgres', '--label', 'rds.backup.run-at=0 3 * * *', 'postgres:17',
+    ])
+    const psql = async (node: SimNode, sql: string) => sim(node, ['exec', await containerOf(node, LOSTDB), 'psql', '-U', 'postgres', '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql])
+    await waitFor(`${LOSTDB} to accept connections`, async () => (await psql('rds-sim3', 'select 1')) === '1' || undefined)
+    await psql('rds-sim3', "CREATE TABLE orders (n int PRIMARY KEY, code text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 200000) g;")
+    const TABLE = "SELECT count(*), sum(n), md5(string_agg(code, ',' ORDER BY n)) FROM orders"
+    const table = await psql('rds-sim3', TABLE)
+    await sim('rds-sim3', ['run', '--rm', '-v', `${STACK}_uploads:/uploads`, 'debian:trixie-slim', 'sh', '-c', 'head -c 200000000 /dev/urandom > /uploads/lost.bin'])
+    const writtenAt = new Date()
+    const webFiles = async (node: SimNode) => (await sim(node, ['exec', await containerOf(node, `${STACK}_web`), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])).split('\n').filter((line) => !line.endsWith('.tmp')).join('\n')
+    const files = await webFiles('rds-sim3')
+    t.match(files, /\.\/lost\.bin$/m)
+    await waitFor(`${LOSTDB}'s job`, async () => (await jobs()).some((job) => job.name === LOSTDB && job.node === 'rds-sim3') || undefined, 60)
+    const dumped = await rds(['backup', '--service', LOSTDB])
+    t.equal(dumped.exitCode, 0, dumped.stderr)
+    await waitFor('a scheduled backup of backup_web with the new file', async () => Date.parse((await snapshotsOf(`${STACK}_web`)).at(-1)?.time ?? '') > writtenAt.getTime() || undefined, 120)
     const GLOBAL = 'rds-test-global'
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', GLOBAL, '--mode', 'global', '--mount', `type=volume,src=${GLOBAL},dst=/data`, '--label', 'rds.backup=true',
@@ -890,7 +983,7 @@ async function runOnSimulatedSwarm() {
     // Told at once, not at the next run due: a warning, and a failure of each job whose data is there (as notified).
     const told = await waitFor('the node down told', async () => /WARN +controller: node rds-sim3 went down: the data of (.*) on it cannot be backed up until the node is back\./.exec(await controllerLog())?.[1], 60)
     // backup_web too, if an earlier test left its task there.
-    t.same(told.split(', ').filter((name) => name !== `${STACK}_web`), ['rds-test-down', `${GLOBAL}@rds-sim3`], 'every job whose data is there, and no other node\'s')
+    t.same(told.split(', ').filter((name) => name !== `${STACK}_web`).sort(), ['rds-test-down', `${GLOBAL}@rds-sim3`, LOSTDB].sort(), 'every job whose data is there, and no other node\'s')
     const status = JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { lastAttempt?: { ok: boolean; message: string } }> }
     t.match(status.jobs[`${GLOBAL}@rds-sim3`]?.lastAttempt, { ok: false, message: /^node rds-sim3 went down/ })
     const listed = await rds(['jobs'])
@@ -905,18 +998,37 @@ async function runOnSimulatedSwarm() {
     t.match(plan.stdout, /^ {2}backup_web: volumes from snapshot [0-9a-f]{8} of \S+ \(.+ old\) -> rds-sim2$/m)
     t.match(plan.stdout, /^ {2}rds-test-global@rds-sim3: CANNOT: it runs on several nodes \(or every one\), each with data of its own/m)
     t.match(plan.stdout, /^ {2}rds-test-down: CANNOT: there is no accepted dump of host rds-test-down/m)
+    t.match(plan.stdout, /^ {2}rds-test-lostdb: dump from snapshot [0-9a-f]{8} of \S+ \(.+ old\) -> rds-sim2$/m)
     t.match(plan.stdout, /^Nothing was changed; run this again with --yes to carry it out\.$/m)
     t.equal(JSON.parse(await sim('rds-sim1', ['service', 'inspect', `${STACK}_web`]))[0].Spec.Mode.Replicated.Replicas, 1, 'nothing changed')
+    // Given up for lost: removed from the Swarm, its tasks' history with it.
+    await sim('rds-sim1', ['node', 'rm', 'rds-sim3'])
     const [lostBlock] = await readmeShellBlocks('A lost node')
+    const started = Date.now()
     const recovered = await execa('bash', ['-c', lostBlock!.replaceAll('worker-3', 'rds-sim3')], { env: nodeEnv('rds-sim1'), reject: false, all: true })
-    t.match(recovered.all, /^Recovered from rds-sim3:\n {2}backup_web: back on (rds-sim1|rds-sim2), volumes from snapshot [0-9a-f]{8}/m)
-    const movedTo = /backup_web: back on (rds-sim[12])/.exec(recovered.all ?? '')?.[1] as SimNode
-    t.equal(await sim(movedTo, ['exec', await containerOf(movedTo, `${STACK}_web`), 'cat', '/usr/share/nginx/html/index.html']), '<h1>hello</h1>', 'its site is back, on a node that is up')
+    t.comment(`rds recover --node rds-sim3 and --yes: ${((Date.now() - started) / 1000).toFixed(0)} s for a Postgres of 200,000 rows and ${(files.split('\n').length)} files of web (200 MB more)`)
+    t.match(recovered.all, /^Recovered from rds-sim3:$/m)
+    const movedTo = (name: string) => new RegExp(`^ {2}${name}: back on (rds-sim[12]), `, 'm').exec(recovered.all ?? '')?.[1] as SimNode
+    t.match(recovered.all, /^ {2}backup_web: back on rds-sim[12], volumes from snapshot [0-9a-f]{8}/m)
+    t.match(recovered.all, /^ {2}rds-test-lostdb: back on rds-sim[12], dump from snapshot [0-9a-f]{8}/m)
+    const web = movedTo(`${STACK}_web`)
+    const db = movedTo(LOSTDB)
+    t.equal(await webFiles(web), files, "every file of web's volumes back, byte for byte (sha256), on a node that is up")
+    t.equal(await psql(db, TABLE), table, 'the table back: its row count, sum and hash')
+    for (const [name, node] of [[`${STACK}_web`, web], [LOSTDB, db]] as const) {
+      const constraints = JSON.parse(await sim('rds-sim1', ['service', 'inspect', name]))[0].Spec.TaskTemplate.Placement.Constraints as string[]
+      const id = (await sim('rds-sim1', ['node', 'inspect', '-f', '{{.ID}}', node])).trim()
+      t.same(constraints, [`node.id == ${id}`], `${name} placed on ${node}, no longer on rds-sim3`)
+    }
 
-    // Back for the tear-down: the node rejoins the Swarm with its state.
-    await execa('docker', ['start', 'rds-sim3'])
+    // Back for the tear-down: the node joins the Swarm again, as a new node.
+    await rejoinSwarm('rds-sim3')
     await waitFor('rds-sim3 to be ready again', async () => (await sim('rds-sim1', ['node', 'inspect', '-f', '{{.Status.State}}', 'rds-sim3'])).trim() === 'ready' || undefined, 180)
     await sim('rds-sim1', ['service', 'rm', 'rds-test-down'])
+    // A new node of the old name: its task of the per-node service backed up anew.
+    await waitFor('a job on each node again', async () => JSON.stringify(await runnable()) === JSON.stringify(perNode) || undefined, 90)
+    const anew = await rds(['backup', '--service', GLOBAL])
+    t.equal(anew.exitCode, 0, anew.stderr)
 
     // Its task leaves rds-sim3 for good: the job stays, and fails saying why, until it is forgotten.
     await sim('rds-sim1', ['service', 'update', '--detach', '--constraint-add', 'node.hostname!=rds-sim3', GLOBAL])

@@ -30,7 +30,7 @@ t.test('a stack with no saved definitions fails its rehearsal, recorded for each
   await runRestic(restic, ['init'], { log })
   const reports: RunReport[] = []
   const reporter = new Reporter({ statusFile: join(dir, 'status.json'), log, listeners: [{ started: async () => undefined, overdue: async () => [], finished: async (report) => void reports.push(report) }] })
-  const context = { deps: { resticFor: () => restic } as never, jobs: [job('shop_db'), job('shop_cache')], services: [service('shop_db', 'shop'), service('shop_cache', 'shop')], repoPaths: ['swarm'], defaults: {} as never, rejected: [], env: {}, reporter }
+  const context = { deps: { resticFor: () => restic } as never, lockDir: dir, jobs: [job('shop_db'), job('shop_cache')], services: [service('shop_db', 'shop'), service('shop_cache', 'shop')], repoPaths: ['swarm'], defaults: {} as never, rejected: [], env: {}, reporter }
   const result = await rehearseAndRecord(context, 'shop', log)
   t.equal(result.ok, false)
   t.match(result.report, [/^FAILED: stack shop has no definitions in the repositories swarm/])
