@@ -39,7 +39,8 @@ t.test('CHECK_AT checks the repository on schedule; a damaged pack fails the che
   const agent = runBin(RDS, ['agent'], env)
   t.teardown(() => void agent.kill())
   const lastCheck = async () => (await readStatus(statusFile)).jobs['restic-docker-swarm']?.lastCheck
-  for (let i = 0; i < 100 && !(await lastCheck()); i++) await sleep(100)
+  // Polled for up to a minute: the agent starts, then runs its check; a busy machine took over 10 s.
+  for (let i = 0; i < 600 && !(await lastCheck()); i++) await sleep(100)
   t.match(await lastCheck(), { ok: true, message: /^no errors in checked on \S+ \([\d.]+ MiB on the server\)$/ })
   const [repository] = Object.values((await readStatus(statusFile)).repositories ?? {})
   t.ok(repository?.sizeBytes! > 5 * 1024 * 1024, 'the size of the repository is recorded')
