@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { EXIT, type RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import { takeRunLock } from '../run/run-lock.js'
+import { swarmJobLock } from '../run/run-lock.js'
 import type { SwarmJob } from '../swarm/discover.js'
 
 // How often a restore looks whether the service's running backup has ended.
@@ -17,7 +17,7 @@ export async function holdBackups(lockDir: string, job: SwarmJob, log: Logger, s
   const deadline = Date.now() + job.backup!.maxRunTime
   for (let said = false; ; said = true) {
     try {
-      return await takeRunLock(lockDir, `swarm\n${job.name}`, job.name, log)
+      return await swarmJobLock(lockDir, job.name, log)
     } catch (error) {
       if ((error as RunError).exitCode !== EXIT.locked || Date.now() > deadline || signal?.aborted) throw error
       if (!said) log.info(`restore: a backup of ${job.name} is running; waiting for it to end`)

@@ -32,6 +32,9 @@ function isDeadHere(owner: LockOwner | undefined): owner is LockOwner {
 
 const readOwner = (file: string) => readFile(file, 'utf8').then((text) => JSON.parse(text) as LockOwner).catch(() => undefined)
 
+/** The run lock of a job of the whole-Swarm controller: what its runs, and the restores that hold them, take. */
+export const swarmJobLock = (lockDir: string, job: string, log: Logger) => takeRunLock(lockDir, `swarm\n${job}`, job, log)
+
 /**
  * Takes the run lock of one job, shared by every process that can see `lockDir` (the agent and a
  * `docker exec ... rds backup` beside it), and resolves to its release. A lock that is held makes a

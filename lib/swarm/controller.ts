@@ -1,7 +1,7 @@
 import { Cron } from 'croner'
 import { removeLeftoverJobs } from './job-service.js'
 import { readSwarm, type SwarmService } from './cluster.js'
-import { takeRunLock } from '../run/run-lock.js'
+import { swarmJobLock } from '../run/run-lock.js'
 import { describeChange, discoverJobs, type SwarmJob } from './discover.js'
 import { followSwarmEvents } from '../docker/events.js'
 import { lastAccepted } from '../restic/snapshots.js'
@@ -210,7 +210,7 @@ export class Controller {
       return undefined
     }
     // Throws a RunError (exit code 11) while another process runs this job.
-    const release = await takeRunLock(this.options.lockDir, `swarm\n${name}`, name, this.options.log)
+    const release = await swarmJobLock(this.options.lockDir, name, this.options.log)
     scheduled.stopRun = new AbortController()
     const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories }
     scheduled.running = runSwarmJob(context, scheduled, scheduled.stopRun.signal).finally(async () => {

@@ -1,7 +1,7 @@
 import { RESTORING_LABEL, type SwarmService } from './cluster.js'
 import type { ControllerOptions } from './controller-options.js'
 import { SCALED_FROM_LABEL, scaleBack } from './scale.js'
-import { takeRunLock } from '../run/run-lock.js'
+import { swarmJobLock } from '../run/run-lock.js'
 
 /**
  * A service still labelled rds.scaled-from while no run of its job holds the job's run lock was
@@ -25,7 +25,7 @@ export class ScaleMender {
         const job = jobOf(service.name)
         let release: (() => Promise<void>) | undefined
         try {
-          release = await takeRunLock(lockDir, `swarm\n${job}`, job, log)
+          release = await swarmJobLock(lockDir, job, log)
         } catch {
           continue // a run of it is going: it scales the service back itself
         }

@@ -36,6 +36,8 @@ if (unavailable) {
 }
 
 const newestSnapshot = async (host: string) => (await snapshotsOf(host)).at(-1)?.id
+/** Whether a run of the job goes now, as rds jobs says. */
+const jobRunning = async (name: string) => (JSON.parse((await rds(['jobs', '--json'])).stdout) as { name: string; running?: boolean }[]).find((job) => job.name === name)?.running
 
 const tearDown = () => removeStack([], EXTRA_SERVICES)
 
@@ -203,10 +205,9 @@ async function runOnSimulatedSwarm() {
     let ran = await runReadme(blocks, dir)
     // The schedule here is every 20 s: a run by hand that meets a scheduled one is refused (exit
     // code 11, the run lock), as the README says; then it is tried again once that run is done.
-    const dbRunning = async () => (JSON.parse((await rds(['jobs', '--json'])).stdout) as { name: string; running?: boolean }[]).find((job) => job.name === `${STACK}_db`)?.running
     for (let attempt = 1; attempt <= 5 && ran.exitCode !== 0 && /another run of backup_db is in progress/.test(ran.all); attempt++) {
       t.comment('the run by hand met a scheduled run; trying again once it is done')
-      await waitFor('the scheduled run of backup_db to end', async () => !(await dbRunning()) || undefined, 120)
+      await waitFor('the scheduled run of backup_db to end', async () => !(await jobRunning(`${STACK}_db`)) || undefined, 120)
       await sim('rds-sim1', ['service', 'rm', README_RESTORE_SERVICE]).catch(() => undefined)
       ran = await runReadme(blocks, dir)
     }
@@ -893,8 +894,7 @@ async function runOnSimulatedSwarm() {
     const dumped = await rds(['backup', '--service', LOSTDB])
     t.equal(dumped.exitCode, 0, dumped.stderr)
     // Backed up by hand (web's schedule is rare since the run-at test), once any run of it going has ended.
-    const webRunning = async () => (JSON.parse((await rds(['jobs', '--json'])).stdout) as { name: string; running?: boolean }[]).find((job) => job.name === `${STACK}_web`)?.running
-    await waitFor('no run of backup_web going', async () => !(await webRunning()) || undefined, 120)
+    await waitFor('no run of backup_web going', async () => !(await jobRunning(`${STACK}_web`)) || undefined, 120)
     const webSaved = await rds(['backup', '--service', `${STACK}_web`])
     t.equal(webSaved.exitCode, 0, webSaved.stderr)
     t.ok(Date.parse((await snapshotsOf(`${STACK}_web`)).at(-1)?.time ?? '') > writtenAt.getTime(), 'a snapshot of web with the new file')
