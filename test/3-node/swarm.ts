@@ -1031,8 +1031,8 @@ async function runOnSimulatedSwarm() {
     })
     t.equal(await sim('rds-sim3', ['volume', 'ls', '-q', '--filter', `name=${SITE}`]), '', 'the site never ran here')
     for (const volume of [`${STACK}_repositories`, `${STACK}_server-host-keys`]) {
-      await execa('docker', ['run', '--rm', '-v', `${volume}:/from:ro`, 'debian:trixie-slim', 'tar', '-C', '/from', '-c', '.'], { env: nodeEnv('rds-sim1') })
-        .pipe('docker', ['run', '--rm', '-i', '-v', `${volume}:/to`, 'debian:trixie-slim', 'tar', '-C', '/to', '-x'], { env: nodeEnv('rds-sim3') })
+      await execa('docker', ['run', '--rm', '-v', `${volume}:/from:ro`, 'debian:trixie-slim', 'tar', '-C', '/from', '-c', '.'], { env: nodeEnv('rds-sim1'), buffer: false })
+        .pipe('docker', ['run', '--rm', '-i', '-v', `${volume}:/to`, 'debian:trixie-slim', 'tar', '-C', '/to', '-x'], { env: nodeEnv('rds-sim3'), buffer: false })
     }
     // The example stack's database names a secret of its own.
     await sim('rds-sim3', ['secret', 'create', 'db-password', '-'], 'unused')

@@ -36,8 +36,13 @@ const containerOf = async (service: string) => {
 }
 /** Runs argv in the container once `ready` succeeds there (a database may still be starting). */
 async function query(container: string, argv: string[], ready: string[]): Promise<string> {
+  // A busy machine may take minutes to start a database; a container that stopped never will.
   for (let i = 0; (await execa('docker', ['exec', container, ...ready], { reject: false })).exitCode !== 0; i++) {
-    if (i > 240) throw new Error(`${ready.join(' ')} never succeeded in ${container}`)
+    const state = await docker(['inspect', '-f', '{{.State.Status}}', container])
+    if (state !== 'running' || i > 720) {
+      const logs = await execa('docker', ['logs', '--tail', '20', container], { reject: false, all: true })
+      throw new Error(`${ready.join(' ')} never succeeded in ${container} (${state}): ${logs.all}`)
+    }
     await sleep(250)
   }
   return (await execa('docker', ['exec', container, ...argv])).stdout.trim()

@@ -82,10 +82,18 @@ t.test('two rds backup of one job at once never overlap: the second is refused',
     { mode: 0o755 },
   )
   const env = fixture.server.env(fixture.data, { REPO_PATH: 'run-lock', RESTIC_BINARY: slow, LOCK_DIR: join(dir, 'locks'), STATUS_FILE: join(dir, 'status.json') })
+  // The second run and the status read start once the first run's restic backup has begun (it then
+  // holds the lock for 3 s more), however long the first took to get there.
+  const began = async () => {
+    for (let i = 0; !(await readFile(record, 'utf8').catch(() => '')).includes('start'); i++) {
+      if (i > 600) throw new Error('the first run never began its restic backup')
+      await sleep(100)
+    }
+  }
   const [first, second, health] = await Promise.all([
     runBin(RDS, ['backup'], env),
-    sleep(500).then(() => runBin(RDS, ['backup'], env)),
-    sleep(1500).then(() => runBin(RDS, ['status'], env)),
+    began().then(() => runBin(RDS, ['backup'], env)),
+    began().then(() => runBin(RDS, ['status'], env)),
   ])
   t.match(health.stdout, /^restic-docker-swarm: RUNNING; running since \d{4}-\S+; no success yet\n$/, 'the status shows the run in progress')
   t.equal(first.exitCode, 0, first.stderr)
