@@ -9,7 +9,10 @@ import { findNode } from '../recover/to-volume.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { nameNodes } from '../swarm/cluster.js'
 import { parseAt, rejectedSnapshots, swarmConfig, type CommandContext } from './context.js'
-import { withController } from './with-controller.js'
+import { withController, type SwarmContext } from './with-controller.js'
+import { describeRoom } from '../recover/node-choice.js'
+import type { Logger } from '../observe/log.js'
+import { surveyNodes } from '../swarm/volume-survey.js'
 
 const point = (what: string, snapshot: SnapshotInfo | undefined, now: number) =>
   snapshot && `${what} from snapshot ${snapshot.short_id} of ${snapshot.time} (${describeDuration(Math.max(0, now - Date.parse(snapshot.time)))} old)`
@@ -18,7 +21,18 @@ const point = (what: string, snapshot: SnapshotInfo | undefined, now: number) =>
 function describeStep(step: RecoverStep, now: number): string {
   if (step.problem) return `${step.job.name}: CANNOT: ${step.problem}`
   const parts = [point('volumes', step.data, now), point('dump', step.dump, now)].filter(Boolean)
-  return `${step.job.name}: ${parts.join('; ')} -> ${step.target!.name}`
+  return `${step.job.name}: ${parts.join('; ')} -> ${step.target!.name} (${describeRoom(step.need ?? 0, step.free)})`
+}
+
+/** Bytes free on each node that answers a survey, by node ID; a survey that fails leaves the plan without (said). */
+async function freeSpace(swarm: SwarmContext, log: Logger, signal: AbortSignal): Promise<Map<string, number>> {
+  try {
+    const { surveys } = await surveyNodes(swarm.docker, swarm.template, log, signal)
+    return new Map(surveys.flatMap((survey) => (survey.nodeId && survey.free !== undefined ? [[survey.nodeId, survey.free] as const] : [])))
+  } catch (error) {
+    log.warn(`recover: the nodes' free space is unknown (${(error as Error).message}); nodes are chosen without it`)
+    return new Map()
+  }
 }
 
 export function addRecoverCommand(program: Command, { cli, setExitCode }: CommandContext): void {
@@ -26,7 +40,7 @@ export function addRecoverCommand(program: Command, { cli, setExitCode }: Comman
     .command('recover')
     .description('with MODE=swarm: bring back every service whose data was on a node that is down or removed, on other nodes, from their newest accepted snapshots; prints the plan, and carries it out with --yes')
     .requiredOption('--node <node>', 'the lost node: a node that is down, or the host name of one removed with docker node rm')
-    .option('--to <node>', 'the node every service goes to (default: for each, the ready node with the fewest tasks that its other placement constraints allow)')
+    .option('--to <node>', 'the node every service goes to (default: for each, of the ready nodes that its other placement constraints allow and that have room for its data, the one with the fewest tasks)')
     .option('--at <time>', 'the newest snapshots taken at or before this time (ISO 8601, UTC unless it names a zone)')
     .option('--yes', 'carry out the plan: each service restored onto its node and moved there, one at a time')
     .action(async (options: { node: string; to?: string; at?: string; yes?: boolean }) => {
@@ -42,7 +56,8 @@ export function addRecoverCommand(program: Command, { cli, setExitCode }: Comman
           if (to && to.id === lost.id) throw new ConfigError(`--to ${options.to} is the lost node; name another one.`)
           const jobs = [...controller.jobs.values()].map(({ job }) => job)
           const rejected = await rejectedSnapshots(config)
-          const steps = await planRecovery(swarm.docker, { jobs, services: controller.services, resticFor: swarm.resticFor, rejected }, lost, { to, at }, log)
+          const free = await freeSpace(swarm, log, cli.stop)
+          const steps = await planRecovery(swarm.docker, { jobs, services: controller.services, resticFor: swarm.resticFor, rejected }, lost, { to, at, free }, log)
           const now = Date.now()
           if (steps.length === 0) {
             await writeOut(cli.stdout, `No labelled service has its data on ${lost.name}: nothing to recover.\n`)

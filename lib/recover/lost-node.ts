@@ -1,11 +1,13 @@
 import type Docker from 'dockerode'
 import { ConfigError } from '../errors.js'
+import { formatBytes } from '../restic/backup-summary.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { nameNodes, type SwarmNode, type SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { meetsConstraints, namesOneNode, type NodeFacts } from '../swarm/placement.js'
+import { chooseNode, hasRoom, type NodeCandidate } from './node-choice.js'
 import { planRestore } from './restore-plan.js'
 
 /** What `rds recover --node` does for one service whose data was on the lost node. */
@@ -16,6 +18,10 @@ export interface RecoverStep {
   dump?: SnapshotInfo
   /** The node it goes to. */
   target?: SwarmNode
+  /** Bytes its snapshots hold: what the node it goes to needs room for. */
+  need?: number
+  /** Bytes free on that node before it, where known. */
+  free?: number
   /** Why it cannot be recovered so: one sentence. */
   problem?: string
 }
@@ -42,14 +48,15 @@ const namesNode = (constraint: string, lost: LostNode) => {
 /**
  * The services whose data lived on the lost node (a task there, a constraint naming it, or a
  * restore that left it marked there), each with the accepted snapshots it would come back from
- * and the node it would go to: `to`, or the ready node with the fewest tasks that its other
- * constraints allow. Nothing is changed.
+ * and the node it would go to: `to`, or of the ready nodes that its other constraints allow and
+ * that have room for its data (`free`: bytes free on each node, by ID, where known), the one with
+ * the fewest tasks. Nothing is changed.
  */
 export async function planRecovery(
   docker: Docker,
   context: { jobs: SwarmJob[]; services: SwarmService[]; resticFor: (repoPath: string) => Restic; rejected: readonly string[] },
   lost: LostNode,
-  options: { to?: SwarmNode; at?: Date },
+  options: { to?: SwarmNode; at?: Date; free?: Map<string, number> },
   log: Logger,
 ): Promise<RecoverStep[]> {
   const facts = (await docker.listNodes()) as (NodeFacts & { Status?: { State?: string }; Spec?: { Availability?: string } })[]
@@ -57,6 +64,8 @@ export async function planRecovery(
   const usable = facts.filter((node) => node.ID !== lost.id && node.Status?.State === 'ready' && (node.Spec?.Availability ?? 'active') === 'active')
   const load = new Map<string, number>()
   for (const service of context.services) for (const task of service.tasks) load.set(task.nodeId, (load.get(task.nodeId) ?? 0) + 1)
+  // What is left free on each node as the plan sends services there.
+  const free = new Map(options.free)
   const steps: RecoverStep[] = []
   for (const job of context.jobs) {
     const service = context.services.find((candidate) => candidate.name === job.service)
@@ -79,27 +88,38 @@ export async function planRecovery(
       step.problem = (error as Error).message
       continue
     }
-    if (options.to) {
-      step.target = options.to
-      continue
+    const need = (step.data?.summary?.total_bytes_processed ?? 0) + (step.dump?.summary?.total_bytes_processed ?? 0)
+    step.need = need
+    const given = options.to ?? (moved && job.node ? nodes.find((node) => node.id === job.node!.nodeId) : undefined)
+    if (given) {
+      // Named, or where Swarm runs it now (restored in place there, with a safety snapshot of what it holds).
+      step.target = given
+      step.free = free.get(given.id)
+      if (!hasRoom(step, need)) step.problem = `${given.name} has ${describeFree(step.free)} free, less than its snapshots' ${describeFree(need)} and a fifth more; free space there, or name another node with --to.`
+    } else {
+      try {
+        const others = constraints.filter((constraint) => !namesOneNode(constraint))
+        const candidates: NodeCandidate[] = usable
+          .filter((node) => meetsConstraints(node, others))
+          .flatMap((facts) => nodes.filter((node) => node.id === facts.ID))
+          .map((node) => ({ id: node.id, name: node.name, tasks: load.get(node.id) ?? 0, free: free.get(node.id) }))
+        const chosen = candidates.length > 0 ? chooseNode(candidates, need) : { problem: `no node that is ready and active meets its constraints (${others.join(', ') || 'none'}); name one with --to.` }
+        step.target = chosen.node && nodes.find((node) => node.id === chosen.node!.id)
+        step.free = chosen.node?.free
+        step.problem = chosen.problem
+      } catch (error) {
+        step.problem = `${(error as Error).message}; name the node with --to.`
+      }
     }
-    if (moved && job.node) {
-      // Restored where Swarm runs it now (in place, with a safety snapshot of what it holds there).
-      step.target = nodes.find((node) => node.id === job.node!.nodeId)
-      if (step.target) continue
+    if (step.target && !step.problem) {
+      load.set(step.target.id, (load.get(step.target.id) ?? 0) + 1)
+      if (step.free !== undefined) free.set(step.target.id, step.free - need)
     }
-    try {
-      const others = constraints.filter((constraint) => !namesOneNode(constraint))
-      const allowed = usable.filter((node) => meetsConstraints(node, others)).sort((a, b) => (load.get(a.ID) ?? 0) - (load.get(b.ID) ?? 0))
-      step.target = allowed[0] && nodes.find((node) => node.id === allowed[0]!.ID)
-      if (!step.target) step.problem = `no node that is ready and active meets its constraints (${others.join(', ') || 'none'}); name one with --to.`
-    } catch (error) {
-      step.problem = `${(error as Error).message}; name the node with --to.`
-    }
-    if (step.target) load.set(step.target.id, (load.get(step.target.id) ?? 0) + 1)
   }
   return steps
 }
+
+const describeFree = (bytes: number | undefined) => (bytes === undefined ? 'unknown' : formatBytes(bytes))
 
 async function constraintsOf(docker: Docker, name: string): Promise<string[]> {
   const info = (await docker.getService(name).inspect()) as { Spec?: { TaskTemplate?: { Placement?: { Constraints?: string[] } } } }

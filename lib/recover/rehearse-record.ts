@@ -6,6 +6,8 @@ import type { Restic } from '../restic/command.js'
 import type { SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import type { LabelDefaults } from '../swarm/labels.js'
+import { EXIT, type RunError } from '../errors.js'
+import { takeRunLock } from '../run/run-lock.js'
 import { findSavedStack } from './definitions.js'
 import { holdBackupsOf } from './hold-backups.js'
 import { rehearseStack } from './rehearsal.js'
@@ -30,11 +32,27 @@ export const rehearsedStacks = (context: Pick<RehearsalContext, 'jobs' | 'servic
   [...new Set(context.services.filter((service) => service.stack && context.jobs.some((job) => job.backup && job.service === service.name)).map((service) => service.stack!))].sort()
 
 /**
+ * What a rehearsal of a stack holds from its start to its end: a second one at once (REHEARSE_AT
+ * and one by hand) would remove the first's copy as what a cut-off rehearsal left.
+ */
+export const rehearsalLock = (lockDir: string, stack: string, log: Logger) => takeRunLock(lockDir, `rehearsal\n${stack}`, `the rehearsal of stack ${stack}`, log)
+
+/**
  * Rehearses one stack (rehearseStack) and records the result for each of its labelled services, as
  * a drill's is: in the status, the metrics and the notifications. A stack whose definitions cannot
- * be found fails its rehearsal the same way.
+ * be found fails its rehearsal the same way. One that finds another rehearsal of the stack going
+ * is not started, and not recorded: a RunError with exit code 11.
  */
 export async function rehearseAndRecord(context: RehearsalContext, stack: string, log: Logger, signal?: AbortSignal): Promise<{ ok: boolean; report: string[] }> {
+  const release = await rehearsalLock(context.lockDir, stack, log)
+  try {
+    return await rehearseAndRecordHeld(context, stack, log, signal)
+  } finally {
+    await release()
+  }
+}
+
+async function rehearseAndRecordHeld(context: RehearsalContext, stack: string, log: Logger, signal?: AbortSignal): Promise<{ ok: boolean; report: string[] }> {
   const ofStack = new Set(context.services.filter((service) => service.stack === stack).map((service) => service.name))
   const jobs = context.jobs.filter((job) => job.backup && ofStack.has(job.service))
   const probes = new Map(jobs.filter((job) => job.backup!.rehearseProbe).map((job) => [job.service, { command: job.backup!.rehearseProbe!, repoPath: job.backup!.repoPath }]))
@@ -65,7 +83,12 @@ export function scheduleRehearsals(at: string, contextOf: () => Promise<Rehearsa
     const context = await contextOf()
     for (const stack of rehearsedStacks(context)) {
       if (stop.aborted) return
-      const { ok, report } = await rehearseAndRecord(context, stack, log, stop)
+      const rehearsed = await rehearseAndRecord(context, stack, log, stop).catch((error: RunError) => {
+        if (error.exitCode !== EXIT.locked) throw error
+        log.warn(`controller: rehearsal of stack ${stack} skipped: ${error.message}`)
+      })
+      if (!rehearsed) continue
+      const { ok, report } = rehearsed
       if (ok) log.info(`controller: rehearsal of stack ${stack} passed`)
       else log.error(`controller: rehearsal of stack ${stack} FAILED: ${report.join('; ')}`)
     }

@@ -10,6 +10,7 @@ import { planRestore } from './restore-plan.js'
 import { runRestoreHook } from './service-jobs.js'
 import { restoreWithSafety, when, type Steps } from './safe-restore.js'
 import { restoreOnto } from './move-restore.js'
+import { restoreOnOneNode } from './node-restore.js'
 import { restoreVolumeOnNode, type SwarmJobs } from './volume-job.js'
 
 export interface ServiceRestore {
@@ -47,7 +48,10 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
   const current = job.node ?? (leftOn ? { nodeId: leftOn, nodeName: leftOn } : undefined)
   const moving = request.toNode !== undefined && request.toNode.nodeId !== current?.nodeId
   const node = request.toNode ?? current
-  if (job.unavailable && !leftOn && !moving) throw new RunError(job.unavailable)
+  // A global service's task a cut-off restore stopped on its node: its job there is unavailable, and restored all the same.
+  const stoppedHere = job.perNode === true && job.restoring !== undefined
+  if (job.unavailable && !leftOn && !moving && !stoppedHere) throw new RunError(job.unavailable)
+  if (service.global && moving) throw new ConfigError(`service ${job.service} is global: it runs on every node, each with volumes of its own; restore one node's in place with --host ${job.service}@NODE, without --to-node.`)
   if (!node) throw new RunError(`service ${job.service} has no running task, so no node is known to hold its volumes; start it (docker service scale ${job.service}=1), or name the node to restore it onto with --to-node.`)
   if (moving && request.includes.length > 0) throw new ConfigError('--path puts files back into the live volumes where the service runs; leave out --to-node.')
   const restic = deps.resticFor(backup.repoPath)
@@ -57,14 +61,16 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
     const parts = [plan.data && `volumes ${backup.volumes.map((volume) => volume.name).join(', ')} from ${when(plan.data)}`, plan.dump && `dump ${backup.dump!.filename} from ${when(plan.dump)}`]
     log.info(`restore: ${job.service} on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
     if (request.includes.length > 0) return await restorePaths(deps, { ...request, restic, plan, node }, log, signal)
-    if (plan.data && (service.global || service.perNode)) {
-      throw new ConfigError(`service ${job.service} runs on several nodes (or on every one), so it cannot be stopped for an in-place restore of one node's volumes; restore them with rds restore --to-volume, or give --path.`)
+    if (plan.data && service.perNode && !service.global) {
+      throw new ConfigError(`service ${job.service} has replicas on several nodes, each with volumes of its own, and stopping one would start it on another node; restore one node's volumes with rds restore --to-volume, or give --path.`)
     }
+    if (plan.dump && service.global) throw new ConfigError(`service ${job.service} is global, and its dump is loaded into one node's database with rds restore-dump --to-container; restore its volumes here by snapshot ID.`)
     if (backup.restoreHooks.pre) {
       if (job.node && !job.unavailable) await runRestoreHook(deps, job, 'pre', job.node.nodeId, log, signal)
       else log.warn(`restore: ${job.service} has no running task to run its restore pre-hook in; going on without it`)
     }
-    if (moving) await restoreOnto(deps, { job, plan, node, restic }, current, log, signal)
+    if (service.global) await restoreOnOneNode(deps, { job, plan, node, restic }, log, signal)
+    else if (moving) await restoreOnto(deps, { job, plan, node, restic }, current, log, signal)
     else await restoreWithSafety(deps, { job, plan, node, restic }, log, signal)
     log.info(`restore: ${job.service} is back on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
   } finally {

@@ -144,7 +144,7 @@ export class Controller {
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
     this.keptNodes.notice(swarm.services, swarm.nodes, found)
     this.recheckWhileWaiting(found)
-    this.mender.mend(this.services, (service) => [...this.jobs.values()].find(({ job }) => job.service === service)?.job.name ?? service)
+    this.mender.mend(this.services, (service, nodeId) => [...this.jobs.values()].find(({ job }) => job.service === service && (nodeId === undefined || job.node?.nodeId === nodeId))?.job.name ?? (nodeId ? `${service}@${nodeId}` : service))
   }
 
   private recheck?: NodeJS.Timeout

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode'
 import { JOB_LABEL, RESTORING_LABEL } from './cluster.js'
 import { SCALED_FROM_LABEL } from './scale.js'
+import { offNode, stoppedOn, stoppedOnLabel } from './node-stop.js'
 
 /** The label Docker gives everything `docker stack deploy` makes: the stack's name. */
 export const STACK_LABEL = 'com.docker.stack.namespace'
@@ -36,6 +37,7 @@ interface Spec {
   TaskTemplate?: {
     ContainerSpec?: { Env?: string[]; Configs?: { ConfigID?: string }[] }
     Networks?: { Target?: string }[]
+    Placement?: { Constraints?: string[] }
   }
 }
 
@@ -51,7 +53,13 @@ export async function readDefinition(docker: Docker, name: string): Promise<Serv
   if (scaledFrom !== undefined && spec.Mode?.Replicated) spec.Mode.Replicated.Replicas = Number(scaledFrom)
   delete labels[SCALED_FROM_LABEL]
   delete labels[RESTORING_LABEL]
+  // A global service an in-place restore stops on a node: the stop is no part of it.
+  const stopped = stoppedOn(labels)
+  for (const nodeId of stopped) delete labels[stoppedOnLabel(nodeId)]
+  for (const label of Object.keys(labels)) if (label.startsWith(`${RESTORING_LABEL}.`)) delete labels[label]
   spec.Labels = labels
+  const placement = spec.TaskTemplate?.Placement
+  if (placement?.Constraints) placement.Constraints = placement.Constraints.filter((constraint) => !stopped.some((nodeId) => constraint === offNode(nodeId)))
   const container = spec.TaskTemplate?.ContainerSpec
   const withheld: string[] = []
   if (container?.Env) {

@@ -1,6 +1,7 @@
 import { RESTORING_LABEL, type SwarmNode, type SwarmService, type TaskPlacement } from './cluster.js'
 import { ConfigError } from '../errors.js'
 import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
+import { restoringOnLabel } from './node-stop.js'
 
 /** One backup the controller schedules: a labelled service, on the node that holds its data. */
 export interface SwarmJob {
@@ -52,7 +53,9 @@ function perNodeJobs(service: SwarmService, backup: ServiceBackup, nodes: Map<st
           ? `service ${service.name} has no running task on node ${node.name}${node.availability === 'active' ? '' : ` (the node's availability is ${node.availability})`}, so its data there is not backed up; start it there again, or end the job with rds jobs --forget ${service.name}@${node.name}.`
           : undefined
     const taskGone = !running.has(id) || undefined
-    return { name: `${service.name}@${node.name}`, service: service.name, node: { nodeId: id, nodeName: node.name }, perNode: true, taskGone, unavailable, backup, image: service.image }
+    // An in-place restore of its volumes there stops it there (rds.stopped-on.NODE), and marks it while it rewrites them.
+    const restoring = service.serviceLabels[restoringOnLabel(id)]
+    return { name: `${service.name}@${node.name}`, service: service.name, node: { nodeId: id, nodeName: node.name }, perNode: true, taskGone, unavailable, backup, image: service.image, restoring }
   })
 }
 

@@ -125,8 +125,10 @@ export async function setServiceLabel(docker: Docker, name: string, label: strin
 }
 
 /** What to say of a service left at 0 by an in-place restore that was cut off: it stays at 0. */
-export const interruptedRestore = (name: string, label: string) =>
-  `service ${name} is being restored in place, or its restore was cut off (${RESTORING_LABEL}=${label}); it is neither backed up nor scaled back until a restore of it finishes: run rds restore --service ${name} (again).`
+export const interruptedRestore = (name: string, label: string, job = name) =>
+  job === name
+    ? `service ${name} is being restored in place, or its restore was cut off (${RESTORING_LABEL}=${label}); it is neither backed up nor scaled back until a restore of it finishes: run rds restore --service ${name} (again).`
+    : `service ${name} is being restored in place on the node of ${job}, or its restore there was cut off (${label}); it is neither backed up nor started there until a restore of it there finishes: run rds restore --service ${name} --host ${job} (again).`
 
 /** Scales back every service a crashed controller left at 0 (not one an in-place restore left): at start, before any run. */
 export async function restoreScaledServices(docker: Docker, log: Logger): Promise<void> {

@@ -49,7 +49,7 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
   await reporter.started(job.name, 'backup')
   if (job.error) return finish(false, job.error, 2)
   if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
-  if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring))
+  if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring, current.name))
   if (current.unavailable) return finish(false, current.unavailable)
   if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
   try {

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import type { Logger } from '../observe/log.js'
@@ -18,6 +19,8 @@ export interface NodeVolumes {
   node: string
   /** Its Swarm node ID: how jobs name their node. */
   nodeId?: string
+  /** Bytes free where its Docker keeps volumes (see surveyLocalVolumes); unknown from an older survey. */
+  free?: number
   volumes: { name: string; driver: string; usedBy: VolumeUser[] }[]
 }
 
@@ -26,16 +29,23 @@ const SURVEY_PREFIX = 'rds-volume-survey '
 const POLL_MS = 1000
 const SURVEY_TIMEOUT_MS = 5 * 60_000
 
-/** This engine's volumes and who mounts them: what `rds survey-volumes` prints on each node. */
+/**
+ * This engine's volumes, who mounts them, and the room left for more: what `rds survey-volumes`
+ * prints on each node. The room is that of the survey container's own root, which is on the
+ * filesystem where the engine keeps its containers and, beside them, its volumes: no mount of the
+ * node's disk needed.
+ */
 export async function surveyLocalVolumes(docker: Docker): Promise<NodeVolumes> {
-  const [info, listed, containers] = await Promise.all([
+  const [info, listed, containers, room] = await Promise.all([
     docker.info() as Promise<{ Name?: string; Swarm?: { NodeID?: string } }>,
     docker.listVolumes() as Promise<{ Volumes?: { Name: string; Driver?: string }[] | null }>,
     docker.listContainers({ all: true }),
+    statfs('/'),
   ])
   return {
     node: info.Name ?? 'unknown',
     nodeId: info.Swarm?.NodeID || undefined,
+    free: room.bavail * room.bsize,
     volumes: (listed.Volumes ?? [])
       .map((volume) => ({
         name: volume.Name,

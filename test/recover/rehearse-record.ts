@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { rehearseAndRecord, rehearsedStacks, scheduleRehearsals } from '../../lib/recover/rehearse-record.js'
+import { rehearsalLock, rehearseAndRecord, rehearsedStacks, scheduleRehearsals } from '../../lib/recover/rehearse-record.js'
 import type { SwarmService } from '../../lib/swarm/cluster.js'
 import type { SwarmJob } from '../../lib/swarm/discover.js'
 import type { RunReport } from '../../lib/observe/run-report.js'
@@ -48,4 +48,20 @@ t.test('a stack with no saved definitions fails its rehearsal, recorded for each
   stop.abort()
   t.match(captured.text(), /ERROR +controller: rehearsal of stack shop FAILED: FAILED: stack shop has no definitions/)
   t.same(reports.slice(0, 2).map((report) => report.job), ['shop_db', 'shop_cache'])
+})
+
+t.test("a second rehearsal of a stack while one goes is not started, and not recorded: it would remove the first one's copy", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-rehearse-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const { log } = captureLogger()
+  const reports: RunReport[] = []
+  const reporter = new Reporter({ statusFile: join(dir, 'status.json'), log, listeners: [{ started: async () => undefined, overdue: async () => [], finished: async (report) => void reports.push(report) }] })
+  const resticFor = () => t.fail('the second rehearsal looked for definitions')
+  const context = { deps: { resticFor } as never, lockDir: dir, jobs: [job('shop_db')], services: [service('shop_db', 'shop')], repoPaths: ['swarm'], defaults: {} as never, rejected: [], env: {}, reporter }
+  const first = await rehearsalLock(dir, 'shop', log)
+  await t.rejects(rehearseAndRecord(context, 'shop', log), { exitCode: 11, message: /^another run of the rehearsal of stack shop is in progress \(process \d+, since \S+\); this one was not started/ })
+  t.same(reports, [], 'nothing recorded')
+  // A rehearsal of another stack is not held up by it.
+  await rehearsalLock(dir, 'blog', log).then((release) => release())
+  await first()
 })
