@@ -21,7 +21,7 @@ const point = (what: string, snapshot: SnapshotInfo | undefined, now: number) =>
 function describeStep(step: RecoverStep, now: number): string {
   if (step.problem) return `${step.job.name}: CANNOT: ${step.problem}`
   const parts = [point('volumes', step.data, now), point('dump', step.dump, now)].filter(Boolean)
-  return `${step.job.name}: ${parts.join('; ')} -> ${step.target!.name} (${describeRoom(step.need ?? 0, step.free)})`
+  return `${step.job.name}: ${parts.join('; ')} -> ${step.target!.name} (${describeRoom(step.need, step.free)})`
 }
 
 /** Bytes free on each node that answers a survey, by node ID; a survey that fails leaves the plan without (said). */

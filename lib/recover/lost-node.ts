@@ -1,13 +1,12 @@
 import type Docker from 'dockerode'
 import { ConfigError } from '../errors.js'
-import { formatBytes } from '../restic/backup-summary.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { nameNodes, type SwarmNode, type SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { meetsConstraints, namesOneNode, type NodeFacts } from '../swarm/placement.js'
-import { chooseNode, hasRoom, type NodeCandidate } from './node-choice.js'
+import { chooseNode, roomNeeded, type NodeCandidate } from './node-choice.js'
 import { planRestore } from './restore-plan.js'
 
 /** What `rds recover --node` does for one service whose data was on the lost node. */
@@ -18,7 +17,7 @@ export interface RecoverStep {
   dump?: SnapshotInfo
   /** The node it goes to. */
   target?: SwarmNode
-  /** Bytes its snapshots hold: what the node it goes to needs room for. */
+  /** Bytes the node it goes to needs room for (roomNeeded); unknown for snapshots that do not say their size. */
   need?: number
   /** Bytes free on that node before it, where known. */
   free?: number
@@ -88,14 +87,14 @@ export async function planRecovery(
       step.problem = (error as Error).message
       continue
     }
-    const need = (step.data?.summary?.total_bytes_processed ?? 0) + (step.dump?.summary?.total_bytes_processed ?? 0)
+    const need = roomNeeded(step.data, step.dump)
     step.need = need
     const given = options.to ?? (moved && job.node ? nodes.find((node) => node.id === job.node!.nodeId) : undefined)
     if (given) {
-      // Named, or where Swarm runs it now (restored in place there, with a safety snapshot of what it holds).
+      // Named, or where Swarm runs it now (restored in place there, with a safety snapshot of what
+      // it holds): gone to all the same, as the plan says (a node's room is measured, not known).
       step.target = given
       step.free = free.get(given.id)
-      if (!hasRoom(step, need)) step.problem = `${given.name} has ${describeFree(step.free)} free, less than its snapshots' ${describeFree(need)} and a fifth more; free space there, or name another node with --to.`
     } else {
       try {
         const others = constraints.filter((constraint) => !namesOneNode(constraint))
@@ -113,13 +112,11 @@ export async function planRecovery(
     }
     if (step.target && !step.problem) {
       load.set(step.target.id, (load.get(step.target.id) ?? 0) + 1)
-      if (step.free !== undefined) free.set(step.target.id, step.free - need)
+      if (step.free !== undefined && need !== undefined) free.set(step.target.id, step.free - need)
     }
   }
   return steps
 }
-
-const describeFree = (bytes: number | undefined) => (bytes === undefined ? 'unknown' : formatBytes(bytes))
 
 async function constraintsOf(docker: Docker, name: string): Promise<string[]> {
   const info = (await docker.getService(name).inspect()) as { Spec?: { TaskTemplate?: { Placement?: { Constraints?: string[] } } } }

@@ -51,7 +51,7 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
   // A global service's task a cut-off restore stopped on its node: its job there is unavailable, and restored all the same.
   const stoppedHere = job.perNode === true && job.restoring !== undefined
   if (job.unavailable && !leftOn && !moving && !stoppedHere) throw new RunError(job.unavailable)
-  if (service.global && moving) throw new ConfigError(`service ${job.service} is global: it runs on every node, each with volumes of its own; restore one node's in place with --host ${job.service}@NODE, without --to-node.`)
+  if (service.global && moving) throw new ConfigError(`service ${job.service} is global: it runs on every node, each with volumes of its own; restore one node's volumes in place with --host ${job.service}@NODE, without --to-node.`)
   if (!node) throw new RunError(`service ${job.service} has no running task, so no node is known to hold its volumes; start it (docker service scale ${job.service}=1), or name the node to restore it onto with --to-node.`)
   if (moving && request.includes.length > 0) throw new ConfigError('--path puts files back into the live volumes where the service runs; leave out --to-node.')
   const restic = deps.resticFor(backup.repoPath)

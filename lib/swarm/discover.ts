@@ -1,7 +1,7 @@
 import { RESTORING_LABEL, type SwarmNode, type SwarmService, type TaskPlacement } from './cluster.js'
 import { ConfigError } from '../errors.js'
 import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
-import { restoringOnLabel } from './node-stop.js'
+import { restoringOnLabel, stoppedOn, stoppedOnLabel } from './node-stop.js'
 
 /** One backup the controller schedules: a labelled service, on the node that holds its data. */
 export interface SwarmJob {
@@ -41,7 +41,8 @@ const downSentence = (service: string, node: SwarmNode) =>
 /** The jobs of one per-node service: one for each node it runs on, and one for each node it ran on and left data on. */
 function perNodeJobs(service: SwarmService, backup: ServiceBackup, nodes: Map<string, SwarmNode>, kept: KeptNode[]): SwarmJob[] {
   const running = new Set(service.tasks.map((task) => task.nodeId))
-  const keptHere = kept.filter((entry) => entry.service === service.name).map((entry) => entry.nodeId)
+  // A node an in-place restore stops it on keeps its job, whatever was saved there: the restore is run by that job's name.
+  const keptHere = [...kept.filter((entry) => entry.service === service.name).map((entry) => entry.nodeId), ...stoppedOn(service.serviceLabels)]
   // A node removed from the Swarm (docker node rm) is given up on purpose, and its job with it.
   const ids = [...new Set([...running, ...keptHere])].filter((id) => nodes.has(id) || running.has(id))
   return ids.map((id): SwarmJob => {
@@ -49,7 +50,9 @@ function perNodeJobs(service: SwarmService, backup: ServiceBackup, nodes: Map<st
     const unavailable =
       node.state !== 'ready'
         ? downSentence(service.name, node)
-        : !running.has(id)
+        : !running.has(id) && service.serviceLabels[stoppedOnLabel(id)] !== undefined
+          ? `service ${service.name} is stopped on node ${node.name} by an in-place restore of its volumes there (${stoppedOnLabel(id)}); the controller starts it there again once the restore has ended, unless it was cut off while it rewrote them (then: rds restore --service ${service.name} --host ${service.name}@${node.name}).`
+          : !running.has(id)
           ? `service ${service.name} has no running task on node ${node.name}${node.availability === 'active' ? '' : ` (the node's availability is ${node.availability})`}, so its data there is not backed up; start it there again, or end the job with rds jobs --forget ${service.name}@${node.name}.`
           : undefined
     const taskGone = !running.has(id) || undefined

@@ -10,9 +10,9 @@ import { updateService } from './scale.js'
  * A global service has a task on every node and cannot be scaled: an in-place restore of one
  * node's volumes stops it there alone, with a placement constraint `node.id != NODE` (its tasks on
  * the other nodes run on; Swarm moves no task for a constraint they still meet). The service then
- * carries, per node, `rds.stopped-on.NODE` (the constraint is rds's, to be lifted) and, while the
- * data there is being rewritten or was cut off half-way, `rds.restoring.NODE`: its job there is
- * neither backed up nor started again until a restore of it finishes.
+ * carries, per node (by node ID), `rds.stopped-on.NODE` (the constraint is rds's, to be lifted)
+ * and, while the data there is being rewritten or was cut off half-way, `rds.restoring.NODE`: its
+ * job there is neither backed up nor started again until a restore of it finishes.
  */
 export const STOPPED_ON_LABEL = 'rds.stopped-on'
 export const stoppedOnLabel = (nodeId: string) => `${STOPPED_ON_LABEL}.${nodeId}`
@@ -26,68 +26,109 @@ const POLL_MS = 500
 export const stoppedOn = (labels: Record<string, string> | undefined) =>
   Object.keys(labels ?? {}).filter((label) => label.startsWith(`${STOPPED_ON_LABEL}.`)).map((label) => label.slice(STOPPED_ON_LABEL.length + 1))
 
-/** Resolves once the service has `running` running tasks on the node and none stopping there; throws after five minutes. */
+/**
+ * Resolves once the service's task on the node runs (`running` 1), or once every task of it there
+ * has ended, whatever Swarm wants of it (0: one still starting may yet write); throws after five minutes.
+ */
 async function settledOn(docker: Docker, name: string, nodeId: string, running: 0 | 1, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS
   for (;;) {
     const tasks = (await docker.listTasks({ filters: { service: [name], node: [nodeId] } })) as { DesiredState?: string; Status?: { State?: string } }[]
     const up = tasks.filter((task) => task.Status?.State === 'running').length
+    const live = tasks.filter((task) => !FINAL_STATES.has(task.Status?.State ?? '')).length
     const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
-    if (up === running && stopping === 0) return
-    if (Date.now() > deadline) throw new RunError(`service ${name} still has ${up} running and ${stopping} stopping task(s) on node ${nodeId} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${running} running was expected; see docker service ps ${name}.`)
+    if (running === 0 ? live === 0 : up === 1 && stopping === 0) return
+    if (Date.now() > deadline) throw new RunError(`service ${name} still has ${up} running and ${live - up} other live task(s) on node ${nodeId} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${running} running was expected; see docker service ps ${name}.`)
     await sleep(POLL_MS, undefined, signal ? { signal } : undefined)
   }
 }
 
+// How often an update that another one overtook ("update out of sequence") is tried again, from the service's new version.
+const UPDATE_TRIES = 5
+
+/** updateService, tried again from the new version when another update of the service came first. */
+async function update(docker: Docker, name: string, change: Parameters<typeof updateService>[2]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await updateService(docker, name, change)
+    } catch (error) {
+      if (attempt === UPDATE_TRIES || !/out of sequence/i.test((error as Error).message)) throw error
+      await sleep(500 * attempt)
+    }
+  }
+}
+
 /**
- * Stops a global service on one node and marks it restoring there (`why`), in one update, then
- * waits until its task there is gone. Idempotent: a service stopped there already stays so.
+ * Stops a global service on one node (its constraint and rds.stopped-on.NODE, in one update), then
+ * waits until every task of it there has ended; resolves to its rds.restoring.NODE mark as that
+ * update found it: a restore of it there that was cut off while it rewrote the volumes.
+ * Idempotent: a service stopped there already stays so.
  */
-export async function stopOnNode(docker: Docker, name: string, nodeId: string, why: string, log: Logger, signal?: AbortSignal): Promise<void> {
-  await updateService(docker, name, (spec) => {
+export async function stopOnNode(docker: Docker, name: string, nodeId: string, log: Logger, signal?: AbortSignal): Promise<string | undefined> {
+  let found: string | undefined
+  await update(docker, name, (spec) => {
     if (spec.Mode?.Global === undefined) throw new RunError(`service ${name} is not global, so it is not stopped on one node.`)
+    found = spec.Labels?.[restoringOnLabel(nodeId)]
     const constraints = spec.TaskTemplate?.Placement?.Constraints ?? []
     return {
       ...spec,
-      Labels: { ...spec.Labels, [stoppedOnLabel(nodeId)]: 'restore', [restoringOnLabel(nodeId)]: why },
+      Labels: { ...spec.Labels, [stoppedOnLabel(nodeId)]: 'restore' },
       TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: constraints.includes(offNode(nodeId)) ? constraints : [...constraints, offNode(nodeId)] } },
     }
   })
   log.info(`stop: ${name} stopped on node ${nodeId} (${offNode(nodeId)}) for the restore; its other tasks run on`)
   await settledOn(docker, name, nodeId, 0, signal)
-  log.info(`stop: ${name} has no running container on node ${nodeId}`)
+  log.info(`stop: ${name} has no container left on node ${nodeId}`)
+  return found
 }
 
-/** Sets (or, with undefined, removes) what a restore on the node is doing: its rds.restoring.NODE mark. */
-export async function markRestoringOn(docker: Docker, name: string, nodeId: string, why: string | undefined): Promise<void> {
-  await updateService(docker, name, (spec) => {
+/**
+ * Marks the service as being restored on the node (rds.restoring.NODE = `why`), only while rds's
+ * stop there holds (read in the same update: a docker stack deploy meanwhile puts its own
+ * placement back), and waits until no task of it runs there; or, with undefined, removes the mark.
+ */
+export async function markRestoringOn(docker: Docker, name: string, nodeId: string, why: string | undefined, signal?: AbortSignal): Promise<void> {
+  await update(docker, name, (spec) => {
     const labels = { ...spec.Labels }
-    if (why === undefined) delete labels[restoringOnLabel(nodeId)]
-    else labels[restoringOnLabel(nodeId)] = why
+    if (why === undefined) {
+      delete labels[restoringOnLabel(nodeId)]
+      return { ...spec, Labels: labels }
+    }
+    if (labels[stoppedOnLabel(nodeId)] === undefined || !(spec.TaskTemplate?.Placement?.Constraints ?? []).includes(offNode(nodeId))) {
+      throw new RunError(`service ${name} is no longer stopped on node ${nodeId} (an update of it, such as a docker stack deploy, put its own placement back), so its volumes there were not written.`)
+    }
+    labels[restoringOnLabel(nodeId)] = why
     return { ...spec, Labels: labels }
   })
+  if (why !== undefined) await settledOn(docker, name, nodeId, 0, signal)
 }
 
 /**
  * Lifts rds's stop of a service on one node (its constraint and rds.stopped-on.NODE), unless it is
- * marked restoring there, read in the same update; resolves to whether it did. With `wait`, waits
- * until its task there runs again.
+ * marked restoring there, read in the same update: resolves to 'marked' then, 'started' when it
+ * lifted it, and 'not stopped' when there was no stop of rds's to lift. With `wait`, waits until
+ * its task there runs again.
  */
-export async function startOnNode(docker: Docker, name: string, nodeId: string, log: Logger, wait: boolean, signal?: AbortSignal): Promise<boolean> {
-  let lifted = false
-  await updateService(docker, name, (spec) => {
-    if (spec.Labels?.[restoringOnLabel(nodeId)] !== undefined || spec.Labels?.[stoppedOnLabel(nodeId)] === undefined) return spec
+export async function startOnNode(docker: Docker, name: string, nodeId: string, log: Logger, wait: boolean, signal?: AbortSignal): Promise<'started' | 'marked' | 'not stopped'> {
+  let outcome: 'started' | 'marked' | 'not stopped' = 'not stopped'
+  await update(docker, name, (spec) => {
+    if (spec.Labels?.[restoringOnLabel(nodeId)] !== undefined) {
+      outcome = 'marked'
+      return spec
+    }
+    const constraints = spec.TaskTemplate?.Placement?.Constraints ?? []
+    if (spec.Labels?.[stoppedOnLabel(nodeId)] === undefined && !constraints.includes(offNode(nodeId))) return spec
     const labels = { ...spec.Labels }
     delete labels[stoppedOnLabel(nodeId)]
-    lifted = true
-    const constraints = (spec.TaskTemplate?.Placement?.Constraints ?? []).filter((constraint) => constraint !== offNode(nodeId))
-    return { ...spec, Labels: labels, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: constraints } } }
+    outcome = 'started'
+    return { ...spec, Labels: labels, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: constraints.filter((constraint) => constraint !== offNode(nodeId)) } } }
   })
-  if (!lifted) return false
+  const result = outcome as 'started' | 'marked' | 'not stopped'
+  if (result !== 'started') return result
   log.info(`stop: ${name} may run on node ${nodeId} again`)
   if (wait) {
     await settledOn(docker, name, nodeId, 1, signal)
     log.info(`stop: ${name} runs on node ${nodeId} again`)
   }
-  return true
+  return result
 }

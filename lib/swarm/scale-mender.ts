@@ -54,7 +54,7 @@ export class ScaleMender {
           continue // its restore is going: it starts the service there itself
         }
         try {
-          if (await startOnNode(docker, service, nodeId, log, false)) log.warn(`controller: ${service} was still stopped on node ${nodeId} by an in-place restore that has ended; started there again`)
+          if ((await startOnNode(docker, service, nodeId, log, false)) === 'started') log.warn(`controller: ${service} was still stopped on node ${nodeId} by an in-place restore that ended or was cut off with its volumes whole; started there again`)
         } catch (error) {
           log.error(`controller: could not start ${service} on node ${nodeId} again: ${(error as Error).message}; trying again at the next change in the Swarm`)
         } finally {

@@ -32,20 +32,20 @@ const SURVEY_TIMEOUT_MS = 5 * 60_000
 /**
  * This engine's volumes, who mounts them, and the room left for more: what `rds survey-volumes`
  * prints on each node. The room is that of the survey container's own root, which is on the
- * filesystem where the engine keeps its containers and, beside them, its volumes: no mount of the
- * node's disk needed.
+ * filesystem where the engine keeps its containers and, beside them, its volumes (unless its
+ * volumes folder is a mount of its own): no mount of the node's disk needed.
  */
 export async function surveyLocalVolumes(docker: Docker): Promise<NodeVolumes> {
   const [info, listed, containers, room] = await Promise.all([
     docker.info() as Promise<{ Name?: string; Swarm?: { NodeID?: string } }>,
     docker.listVolumes() as Promise<{ Volumes?: { Name: string; Driver?: string }[] | null }>,
     docker.listContainers({ all: true }),
-    statfs('/'),
+    statfs('/').catch(() => undefined),
   ])
   return {
     node: info.Name ?? 'unknown',
     nodeId: info.Swarm?.NodeID || undefined,
-    free: room.bavail * room.bsize,
+    free: room && room.bavail * room.bsize,
     volumes: (listed.Volumes ?? [])
       .map((volume) => ({
         name: volume.Name,
@@ -110,7 +110,7 @@ export async function surveyNodes(docker: Docker, template: JobTemplate, log: Lo
       .map(({ line }) => JSON.parse(line.slice(SURVEY_PREFIX.length)) as NodeVolumes)
     const answered = new Set(surveys.map((survey) => survey.nodeId))
     for (const node of nodes) if (!answered.has(node.id)) unsurveyed.push({ node: node.name, why: 'it did not answer the survey' })
-    if (unsurveyed.length > 0) log.warn(`coverage: ${unsurveyed.length} of ${all.length} nodes were not surveyed; their volumes are unknown`)
+    if (unsurveyed.length > 0) log.warn(`survey: ${unsurveyed.length} of ${all.length} nodes were not surveyed; their volumes and free space are unknown`)
     // Named as jobs name them: two nodes may share a host name.
     const named = surveys.map((survey) => ({ ...survey, node: nodes.find((node) => node.id === survey.nodeId)?.name ?? survey.node }))
     return { surveys: named.sort((a, b) => a.node.localeCompare(b.node)), unsurveyed: unsurveyed.sort((a, b) => a.node.localeCompare(b.node)) }

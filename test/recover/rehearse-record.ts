@@ -23,7 +23,7 @@ t.test('the stacks that have a labelled service, each once', async (t) => {
 
 t.test('a stack with no saved definitions fails its rehearsal, recorded for each of its labelled services', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-rehearse-'))
-  t.teardown(() => rm(dir, { recursive: true }))
+  t.teardown(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }))
   const { log } = captureLogger()
   const restic: Restic = { binary: 'restic', repository: urlRepository(join(dir, 'repository'), join(dir, 'password')) }
   await writeFile(join(dir, 'password'), 'test password')
@@ -52,7 +52,7 @@ t.test('a stack with no saved definitions fails its rehearsal, recorded for each
 
 t.test("a second rehearsal of a stack while one goes is not started, and not recorded: it would remove the first one's copy", async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-rehearse-'))
-  t.teardown(() => rm(dir, { recursive: true }))
+  t.teardown(() => rm(dir, { recursive: true, force: true, maxRetries: 10 }))
   const { log } = captureLogger()
   const reports: RunReport[] = []
   const reporter = new Reporter({ statusFile: join(dir, 'status.json'), log, listeners: [{ started: async () => undefined, overdue: async () => [], finished: async (report) => void reports.push(report) }] })
