@@ -506,6 +506,7 @@ async function runOnSimulatedSwarm() {
   })
 
   t.test('a service with a bad label is reported by rds jobs; the others still run', async (t) => {
+    await scheduledMeanwhile(t, `${STACK}_db`)
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-badlabel', '--label', 'rds.backup=true', '--label', 'rds.backup.keep-daily=seven',
       '--mount', 'type=volume,src=rds-test-bad,dst=/data', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
