@@ -949,8 +949,17 @@ async function runOnSimulatedSwarm() {
       '--label', 'rds.backup.run-at=0 3 * * *', '--init', 'debian:trixie-slim', 'sh', '-c', 'hostname > /data/file; exec sleep infinity',
     ])
     const perNode = ['rds-sim1', 'rds-sim2', 'rds-sim3'].map((node) => `${GLOBAL}@${node}`)
+    let tasksSeen = ''
+    const watchTasks = setInterval(() => void sim('rds-sim1', ['service', 'ps', '--format', '{{.Node}} {{.CurrentState}} {{.Error}}', GLOBAL]).then((listed) => (tasksSeen = listed), () => undefined), 5000)
+    t.teardown(() => clearInterval(watchTasks))
     const runnable = async () => (await jobs()).filter((job) => job.name.startsWith(`${GLOBAL}@`) && !job.unavailable).map((job) => job.name)
-    await waitFor('a job on each node', async () => JSON.stringify(await runnable()) === JSON.stringify(perNode) || undefined, 90)
+    let seen: unknown
+    await waitFor('a job on each node', async () => {
+      seen = (await jobs()).filter((job) => job.name.startsWith(`${GLOBAL}@`))
+      return JSON.stringify(await runnable()) === JSON.stringify(perNode) || undefined
+    }, 180).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(seen)}; ${GLOBAL}'s tasks: ${JSON.stringify(tasksSeen)}`)
+    }).finally(() => clearInterval(watchTasks))
     const saved = await rds(['backup', '--service', GLOBAL])
     t.equal(saved.exitCode, 0, saved.stderr)
     t.same((await snapshotsOf(`${GLOBAL}@rds-sim3`)).length, 1, 'each node its own snapshot host')
