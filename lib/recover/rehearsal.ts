@@ -86,7 +86,7 @@ export async function rehearseStack(
       const original: ServiceDefinition = copied.originals[index]!
       const replicas = (definition.spec as { Mode?: { Replicated?: { Replicas?: number } } }).Mode?.Replicated?.Replicas
       try {
-        if (replicas !== undefined) await settled(deps.docker, definition.name, replicas, signal)
+        if (replicas !== undefined) await settled(deps.docker, definition.name, replicas, { signal })
         const probe = options.probes.get(original.name)
         if (!probe) continue
         const nodeId = await nodeOf(deps.docker, definition.name)

@@ -139,7 +139,7 @@ export async function restoreStack(
   for (const part of parts.filter((candidate) => candidate.job)) {
     const from = [part.plan?.data && `volumes from snapshot ${part.plan.data.short_id} of ${part.plan.data.time}`, part.plan?.dump && `dump from snapshot ${part.plan.dump.short_id} of ${part.plan.dump.time}`].filter(Boolean)
     try {
-      await settled(docker, part.definition.name, part.spec.Mode?.Replicated?.Replicas ?? 1, signal)
+      await settled(docker, part.definition.name, part.spec.Mode?.Replicated?.Replicas ?? 1, { signal })
       if (part.plan?.dump) {
         const command = restoreCommand(part.job!.backup!.dump!.preset)!
         await loadDump(deps, part.job!, { snapshotId: part.plan.dump.id, target: part.definition.name, nodeId: part.node!.id, command, rejected: [] }, log, signal)

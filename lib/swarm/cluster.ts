@@ -1,4 +1,5 @@
 import type Docker from 'dockerode'
+import { FINAL_STATES } from './job-task.js'
 
 /** What a service's labels are read from: one Swarm service, as a manager sees it. */
 export interface LabelledService {
@@ -61,6 +62,8 @@ export interface TaskPlacement {
 export interface SwarmService extends LabelledService {
   id: string
   tasks: TaskPlacement[]
+  /** How many of its tasks Swarm wants running that do not run yet (pending, preparing, starting...). */
+  starting?: number
   /** The image its tasks run, as the spec names it: what a restore drill's command runs in. */
   image?: string
   /**
@@ -137,9 +140,11 @@ export async function readSwarm(docker: Docker): Promise<{ services: SwarmServic
       const sharedVolumes = named.filter((mount) => isShared(mount.VolumeOptions?.DriverConfig)).map((mount) => mount.Source!)
       const constrained = (spec.TaskTemplate?.Placement?.Constraints ?? []).some((constraint) => PINNING.test(constraint))
       const global = spec.Mode?.Global !== undefined
-      const placements = tasks
-        .filter((task) => task.ServiceID === service.ID && task.Status?.State === 'running' && task.NodeID)
+      const own = tasks.filter((task) => task.ServiceID === service.ID)
+      const placements = own
+        .filter((task) => task.Status?.State === 'running' && task.NodeID)
         .map((task) => ({ nodeId: task.NodeID!, nodeName: names.get(task.NodeID!) ?? task.NodeID! }))
+      const starting = own.filter((task) => task.Status?.State !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
       return {
         id: service.ID,
         name: spec.Name ?? service.ID,
@@ -148,6 +153,7 @@ export async function readSwarm(docker: Docker): Promise<{ services: SwarmServic
         containerLabels: container.Labels ?? {},
         volumes: [...new Set(volumes)],
         tasks: placements,
+        starting,
         image: container.Image,
         global,
         // On a Swarm of one node, every task is on that node.

@@ -2,7 +2,7 @@ import { Cron } from 'croner'
 import { removeLeftoverJobs } from './job-service.js'
 import { readSwarm, type SwarmService } from './cluster.js'
 import { swarmJobLock } from '../run/run-lock.js'
-import { describeChange, discoverJobs, type SwarmJob } from './discover.js'
+import { awaitingTasks, describeChange, discoverJobs, type SwarmJob } from './discover.js'
 import { followSwarmEvents } from '../docker/events.js'
 import { lastAccepted } from '../restic/snapshots.js'
 import { snapshotRecord } from '../observe/status.js'
@@ -18,6 +18,7 @@ import { KeptNodeFinder } from './kept-nodes.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
+const RECHECK_WHY = 'a labelled service waited for its tasks'
 
 export type { ControllerOptions, ScheduledJob } from './controller-options.js'
 
@@ -107,7 +108,9 @@ export class Controller {
       if (names.has(name)) continue
       scheduled.cron?.stop()
       this.jobs.delete(name)
-      log.info(`controller: ${name}: dropped (${why}); its snapshots are kept`)
+      // A service that ran nowhere yet and now runs on its nodes: each node's data is a job of its own.
+      const perNode = found.filter((job) => job.service === scheduled.job.service && job.perNode).map((job) => job.name)
+      log.info(`controller: ${name}: ${perNode.length > 0 && !scheduled.job.node ? `runs now as ${perNode.join(', ')}` : 'dropped'} (${why}); its snapshots are kept`)
     }
     for (const job of found) {
       const scheduled = this.jobs.get(job.name)
@@ -143,7 +146,7 @@ export class Controller {
     )
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
     this.keptNodes.notice(swarm.services, swarm.nodes, found)
-    this.recheckWhileWaiting(found)
+    this.recheckWhileWaiting(found, why === RECHECK_WHY)
     this.mender.mend(this.services, (service, nodeId) => [...this.jobs.values()].find(({ job }) => job.service === service && (nodeId === undefined || job.node?.nodeId === nodeId))?.job.name ?? (nodeId ? `${service}@${nodeId}` : service))
   }
 
@@ -152,17 +155,20 @@ export class Controller {
 
   /**
    * A task being (re)started sends no service event, so while a labelled service has no running
-   * task, its placement is read again after a while (2 s, doubling to a minute).
+   * task, or tasks still starting, its placement is read again after a while (2 s, doubling to a minute).
    */
-  private recheckWhileWaiting(found: SwarmJob[]): void {
-    if (!found.some((job) => job.backup && !job.node) || this.options.stop.aborted) {
+  private recheckWhileWaiting(found: SwarmJob[], afterRecheck: boolean): void {
+    const waiting = awaitingTasks(this.services, found) && !this.options.stop.aborted
+    // A change in the Swarm starts the wait afresh: the tasks it starts run within seconds.
+    if (!afterRecheck || !waiting) {
+      clearTimeout(this.recheck)
+      this.recheck = undefined
       this.recheckMs = RECHECK_FIRST_MS
-      return
     }
-    if (this.recheck) return
+    if (!waiting || this.recheck) return
     this.recheck = setTimeout(() => {
       this.recheck = undefined
-      void this.sync('a labelled service had no running task')
+      void this.sync(RECHECK_WHY)
     }, this.recheckMs)
     this.recheckMs = Math.min(this.recheckMs * 2, RECHECK_MAX_MS)
   }

@@ -84,7 +84,9 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
           const error = `service ${service.name}: label rds.backup.stop=scale stops every task, but its tasks may run on several nodes, each backed up by a job of its own; use rds.backup.stop=pause, or place the service on one node.`
           return [{ name: service.name, service: service.name, error }]
         }
-        return perNodeJobs(service, backup, nodesById, kept)
+        const jobs = perNodeJobs(service, backup, nodesById, kept)
+        // Running nowhere yet (just created, every node drained): listed, like a service with no running task, until it runs.
+        return jobs.length > 0 ? jobs : [{ name: service.name, service: service.name, backup, image: service.image }]
       }
       // A task on a node that is down lingers until Swarm has started its replacement: the replacement is where the data is.
       const up = service.tasks.find((task) => (nodesById.get(task.nodeId)?.state ?? 'ready') === 'ready')
@@ -93,6 +95,15 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
       return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image, restoring: service.serviceLabels[RESTORING_LABEL] }]
     })
     .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/**
+ * Whether a labelled service waits for tasks: one with no running task, or with tasks Swarm is still
+ * starting. A task that starts sends no service event, so the controller looks again meanwhile.
+ */
+export function awaitingTasks(services: SwarmService[], jobs: SwarmJob[]): boolean {
+  const starting = new Set(services.filter((service) => (service.starting ?? 0) > 0).map((service) => service.name))
+  return jobs.some((job) => job.backup && (!job.node || starting.has(job.service)))
 }
 
 /** What changed between two discoveries of one job, in words; empty when nothing did. */

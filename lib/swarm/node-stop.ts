@@ -1,10 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import type Docker from 'dockerode'
 import { RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { RESTORING_LABEL } from './cluster.js'
-import { FINAL_STATES } from './job-task.js'
-import { updateService } from './scale.js'
+import { settled, updateService } from './scale.js'
 
 /**
  * A global service has a task on every node and cannot be scaled: an in-place restore of one
@@ -19,44 +17,12 @@ export const stoppedOnLabel = (nodeId: string) => `${STOPPED_ON_LABEL}.${nodeId}
 export const restoringOnLabel = (nodeId: string) => `${RESTORING_LABEL}.${nodeId}`
 export const offNode = (nodeId: string) => `node.id != ${nodeId}`
 
-const SETTLE_TIMEOUT_MS = 5 * 60_000
-const POLL_MS = 500
-
 /** The nodes a service is stopped on by rds (its rds.stopped-on.NODE labels). */
 export const stoppedOn = (labels: Record<string, string> | undefined) =>
   Object.keys(labels ?? {}).filter((label) => label.startsWith(`${STOPPED_ON_LABEL}.`)).map((label) => label.slice(STOPPED_ON_LABEL.length + 1))
 
-/**
- * Resolves once the service's task on the node runs (`running` 1), or once every task of it there
- * has ended, whatever Swarm wants of it (0: one still starting may yet write); throws after five minutes.
- */
-async function settledOn(docker: Docker, name: string, nodeId: string, running: 0 | 1, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS
-  for (;;) {
-    const tasks = (await docker.listTasks({ filters: { service: [name], node: [nodeId] } })) as { DesiredState?: string; Status?: { State?: string } }[]
-    const up = tasks.filter((task) => task.Status?.State === 'running').length
-    const live = tasks.filter((task) => !FINAL_STATES.has(task.Status?.State ?? '')).length
-    const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
-    if (running === 0 ? live === 0 : up === 1 && stopping === 0) return
-    if (Date.now() > deadline) throw new RunError(`service ${name} still has ${up} running and ${live - up} other live task(s) on node ${nodeId} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${running} running was expected; see docker service ps ${name}.`)
-    await sleep(POLL_MS, undefined, signal ? { signal } : undefined)
-  }
-}
-
-// How often an update that another one overtook ("update out of sequence") is tried again, from the service's new version.
-const UPDATE_TRIES = 5
-
-/** updateService, tried again from the new version when another update of the service came first. */
-async function update(docker: Docker, name: string, change: Parameters<typeof updateService>[2]): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await updateService(docker, name, change)
-    } catch (error) {
-      if (attempt === UPDATE_TRIES || !/out of sequence/i.test((error as Error).message)) throw error
-      await sleep(500 * attempt)
-    }
-  }
-}
+/** Resolves once the service's task on the node runs (1), or once every task of it there has ended (0). */
+const settledOn = (docker: Docker, name: string, nodeId: string, running: 0 | 1, signal?: AbortSignal) => settled(docker, name, running, { node: nodeId, writingOn: nodeId, signal })
 
 /**
  * Stops a global service on one node (its constraint and rds.stopped-on.NODE, in one update), then
@@ -66,7 +32,7 @@ async function update(docker: Docker, name: string, change: Parameters<typeof up
  */
 export async function stopOnNode(docker: Docker, name: string, nodeId: string, log: Logger, signal?: AbortSignal): Promise<string | undefined> {
   let found: string | undefined
-  await update(docker, name, (spec) => {
+  await updateService(docker, name, (spec) => {
     if (spec.Mode?.Global === undefined) throw new RunError(`service ${name} is not global, so it is not stopped on one node.`)
     found = spec.Labels?.[restoringOnLabel(nodeId)]
     const constraints = spec.TaskTemplate?.Placement?.Constraints ?? []
@@ -88,7 +54,7 @@ export async function stopOnNode(docker: Docker, name: string, nodeId: string, l
  * placement back), and waits until no task of it runs there; or, with undefined, removes the mark.
  */
 export async function markRestoringOn(docker: Docker, name: string, nodeId: string, why: string | undefined, signal?: AbortSignal): Promise<void> {
-  await update(docker, name, (spec) => {
+  await updateService(docker, name, (spec) => {
     const labels = { ...spec.Labels }
     if (why === undefined) {
       delete labels[restoringOnLabel(nodeId)]
@@ -111,7 +77,7 @@ export async function markRestoringOn(docker: Docker, name: string, nodeId: stri
  */
 export async function startOnNode(docker: Docker, name: string, nodeId: string, log: Logger, wait: boolean, signal?: AbortSignal): Promise<'started' | 'marked' | 'not stopped'> {
   let outcome: 'started' | 'marked' | 'not stopped' = 'not stopped'
-  await update(docker, name, (spec) => {
+  await updateService(docker, name, (spec) => {
     if (spec.Labels?.[restoringOnLabel(nodeId)] !== undefined) {
       outcome = 'marked'
       return spec

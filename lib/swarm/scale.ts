@@ -24,34 +24,59 @@ interface ServiceInfo {
   }
 }
 
-/** Writes a service's spec back with changes, as `docker service update` does (at its current version). */
+// How often an update that another one overtook ("update out of sequence") is tried again, from the service's new version.
+const UPDATE_TRIES = 5
+
+/**
+ * Writes a service's spec back with changes, as `docker service update` does (at its current
+ * version); an update that another one overtook is made again from the new version, `change` and all.
+ */
 export async function updateService(docker: Docker, name: string, change: (spec: ServiceInfo['Spec']) => ServiceInfo['Spec']): Promise<void> {
   const service = docker.getService(name)
-  const info = (await service.inspect()) as ServiceInfo
-  await service.update({ version: info.Version?.Index, ...change(structuredClone(info.Spec)) })
+  for (let attempt = 1; ; attempt++) {
+    const info = (await service.inspect()) as ServiceInfo
+    try {
+      return void (await service.update({ version: info.Version?.Index, ...change(structuredClone(info.Spec)) }))
+    } catch (error) {
+      if (attempt === UPDATE_TRIES || !/out of sequence/i.test((error as Error).message)) throw error
+      await sleep(POLL_MS * attempt)
+    }
+  }
+}
+
+/** Which of a service's tasks settled() counts. */
+export interface SettleScope {
+  /** Only its tasks on this node (ID). */
+  node?: string
+  /** The node whose volumes are about to be written: its tasks count even while it seems down. */
+  writingOn?: string
+  signal?: AbortSignal
 }
 
 /**
- * Resolves once the service has this many running tasks and none still stopping, or throws after
+ * Resolves once the service has this many running tasks and none stopping, or with 0 once every
+ * task has ended, whatever Swarm wants of it (one still starting may yet write); throws after
  * SETTLE_TIMEOUT_MS. A task on a node that is down (or gone) is left out, as the manager goes on
  * showing it as it last heard of it, running, until the node is back (and then stops it): unless
- * it is on `writingOn`, the node whose volumes are about to be written, where a node that only
- * seems down for a moment may still run it.
+ * it is on `writingOn`, where a node that only seems down for a moment may still run it.
  */
-export async function settled(docker: Docker, name: string, replicas: number, signal?: AbortSignal, writingOn?: string): Promise<void> {
+export async function settled(docker: Docker, name: string, replicas: number, scope: SettleScope = {}): Promise<void> {
+  const { node, writingOn, signal } = scope
   const deadline = Date.now() + SETTLE_TIMEOUT_MS
   for (;;) {
     const [listed, nodes] = await Promise.all([
-      docker.listTasks({ filters: { service: [name] } }) as Promise<{ NodeID?: string; DesiredState?: string; Status?: { State?: string } }[]>,
+      docker.listTasks({ filters: { service: [name], ...(node ? { node: [node] } : {}) } }) as Promise<{ NodeID?: string; DesiredState?: string; Status?: { State?: string } }[]>,
       docker.listNodes() as Promise<{ ID: string; Status?: { State?: string } }[]>,
     ])
-    const ready = new Set(nodes.filter((node) => node.Status?.State === 'ready').map((node) => node.ID))
+    const ready = new Set(nodes.filter((each) => each.Status?.State === 'ready').map((each) => each.ID))
     const tasks = listed.filter((task) => !task.NodeID || ready.has(task.NodeID) || task.NodeID === writingOn)
     const running = tasks.filter((task) => task.Status?.State === 'running').length
+    const live = tasks.filter((task) => !FINAL_STATES.has(task.Status?.State ?? '')).length
     const stopping = tasks.filter((task) => task.DesiredState !== 'running' && !FINAL_STATES.has(task.Status?.State ?? '')).length
-    if (running === replicas && stopping === 0) return
+    if (replicas === 0 ? live === 0 : running === replicas && stopping === 0) return
     if (Date.now() > deadline) {
-      throw new RunError(`service ${name} still has ${running} running and ${stopping} stopping task(s) after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${replicas} running were expected; see docker service ps ${name}.`)
+      const where = node ? ` on node ${node}` : ''
+      throw new RunError(`service ${name} still has ${running} running and ${live - running} other live task(s)${where} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${replicas} running ${replicas === 1 ? 'was' : 'were'} expected; see docker service ps ${name}.`)
     }
     await sleep(POLL_MS, undefined, signal ? { signal } : undefined)
   }
@@ -72,7 +97,7 @@ export async function scaleDown(docker: Docker, name: string, log: Logger, writi
     return { ...spec, Labels: { ...spec.Labels, [SCALED_FROM_LABEL]: String(replicas) }, Mode: { Replicated: { Replicas: 0 } } }
   })
   log.info(`stop: scaling ${name} from ${replicas} replica(s) to 0 for the backup`)
-  await settled(docker, name, 0, undefined, writingOn)
+  await settled(docker, name, 0, { writingOn })
   log.info(`stop: ${name} has no running container`)
   return replicas
 }
@@ -110,7 +135,7 @@ export async function scaleBack(docker: Docker, name: string, log: Logger, writi
   }
   if (replicas === undefined) return
   log.info(`stop: scaling ${name} back to ${replicas} replica(s)`)
-  await settled(docker, name, replicas, undefined, writingOn)
+  await settled(docker, name, replicas, { writingOn })
   log.info(`stop: ${name} runs ${replicas} replica(s) again`)
 }
 

@@ -955,7 +955,7 @@ async function runOnSimulatedSwarm() {
     const runnable = async () => (await jobs()).filter((job) => job.name.startsWith(`${GLOBAL}@`) && !job.unavailable).map((job) => job.name)
     let seen: unknown
     await waitFor('a job on each node', async () => {
-      seen = (await jobs()).filter((job) => job.name.startsWith(`${GLOBAL}@`))
+      seen = (await jobs()).filter((job) => job.name.startsWith(GLOBAL))
       return JSON.stringify(await runnable()) === JSON.stringify(perNode) || undefined
     }, 180).catch((error: Error) => {
       throw new Error(`${error.message}: ${JSON.stringify(seen)}; ${GLOBAL}'s tasks: ${JSON.stringify(tasksSeen)}`)

@@ -30,6 +30,7 @@ const BAD = 'rds-ctl-bad'
 const LEFTOVER = 'rds-ctl-leftover'
 const SECOND = 'rds-ctl-second'
 const GLOBAL = 'rds-ctl-global'
+const STARTING = 'rds-ctl-starting'
 const VOLUME = 'rds-ctl-data'
 const IMAGE = 'restic-docker-swarm-agent:latest'
 
@@ -50,7 +51,7 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const client = new Docker()
   const removeAll = async () => {
-    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND, GLOBAL])
+    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND, GLOBAL, STARTING])
     // Docker 20.10 (this machine's) keeps a removed job service's exited container; 26 does not.
     const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
     if (exited.length > 0) await docker(['rm', ...exited])
@@ -135,6 +136,24 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     await execa('docker', ['service', 'update', '--detach', '--label-add', 'rds.backup.run-at=0 0 2 1 *', APP])
     await logShows('the new schedule', /rds-ctl-app: schedule "0 0 1 1 \*" -> "0 0 2 1 \*"/, 10)
     t.equal(controller.jobs.get(APP)?.cron?.nextRun()?.toISOString().slice(0, 10), '2027-01-02')
+  })
+
+  t.test('a global service that runs nowhere yet is listed with no node; once its tasks start (no event says so) each node is a job of its own', async (t) => {
+    const nodeName = (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim()
+    // Its constraint matches no node: its task waits, pending.
+    await execa('docker', [
+      'service', 'create', '--detach', '--name', STARTING, '--mode', 'global', '--constraint', 'node.labels.rds-ctl-none==1', '--mount', `type=volume,src=${VOLUME},dst=/data`, '--label', 'rds.backup=true',
+      '--label', 'rds.backup.run-at=0 0 1 1 *', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
+    ])
+    await logShows('the service listed', /controller: rds-ctl-starting: scheduled "0 0 1 1 \*" on no node yet \(no running task\)/, 10)
+    t.match(await controller.runNow(STARTING), { ok: false, message: /has no running task/ }, 'its runs fail with a sentence')
+    // The update's event comes before its task runs: the controller looks again until it does.
+    await execa('docker', ['service', 'update', '--detach', '--constraint-rm', 'node.labels.rds-ctl-none==1', STARTING])
+    await logShows('its job on this node', new RegExp(`controller: rds-ctl-starting@${nodeName}: scheduled "0 0 1 1 \\*" on ${nodeName}`), 30)
+    t.match(text(), new RegExp(`controller: rds-ctl-starting: runs now as rds-ctl-starting@${nodeName}`))
+    t.notOk(controller.jobs.has(STARTING), 'the service-wide row is gone')
+    await execa('docker', ['service', 'rm', STARTING])
+    await until('its job to end with its service', () => !controller.jobs.has(`${STARTING}@${nodeName}`) || undefined, 10)
   })
 
   t.test('a bad label is one line in the log and a job with an error; the other job is untouched', async (t) => {

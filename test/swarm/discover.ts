@@ -1,6 +1,6 @@
 import t from 'tap'
 import { nameNodes, type SwarmNode, type SwarmService } from '../../lib/swarm/cluster.js'
-import { discoverJobs } from '../../lib/swarm/discover.js'
+import { awaitingTasks, discoverJobs } from '../../lib/swarm/discover.js'
 
 const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 const service = (name: string, labels: Record<string, string>, nodes: string[], perNode = nodes.length > 1): SwarmService => ({
@@ -71,6 +71,29 @@ t.test('a per-node service keeps its per-node name with one task left, and its j
   t.match(drained[1]?.unavailable, /on node n3 \(the node's availability is drain\)/)
   const removed = discoverJobs([service('app_cache', labels, ['n1'], true)], defaults, [node('n1')], [{ service: 'app_cache', nodeId: 'id-n3' }])
   t.same(removed.map((job) => job.name), ['app_cache@n1'], 'a node removed from the Swarm takes its job with it')
+})
+
+t.test('a per-node service stopped on a node by an in-place restore keeps that job, though nothing was saved there, says why it cannot run, and carries its mark', async (t) => {
+  const labels = { 'rds.backup': 'true', 'rds.stopped-on.id-n2': 'restore', 'rds.restoring.id-n2': 'snapshot abc' }
+  const jobs = discoverJobs([service('app_cache', labels, ['n1', 'n3'])], defaults, nodes)
+  t.same(jobs.map((job) => job.name), ['app_cache@n1', 'app_cache@n2', 'app_cache@n3'])
+  t.match(jobs[1], { node: { nodeId: 'id-n2', nodeName: 'n2' }, taskGone: true, restoring: 'snapshot abc', unavailable: /^service app_cache is stopped on node n2 by an in-place restore of its volumes there \(rds\.stopped-on\.id-n2\)/ })
+  t.same([jobs[0]?.restoring, jobs[0]?.unavailable], [undefined, undefined], 'its other nodes run on, unmarked')
+})
+
+t.test('a per-node service running nowhere yet is one job with no node, awaited; so is one whose tasks are still starting', async (t) => {
+  const labels = { 'rds.backup': 'true' }
+  const created = { ...service('app_cache', labels, [], true), starting: 3 }
+  const jobs = discoverJobs([created], defaults, nodes)
+  t.match(jobs, [{ name: 'app_cache', service: 'app_cache', node: undefined, backup: {} }])
+  t.notOk(jobs[0]?.perNode, 'not a job of one node')
+  t.ok(awaitingTasks([created], jobs))
+  const half = { ...service('app_cache', labels, ['n1'], true), starting: 2 }
+  t.ok(awaitingTasks([half], discoverJobs([half], defaults, nodes)), 'two of its tasks still start')
+  const all = service('app_cache', labels, ['n1', 'n2'])
+  t.notOk(awaitingTasks([all], discoverJobs([all], defaults, nodes)), 'every task runs')
+  const unlabelled = { ...service('app_other', {}, [], true), starting: 1 }
+  t.notOk(awaitingTasks([unlabelled], discoverJobs([unlabelled], defaults, nodes)), 'nobody waits for an unlabelled one')
 })
 
 t.test('a job whose node is down cannot run, and says so', async (t) => {

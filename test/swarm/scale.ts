@@ -15,7 +15,7 @@ const missing = await useHostEngine(t)
 if (missing && process.env.CI) t.fail(`${missing}; run test/e2e/start-docker first`)
 const SERVICE = 'rds-scale-retry'
 
-t.test('a scale-back refused twice is tried again and holds', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
+t.test('a scale-back overtaken twice by another update is made again from the new version; one refused twice is tried again, and holds', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-scale-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const proxy = await refusingProxy(t, dir)
@@ -23,13 +23,23 @@ t.test('a scale-back refused twice is tried again and holds', { skip: missing ? 
   await execa('docker', ['service', 'create', '--detach', '--name', SERVICE, '--replicas', '2', '--init', 'debian:trixie-slim', 'sleep', 'infinity'])
   t.teardown(() => execa('docker', ['service', 'rm', SERVICE], { reject: false }))
   const { log, text } = captureLogger()
+  const scaledBack = async (what: string) => {
+    const spec = JSON.parse((await execa('docker', ['service', 'inspect', SERVICE])).stdout)[0].Spec
+    t.same([spec.Mode.Replicated.Replicas, spec.Labels['rds.scaled-from']], [2, undefined], `${what}: back at 2 replicas, and the record removed`)
+  }
   t.equal(await scaleDown(docker, SERVICE, log), 2)
+  // Another update came first (a docker stack deploy): the update is made again at once.
   proxy.refuse(2, { method: 'POST', path: /^\/services\/[^/]+\/update/ }, 500, 'rpc error: code = Unknown desc = update out of sequence')
   await scaleBack(docker, SERVICE, log)
-  t.equal(proxy.refused(), 2, 'two updates were refused')
-  t.match(text(), /WARN\s+stop: could not scale rds-scale-retry back \(.*update out of sequence.*\); trying again in 1 s/)
+  t.equal(proxy.refused(), 2, 'two updates were overtaken')
+  t.notMatch(text(), /could not scale/, 'with no warning')
+  await scaledBack('overtaken')
+  t.equal(await scaleDown(docker, SERVICE, log), 2)
+  // The manager fails (a leader election): tried again, further apart, and said so.
+  proxy.refuse(2, { method: 'POST', path: /^\/services\/[^/]+\/update/ }, 500, 'rpc error: code = Unavailable desc = the leader is being elected')
+  await scaleBack(docker, SERVICE, log)
+  t.equal(proxy.refused(), 4, 'two more were refused')
+  t.match(text(), /WARN\s+stop: could not scale rds-scale-retry back \(.*the leader is being elected.*\); trying again in 1 s/)
   t.match(text(), /trying again in 2 s/)
-  const spec = JSON.parse((await execa('docker', ['service', 'inspect', SERVICE])).stdout)[0].Spec
-  t.equal(spec.Mode.Replicated.Replicas, 2, 'back at 2 replicas')
-  t.equal(spec.Labels['rds.scaled-from'], undefined, 'and the record removed')
+  await scaledBack('refused')
 })
