@@ -1,5 +1,5 @@
-// npm run bench [-- --size MB --reps N --idle-seconds S --json]: measures rds against bare restic,
-// against a full tar archive over ssh, and against the time to read the data once. See docs/BENCHMARKS.md.
+// What npm run bench measures (bench/bench.ts): rds against bare restic, against a full tar
+// archive over ssh, and against the time to read the data once. See docs/BENCHMARKS.md.
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { basename, dirname, join } from 'node:path'
@@ -7,7 +7,6 @@ import { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Command } from 'commander'
 import { execa } from 'execa'
 import { readConfig } from '../lib/config/environment.js'
 import { createLogger } from '../lib/observe/log.js'
@@ -16,12 +15,11 @@ import { prepareSshTransport } from '../lib/transport/ssh.js'
 import { startSftpServer, type SftpServer } from '../test/fixtures/sftp-server.js'
 import { changeDataset, generateDataset, generateManyFiles } from './dataset.js'
 import { cpuSeconds, measure, median, treeRss, treeSize, type Measurement } from './measure.js'
-import { formatTable } from './report.js'
 
 // The rds that npm run bench has just built.
 const RDS = fileURLToPath(new URL('../../dist/bin/rds.js', import.meta.url))
 
-interface Options {
+export interface Options {
   size: number
   reps: number
   idleSeconds: number
@@ -192,21 +190,3 @@ export async function runBenchmark(options: Options) {
     await rm(work, { recursive: true, force: true })
   }
 }
-
-const program = new Command('bench')
-  .description('measure rds against bare restic, a full tar archive over ssh, and the time to read the data once')
-  .option('--size <MB>', 'size of the generated data set in MB', (v) => Number(v), 500)
-  .option('--reps <n>', 'repetitions; figures are medians', (v) => Number(v), 3)
-  .option('--idle-seconds <s>', 'how long to watch the idle agent', (v) => Number(v), 60)
-  .option('--seed <n>', 'seed of the data set', (v) => Number(v), 1)
-  .option('--many-files <n>', 'files in the data set of the verbose backup (section 5)', (v) => Number(v), 500_000)
-  .option('--json', 'print the figures as JSON')
-  .action(async (options: Options) => {
-    for (const [name, value] of Object.entries({ size: options.size, reps: options.reps, 'idle-seconds': options.idleSeconds, 'many-files': options.manyFiles })) {
-      if (!(value > 0)) program.error(`bench: --${name} must be a positive number`)
-    }
-    const result = await runBenchmark({ ...options, json: Boolean(options.json) })
-    process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : formatTable(result))
-  })
-
-await program.parseAsync()

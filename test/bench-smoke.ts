@@ -14,7 +14,7 @@ const run = (command: string, args: string[]) => execa('env', ['-u', 'NODE_OPTIO
 const bench = (script: string, args: string[]) => run('node', [`dist-bench/bench/${script}.js`, ...args])
 
 t.test('npm run bench runs to the end on a tiny data set and reports every figure', async (t) => {
-  const result = await bench('run', ['--size', '4', '--reps', '1', '--idle-seconds', '2', '--many-files', '2000', '--json'])
+  const result = await bench('bench', ['--size', '4', '--reps', '1', '--idle-seconds', '2', '--many-files', '2000', '--json'])
   t.equal(result.exitCode, 0, result.stderr)
   const figures = JSON.parse(result.stdout)
   t.equal(figures.repetitions, 1)
@@ -33,13 +33,13 @@ t.test('npm run bench runs to the end on a tiny data set and reports every figur
   t.ok(figures.manyFiles.logBytes > 2000 * 20, 'the verbose log has a line per file')
   t.ok(figures.manyFiles.peakOwnRss > 0 && figures.manyFiles.peakRss >= figures.manyFiles.peakOwnRss, 'the verbose backup has peak memories')
 
-  const table = await run('node', ['dist-bench/bench/run.js', '--size', '2', '--reps', '1', '--idle-seconds', '1', '--many-files', '500'])
+  const table = await run('node', ['dist-bench/bench/bench.js', '--size', '2', '--reps', '1', '--idle-seconds', '1', '--many-files', '500'])
   t.equal(table.exitCode, 0, table.stderr)
   t.match(table.stdout, /1\. Agent overhead[\s\S]*rds \/ restic[\s\S]*rds, nothing changed[\s\S]*2\. Initial, then incremental[\s\S]*3\. The floor[\s\S]*4\. The agent at rest[\s\S]*5\. A verbose backup of 500 files/)
 })
 
 t.test('bad options are refused', async (t) => {
-  const result = await run('node', ['dist-bench/bench/run.js', '--size', '0'])
+  const result = await run('node', ['dist-bench/bench/bench.js', '--size', '0'])
   t.not(result.exitCode, 0)
   t.match(result.stderr, /--size must be a positive number/)
 })

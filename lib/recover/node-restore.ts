@@ -2,7 +2,7 @@ import { RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
-import { markRestoringOn, restoringOnLabel, startOnNode, stopOnNode } from '../swarm/node-stop.js'
+import { markRestoringOn, noTaskOn, restoringOnLabel, startOnNode, stopOnNode } from '../swarm/node-stop.js'
 import { newestSafety, when, type Steps } from './safe-restore.js'
 import { runRestoreHook, saveSafetySnapshot } from './service-jobs.js'
 import { restoreVolumeOnNode, type SwarmJobs } from './volume-job.js'
@@ -24,15 +24,21 @@ export async function restoreOnOneNode(deps: SwarmJobs, { job, plan, node, resti
   const mark = restoringOnLabel(node.nodeId)
   // What is known of it: its volumes partly written, marked, started again there.
   const state = { touched: false, marked: false, lifted: false }
+  // A mark found when it is stopped is a restore of it there that was cut off: what its volumes hold is half restored.
   let wasMarked = false
   let safety: SnapshotInfo | undefined
   const stop = async () => {
     state.lifted = false
-    return stopOnNode(docker, job.service, node.nodeId, log, signal)
+    const found = await stopOnNode(docker, job.service, node.nodeId, log)
+    if (found !== undefined && !state.touched) wasMarked = true
+    await noTaskOn(docker, job.service, node.nodeId, signal)
+    log.info(`stop: ${job.service} has no container left on node ${node.nodeName}`)
   }
   const writeVolumes = async (snapshot: SnapshotInfo) => {
-    await markRestoringOn(docker, job.service, node.nodeId, `volumes from ${snapshot.short_id}${safety ? `, safety snapshot ${safety.short_id}` : ''}`, signal)
+    await markRestoringOn(docker, job.service, node.nodeId, `volumes from ${snapshot.short_id}${safety ? `, safety snapshot ${safety.short_id}` : ''}`)
     state.marked = true
+    // A stack deploy may have started it there again just before the mark: never written under it.
+    await noTaskOn(docker, job.service, node.nodeId, signal)
     for (const volume of backup.volumes) {
       state.touched = true
       const folder = `${VOLUMES_ROOT}/${volume.name}`
@@ -48,7 +54,7 @@ export async function restoreOnOneNode(deps: SwarmJobs, { job, plan, node, resti
   const again = `rds restore --service ${job.service} --host ${job.name}`
   try {
     // A mark found here is a restore of it there that was cut off: what its volumes hold is half restored.
-    wasMarked = (await stop()) !== undefined
+    await stop()
     await saveSafetySnapshot(deps, job, 'volumes', node.nodeId, log, signal)
     safety = await newestSafety(restic, job.name, VOLUMES_ROOT, log)
     log.info(`restore: what ${job.service}'s volumes on ${node.nodeName} hold now is kept in safety ${when(safety)}`)
@@ -64,7 +70,15 @@ export async function restoreOnOneNode(deps: SwarmJobs, { job, plan, node, resti
       throw new RunError(`the restore of ${job.service} on ${node.nodeName} wrote its volumes there from ${when(data)}, then failed (${reason}); what they held before was half restored by a restore that was cut off, so nothing was put back${state.lifted ? ', and it runs there' : ': see docker service ps ' + job.service}.`)
     }
     if (!state.touched) {
-      await start().catch((startError: Error) => log.error(`restore: could not start ${job.service} on ${node.nodeName} again: ${startError.message}; the controller tries again`))
+      try {
+        // Marked by this restore, before it wrote anything: the mark goes, and the stop with it.
+        if (state.marked) await markRestoringOn(docker, job.service, node.nodeId, undefined)
+        state.marked = false
+        await start()
+      } catch (startError) {
+        const left = state.marked ? `it is left stopped there and marked (${mark}), with its volumes whole: run ${again}` : 'the controller starts it there again'
+        log.error(`restore: could not start ${job.service} on ${node.nodeName} again: ${(startError as Error).message}; ${left}`)
+      }
       throw new RunError(`the restore of ${job.service} on ${node.nodeName} stopped before it changed anything: ${reason}.`)
     }
     log.error(`restore: ${reason}; putting back what ${job.service}'s volumes on ${node.nodeName} held before`)

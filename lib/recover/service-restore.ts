@@ -2,7 +2,7 @@ import { ConfigError, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
 import { listPath } from '../restic/snapshots.js'
-import type { SwarmService, TaskPlacement } from '../swarm/cluster.js'
+import { JOB_LABEL, type SwarmService, type TaskPlacement } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
 import { holdBackups } from './hold-backups.js'
@@ -48,15 +48,21 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
   const current = job.node ?? (leftOn ? { nodeId: leftOn, nodeName: leftOn } : undefined)
   const moving = request.toNode !== undefined && request.toNode.nodeId !== current?.nodeId
   const node = request.toNode ?? current
-  // A global service's task a cut-off restore stopped on its node: its job there is unavailable, and restored all the same.
-  const stoppedHere = job.perNode === true && job.restoring !== undefined
-  if (job.unavailable && !leftOn && !moving && !stoppedHere) throw new RunError(job.unavailable)
   if (service.global && moving) throw new ConfigError(`service ${job.service} is global: it runs on every node, each with volumes of its own; restore one node's volumes in place with --host ${job.service}@NODE, without --to-node.`)
+  // A global service's node whose task is stopped (by a restore cut off there) or failing (its data
+  // there broken, say): its job cannot run, and its volumes there are restored all the same, the node being up.
+  const global = service.global === true && job.node !== undefined && (await nodeIsReady(deps, job.node.nodeId))
+  if (job.unavailable && !leftOn && !moving && !global) throw new RunError(job.unavailable)
+  const shared = service.global ? job.backup?.volumes.find((volume) => service.sharedVolumes?.includes(volume.source)) : undefined
+  if (shared) {
+    throw new ConfigError(`service ${job.service} is global and its volume ${shared.source} is shared by its nodes (another driver than local, or NFS or CIFS): a restore on one node would rewrite it under its tasks on the others; stop it on every node (docker service rm), then restore the volume with rds restore --to-volume.`)
+  }
   if (!node) throw new RunError(`service ${job.service} has no running task, so no node is known to hold its volumes; start it (docker service scale ${job.service}=1), or name the node to restore it onto with --to-node.`)
   if (moving && request.includes.length > 0) throw new ConfigError('--path puts files back into the live volumes where the service runs; leave out --to-node.')
-  const restic = deps.resticFor(backup.repoPath)
   const release = await holdBackups(deps.lockDir, job, log, signal)
   try {
+    await refuseLeftoverJobs(deps.docker, job)
+    const restic = deps.resticFor(backup.repoPath)
     const plan = await planRestore(restic, job, request, log)
     const parts = [plan.data && `volumes ${backup.volumes.map((volume) => volume.name).join(', ')} from ${when(plan.data)}`, plan.dump && `dump ${backup.dump!.filename} from ${when(plan.dump)}`]
     log.info(`restore: ${job.service} on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
@@ -75,6 +81,23 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
     log.info(`restore: ${job.service} is back on ${node.nodeName}: ${parts.filter(Boolean).join('; ')}`)
   } finally {
     await release()
+  }
+}
+
+// A node that is gone (removed) is not ready either.
+const nodeIsReady = async (deps: SwarmJobs, nodeId: string) =>
+  ((await deps.docker.getNode(nodeId).inspect().catch(() => undefined)) as { Status?: { State?: string } } | undefined)?.Status?.State === 'ready'
+
+/**
+ * A job of an earlier restore of this job that still runs (its command was cut off: the job
+ * service outlives it) could go on writing into the volumes with this one: it must end first.
+ */
+async function refuseLeftoverJobs(docker: SwarmJobs['docker'], job: SwarmJob): Promise<void> {
+  const ofThisJob = (name: string) => name === `safety-${job.name}` || name === `restore-dump-${job.name}` || name.startsWith(`restore-${job.name}-`) || name.endsWith(`-hook-${job.name}`)
+  const services = (await docker.listServices({ filters: { label: [JOB_LABEL] } })) as { Spec?: { Name?: string; Labels?: Record<string, string> } }[]
+  const left = services.filter((service) => ofThisJob(service.Spec?.Labels?.[JOB_LABEL] ?? '')).map((service) => service.Spec?.Name)
+  if (left.length > 0) {
+    throw new RunError(`job service ${left.join(', ')} of an earlier restore of ${job.service} still runs (that restore was cut off), and could write into its volumes with this one; wait until it has ended (docker service ps), or remove it (docker service rm), then run this again.`)
   }
 }
 

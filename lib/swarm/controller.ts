@@ -88,6 +88,8 @@ export class Controller {
       () => undefined,
       (error: Error) => {
         this.options.log.error(`controller: could not read the Swarm's services (${why}): ${error.message}`)
+        // What changed is not known yet: read again in a while, as for a task awaited.
+        this.armRecheck()
         return error
       },
     )
@@ -165,7 +167,12 @@ export class Controller {
       this.recheck = undefined
       this.recheckMs = RECHECK_FIRST_MS
     }
-    if (!waiting || this.recheck) return
+    if (waiting) this.armRecheck()
+  }
+
+  /** A discovery again in a while (2 s, doubling to a minute), unless one is due already. */
+  private armRecheck(): void {
+    if (this.recheck || this.options.stop.aborted || this.options.schedule === false) return
     this.recheck = setTimeout(() => {
       this.recheck = undefined
       void this.sync(RECHECK_WHY)

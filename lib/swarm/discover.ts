@@ -98,12 +98,15 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
 }
 
 /**
- * Whether a labelled service waits for tasks: one with no running task, or with tasks Swarm is still
- * starting. A task that starts sends no service event, so the controller looks again meanwhile.
+ * Whether a labelled service waits for tasks: one with no running task, with tasks Swarm is still
+ * starting, or stopped on a node by a restore there that is not rewriting its volumes (one that
+ * ended, or was cut off, leaves the stop for the controller to lift). A task that starts, or a
+ * command that dies, sends no service event: the controller looks again meanwhile.
  */
 export function awaitingTasks(services: SwarmService[], jobs: SwarmJob[]): boolean {
   const starting = new Set(services.filter((service) => (service.starting ?? 0) > 0).map((service) => service.name))
-  return jobs.some((job) => job.backup && (!job.node || starting.has(job.service)))
+  const unmarkedStop = services.some((service) => stoppedOn(service.serviceLabels).some((nodeId) => service.serviceLabels[restoringOnLabel(nodeId)] === undefined))
+  return unmarkedStop || jobs.some((job) => job.backup && (!job.node || starting.has(job.service)))
 }
 
 /** What changed between two discoveries of one job, in words; empty when nothing did. */

@@ -21,16 +21,19 @@ export const offNode = (nodeId: string) => `node.id != ${nodeId}`
 export const stoppedOn = (labels: Record<string, string> | undefined) =>
   Object.keys(labels ?? {}).filter((label) => label.startsWith(`${STOPPED_ON_LABEL}.`)).map((label) => label.slice(STOPPED_ON_LABEL.length + 1))
 
-/** Resolves once the service's task on the node runs (1), or once every task of it there has ended (0). */
-const settledOn = (docker: Docker, name: string, nodeId: string, running: 0 | 1, signal?: AbortSignal) => settled(docker, name, running, { node: nodeId, writingOn: nodeId, signal })
+/**
+ * Resolves once every task of the service on the node has ended, whatever Swarm wants of it (one
+ * still starting may yet write); throws after five minutes.
+ */
+export const noTaskOn = (docker: Docker, name: string, nodeId: string, signal?: AbortSignal) => settled(docker, name, 0, { node: nodeId, writingOn: nodeId, signal })
 
 /**
- * Stops a global service on one node (its constraint and rds.stopped-on.NODE, in one update), then
- * waits until every task of it there has ended; resolves to its rds.restoring.NODE mark as that
- * update found it: a restore of it there that was cut off while it rewrote the volumes.
- * Idempotent: a service stopped there already stays so.
+ * Stops a global service on one node (its constraint and rds.stopped-on.NODE, in one update);
+ * resolves to its rds.restoring.NODE mark as that update found it: a restore of it there that was
+ * cut off while it rewrote the volumes. Idempotent: a service stopped there already stays so. Its
+ * task there ends a moment later: wait for it with noTaskOn.
  */
-export async function stopOnNode(docker: Docker, name: string, nodeId: string, log: Logger, signal?: AbortSignal): Promise<string | undefined> {
+export async function stopOnNode(docker: Docker, name: string, nodeId: string, log: Logger): Promise<string | undefined> {
   let found: string | undefined
   await updateService(docker, name, (spec) => {
     if (spec.Mode?.Global === undefined) throw new RunError(`service ${name} is not global, so it is not stopped on one node.`)
@@ -43,37 +46,36 @@ export async function stopOnNode(docker: Docker, name: string, nodeId: string, l
     }
   })
   log.info(`stop: ${name} stopped on node ${nodeId} (${offNode(nodeId)}) for the restore; its other tasks run on`)
-  await settledOn(docker, name, nodeId, 0, signal)
-  log.info(`stop: ${name} has no container left on node ${nodeId}`)
   return found
 }
 
 /**
- * Marks the service as being restored on the node (rds.restoring.NODE = `why`), only while rds's
- * stop there holds (read in the same update: a docker stack deploy meanwhile puts its own
- * placement back), and waits until no task of it runs there; or, with undefined, removes the mark.
+ * Marks the service as being restored on the node (rds.restoring.NODE = `why`) or, with undefined,
+ * removes the mark: either only while rds's stop there holds, read in the same update. A docker
+ * stack deploy meanwhile puts its own placement back (and labels): before the volumes are written,
+ * they are then not written; after, its task there may have run on them while they were.
  */
-export async function markRestoringOn(docker: Docker, name: string, nodeId: string, why: string | undefined, signal?: AbortSignal): Promise<void> {
+export async function markRestoringOn(docker: Docker, name: string, nodeId: string, why: string | undefined): Promise<void> {
   await updateService(docker, name, (spec) => {
+    if (spec.Labels?.[stoppedOnLabel(nodeId)] === undefined || !(spec.TaskTemplate?.Placement?.Constraints ?? []).includes(offNode(nodeId))) {
+      throw new RunError(
+        why === undefined
+          ? `service ${name} is no longer stopped on node ${nodeId}: an update of it (such as a docker stack deploy) put its own placement back while its volumes there were written, so its task there may have run on them half-written.`
+          : `service ${name} is no longer stopped on node ${nodeId} (an update of it, such as a docker stack deploy, put its own placement back), so its volumes there were not written.`,
+      )
+    }
     const labels = { ...spec.Labels }
-    if (why === undefined) {
-      delete labels[restoringOnLabel(nodeId)]
-      return { ...spec, Labels: labels }
-    }
-    if (labels[stoppedOnLabel(nodeId)] === undefined || !(spec.TaskTemplate?.Placement?.Constraints ?? []).includes(offNode(nodeId))) {
-      throw new RunError(`service ${name} is no longer stopped on node ${nodeId} (an update of it, such as a docker stack deploy, put its own placement back), so its volumes there were not written.`)
-    }
-    labels[restoringOnLabel(nodeId)] = why
+    if (why === undefined) delete labels[restoringOnLabel(nodeId)]
+    else labels[restoringOnLabel(nodeId)] = why
     return { ...spec, Labels: labels }
   })
-  if (why !== undefined) await settledOn(docker, name, nodeId, 0, signal)
 }
 
 /**
  * Lifts rds's stop of a service on one node (its constraint and rds.stopped-on.NODE), unless it is
  * marked restoring there, read in the same update: resolves to 'marked' then, 'started' when it
  * lifted it, and 'not stopped' when there was no stop of rds's to lift. With `wait`, waits until
- * its task there runs again.
+ * its task there runs (unless marked).
  */
 export async function startOnNode(docker: Docker, name: string, nodeId: string, log: Logger, wait: boolean, signal?: AbortSignal): Promise<'started' | 'marked' | 'not stopped'> {
   let outcome: 'started' | 'marked' | 'not stopped' = 'not stopped'
@@ -90,10 +92,10 @@ export async function startOnNode(docker: Docker, name: string, nodeId: string, 
     return { ...spec, Labels: labels, TaskTemplate: { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Constraints: constraints.filter((constraint) => constraint !== offNode(nodeId)) } } }
   })
   const result = outcome as 'started' | 'marked' | 'not stopped'
-  if (result !== 'started') return result
-  log.info(`stop: ${name} may run on node ${nodeId} again`)
+  if (result === 'marked') return result
+  if (result === 'started') log.info(`stop: ${name} may run on node ${nodeId} again`)
   if (wait) {
-    await settledOn(docker, name, nodeId, 1, signal)
+    await settled(docker, name, 1, { node: nodeId, writingOn: nodeId, signal })
     log.info(`stop: ${name} runs on node ${nodeId} again`)
   }
   return result

@@ -200,7 +200,9 @@ async function runEndToEnd() {
     const server = await container('server')
     t.not(await dockerOk(['exec', server, 'ls', '/home/restic/db/snapshots']), '', "the snapshot is in the server's repository")
 
-    const dump = await dockerOk(['exec', agent, 'runrestic', 'dump', 'latest', '/backup/all.sql'])
+    // One snapshot for the dump and the restore below: a scheduled run (every 20 s) makes newer ones meanwhile.
+    const [latest] = JSON.parse(await dockerOk(['exec', agent, 'runrestic', 'snapshots', '--json', 'latest'])) as { id: string }[]
+    const dump = await dockerOk(['exec', agent, 'runrestic', 'dump', latest!.id, '/backup/all.sql'])
     t.match(dump, /CREATE TABLE public\.rows_to_keep/)
     await dockerOk(['run', '-d', '--name', RESTORE_CONTAINER, '-e', 'POSTGRES_PASSWORD=restore', 'rds-test-postgres:latest'])
     await waitFor('the fresh postgres', async () => (await docker(['exec', RESTORE_CONTAINER, 'psql', '-U', 'postgres', '-c', 'select 1'])).exitCode === 0 || undefined)
@@ -210,7 +212,7 @@ async function runEndToEnd() {
 
     // From inside the agent's container: restore into a new volume through a helper container of
     // the agent's own image.
-    const restore = () => docker(['exec', agent, 'rds', 'restore', '--to-volume', `${STACK}_restored-dump`])
+    const restore = () => docker(['exec', agent, 'rds', 'restore', latest!.id, '--to-volume', `${STACK}_restored-dump`])
     let restored = await restore()
     // A scheduled run (every 20 s) may hold the repository's lock for its retention: the restore
     // says so (exit code 11) and is run again once that run has ended.

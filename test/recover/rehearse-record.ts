@@ -44,7 +44,8 @@ t.test('a stack with no saved definitions fails its rehearsal, recorded for each
   const captured = captureLogger()
   scheduleRehearsals('* * * * * *', async () => context, captured.log, stop.signal)
   t.match(captured.text(), /controller: stacks rehearsed "\* \* \* \* \* \*" \(REHEARSE_AT\), next at \S+/)
-  for (const deadline = Date.now() + 30_000; reports.length < 2 && Date.now() < deadline; ) await new Promise((done) => setTimeout(done, 200))
+  // Its line is logged once both are recorded: waited for, not the records.
+  for (const deadline = Date.now() + 30_000; !/rehearsal of stack shop FAILED/.test(captured.text()) && Date.now() < deadline; ) await new Promise((done) => setTimeout(done, 200))
   stop.abort()
   t.match(captured.text(), /ERROR +controller: rehearsal of stack shop FAILED: FAILED: stack shop has no definitions/)
   t.same(reports.slice(0, 2).map((report) => report.job), ['shop_db', 'shop_cache'])

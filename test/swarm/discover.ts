@@ -81,7 +81,7 @@ t.test('a per-node service stopped on a node by an in-place restore keeps that j
   t.same([jobs[0]?.restoring, jobs[0]?.unavailable], [undefined, undefined], 'its other nodes run on, unmarked')
 })
 
-t.test('a per-node service running nowhere yet is one job with no node, awaited; so is one whose tasks are still starting', async (t) => {
+t.test('a per-node service running nowhere yet is one job with no node, awaited; so is one whose tasks are still starting, and one a restore that ended left stopped on a node', async (t) => {
   const labels = { 'rds.backup': 'true' }
   const created = { ...service('app_cache', labels, [], true), starting: 3 }
   const jobs = discoverJobs([created], defaults, nodes)
@@ -94,6 +94,10 @@ t.test('a per-node service running nowhere yet is one job with no node, awaited;
   t.notOk(awaitingTasks([all], discoverJobs([all], defaults, nodes)), 'every task runs')
   const unlabelled = { ...service('app_other', {}, [], true), starting: 1 }
   t.notOk(awaitingTasks([unlabelled], discoverJobs([unlabelled], defaults, nodes)), 'nobody waits for an unlabelled one')
+  const stopped = service('app_cache', { ...labels, 'rds.stopped-on.id-n2': 'restore' }, ['n1', 'n3'])
+  t.ok(awaitingTasks([stopped], discoverJobs([stopped], defaults, nodes)), 'a stop of a restore that no longer runs waits to be lifted')
+  const marked = service('app_cache', { ...labels, 'rds.stopped-on.id-n2': 'restore', 'rds.restoring.id-n2': 'volumes from abc' }, ['n1', 'n3'])
+  t.notOk(awaitingTasks([marked], discoverJobs([marked], defaults, nodes)), 'one marked stays stopped until a restore of it')
 })
 
 t.test('a job whose node is down cannot run, and says so', async (t) => {

@@ -4,7 +4,7 @@
 import t from 'tap'
 import Docker from 'dockerode'
 import { execa } from 'execa'
-import { markRestoringOn, startOnNode, stopOnNode } from '../../lib/swarm/node-stop.js'
+import { markRestoringOn, noTaskOn, startOnNode, stopOnNode } from '../../lib/swarm/node-stop.js'
 import { readDefinition } from '../../lib/swarm/definition.js'
 import { useHostEngine } from '../fixtures/docker.js'
 import { captureLogger } from '../fixtures/log.js'
@@ -25,6 +25,7 @@ t.test('stopped on its node and started there again; a restoring mark keeps it s
   t.ok(await running(), 'it runs')
 
   t.equal(await stopOnNode(docker, SERVICE, nodeId, log), undefined, 'no mark found: no restore of it there was cut off')
+  await noTaskOn(docker, SERVICE, nodeId)
   t.equal(await running(), '', 'no container of it on the node')
   const stopped = await spec()
   t.same(stopped.TaskTemplate.Placement.Constraints, ['node.role == manager', `node.id != ${nodeId}`], 'its own constraint kept, one added')
@@ -51,4 +52,10 @@ t.test('stopped on its node and started there again; a restoring mark keeps it s
   await t.rejects(markRestoringOn(docker, SERVICE, nodeId, 'volumes from 0123abcd'), { message: `service ${SERVICE} is no longer stopped on node ${nodeId} (an update of it, such as a docker stack deploy, put its own placement back), so its volumes there were not written.` })
   t.equal(await startOnNode(docker, SERVICE, nodeId, log, true), 'started', 'its label lifted too')
   t.equal(await startOnNode(docker, SERVICE, nodeId, log, true), 'not stopped')
+
+  // Undone while its volumes were written: the mark is not removed as if all were well.
+  await stopOnNode(docker, SERVICE, nodeId, log)
+  await markRestoringOn(docker, SERVICE, nodeId, 'volumes from 0123abcd')
+  await execa('docker', ['service', 'update', '--detach', '--constraint-rm', `node.id != ${nodeId}`, '--label-rm', `rds.stopped-on.${nodeId}`, SERVICE])
+  await t.rejects(markRestoringOn(docker, SERVICE, nodeId, undefined), { message: /put its own placement back while its volumes there were written, so its task there may have run on them half-written/ })
 })
