@@ -6,6 +6,7 @@ import { markRestoringOn, noTaskOn, restoringOnLabel, startOnNode, stopOnNode } 
 import { newestSafety, when, type Steps } from './safe-restore.js'
 import { runRestoreHook, saveSafetySnapshot } from './service-jobs.js'
 import { restoreVolumeOnNode, type SwarmJobs } from './volume-job.js'
+import { setServiceLabel } from '../swarm/scale.js'
 
 /**
  * The in-place restore of one node's volumes of a global service (its job SERVICE@NODE, whose run
@@ -71,13 +72,12 @@ export async function restoreOnOneNode(deps: SwarmJobs, { job, plan, node, resti
     }
     if (!state.touched) {
       try {
-        // Marked by this restore, before it wrote anything: the mark goes, and the stop with it.
-        if (state.marked) await markRestoringOn(docker, job.service, node.nodeId, undefined)
+        // Marked by this restore before it wrote anything (whatever holds now of its stop): the mark goes, then the stop.
+        if (state.marked) await setServiceLabel(docker, job.service, mark, undefined)
         state.marked = false
         await start()
       } catch (startError) {
-        const left = state.marked ? `it is left stopped there and marked (${mark}), with its volumes whole: run ${again}` : 'the controller starts it there again'
-        log.error(`restore: could not start ${job.service} on ${node.nodeName} again: ${(startError as Error).message}; ${left}`)
+        log.error(`restore: could not start ${job.service} on ${node.nodeName} again (${(startError as Error).message}); its volumes there are whole: if rds jobs says it is stopped there, run ${again}`)
       }
       throw new RunError(`the restore of ${job.service} on ${node.nodeName} stopped before it changed anything: ${reason}.`)
     }

@@ -76,10 +76,9 @@ export async function rehearseStack(
   const copied = rehearsalCopy(options.stack, copy, saved.definitions)
   const report: string[] = copied.left.map((name) => `${name}: left out of the copy (it mounts the Docker socket, so it could act on the real Swarm)`)
   let ok = true
-  // Meanwhile no backup of the stack runs: its retention could forget the snapshots being restored.
-  // One that runs on past its MAX_RUN_TIME keeps the rehearsal from starting: a throw, not a failure of it.
-  const release = await options.holdBackups()
   try {
+    // Meanwhile no backup of the stack runs: its retention could forget the snapshots being restored.
+    const release = await options.holdBackups()
     const made = await restoreStack(deps, { snapshot: saved.snapshot, definitions: copied.definitions }, { stack: copy, env: options.env, defaults: options.defaults, rejected: options.rejected, copy: { originals: copied.originals, volume: copied.volume } }, log, signal).finally(release)
     report.push(...made.report)
     ok = made.ok

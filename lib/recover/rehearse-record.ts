@@ -6,7 +6,7 @@ import type { Restic } from '../restic/command.js'
 import type { SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import type { LabelDefaults } from '../swarm/labels.js'
-import { EXIT, RunError } from '../errors.js'
+import { EXIT, type RunError } from '../errors.js'
 import { takeRunLock } from '../run/run-lock.js'
 import { findSavedStack } from './definitions.js'
 import { holdBackupsOf } from './hold-backups.js'
@@ -52,13 +52,6 @@ export async function rehearseAndRecord(context: RehearsalContext, stack: string
   }
 }
 
-/** A backup of the stack that still runs past its MAX_RUN_TIME: the rehearsal is not made, and not recorded (exit code 11). */
-class NotStarted extends RunError {
-  constructor(message: string) {
-    super(message, EXIT.locked)
-  }
-}
-
 async function rehearseAndRecordHeld(context: RehearsalContext, stack: string, log: Logger, signal?: AbortSignal): Promise<{ ok: boolean; report: string[] }> {
   const ofStack = new Set(context.services.filter((service) => service.stack === stack).map((service) => service.name))
   const jobs = context.jobs.filter((job) => job.backup && ofStack.has(job.service))
@@ -68,15 +61,11 @@ async function rehearseAndRecordHeld(context: RehearsalContext, stack: string, l
   let message: string
   try {
     const saved = await findSavedStack(context.deps.resticFor, context.repoPaths, stack, undefined, log)
-    const holdBackups = () =>
-      holdBackupsOf(context.lockDir, jobs, log, signal).catch((error: RunError) => {
-        throw error.exitCode === EXIT.locked ? new NotStarted(`the rehearsal of stack ${stack} was not started: ${error.message}`) : error
-      })
+    const holdBackups = () => holdBackupsOf(context.lockDir, jobs, log, signal)
     result = await rehearseStack(context.deps, saved, { stack, env: context.env, defaults: context.defaults, rejected: context.rejected, probes, holdBackups }, log, signal)
     const failures = result.report.filter((line) => /FAILED|could not/.test(line))
     message = result.ok ? `a copy of stack ${stack} from its backups of ${saved.snapshot.time} ran${probes.size > 0 ? ', its probes passed' : ''}` : `the rehearsal of stack ${stack} failed: ${failures.join('; ')}`
   } catch (error) {
-    if (error instanceof NotStarted) throw error
     result = { ok: false, report: [`FAILED: ${(error as Error).message}`] }
     message = `the rehearsal of stack ${stack} failed: ${(error as Error).message}`
   }

@@ -3,6 +3,8 @@ import type { Logger } from '../observe/log.js'
 import type { Restic } from '../restic/command.js'
 import { listPath } from '../restic/snapshots.js'
 import { JOB_LABEL, type SwarmService, type TaskPlacement } from '../swarm/cluster.js'
+import { FINAL_STATES } from '../swarm/job-task.js'
+import { stoppedOn } from '../swarm/node-stop.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
 import { holdBackups } from './hold-backups.js'
@@ -49,19 +51,20 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
   const moving = request.toNode !== undefined && request.toNode.nodeId !== current?.nodeId
   const node = request.toNode ?? current
   if (service.global && moving) throw new ConfigError(`service ${job.service} is global: it runs on every node, each with volumes of its own; restore one node's volumes in place with --host ${job.service}@NODE, without --to-node.`)
-  // A global service's node whose task is stopped (by a restore cut off there) or failing (its data
-  // there broken, say): its job cannot run, and its volumes there are restored all the same, the node being up.
-  const global = service.global === true && job.node !== undefined && (await nodeIsReady(deps, job.node.nodeId))
+  // A global service's node whose task is stopped by rds (a restore cut off there) or failing (its
+  // data there broken, say): its job cannot run, and its volumes there are restored all the same.
+  const global = service.global === true && job.node !== undefined && (await wantedOn(deps, service, job.node.nodeId))
   if (job.unavailable && !leftOn && !moving && !global) throw new RunError(job.unavailable)
   const shared = service.global ? job.backup?.volumes.find((volume) => service.sharedVolumes?.includes(volume.source)) : undefined
   if (shared) {
     throw new ConfigError(`service ${job.service} is global and its volume ${shared.source} is shared by its nodes (another driver than local, or NFS or CIFS): a restore on one node would rewrite it under its tasks on the others; stop it on every node (docker service rm), then restore the volume with rds restore --to-volume.`)
   }
+  if (!node && service.global) throw new RunError(`service ${job.service} is global and runs on no node, so no node is known to hold its volumes; restore a volume onto a node with rds restore --to-volume.`)
   if (!node) throw new RunError(`service ${job.service} has no running task, so no node is known to hold its volumes; start it (docker service scale ${job.service}=1), or name the node to restore it onto with --to-node.`)
   if (moving && request.includes.length > 0) throw new ConfigError('--path puts files back into the live volumes where the service runs; leave out --to-node.')
   const release = await holdBackups(deps.lockDir, job, log, signal)
   try {
-    await refuseLeftoverJobs(deps.docker, job)
+    await refuseLeftoverJobs(deps.docker, job, log)
     const restic = deps.resticFor(backup.repoPath)
     const plan = await planRestore(restic, job, request, log)
     const parts = [plan.data && `volumes ${backup.volumes.map((volume) => volume.name).join(', ')} from ${when(plan.data)}`, plan.dump && `dump ${backup.dump!.filename} from ${when(plan.dump)}`]
@@ -84,20 +87,34 @@ export async function restoreService(deps: RestoreDeps, request: ServiceRestore,
   }
 }
 
-// A node that is gone (removed) is not ready either.
-const nodeIsReady = async (deps: SwarmJobs, nodeId: string) =>
-  ((await deps.docker.getNode(nodeId).inspect().catch(() => undefined)) as { Status?: { State?: string } } | undefined)?.Status?.State === 'ready'
+/**
+ * Whether a global service is meant to run on the node: stopped there by rds, or with a task there
+ * that Swarm keeps starting; on a node that is up. Not on one it no longer places on (drained, a
+ * constraint): its task would never come back there after the restore.
+ */
+async function wantedOn(deps: SwarmJobs, service: SwarmService, nodeId: string): Promise<boolean> {
+  const node = (await deps.docker.getNode(nodeId).inspect().catch(() => undefined)) as { Status?: { State?: string } } | undefined
+  if (node?.Status?.State !== 'ready') return false
+  if (stoppedOn(service.serviceLabels).includes(nodeId)) return true
+  return (await deps.docker.listTasks({ filters: { service: [service.name], node: [nodeId], 'desired-state': ['running'] } })).length > 0
+}
 
 /**
- * A job of an earlier restore of this job that still runs (its command was cut off: the job
- * service outlives it) could go on writing into the volumes with this one: it must end first.
+ * A job service of an earlier restore of this job whose task still runs (its command was cut off:
+ * the job service outlives it) could go on writing into the volumes with this one: it must end
+ * first. One whose task has ended is removed.
  */
-async function refuseLeftoverJobs(docker: SwarmJobs['docker'], job: SwarmJob): Promise<void> {
-  const ofThisJob = (name: string) => name === `safety-${job.name}` || name === `restore-dump-${job.name}` || name.startsWith(`restore-${job.name}-`) || name.endsWith(`-hook-${job.name}`)
-  const services = (await docker.listServices({ filters: { label: [JOB_LABEL] } })) as { Spec?: { Name?: string; Labels?: Record<string, string> } }[]
-  const left = services.filter((service) => ofThisJob(service.Spec?.Labels?.[JOB_LABEL] ?? '')).map((service) => service.Spec?.Name)
-  if (left.length > 0) {
-    throw new RunError(`job service ${left.join(', ')} of an earlier restore of ${job.service} still runs (that restore was cut off), and could write into its volumes with this one; wait until it has ended (docker service ps), or remove it (docker service rm), then run this again.`)
+async function refuseLeftoverJobs(docker: SwarmJobs['docker'], job: SwarmJob, log: Logger): Promise<void> {
+  const names = new Set([`safety-${job.name}`, `restore-dump-${job.name}`, `restore-pre-hook-${job.name}`, `restore-post-hook-${job.name}`, ...(job.backup?.volumes ?? []).map((volume) => `restore-${job.name}-${volume.name}`)])
+  const services = (await docker.listServices({ filters: { label: [JOB_LABEL] } })) as { ID: string; Spec?: { Name?: string; Labels?: Record<string, string> } }[]
+  const running: string[] = []
+  for (const service of services.filter((each) => names.has(each.Spec?.Labels?.[JOB_LABEL] ?? ''))) {
+    const tasks = (await docker.listTasks({ filters: { service: [service.ID] } })) as { Status?: { State?: string } }[]
+    if (tasks.some((task) => !FINAL_STATES.has(task.Status?.State ?? ''))) running.push(service.Spec?.Name ?? service.ID)
+    else await docker.getService(service.ID).remove().then(() => log.info(`restore: removed job service ${service.Spec?.Name}, which an earlier restore of ${job.service} left after it ended`))
+  }
+  if (running.length > 0) {
+    throw new RunError(`job service ${running.join(', ')} of an earlier restore of ${job.service} still runs (that restore was cut off), and could write into its volumes with this one; wait until it has ended (docker service ps), or remove it (docker service rm), then run this again.`)
   }
 }
 

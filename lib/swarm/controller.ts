@@ -18,7 +18,6 @@ import { KeptNodeFinder } from './kept-nodes.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
-const RECHECK_WHY = 'a labelled service waited for its tasks'
 
 export type { ControllerOptions, ScheduledJob } from './controller-options.js'
 
@@ -89,7 +88,7 @@ export class Controller {
       (error: Error) => {
         this.options.log.error(`controller: could not read the Swarm's services (${why}): ${error.message}`)
         // What changed is not known yet: read again in a while, as for a task awaited.
-        this.armRecheck()
+        this.armRecheck('after a discovery that failed')
         return error
       },
     )
@@ -148,7 +147,7 @@ export class Controller {
     )
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
     this.keptNodes.notice(swarm.services, swarm.nodes, found)
-    this.recheckWhileWaiting(found, why === RECHECK_WHY)
+    this.recheckWhileWaiting(found)
     this.mender.mend(this.services, (service, nodeId) => [...this.jobs.values()].find(({ job }) => job.service === service && (nodeId === undefined || job.node?.nodeId === nodeId))?.job.name ?? (nodeId ? `${service}@${nodeId}` : service))
   }
 
@@ -159,23 +158,20 @@ export class Controller {
    * A task being (re)started sends no service event, so while a labelled service has no running
    * task, or tasks still starting, its placement is read again after a while (2 s, doubling to a minute).
    */
-  private recheckWhileWaiting(found: SwarmJob[], afterRecheck: boolean): void {
-    const waiting = awaitingTasks(this.services, found) && !this.options.stop.aborted
-    // A change in the Swarm starts the wait afresh: the tasks it starts run within seconds.
-    if (!afterRecheck || !waiting) {
-      clearTimeout(this.recheck)
-      this.recheck = undefined
-      this.recheckMs = RECHECK_FIRST_MS
-    }
-    if (waiting) this.armRecheck()
+  private recheckWhileWaiting(found: SwarmJob[]): void {
+    if (awaitingTasks(this.services, found) && !this.options.stop.aborted) return this.armRecheck('a labelled service waited for its tasks')
+    // Nothing waits: the next wait starts again at 2 s.
+    clearTimeout(this.recheck)
+    this.recheck = undefined
+    this.recheckMs = RECHECK_FIRST_MS
   }
 
   /** A discovery again in a while (2 s, doubling to a minute), unless one is due already. */
-  private armRecheck(): void {
+  private armRecheck(why: string): void {
     if (this.recheck || this.options.stop.aborted || this.options.schedule === false) return
     this.recheck = setTimeout(() => {
       this.recheck = undefined
-      void this.sync(RECHECK_WHY)
+      void this.sync(why)
     }, this.recheckMs)
     this.recheckMs = Math.min(this.recheckMs * 2, RECHECK_MAX_MS)
   }

@@ -80,6 +80,7 @@ export async function markRestoringOn(docker: Docker, name: string, nodeId: stri
 export async function startOnNode(docker: Docker, name: string, nodeId: string, log: Logger, wait: boolean, signal?: AbortSignal): Promise<'started' | 'marked' | 'not stopped'> {
   let outcome: 'started' | 'marked' | 'not stopped' = 'not stopped'
   await updateService(docker, name, (spec) => {
+    outcome = 'not stopped'
     if (spec.Labels?.[restoringOnLabel(nodeId)] !== undefined) {
       outcome = 'marked'
       return spec

@@ -32,6 +32,8 @@ export async function setConstraints(docker: Docker, name: string, constraints: 
 export async function pinToNode(docker: Docker, name: string, nodeId: string): Promise<boolean> {
   let pinned = false
   await updateService(docker, name, (spec) => {
+    // Decided anew by each attempt: an update overtaken is made again from the new version.
+    pinned = false
     const constraints = spec.TaskTemplate?.Placement?.Constraints ?? []
     if (constraints.some((constraint) => ONE_NODE.test(constraint))) return spec
     pinned = true

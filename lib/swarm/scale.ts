@@ -29,7 +29,8 @@ const UPDATE_TRIES = 5
 
 /**
  * Writes a service's spec back with changes, as `docker service update` does (at its current
- * version); an update that another one overtook is made again from the new version, `change` and all.
+ * version); an update that another one overtook is made again from the new version, `change` and all
+ * (so whatever `change` records of the spec, it records anew on each call).
  */
 export async function updateService(docker: Docker, name: string, change: (spec: ServiceInfo['Spec']) => ServiceInfo['Spec']): Promise<void> {
   const service = docker.getService(name)
@@ -117,6 +118,7 @@ export async function scaleBack(docker: Docker, name: string, log: Logger, writi
   const update = () =>
     updateService(docker, name, (spec) => {
       const recorded = spec.Labels?.[SCALED_FROM_LABEL]
+      replicas = undefined
       if (recorded === undefined) return spec
       replicas = Number(recorded)
       const labels = { ...spec.Labels }
