@@ -1,11 +1,14 @@
 import type { Writable } from 'node:stream'
 import { EXIT } from '../errors.js'
-import { waitForDrain } from '../output.js'
 
 /** Resolves once everything written to the stream has been handed to the system, or the stream failed. */
 async function drained(stream: Writable): Promise<void> {
   if (stream.writableLength === 0 || stream.destroyed) return
-  await waitForDrain(stream).catch(() => undefined)
+  // Not 'drain': it comes only after a write that found the stream full. A tail under its
+  // high-water mark, waiting for a slow reader, would end in none, and with nothing else to wait
+  // for Node would exit 13 (unsettled top-level await). Writes end in order: an empty one's
+  // callback comes once all before it are written (or the stream failed).
+  await new Promise<void>((resolve) => stream.write('', () => resolve()))
 }
 
 /**

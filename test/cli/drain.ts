@@ -1,10 +1,13 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import { PassThrough, Writable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, RUNRESTIC } from '../fixtures/cli.js'
 import { useBackedUpRepository } from '../fixtures/backed-up.js'
 import { readAtOnce, readSlowly } from '../fixtures/slow-reader.js'
+import { exitCodeAfterDrain } from '../../lib/cli/drain.js'
 
 // Enough files that `rds ls --json` writes far more than a pipe holds (64 KiB).
 async function addManyFiles(data: string): Promise<void> {
@@ -37,6 +40,19 @@ t.test('a slow reader gets every byte, and the exit code is 0', async (t) => {
   }
   const ls = JSON.parse((await execa(node, [RDS, 'ls', '--json'], { env: repo.env, extendEnv: false })).stdout) as { path: string }[]
   t.equal(ls.filter((entry) => entry.path.includes('/many/')).length, 20 + 20 * 200, 'ls --json is one JSON array of every entry')
+})
+
+t.test('a tail under the high-water mark, still waiting for a slow reader at the end, is written whole and the exit code is 0', async (t) => {
+  // A reader that takes its time with each chunk: the tail's write fits the stream (it returns
+  // true, so no 'drain' is ever due) and waits in it when the command ends, as a dump's tail may
+  // for restic. Waiting for a 'drain' then waits for ever: with nothing else to wait for, Node
+  // exits 13 (a top-level await nothing settles) and the dump fails.
+  let written = 0
+  const slow = new Writable({ write: (chunk: Buffer, _encoding, done) => void setTimeout(() => ((written += chunk.length), done()), 200) })
+  t.equal(slow.write(Buffer.alloc(15000)), true, 'the tail fits the stream')
+  const ended = await Promise.race([exitCodeAfterDrain(0, 'test', slow, new PassThrough()), sleep(5000).then(() => 'still waiting after 5 s')])
+  t.equal(ended, 0)
+  t.equal(written, 15000, 'the tail was written before the exit')
 })
 
 t.test('a reader that goes away fails the command, stops restic cleanly, and leaves no lock', async (t) => {
