@@ -8,16 +8,16 @@ import { NOTIFY_TIMEOUT_MS, type Notifier } from './notifier.js'
  * password never crosses the network in the clear), unless ?tls=off (a relay on a trusted network,
  * without a password).
  */
-export function emailSender(url: URL, index: number): Notifier {
+export function emailSender(url: URL, entry: string): Notifier {
   const from = url.searchParams.get('from')
   // One to= per address: NOTIFY_URLS is separated by commas.
   const to = url.searchParams.getAll('to').filter(Boolean)
-  if (!from || to.length === 0) throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} (e-mail to ${url.hostname}) needs ?from=ADDRESS&to=ADDRESS (one to= per address); add them.`)
+  if (!from || to.length === 0) throw new ConfigError(`${entry} (e-mail to ${url.hostname}) needs ?from=ADDRESS&to=ADDRESS (one to= per address); add them.`)
   const implicitTls = url.protocol === 'smtps:'
   const tlsOff = url.searchParams.get('tls') === 'off'
   const user = decodeURIComponent(url.username)
   const pass = decodeURIComponent(url.password)
-  if (tlsOff && (user || pass)) throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} (e-mail to ${url.hostname}) has a password and tls=off; a password is sent only over TLS: remove tls=off.`)
+  if (tlsOff && (user || pass)) throw new ConfigError(`${entry} (e-mail to ${url.hostname}) has a password and tls=off; a password is sent only over TLS: remove tls=off.`)
   const describe = `e-mail via ${url.hostname}:${url.port || (implicitTls ? 465 : 587)} to ${to.join(', ')}`
   let transport: Promise<import('nodemailer').Transporter> | undefined
   // nodemailer is loaded when the first e-mail goes, not at every start.

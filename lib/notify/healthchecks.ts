@@ -22,7 +22,9 @@ export function healthchecksPinger(url: URL): Notifier {
     describe: `healthchecks ${publicPart(new URL(base))}`,
     everyRun: true,
     // Only backups: a check or a drill is not the run the check's schedule expects.
-    started: async (job: string, kind: RunKind) => (recordsAttempts(kind) ? ping(job, '/start') : undefined),
+    started: async (job: string, kind: RunKind) => {
+      if (recordsAttempts(kind)) await ping(job, '/start')
+    },
     send: async (notification: Notification) => {
       const { report } = notification
       if (recordsAttempts(report.kind)) await ping(report.job, report.outcome.ok ? '' : '/fail', textOf(notification))

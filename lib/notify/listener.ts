@@ -5,28 +5,11 @@ import { ConfigError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { RunKind, RunListener, RunReport } from '../observe/run-report.js'
 import type { Outcome } from '../observe/status.js'
-import { emailSender } from './email.js'
-import { healthchecksPinger } from './healthchecks.js'
 import type { Notification, NotifyEvent } from './message.js'
 import type { Notifier } from './notifier.js'
-import { webhookSender } from './webhook.js'
+import { notifierFor } from './schemes.js'
 
 export const NOTIFY_EVENTS: NotifyEvent[] = ['failure', 'overdue', 'recovery', 'success']
-
-/** The destination a URL names, by its scheme; a ConfigError for a URL that names none. */
-export function notifierFor(raw: string, index: number): Notifier {
-  let url: URL
-  try {
-    url = new URL(raw)
-  } catch {
-    throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} is not a URL; use https://..., hc+https://..., smtp://... or smtps://... (docs/monitoring.md lists them).`)
-  }
-  const scheme = url.protocol.slice(0, -1)
-  if (scheme === 'http' || scheme === 'https') return webhookSender(url)
-  if (scheme === 'hc+http' || scheme === 'hc+https') return healthchecksPinger(url)
-  if (scheme === 'smtp' || scheme === 'smtps') return emailSender(url, index)
-  throw new ConfigError(`NOTIFY_URLS: entry ${index + 1} has the scheme "${scheme}", which is not one of https, http, hc+https, hc+http, smtp, smtps.`)
-}
 
 /** The listener that sends notifications where NOTIFY_URLS (or NOTIFY_URLS_FILE) says; none when neither is set. */
 export async function notificationsFrom(notify: Config['notify'], log: Logger): Promise<RunListener | undefined> {

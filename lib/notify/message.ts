@@ -23,20 +23,29 @@ export function subjectOf({ event, report }: Notification): string {
   return `[rds] ${what} succeeded`
 }
 
-/** The plain text of a notification: what happened, when, what was saved, and the log's tail. */
-export function textOf(notification: Notification): string {
+/** A failure or an OVERDUE job: what push services show loudly; a recovery or a success is quiet. */
+export const isAlarm = ({ event }: Notification) => event === 'failure' || event === 'overdue'
+
+/**
+ * The plain text of a notification: what happened, when, what was saved, and the log's tail.
+ * `subject: false` leaves out the subject (for services that show it as a title); `maxChars` fits
+ * it to a service's limit by dropping the oldest lines of the log's tail first (its last lines say why).
+ */
+export function textOf(notification: Notification, { subject = true, maxChars = Infinity }: { subject?: boolean; maxChars?: number } = {}): string {
   const { report, agent } = notification
   const { outcome } = report
-  const lines = [
-    subjectOf(notification),
-    '',
+  const head = [
     `${outcome.ok ? 'Result' : 'Error'}: ${outcome.message}`,
     `Started: ${outcome.startedAt}; ended: ${outcome.finishedAt} (${outcome.durationSeconds} s)${outcome.exitCode === undefined ? '' : `; exit code ${outcome.exitCode}`}`,
   ]
-  if (report.snapshot) lines.push(`Snapshot: ${report.snapshot.id.slice(0, 8)} in ${report.snapshot.repository}${report.snapshots === undefined ? '' : `, ${report.snapshots} snapshots in all`}`)
-  lines.push(`Agent: ${agent}`)
-  if (report.logTail?.length) lines.push('', 'The end of its log:', ...report.logTail)
-  return `${lines.join('\n')}\n`
+  if (subject) head.unshift(subjectOf(notification), '')
+  if (report.snapshot) head.push(`Snapshot: ${report.snapshot.id.slice(0, 8)} in ${report.snapshot.repository}${report.snapshots === undefined ? '' : `, ${report.snapshots} snapshots in all`}`)
+  head.push(`Agent: ${agent}`)
+  const tail = [...(report.logTail ?? [])]
+  const text = () => `${[...head, ...(tail.length ? ['', 'The end of its log:', ...tail] : [])].join('\n')}\n`
+  while (tail.length > 0 && text().length > maxChars) tail.shift()
+  const fitted = text()
+  return fitted.length <= maxChars ? fitted : `${fitted.slice(0, maxChars - 2)}…\n`
 }
 
 /** The JSON body of a webhook. */

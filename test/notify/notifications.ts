@@ -21,6 +21,7 @@ const SMTP_PASSWORD = 'smtp-password-not-for-logs'
 
 interface Received {
   path: string
+  headers: IncomingMessage['headers']
   body: string
 }
 
@@ -29,7 +30,7 @@ async function httpListener(t: Test): Promise<{ port: number; received: Received
   const server = createServer(async (request: IncomingMessage, response) => {
     let body = ''
     for await (const chunk of request) body += chunk
-    received.push({ path: request.url ?? '', body })
+    received.push({ path: request.url ?? '', headers: request.headers, body })
     response.writeHead(request.url?.startsWith('/broken') ? 500 : 200).end(request.url?.startsWith('/broken') ? 'the listener is broken' : 'OK')
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -117,6 +118,46 @@ t.test('a failure, then a recovery, reach the webhook, the healthchecks check an
   t.notMatch(all, SMTP_PASSWORD)
 })
 
+t.test('a self-hosted ntfy and Gotify, and a generic webhook, get a failure and a recovery from real runs, in their own requests', async (t) => {
+  const http = await httpListener(t)
+  const dir = await mkdtemp(join(tmpdir(), 'rds-notify-kinds-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const secrets = ['ntfy-password-secret', 'AGotifyTokenSecret', 'generic-key-secret']
+  const urls = join(dir, 'notify-urls')
+  await writeFile(
+    urls,
+    [
+      `ntfy://rds:${secrets[0]}@127.0.0.1:${http.port}/backups?scheme=http`,
+      `gotify://127.0.0.1:${http.port}/gotify/${secrets[1]}?disabletls=yes`,
+      `generic+http://127.0.0.1:${http.port}/generic?template=json&@X-Api-Key=${secrets[2]}&$source=rds&channel=ops`,
+    ].join('\n'),
+  )
+  const wrongPassword = join(dir, 'wrong')
+  await writeFile(wrongPassword, 'wrong\n')
+  const env = fixture.server.env(fixture.data, { REPO_PATH: 'notify-kinds', NOTIFY_URLS_FILE: urls, LOCK_DIR: join(dir, 'locks'), STATUS_FILE: join(dir, 'status.json') })
+  const first = await runBin(RDS, ['backup'], env)
+  t.equal(first.exitCode, 0, first.stderr)
+  t.same(http.received, [], 'a success is told to none of them by default')
+  const failed = await runBin(RDS, ['backup'], { ...env, RESTIC_REPO_PASSWORD_FILE: wrongPassword })
+  t.equal(failed.exitCode, 12, failed.stderr)
+  const byPath = (path: string) => http.received.filter((request) => request.path.startsWith(path))
+  t.match(byPath('/backups')[0], { headers: { authorization: `Basic ${Buffer.from(`rds:${secrets[0]}`).toString('base64')}`, title: '[rds] FAILED: backup of restic-docker-swarm', priority: 'high' }, body: /^Error: restic backup failed: the password in RESTIC_REPO_PASSWORD_FILE .* is wrong[\s\S]*The end of its log:\n/ })
+  t.match(byPath('/gotify/message')[0], { headers: { 'x-gotify-key': secrets[1] } })
+  t.match(JSON.parse(byPath('/gotify/message')[0]!.body), { title: '[rds] FAILED: backup of restic-docker-swarm', priority: 8 })
+  t.match(byPath('/generic')[0], { path: '/generic?channel=ops', headers: { 'x-api-key': secrets[2], 'content-type': 'application/json' } })
+  t.match(JSON.parse(byPath('/generic')[0]!.body), { title: '[rds] FAILED: backup of restic-docker-swarm', message: /is wrong/, source: 'rds' })
+
+  const good = await runBin(RDS, ['backup'], env)
+  t.equal(good.exitCode, 0, good.stderr)
+  t.match(byPath('/backups')[1], { headers: { title: '[rds] recovered: backup of restic-docker-swarm succeeded again', priority: 'default' } })
+  t.match(JSON.parse(byPath('/gotify/message')[1]!.body), { title: /^\[rds\] recovered/, priority: 4 })
+  t.match(JSON.parse(byPath('/generic')[1]!.body), { title: /^\[rds\] recovered/ })
+  const logs = failed.stderr + good.stderr
+  t.match(logs, /notify: sent the failure of restic-docker-swarm's backup to ntfy http:\/\/127\.0\.0\.1:\d+\/…\n/)
+  t.match(logs, /notify: sent the recovery of restic-docker-swarm's backup to Gotify http:\/\/127\.0\.0\.1:\d+\/…\n/)
+  for (const secret of secrets) t.notMatch(logs, secret)
+})
+
 t.test('NOTIFY_ON=success tells of every good run; a destination that is down fails nothing', async (t) => {
   const http = await httpListener(t)
   const closed = await freePort()
@@ -130,7 +171,14 @@ t.test('NOTIFY_ON=success tells of every good run; a destination that is down fa
 t.test('bad notification settings are refused before anything runs, without the secret', async (t) => {
   const env = fixture.server.env(fixture.data, { REPO_PATH: 'notify-bad' })
   const cases: [Record<string, string>, RegExp][] = [
-    [{ NOTIFY_URLS: 'ftp://user:pw-secret@host/x' }, /^rds: NOTIFY_URLS: entry 1 has the scheme "ftp", which is not one of https, http, hc\+https, hc\+http, smtp, smtps\.\n$/],
+    [{ NOTIFY_URLS: 'ftp://user:pw-secret@host/x' }, /^rds: NOTIFY_URLS: entry 1 has the scheme "ftp", which is not one of https, http, hc\+https, hc\+http, smtp, smtps, ntfy, gotify, pushover, discord, slack, telegram, teams, teams\+https, generic, generic\+https, generic\+http\.\n$/],
+    [{ NOTIFY_URLS: 'discord://pw-secret@123456?colour=red' }, /^rds: NOTIFY_URLS: entry 1 \(Discord\) has the option "colour", which it does not take; it takes username \(docs\/monitoring\.md\)\.\n$/],
+    [{ NOTIFY_URLS: 'https://ok.example.com/x, telegram://123:pw-secret@telegram' }, /^rds: NOTIFY_URLS: entry 2 \(Telegram\) names no chat: add \?chats=@CHANNEL or \?chats=CHAT_ID\.\n$/],
+    [{ NOTIFY_URLS: 'teams://g@t/a/pw-secret' }, /^rds: NOTIFY_URLS: entry 1 \(Teams\) needs \?host=ORG\.webhook\.office\.com/],
+    [{ NOTIFY_URLS: 'gotify://gotify.example.com' }, /^rds: NOTIFY_URLS: entry 1 \(Gotify\) needs a server and an application token: write gotify:\/\/HOST\/TOKEN\.\n$/],
+    [{ NOTIFY_URLS: 'generic://h.example.com/pw-secret?template=xml' }, /^rds: NOTIFY_URLS: entry 1 \(generic\) has template=xml; rds sends the text as it is, or with template=json/],
+    [{ NOTIFY_URLS: 'slack://pw-secret@channel' }, /^rds: NOTIFY_URLS: entry 1 \(Slack\) is neither a webhook nor a bot token/],
+    [{ NOTIFY_URLS: 'ntfy://ntfy.sh/a/pw-secret' }, /^rds: NOTIFY_URLS: entry 1 \(ntfy\) needs a server and one topic/],
     [{ NOTIFY_URLS: 'https://ok.example.com/hook,pw-secret' }, /^rds: NOTIFY_URLS: entry 2 is not a URL; use https:\/\/\.\.\./],
     [{ NOTIFY_URLS: 'smtp://u:pw-secret@mail.example.com' }, /^rds: NOTIFY_URLS: entry 1 \(e-mail to mail\.example\.com\) needs \?from=ADDRESS&to=ADDRESS/],
     [{ NOTIFY_URLS: 'smtp://u:pw-secret@mail.example.com?from=a@b&to=c@d&tls=off' }, /has a password and tls=off; a password is sent only over TLS/],

@@ -1,0 +1,122 @@
+import { ConfigError } from '../errors.js'
+import { subjectOf, textOf, type Notification } from './message.js'
+import { decoded, listOption, optionsOf, post, publicPart, type Notifier } from './notifier.js'
+
+// Chat services, in shoutrrr's URL forms. Each is sent the notification's text, cut to the
+// service's limit by dropping the oldest lines of the log's tail first.
+
+/** Discord: discord://TOKEN@WEBHOOK_ID (from https://discord.com/api/webhooks/WEBHOOK_ID/TOKEN). */
+export function discordSender(url: URL, entry: string): Notifier {
+  const label = `${entry} (Discord)`
+  const options = optionsOf(url, label, ['username'])
+  const token = decoded(url.username)
+  if (!token || !url.hostname || url.pathname.replace(/\/$/, '')) throw new ConfigError(`${label} needs a webhook's token and ID only: write discord://TOKEN@WEBHOOK_ID.`)
+  const target = new URL(`https://discord.com/api/webhooks/${url.hostname}/${token}`)
+  const username = options.get('username')
+  return {
+    describe: 'Discord',
+    everyRun: false,
+    send: async (notification: Notification) => {
+      const body = JSON.stringify({ content: textOf(notification, { maxChars: 2_000 }), ...(username ? { username } : {}) })
+      await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Discord request')
+    },
+  }
+}
+
+/**
+ * Slack: an incoming webhook, slack://[BOTNAME@]A/B/C (from https://hooks.slack.com/services/A/B/C),
+ * or the Web API with a bot token, slack://xoxb:TOKEN@CHANNEL.
+ */
+export function slackSender(url: URL, entry: string): Notifier {
+  const label = `${entry} (Slack)`
+  optionsOf(url, label, [])
+  const text = (notification: Notification) => textOf(notification, { maxChars: 4_000 })
+  if (url.username === 'xoxb' || url.username === 'xoxp') {
+    const token = `${url.username}-${decoded(url.password)}`
+    if (!url.password || !url.hostname) throw new ConfigError(`${label} needs a token and a channel: write slack://xoxb:TOKEN@CHANNEL.`)
+    const channel = url.hostname
+    return {
+      describe: 'Slack (Web API)',
+      everyRun: false,
+      send: async (notification: Notification) => {
+        const body = JSON.stringify({ channel, text: text(notification) })
+        const answer = await post(new URL('https://slack.com/api/chat.postMessage'), { headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` }, body }, 'Slack request')
+        // The Web API answers 200 also when it refuses: its "ok" says which.
+        const { ok, error } = JSON.parse(answer || '{}') as { ok?: boolean; error?: string }
+        if (!ok) throw new Error(`the Slack request was refused: ${error ?? answer.slice(0, 200)}`)
+      },
+    }
+  }
+  const parts = [url.hostname, ...url.pathname.split('/').filter(Boolean)]
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9]+$/.test(part))) throw new ConfigError(`${label} is neither a webhook nor a bot token: write slack://A/B/C for https://hooks.slack.com/services/A/B/C, or slack://xoxb:TOKEN@CHANNEL.`)
+  const target = new URL(`https://hooks.slack.com/services/${parts.join('/')}`)
+  const username = decoded(url.username)
+  return {
+    describe: 'Slack (webhook)',
+    everyRun: false,
+    send: async (notification: Notification) => {
+      const body = JSON.stringify({ text: text(notification), ...(username ? { username } : {}) })
+      await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Slack request')
+    },
+  }
+}
+
+/** Telegram: telegram://BOT_TOKEN@telegram?chats=@CHANNEL (one chats= per chat, CHAT_ID:THREAD_ID for a topic). */
+export function telegramSender(url: URL, entry: string): Notifier {
+  const label = `${entry} (Telegram)`
+  const options = optionsOf(url, label, ['chats', 'channels'])
+  const token = `${decoded(url.username)}:${decoded(url.password)}`
+  const chats = [...listOption(options, 'chats'), ...listOption(options, 'channels')]
+  if (!/^\d+:[\w-]+$/.test(token) || url.hostname !== 'telegram') throw new ConfigError(`${label} needs a bot token: write telegram://BOT_TOKEN@telegram?chats=CHAT (the token is NUMBER:SECRET).`)
+  if (chats.length === 0) throw new ConfigError(`${label} names no chat: add ?chats=@CHANNEL or ?chats=CHAT_ID.`)
+  const target = new URL(`https://api.telegram.org/bot${token}/sendMessage`)
+  return {
+    describe: 'Telegram',
+    everyRun: false,
+    send: async (notification: Notification) => {
+      for (const chat of chats) {
+        const [chatId, thread] = chat.split(':')
+        const body = JSON.stringify({ chat_id: chatId, text: textOf(notification, { maxChars: 4_096 }), ...(thread ? { message_thread_id: Number(thread) } : {}) })
+        await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Telegram request')
+      }
+    },
+  }
+}
+
+/**
+ * Microsoft Teams: a Workflows webhook (teams+https://URL, the "Send webhook alerts to a channel"
+ * template), or an incoming webhook in shoutrrr's form,
+ * teams://GROUP@TENANT/ALT_ID/GROUP_OWNER?host=ORG.webhook.office.com. Both take an Adaptive Card.
+ */
+export function teamsSender(url: URL, entry: string): Notifier {
+  const label = `${entry} (Teams)`
+  let target: URL
+  if (url.protocol === 'teams+https:') {
+    target = new URL(url.href.slice('teams+'.length))
+  } else {
+    const options = optionsOf(url, label, ['host'])
+    const [altId, owner, ...rest] = url.pathname.split('/').filter(Boolean)
+    const host = options.get('host')
+    if (!url.username || !altId || !owner || rest.length > 0) throw new ConfigError(`${label} is not a webhook: write teams://GROUP@TENANT/ALT_ID/GROUP_OWNER?host=HOST, or teams+https://URL for a Workflows webhook.`)
+    // Without a host shoutrrr used outlook.office.com, whose webhooks Microsoft has retired.
+    if (!host) throw new ConfigError(`${label} needs ?host=ORG.webhook.office.com, the host of its webhook's URL.`)
+    target = new URL(`https://${host}/webhookb2/${url.username}@${url.hostname}/IncomingWebhook/${altId}/${owner}`)
+  }
+  return {
+    describe: `Teams ${publicPart(target)}`,
+    everyRun: false,
+    send: async (notification: Notification) => {
+      const card = {
+        $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+        type: 'AdaptiveCard',
+        version: '1.4',
+        body: [
+          { type: 'TextBlock', text: subjectOf(notification), weight: 'Bolder', size: 'Medium', wrap: true },
+          { type: 'TextBlock', text: textOf(notification, { subject: false, maxChars: 20_000 }), wrap: true },
+        ],
+      }
+      const body = JSON.stringify({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] })
+      await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Teams request')
+    },
+  }
+}
