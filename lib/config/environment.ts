@@ -218,7 +218,7 @@ export function readConfig(env: Env): Config {
     if (set && serviceName === undefined) throw new ConfigError(`${name} is set but SERVICE_NAME is not; set SERVICE_NAME to the Swarm service whose containers it runs in.`)
   }
   const runAt = value(env, 'RUN_AT')
-  if (runAt !== undefined) checkCronExpression('RUN_AT', runAt)
+  if (runAt !== undefined) checkCronExpression('RUN_AT', runAt, { spread: true })
   const checkAt = value(env, 'CHECK_AT')
   if (checkAt !== undefined) checkCronExpression('CHECK_AT', checkAt)
   const pruneAt = value(env, 'PRUNE_AT')

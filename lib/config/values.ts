@@ -2,6 +2,7 @@ import { isAbsolute } from 'node:path'
 import { Cron } from 'croner'
 import parseArgsStringToArgv from 'string-argv'
 import { ConfigError } from '../errors.js'
+import { isSpread, spreadSchedule } from './spread-schedule.js'
 
 // Readers of one named setting, checked: each throws a ConfigError that names the setting (an
 // environment variable, or a service's label) and says what to put there.
@@ -124,11 +125,18 @@ export function argumentList(env: Env, name: string): string[] {
   return parseArgsStringToArgv(raw)
 }
 
-/** Throws a ConfigError naming RUN_AT when croner cannot parse the expression. */
-export function checkCronExpression(name: string, expression: string): void {
+/**
+ * Throws a ConfigError naming the variable or label when croner cannot parse the expression.
+ * `spread`: a backup's schedule, where H fields (a time of the job's own) are allowed.
+ */
+export function checkCronExpression(name: string, expression: string, { spread = false } = {}): void {
+  if (isSpread(expression) && !spread) {
+    throw new ConfigError(`${name} ${JSON.stringify(expression)} has an H field, which only a backup's schedule takes (RUN_AT, rds.backup.run-at); write the time here.`)
+  }
   try {
-    new Cron(expression, { paused: true }).stop()
+    new Cron(spreadSchedule(expression, name, name), { paused: true }).stop()
   } catch (error) {
+    if (error instanceof ConfigError) throw error
     const reason = error instanceof Error ? error.message : String(error)
     throw new ConfigError(
       `${name} ${JSON.stringify(expression)} is not a valid cron expression (${reason}); ` +

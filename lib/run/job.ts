@@ -1,6 +1,7 @@
 import type { Config, Retention } from '../config/environment.js'
 import type { Repository } from '../restic/repository.js'
 import type { Dump } from '../dumps/presets.js'
+import { spreadSchedule } from '../config/spread-schedule.js'
 
 /**
  * One backup job: what to back up, where to, when, and which hooks run around it. The agent's
@@ -50,11 +51,12 @@ export interface Job {
 }
 
 export function jobFromConfig(config: Config, repository: Repository): Job {
+  const name = config.serviceName ?? config.snapshotHost
   return {
-    name: config.serviceName ?? config.snapshotHost,
+    name,
     backupPath: config.backupPath,
     repository,
-    schedule: config.runAt,
+    schedule: config.runAt && spreadSchedule(config.runAt, name, 'RUN_AT'),
     overdueAfter: config.overdueAfter,
     snapshotHost: config.snapshotHost,
     backupArgs: config.backupArgs,

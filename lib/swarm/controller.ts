@@ -1,4 +1,5 @@
 import { Cron } from 'croner'
+import { spreadSchedule } from '../config/spread-schedule.js'
 import { removeLeftoverJobs } from './job-service.js'
 import { readSwarm, type SwarmService } from './cluster.js'
 import { swarmJobLock } from '../run/run-lock.js'
@@ -139,7 +140,7 @@ export class Controller {
       found.map((job) => ({
         name: job.name,
         schedule: job.backup?.schedule,
-        overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? this.options.defaults.runAt, job.backup?.overdueAfter ?? this.options.overdueAfter),
+        overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? (this.options.defaults.runAt && spreadSchedule(this.options.defaults.runAt, job.name, 'RUN_AT')), job.backup?.overdueAfter ?? this.options.overdueAfter),
         error: job.error,
         keptNode: job.perNode && job.node ? { service: job.service, nodeId: job.node.nodeId } : undefined,
         runsThere: job.perNode ? !job.taskGone && !job.unavailable : undefined,

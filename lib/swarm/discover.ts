@@ -1,6 +1,7 @@
 import { RESTORING_LABEL, type SwarmNode, type SwarmService, type TaskPlacement } from './cluster.js'
 import { ConfigError } from '../errors.js'
-import { serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
+import { spreadSchedule } from '../config/spread-schedule.js'
+import { LABEL, serviceBackup, type LabelDefaults, type ServiceBackup } from './labels.js'
 import { restoringOnLabel, stoppedOn, stoppedOnLabel } from './node-stop.js'
 
 /** One backup the controller schedules: a labelled service, on the node that holds its data. */
@@ -94,6 +95,8 @@ export function discoverJobs(services: SwarmService[], defaults: LabelDefaults, 
       const down = !up && node ? nodesById.get(node.nodeId) : undefined
       return [{ name: service.name, service: service.name, node, unavailable: down && downSentence(service.name, down), backup, image: service.image, restoring: service.serviceLabels[RESTORING_LABEL] }]
     })
+    // An H in the schedule is a time of each job's own (a per-node service's nodes each have theirs).
+    .map((job) => (job.backup ? { ...job, backup: { ...job.backup, schedule: spreadSchedule(job.backup.schedule, job.name, `${LABEL}.run-at`) } } : job))
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 

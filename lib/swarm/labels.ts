@@ -116,7 +116,7 @@ function schedule(labels: Env, defaults: LabelDefaults): string {
   const name = runAt !== undefined ? `${LABEL}.run-at` : `${LABEL}.at`
   const chosen = runAt ?? at
   if (chosen !== undefined) {
-    checkCronExpression(name, chosen)
+    checkCronExpression(name, chosen, { spread: true })
     return chosen
   }
   if (defaults.runAt === undefined) {

@@ -5,6 +5,7 @@ import t from 'tap'
 import { execa } from 'execa'
 import { addRandomFiles } from '../fixtures/data.js'
 import { RDS } from '../fixtures/cli.js'
+import { spreadSchedule } from '../../lib/config/spread-schedule.js'
 import { useServerAndData, type SftpServer } from '../fixtures/sftp-server.js'
 
 const fixture = useServerAndData(t)
@@ -67,4 +68,14 @@ t.test('SIGTERM during a backup stops restic cleanly: no stale lock, the run is 
     env: { RESTIC_CACHE_DIR: join(server.dir, 'cache') },
   })
   t.same(JSON.parse(snapshots.stdout), [], 'no snapshot claims to be complete')
+})
+
+t.test('RUN_AT with H: the agent runs at the time its job\'s name gives, and says which', async (t) => {
+  const { agent, output } = startAgent(server.env(data, { REPO_PATH: 'spread', RUN_AT: 'H H(1-5) * * *' }))
+  await waitFor('the schedule', () => /schedule: "/.test(output()))
+  agent.kill('SIGTERM')
+  t.equal((await agent).exitCode, 0)
+  const expected = spreadSchedule('H H(1-5) * * *', 'restic-docker-swarm', 'RUN_AT')
+  t.match(expected, /^\d+ [1-5] \* \* \*$/)
+  t.match(output(), `schedule: "${expected}", next run at `)
 })

@@ -110,6 +110,9 @@ t.test('bad input names the variable and says what to do', async () => {
   configError({ ...base, SSH_HOST: 'h\nProxyCommand evil' }, /^SSH_HOST contains a control character/)
   configError({ ...base, RUN_AT: 'every day' }, /^RUN_AT "every day" is not a valid cron expression/)
   configError({ ...base, RUN_AT: '61 * * * *' }, /^RUN_AT "61 \* \* \* \*" is not a valid cron expression/)
+  configError({ ...base, RUN_AT: 'H(50-10) 3 * * *' }, /^RUN_AT "H\(50-10\) 3 \* \* \*" has the field "H\(50-10\)"; write H, H\(0-59\), H\/STEP or H\(FROM-TO\)\/STEP with FROM-TO within 0-59\.$/)
+  configError({ ...base, RUN_AT: 'H 3 * *' }, /^RUN_AT "H 3 \* \*" has H but not five or six fields/)
+  configError({ ...base, RUN_AT: '0 3 * * *', CHECK_AT: 'H 5 * * 0' }, /^CHECK_AT "H 5 \* \* 0" has an H field, which only a backup's schedule takes \(RUN_AT, rds\.backup\.run-at\); write the time here\.$/)
   configError({ ...base, PRE_HOOK: 'true' }, /^PRE_HOOK is set but SERVICE_NAME is not/)
   configError({ ...base, POST_HOOK: 'true' }, /^POST_HOOK is set but SERVICE_NAME is not/)
   configError({ ...base, BACKUP_PATH: 'backup' }, /^BACKUP_PATH must be an absolute path, not "backup"/)
@@ -133,6 +136,7 @@ t.test('bad input names the variable and says what to do', async () => {
 t.test('cron expressions with seconds and nicknames are accepted', async (t) => {
   t.equal(readConfig({ ...base, RUN_AT: '*/10 * * * * *' }).runAt, '*/10 * * * * *')
   t.equal(readConfig({ ...base, RUN_AT: '@daily' }).runAt, '@daily')
+  t.equal(readConfig({ ...base, RUN_AT: 'H H(1-5) * * *' }).runAt, 'H H(1-5) * * *', 'H is kept as written; each job spreads it')
 })
 
 t.test('RESTIC_REPOSITORY replaces the SFTP settings', async (t) => {

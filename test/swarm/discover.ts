@@ -1,6 +1,7 @@
 import t from 'tap'
 import { nameNodes, type SwarmNode, type SwarmService } from '../../lib/swarm/cluster.js'
 import { awaitingTasks, discoverJobs } from '../../lib/swarm/discover.js'
+import { spreadSchedule } from '../../lib/config/spread-schedule.js'
 
 const defaults = { runAt: '0 3 * * *', retention: { prune: false }, repoPath: 'swarm', maxRunTime: 86_400_000 }
 const service = (name: string, labels: Record<string, string>, nodes: string[], perNode = nodes.length > 1): SwarmService => ({
@@ -122,4 +123,21 @@ t.test('nodes that share a host name get names of their own; the oldest keeps th
     { id: 'aaaaaaaaaa1', name: 'worker', state: 'down', availability: 'drain' },
     { id: 'bbbbbbbbbb3', name: 'manager', state: 'unknown', availability: 'active' },
   ])
+})
+
+t.test('an H in a schedule is a time of each job\'s own: a labelled one, the controller\'s RUN_AT, and each node of a per-node service', async (t) => {
+  const jobs = discoverJobs(
+    [
+      service('app_db', { 'rds.backup': 'true', 'rds.backup.run-at': 'H 3 * * *' }, ['n1']),
+      service('app_cache', { 'rds.backup': 'true' }, ['n1', 'n2']),
+      service('app_bad', { 'rds.backup': 'true', 'rds.backup.run-at': 'H(70-80) 3 * * *' }, ['n1']),
+    ],
+    { ...defaults, runAt: 'H(0-29) 2 * * *' },
+  )
+  const schedules = Object.fromEntries(jobs.map((job) => [job.name, job.backup?.schedule ?? job.error]))
+  t.equal(schedules['app_db'], spreadSchedule('H 3 * * *', 'app_db', 'RUN_AT'))
+  t.equal(schedules['app_cache@n1'], spreadSchedule('H(0-29) 2 * * *', 'app_cache@n1', 'RUN_AT'))
+  t.equal(schedules['app_cache@n2'], spreadSchedule('H(0-29) 2 * * *', 'app_cache@n2', 'RUN_AT'))
+  for (const name of ['app_db', 'app_cache@n1', 'app_cache@n2']) t.match(schedules[name], /^\d+ [23] \* \* \*$/, `${name}: ${schedules[name]}`)
+  t.match(schedules["app_bad"], /^service app_bad: label rds\.backup\.run-at "H\(70-80\) 3 \* \* \*" has the field "H\(70-80\)"/, 'a bad H is a label error of that service only')
 })
