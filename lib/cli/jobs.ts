@@ -10,7 +10,7 @@ function describeRow(row: JobRow): string {
   if (row.error) return `${row.name}: LABEL ERROR: ${row.error}`
   const where = row.unavailable ? `on ${row.node}, CANNOT RUN: ${row.unavailable}` : row.node ? `on ${row.node}` : 'no running task'
   const last = row.last ? `last run ${row.last.ok ? 'succeeded' : 'FAILED'} at ${row.last.finishedAt}: ${row.last.message}` : 'not run yet'
-  return `${row.name}: "${row.schedule}" ${where}, next run ${row.nextRun ?? 'none'}${row.running ? ', running now' : ''}; ${last}`
+  return `${row.name}: "${row.schedule}" ${where}, next run ${row.nextRun ?? 'none'}${row.queued ? `, QUEUED (${row.queued})` : row.running ? ', running now' : ''}; ${last}`
 }
 
 /**

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
 import { checkSwarmVariables } from './swarm-variables.js'
+import { readRunLimits, type RunLimits } from './run-limits.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
 
 export type { Env, Retention } from './values.js'
@@ -91,6 +92,8 @@ export interface Config {
   createRepository: 'auto' | 'never'
   /** MAX_RUN_TIME, in ms: how long a job of the controller may run before it is stopped (MODE=swarm). */
   maxRunTime: number
+  /** MODE=swarm: MAX_JOBS_PER_NODE, MAX_JOBS_PER_REPOSITORY, BACKUP_WINDOW. */
+  runLimits: RunLimits
 }
 
 export type ServerMode = 'sftp' | 'confined' | 'append-only'
@@ -316,5 +319,6 @@ export function readConfig(env: Env): Config {
     stopDuringBackup,
     createRepository: readCreateRepository(env),
     maxRunTime: timeoutDuration(env, 'MAX_RUN_TIME', DEFAULTS.maxRunTime),
+    runLimits: readRunLimits(env, mode),
   }
 }

@@ -21,6 +21,8 @@ export interface JobRow {
   schedule?: string
   nextRun?: string
   running: boolean
+  /** Its due run waits to start: since when, and why (its node's or repository's limit, the window). */
+  queued?: string
   last?: LastRun
   error?: string
   /** Why it cannot run on its node now (the node is down, the service's task there is gone). */

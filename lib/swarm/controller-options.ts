@@ -7,6 +7,7 @@ import type { LabelDefaults } from './labels.js'
 import type { Logger } from '../observe/log.js'
 import type { JobRow, LastRun } from '../observe/jobs-file.js'
 import type { Reporter } from '../observe/reporter.js'
+import type { RunLimits } from '../config/run-limits.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 
 /** A job as the controller holds it: what discovery found, its schedule, and its last run. */
@@ -16,6 +17,8 @@ export interface ScheduledJob {
   running?: Promise<void>
   stopRun?: AbortController
   last?: LastRun
+  /** Why its due run waits to start (lib/swarm/run-queue.ts); undefined once it has started. */
+  queued?: string
 }
 
 /** What the controller is given: the Swarm, the jobs' template and settings, and what it calls to do the work. */
@@ -71,6 +74,8 @@ export interface ControllerOptions {
   snapshotsOfHosts?: (repoPath: string, hosts: string[], signal: AbortSignal) => Promise<{ snapshots: SnapshotInfo[]; repository: string }>
   /** False: jobs run only when asked (runNow), never on their schedules. */
   schedule?: boolean
+  /** MAX_JOBS_PER_NODE, MAX_JOBS_PER_REPOSITORY and BACKUP_WINDOW; one job a node when not given. */
+  limits?: RunLimits
   /** Called whenever the jobs or their outcomes change. */
   onChange?: (jobs: ScheduledJob[]) => void
 }
@@ -78,13 +83,14 @@ export interface ControllerOptions {
 /** What `rds jobs` shows of each job (JOBS_FILE), by name. */
 export function jobRows(jobs: ScheduledJob[]): JobRow[] {
   return jobs
-    .map(({ job, cron, running, last }) => ({
+    .map(({ job, cron, running, last, queued }) => ({
       name: job.name,
       service: job.service,
       node: job.node?.nodeName,
       schedule: job.backup?.schedule,
       nextRun: cron?.nextRun()?.toISOString(),
-      running: running !== undefined,
+      running: running !== undefined && queued === undefined,
+      queued,
       last,
       error: job.error,
       unavailable: job.unavailable,

@@ -16,6 +16,7 @@ import { DownNodes } from './down-nodes.js'
 import { ScaleMender } from './scale-mender.js'
 import { runSwarmJob } from './swarm-run.js'
 import { KeptNodeFinder } from './kept-nodes.js'
+import { RunQueue } from './run-queue.js'
 
 const RECHECK_FIRST_MS = 2000
 const RECHECK_MAX_MS = 60_000
@@ -37,12 +38,14 @@ export class Controller {
   private readonly downNodes: DownNodes
   private readonly mender: ScaleMender
   private readonly keptNodes: KeptNodeFinder
+  private readonly queue: RunQueue
 
   constructor(private readonly options: ControllerOptions) {
     this.repositories = new RepositoryWork(options, () => [...this.jobs.values()].map(({ job }) => job))
     this.downNodes = new DownNodes(options.log, options.reporter)
     this.mender = new ScaleMender(options)
     this.keptNodes = new KeptNodeFinder(options, (keep, why) => void this.sync(why, keep))
+    this.queue = new RunQueue(options.limits ?? { perNode: 1 }, options.log, () => options.onChange?.([...this.jobs.values()]), options.schedule !== false)
   }
 
   /** Runs until `stop` is aborted. */
@@ -216,13 +219,13 @@ export class Controller {
     const scheduled = this.jobs.get(name)
     if (!scheduled) return undefined
     if (scheduled.running) {
-      this.options.log.warn(`controller: ${name}: skipped the run due now, because the previous run is still going`)
+      this.options.log.warn(`controller: ${name}: skipped the run due now, because the previous run is still ${scheduled.queued ? 'waiting to start' : 'going'}`)
       return undefined
     }
     // Throws a RunError (exit code 11) while another process runs this job.
     const release = await swarmJobLock(this.options.lockDir, name, this.options.log)
     scheduled.stopRun = new AbortController()
-    const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories }
+    const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories, queue: this.queue }
     scheduled.running = runSwarmJob(context, scheduled, scheduled.stopRun.signal).finally(async () => {
       await release()
       scheduled.running = undefined

@@ -3,6 +3,7 @@ import { jobEnvironment, needsDocker } from './job-environment.js'
 import type { SwarmJob } from './discover.js'
 import type { ControllerOptions, ScheduledJob } from './controller-options.js'
 import type { RepositoryWork } from './repository-work.js'
+import type { Admission, RunQueue } from './run-queue.js'
 import { interruptedRestore, scaleBack, scaleDown } from './scale.js'
 import { keepingTail, type Logger } from '../observe/log.js'
 import { outcomeOf, snapshotRecord } from '../observe/status.js'
@@ -17,6 +18,8 @@ export interface SwarmRunContext {
   /** The job of this name as the last discovery found it; undefined once it is gone. */
   current: (name: string) => SwarmJob | undefined
   repositories: RepositoryWork
+  /** Where a run waits for its node's and repository's turn, and for BACKUP_WINDOW. */
+  queue: RunQueue
 }
 
 /**
@@ -25,11 +28,21 @@ export interface SwarmRunContext {
  * retention of an accepted backup and the snapshot it saved.
  */
 export async function runSwarmJob(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal): Promise<void> {
+  const started = new Date()
+  // A job with a bad label fails at once: it would take no node's turn.
+  const slot = scheduled.job.error ? undefined : await context.queue.admit(scheduled, signal)
+  try {
+    await runAdmitted(context, scheduled, signal, started, slot)
+  } finally {
+    slot?.release()
+  }
+}
+
+async function runAdmitted(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal, started: Date, slot: Admission | undefined): Promise<void> {
   const { options, repositories } = context
   const { docker, template, jobEnv, reporter } = options
   const { log, tail } = keepingTail(options.log)
   const job = scheduled.job
-  const started = new Date()
   let backupStartedAt: string | undefined
   let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
   let downtimeSeconds: number | undefined
@@ -40,6 +53,10 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
     if (ok) log.info(`controller: ${job.name}: ${message}`)
     else log.error(`controller: ${job.name}: ${message}`)
     await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, definitionSavedAt, logTail: tail() })
+  }
+  if (slot?.refused) {
+    await reporter.started(job.name, 'backup')
+    return finish(false, `${slot.refused}.`)
   }
   // Where the service runs now: a task may have moved since the last discovery.
   const unread = job.error ? undefined : await context.sync('before a run')
@@ -83,6 +100,8 @@ export async function runSwarmJob(context: SwarmRunContext, scheduled: Scheduled
       downtimeSeconds = (Date.now() - scaledDownAt) / 1000
       log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
     }
+    // The node's and the repository's turn passes on once the job has ended there; retention runs in the controller.
+    slot?.release()
   }
   downtimeSeconds ??= outcome?.downtimeSeconds
   rejected = outcome?.rejectedSnapshots

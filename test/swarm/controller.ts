@@ -14,6 +14,7 @@ import { restoreScaledServices } from '../../lib/swarm/scale.js'
 import { JobLedger } from '../../lib/swarm/job-ledger.js'
 import { surveyNodes } from '../../lib/swarm/volume-survey.js'
 import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib/swarm/controller.js'
+import { jobRows } from '../../lib/swarm/controller-options.js'
 import { Reporter } from '../../lib/observe/reporter.js'
 import { EXIT, RunError } from '../../lib/errors.js'
 import { readStatus } from '../../lib/observe/status.js'
@@ -31,6 +32,7 @@ const LEFTOVER = 'rds-ctl-leftover'
 const SECOND = 'rds-ctl-second'
 const GLOBAL = 'rds-ctl-global'
 const STARTING = 'rds-ctl-starting'
+const QUEUED = ['rds-ctl-queued-a', 'rds-ctl-queued-b', 'rds-ctl-queued-c']
 const VOLUME = 'rds-ctl-data'
 const IMAGE = 'restic-docker-swarm-agent:latest'
 
@@ -51,7 +53,7 @@ async function until<T>(what: string, check: () => T | undefined | false | Promi
 t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start-docker to include it` : false }, async (t) => {
   const client = new Docker()
   const removeAll = async () => {
-    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND, GLOBAL, STARTING])
+    await docker(['service', 'rm', APP, BAD, LEFTOVER, SECOND, GLOBAL, STARTING, ...QUEUED])
     // Docker 20.10 (this machine's) keeps a removed job service's exited container; 26 does not.
     const exited = (await docker(['ps', '-aq', '--filter', 'label=rds.job', '--filter', 'status=exited'])).stdout.split('\n').filter(Boolean)
     if (exited.length > 0) await docker(['rm', ...exited])
@@ -341,6 +343,32 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
     t.equal(survey?.node, (await execa('docker', ['info', '--format', '{{.Name}}'])).stdout.trim())
     t.match(survey?.volumes.find((volume) => volume.name === VOLUME), { usedBy: [{ service: APP, running: true }] })
     t.equal((await docker(['service', 'ls', '-q', '--filter', 'label=rds.job'])).stdout, '', 'the survey job is removed')
+  })
+
+  t.test('MAX_JOBS_PER_NODE=1: three runs due at once on one node run one after another, the waiting ones QUEUED with the reason', async (t) => {
+    for (const name of QUEUED) {
+      await execa('docker', ['service', 'create', '--detach', '--name', name, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--mount', `type=volume,src=${VOLUME},dst=/data`, '--init', 'debian:trixie-slim', 'sleep', 'infinity'])
+    }
+    const queuedSeen = new Set<string>()
+    // Without schedules, as rds backup --service runs them: the limits hold, BACKUP_WINDOW does not.
+    const limited = new Controller({ ...options, schedule: false, limits: { perNode: 1 }, onChange: (jobs) => jobRows(jobs).forEach((row) => row.queued && queuedSeen.add(`${row.name}: ${row.queued}`)) })
+    await until('the three services to run, each a job with its node', async () => (await limited.sync('the queue test'), QUEUED.every((name) => limited.jobs.get(name)?.job.node)) || undefined)
+    const since = new Date().toISOString()
+    const outcomes = await Promise.all(QUEUED.map((name) => limited.runNow(name)))
+    t.same(outcomes.map((last) => last?.message.replace(/ after [\d.]+ s/, '')), QUEUED.map(() => 'the backup failed with exit code 2; its log is above.'), 'each ran (and failed: no server here)')
+    // When each job's container ran, from the engine's own events: never two at once.
+    const events = (await docker(['events', '--since', since, '--until', new Date().toISOString(), '--filter', 'type=container', '--filter', 'label=rds.job', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.TimeNano}}'])).stdout.split('\n').filter(Boolean)
+    t.equal(events.length, 6, events.join('; '))
+    let inside = 0
+    for (const event of events) {
+      inside += event.startsWith('start') ? 1 : -1
+      t.ok(inside <= 1, `at most one job container at a time (${event})`)
+    }
+    t.ok([...queuedSeen].some((row) => /^rds-ctl-queued-[abc]: queued since \d\d:\d\d:\d\d: node \S+ runs rds-ctl-queued-[abc] \(MAX_JOBS_PER_NODE=1\)$/.test(row)), [...queuedSeen].join('; '))
+    t.match(text(), /controller: rds-ctl-queued-[abc]: queued since \d\d:\d\d:\d\d: node \S+ runs rds-ctl-queued-[abc] \(MAX_JOBS_PER_NODE=1\)/)
+    await docker(['service', 'rm', ...QUEUED])
+    // The running controller's drop of them is one log line, which the next test's must not join.
+    await until('the running controller to drop them', () => QUEUED.every((name) => !controller.jobs.has(name)) || undefined, 20)
   })
 
   t.test('a removed service is dropped; stopping the controller ends it', async (t) => {
