@@ -108,7 +108,7 @@ export async function withRestic(
   try {
     const { config, repository } = workspace
     const version = await checked
-    const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
+    const restic: Restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, bandwidth: config.bandwidth, signal: context.stop }
     return (await use(await resticForHost(restic, config, forHost), config, version)) ?? EXIT.ok
   } finally {
     await workspace.close()
@@ -163,6 +163,7 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
     const runContext: RunContext = {
       resticBinary: restic.binary,
       retryLock: restic.retryLock,
+      bandwidth: restic.bandwidth,
       log,
       engine: lazyDockerEngine(),
       lockDir: config.lockDir,

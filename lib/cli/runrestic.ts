@@ -1,6 +1,7 @@
 import { constants } from 'node:os'
 import type { Writable } from 'node:stream'
-import { APPEND_ONLY_RETENTION, readConfig, type Env } from '../config/environment.js'
+import { APPEND_ONLY_RETENTION, readConfig, type Config, type Env } from '../config/environment.js'
+import { bandwidthOptions } from '../config/run-limits.js'
 import { ConfigError, EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { repositoryEnv, repositoryOptions, serverRepository, urlRepository, type Repository } from '../restic/repository.js'
@@ -20,9 +21,9 @@ export interface RunresticContext {
 const shellQuote = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`)
 
 /** The command runrestic runs, as a shell would write it: the repository in the environment, then restic. */
-function commandLine(binary: string, repository: Repository, retryLock: string | undefined): string {
+function commandLine(binary: string, repository: Repository, config: Config): string {
   const variables = Object.entries(repositoryEnv(repository)).map(([name, value]) => `${name}=${shellQuote(value)}`)
-  return [...variables, ...[binary, ...repositoryOptions(repository, retryLock)].map(shellQuote)].join(' ')
+  return [...variables, ...[binary, ...repositoryOptions(repository, config.retryLock), ...bandwidthOptions(config.bandwidth)].map(shellQuote)].join(' ')
 }
 
 /** What runrestic prints when run without arguments: the command it runs, and how to use it. */
@@ -31,12 +32,12 @@ export function usage(env: Env): string {
   if (config.resticRepository !== undefined) {
     const repository = urlRepository(config.resticRepository, config.passwordFile)
     // Printed with the URL as described: without a password it may hold.
-    const command = commandLine(config.resticBinary, { ...repository, url: repository.describe }, config.retryLock)
+    const command = commandLine(config.resticBinary, { ...repository, url: repository.describe }, config)
     return `usage: runrestic [restic arguments...]\n\nRuns restic against this agent's repository, ${repository.describe}, as:\n\n  ${command} [restic arguments...]\n\n${EXAMPLES}`
   }
   const configFile = '<private temporary directory>/ssh_config'
   const repository = serverRepository(config, { alias: SSH_ALIAS, configFile })
-  const command = commandLine(config.resticBinary, repository, config.retryLock)
+  const command = commandLine(config.resticBinary, repository, config)
   const sshConfig = sshConfigText(config, config.sshPrivkeyFile)
     .trimEnd()
     .split('\n')
@@ -103,7 +104,7 @@ export async function main(args: string[], context: RunresticContext): Promise<n
         throw new ConfigError(`restic ${command} cannot run here: ${APPEND_ONLY_RETENTION}.`)
       }
       const toTerminal = (context.stdout as { isTTY?: boolean }).isTTY === true
-      const restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, signal: context.stop }
+      const restic = { binary: config.resticBinary, repository, retryLock: config.retryLock, bandwidth: config.bandwidth, signal: context.stop }
       // restic's own stdin and stderr, so that a backup can read a pipe and progress shows on a terminal.
       const subprocess = startRestic(restic, args, { stdin: 'inherit', stdout: toTerminal ? 'inherit' : 'pipe', stderr: 'inherit' })
       let outputFailed = false

@@ -29,7 +29,7 @@ import { readStackDefinitions } from '../swarm/definition.js'
 
 // The controller's settings each job's `rds backup` gets as they are: how to reach the server, the
 // secrets' paths (the job has the same secrets), and the limits of a run.
-const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ']
+const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ', 'LIMIT_UPLOAD', 'LIMIT_DOWNLOAD']
 
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
 import { checkSwarmVariables } from './swarm-variables.js'
-import { readRunLimits, type RunLimits } from './run-limits.js'
+import { readBandwidth, readRunLimits, type Bandwidth, type RunLimits } from './run-limits.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
 
 export type { Env, Retention } from './values.js'
@@ -94,6 +94,8 @@ export interface Config {
   maxRunTime: number
   /** MODE=swarm: MAX_JOBS_PER_NODE, MAX_JOBS_PER_REPOSITORY, BACKUP_WINDOW. */
   runLimits: RunLimits
+  /** LIMIT_UPLOAD, LIMIT_DOWNLOAD: restic's bandwidth, in KiB/s. */
+  bandwidth: Bandwidth
 }
 
 export type ServerMode = 'sftp' | 'confined' | 'append-only'
@@ -320,5 +322,6 @@ export function readConfig(env: Env): Config {
     createRepository: readCreateRepository(env),
     maxRunTime: timeoutDuration(env, 'MAX_RUN_TIME', DEFAULTS.maxRunTime),
     runLimits: readRunLimits(env, mode),
+    bandwidth: readBandwidth(env),
   }
 }

@@ -20,6 +20,30 @@ export interface RunLimits {
   window?: BackupWindow
 }
 
+/** restic's --limit-upload and --limit-download, in KiB/s: for every restic command rds runs. */
+export interface Bandwidth {
+  upload?: number
+  download?: number
+}
+
+/** The most restic takes: about 10 GB/s, which no limit needs to reach. */
+const MAX_KIB_PER_SECOND = 10_000_000
+
+/** A bandwidth limit in KiB/s from a variable or label; undefined when it is not set. */
+export function kibPerSecond(env: Env, name: string): number | undefined {
+  if (value(env, name) === undefined) return undefined
+  return wholeNumber(env, name, 0, 1, MAX_KIB_PER_SECOND, `a whole number of KiB/s from 1 to ${MAX_KIB_PER_SECOND} (1024 is 1 MiB/s)`)
+}
+
+/** LIMIT_UPLOAD and LIMIT_DOWNLOAD: restic's bandwidth in KiB/s, in both modes (a service's labels may set its own). */
+export const readBandwidth = (env: Env): Bandwidth => ({ upload: kibPerSecond(env, 'LIMIT_UPLOAD'), download: kibPerSecond(env, 'LIMIT_DOWNLOAD') })
+
+/** restic's global options for a bandwidth. */
+export const bandwidthOptions = (bandwidth: Bandwidth | undefined): string[] => [
+  ...(bandwidth?.upload === undefined ? [] : ['--limit-upload', String(bandwidth.upload)]),
+  ...(bandwidth?.download === undefined ? [] : ['--limit-download', String(bandwidth.download)]),
+]
+
 const NAMES = ['MAX_JOBS_PER_NODE', 'MAX_JOBS_PER_REPOSITORY', 'BACKUP_WINDOW']
 const TIME = /^([01]\d|2[0-3]):([0-5]\d)$/
 

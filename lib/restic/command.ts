@@ -5,6 +5,7 @@ import { execa } from 'execa'
 import { ConfigError, EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { repositoryEnv, repositoryOptions, type Repository } from './repository.js'
+import { bandwidthOptions, type Bandwidth } from '../config/run-limits.js'
 import { explainsSshFailure, resticFailure } from './errors.js'
 import { probeSsh, SFTP_START_FAILED } from '../transport/ssh-probe.js'
 
@@ -13,6 +14,8 @@ export interface Restic {
   binary: string
   repository: Repository
   retryLock?: string
+  /** LIMIT_UPLOAD, LIMIT_DOWNLOAD (or a service's labels): restic's bandwidth. */
+  bandwidth?: Bandwidth
   /** Aborting sends every restic command run with this SIGTERM, unless a command gets a signal of its own. */
   signal?: AbortSignal
   /** The user restic runs as (the server's maintenance runs it as the owner of the repositories). */
@@ -135,7 +138,7 @@ export function startRestic(
   stdio: { stdin: 'ignore' | 'inherit' | 'pipe'; stdout: 'pipe' | 'inherit'; stderr: 'pipe' | 'inherit' },
   options: { signal?: AbortSignal; env?: Record<string, string>; input?: string } = {},
 ) {
-  return execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...args], {
+  return execa(restic.binary, [...repositoryOptions(restic.repository, restic.retryLock), ...bandwidthOptions(restic.bandwidth), ...args], {
     ...(options.input === undefined ? stdio : { ...stdio, stdin: undefined, input: options.input }),
     reject: false,
     buffer: false,

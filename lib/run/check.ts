@@ -23,7 +23,7 @@ export async function runCheck(job: Job, context: RunContext): Promise<boolean> 
     return false
   }
   try {
-    const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
+    const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, bandwidth: context.bandwidth, signal: context.signal }
     const started = new Date()
     const subset = job.check?.readDataSubset
     log.info(`check: checking ${job.repository.describe}${subset ? `, reading ${subset} of the data` : ''}`)

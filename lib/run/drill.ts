@@ -147,7 +147,7 @@ export async function drillJob(job: Job, context: RunContext): Promise<boolean> 
     return false
   }
   try {
-    const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
+    const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, bandwidth: context.bandwidth, signal: context.signal }
     const drill: Drill = { job: job.name, host: job.snapshotHost, restic, command: job.drill.command, image: job.drill.image, rejected: job.guard.rejected,
       parts: { files: job.backupFiles ? job.backupPath : undefined, dump: job.dump?.filename },
     }

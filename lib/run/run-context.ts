@@ -3,10 +3,13 @@ import type { BackupSummary } from '../restic/backup-summary.js'
 import type { HookEngine } from '../docker/engine.js'
 import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
+import type { Bandwidth } from '../config/run-limits.js'
 
 export interface RunContext {
   resticBinary: string
   retryLock?: string
+  /** LIMIT_UPLOAD, LIMIT_DOWNLOAD: restic's bandwidth. */
+  bandwidth?: Bandwidth
   log: Logger
   /** Aborting stops the run: restic is sent SIGTERM, and no further step starts but the post-hook. */
   signal?: AbortSignal

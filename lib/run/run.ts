@@ -111,7 +111,7 @@ function killedRunOwner(job: Job, previous: JobStatus | undefined): OwnerCheck {
 
 async function runLocked(job: Job, context: RunContext, previous: JobStatus | undefined): Promise<RunResult> {
   const { log } = context
-  const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, signal: context.signal }
+  const restic: Restic = { binary: context.resticBinary, repository: job.repository, retryLock: context.retryLock, bandwidth: context.bandwidth, signal: context.signal }
   const ownerIsDead = killedRunOwner(job, previous)
   const started = Date.now()
   let failure: RunError | undefined

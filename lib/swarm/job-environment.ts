@@ -10,7 +10,11 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   const backup = job.backup!
   // STATUS_FILE empty: the controller records the run, and the job's container is thrown away.
   // CREATE_REPOSITORY=never: the controller decides about repositories (beforeRun), never a job.
-  const env = [...controllerEnv, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=', 'CREATE_REPOSITORY=never']
+  // A service's own bandwidth replaces the controller's LIMIT_UPLOAD or LIMIT_DOWNLOAD.
+  const { upload, download } = backup.bandwidth ?? {}
+  const own = [upload === undefined ? [] : [`LIMIT_UPLOAD=${upload}`], download === undefined ? [] : [`LIMIT_DOWNLOAD=${download}`]].flat()
+  const replaced = own.map((variable) => variable.slice(0, variable.indexOf('=') + 1))
+  const env = [...controllerEnv.filter((variable) => !replaced.some((name) => variable.startsWith(name))), ...own, `SNAPSHOT_HOST=${job.name}`, `REPO_PATH=${backup.repoPath}`, 'STATUS_FILE=', 'CREATE_REPOSITORY=never']
   // A job with a dump and no volume backs up only the dump: BACKUP_PATH unset says so.
   if (backup.volumes.length > 0) env.push(`BACKUP_PATH=${VOLUMES_ROOT}`)
   // Each volume on its own: one emptied beside others that grew can hide in the totals.

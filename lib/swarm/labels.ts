@@ -3,6 +3,7 @@ import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, 
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
 import type { BackupVolume, LabelledService } from './cluster.js'
+import { kibPerSecond, type Bandwidth } from '../config/run-limits.js'
 
 /** What the controller's environment gives every service that does not say otherwise. */
 export interface LabelDefaults {
@@ -47,13 +48,15 @@ export interface ServiceBackup {
   stop?: 'pause' | 'scale'
   /** In ms: how long its job may run before it is stopped and the run failed (rds.backup.max-run-time, else MAX_RUN_TIME). */
   maxRunTime: number
+  /** rds.backup.limit-upload, rds.backup.limit-download: its job's restic bandwidth in KiB/s, instead of the controller's LIMIT_UPLOAD, LIMIT_DOWNLOAD. */
+  bandwidth?: Bandwidth
 }
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 export const KNOWN_LABELS = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
@@ -222,7 +225,15 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     overdueAfter: value(labels, `${LABEL}.overdue-after`) === undefined ? defaults.overdueAfter : timeoutDuration(labels, `${LABEL}.overdue-after`, ''),
     drill: drill(labels, defaults),
     maxRunTime: value(labels, `${LABEL}.max-run-time`) === undefined ? defaults.maxRunTime : timeoutDuration(labels, `${LABEL}.max-run-time`, ''),
+    bandwidth: bandwidth(labels),
   }
+}
+
+/** rds.backup.limit-upload and limit-download; undefined when neither is set (the controller's LIMIT_* apply). */
+function bandwidth(labels: Env): Bandwidth | undefined {
+  const upload = kibPerSecond(labels, `${LABEL}.limit-upload`)
+  const download = kibPerSecond(labels, `${LABEL}.limit-download`)
+  return upload === undefined && download === undefined ? undefined : { upload, download }
 }
 
 /**

@@ -1,7 +1,8 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { execa } from 'execa'
 import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
 import { useBackedUpRepository } from '../fixtures/backed-up.js'
 import type { SftpServer } from '../fixtures/sftp-server.js'
@@ -86,4 +87,24 @@ t.test('RESTIC_REPOSITORY: any restic repository, here a local path, with no SSH
   const usage = await runBin(RUNRESTIC, [], { ...urlEnv, RESTIC_REPOSITORY: 'rest:https://u:topsecret@example.com/r/' })
   t.match(usage.stdout, `RESTIC_REPOSITORY='rest:https://u:***@example.com/r/' RESTIC_PASSWORD_FILE=${server.passwordFile} restic [restic arguments...]`)
   t.notMatch(usage.stdout, /topsecret/)
+})
+
+t.test('LIMIT_UPLOAD and LIMIT_DOWNLOAD reach every restic command, of rds backup and of runrestic, and runrestic says so', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-bandwidth-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // restic as it is, writing down the arguments of each command it is given.
+  const real = (await execa('which', ['restic'])).stdout
+  const calls = join(dir, 'calls')
+  await writeFile(join(dir, 'restic'), `#!/bin/sh\necho "$*" >> ${calls}\nexec ${real} "$@"\n`, { mode: 0o755 })
+  const limited = { ...env, RESTIC_BINARY: join(dir, 'restic'), LIMIT_UPLOAD: '2048', LIMIT_DOWNLOAD: '4096' }
+  const backup = await runBin(RDS, ['backup'], limited)
+  t.equal(backup.exitCode, 0, backup.stderr)
+  t.equal((await runBin(RUNRESTIC, ['snapshots'], limited)).exitCode, 0)
+  const lines = (await readFile(calls, 'utf8')).trim().split('\n').filter((line) => line !== 'version')
+  t.ok(lines.some((line) => / backup /.test(line)) && lines.some((line) => /snapshots/.test(line)), lines.join('\n'))
+  for (const line of lines) t.match(line, /--limit-upload 2048 --limit-download 4096 /, line.replace(/ .*/, ''))
+  t.match((await runBin(RUNRESTIC, [], limited)).stdout, /restic --option '[^']*' --limit-upload 2048 --limit-download 4096 \[restic arguments\.\.\.\]/)
+  const bad = await runBin(RDS, ['backup'], { ...env, LIMIT_UPLOAD: '2MB' })
+  t.equal(bad.exitCode, 2)
+  t.match(bad.stderr, /^rds: LIMIT_UPLOAD must be a whole number of KiB\/s from 1 to 10000000 \(1024 is 1 MiB\/s\), not "2MB"\.\n$/)
 })

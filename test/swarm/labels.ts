@@ -51,6 +51,7 @@ t.test('every label, from either place', async (t) => {
         'rds.backup.keep-last': '3',
         'rds.backup.keep-within': '1y6m',
         'rds.backup.max-run-time': '2h',
+        'rds.backup.limit-upload': '2048',
       },
       container: {
         'rds.backup': 'true',
@@ -74,9 +75,13 @@ t.test('every label, from either place', async (t) => {
     // The service's own keep-* labels are its whole policy: none of the agent's KEEP_* is mixed in.
     retention: { last: 3, hourly: undefined, daily: undefined, weekly: undefined, monthly: undefined, yearly: undefined, within: '1y6m', prune: false },
     maxRunTime: 7_200_000,
+    bandwidth: { upload: 2048, download: undefined },
   })
   t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.max-run-time': 'forever' } }), defaults), {
     message: 'service app_web: label rds.backup.max-run-time must be a duration such as "1h", "30m" or "90s", not "forever".',
+  })
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.limit-download': '0' } }), defaults), {
+    message: 'service app_web: label rds.backup.limit-download must be a whole number of KiB/s from 1 to 10000000 (1024 is 1 MiB/s), not "0".',
   })
 })
 
