@@ -28,10 +28,11 @@ export const isAlarm = ({ event }: Notification) => event === 'failure' || event
 
 /**
  * The plain text of a notification: what happened, when, what was saved, and the log's tail.
- * `subject: false` leaves out the subject (for services that show it as a title); `maxChars` fits
- * it to a service's limit by dropping the oldest lines of the log's tail first (its last lines say why).
+ * `subject: false` leaves out the subject (for services that show it as a title); `maxChars` and
+ * `maxBytes` (UTF-8) fit it to a service's limit by dropping the oldest lines of the log's tail
+ * first (its last lines say why).
  */
-export function textOf(notification: Notification, { subject = true, maxChars = Infinity }: { subject?: boolean; maxChars?: number } = {}): string {
+export function textOf(notification: Notification, { subject = true, maxChars = Infinity, maxBytes = Infinity }: { subject?: boolean; maxChars?: number; maxBytes?: number } = {}): string {
   const { report, agent } = notification
   const { outcome } = report
   const head = [
@@ -43,9 +44,12 @@ export function textOf(notification: Notification, { subject = true, maxChars = 
   head.push(`Agent: ${agent}`)
   const tail = [...(report.logTail ?? [])]
   const text = () => `${[...head, ...(tail.length ? ['', 'The end of its log:', ...tail] : [])].join('\n')}\n`
-  while (tail.length > 0 && text().length > maxChars) tail.shift()
-  const fitted = text()
-  return fitted.length <= maxChars ? fitted : `${fitted.slice(0, maxChars - 2)}…\n`
+  const fits = (candidate: string) => candidate.length <= maxChars && Buffer.byteLength(candidate) <= maxBytes
+  while (tail.length > 0 && !fits(text())) tail.shift()
+  let fitted = text()
+  // No log left to drop: the message itself is cut.
+  while (!fits(fitted)) fitted = `${fitted.slice(0, Math.max(0, Math.min(fitted.length, maxChars) - 100)).trimEnd()}…\n`
+  return fitted
 }
 
 /** The JSON body of a webhook. */

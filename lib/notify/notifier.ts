@@ -42,7 +42,7 @@ export function flagOption(options: URLSearchParams, key: string, entry: string)
   throw new ConfigError(`${entry} has ${key}=${value}; use ${key}=yes or ${key}=no.`)
 }
 
-/** A URL's user or password as written (URL-encoded in NOTIFY_URLS). */
+/** A URL's user or password as written (URL-encoded in NOTIFY_URLS); a bad escape throws URIError, which notifierFor says. */
 export const decoded = (part: string) => decodeURIComponent(part)
 
 /** HTTP basic authentication with a URL's user and password. */
@@ -51,20 +51,24 @@ export const basicAuth = (url: URL) => `Basic ${Buffer.from(`${decoded(url.usern
 /**
  * Sends an HTTP request (POST unless said otherwise) and resolves to the answer's text; a failure
  * or an answer that is not 2xx is an error that says it, with the start of the answer. The URL's
- * path and query, which may hold a token, never reach the message.
+ * path and query and the headers' values, which may hold a token, never reach the message; a
+ * redirect is a failure (it would turn a POST into a GET that looks sent, or carry the token on).
  */
 export async function post(url: URL, init: { method?: string; headers?: Record<string, string>; body?: string }, what: string): Promise<string> {
+  const secrets = [url.href, `${url.pathname}${url.search}`, url.pathname, url.search, ...Object.values(init.headers ?? {})].filter((secret) => secret.length >= 4)
+  const hide = (text: string) => secrets.reduce((hidden, secret) => hidden.replaceAll(secret, '…'), text)
   let response: Response
   try {
-    response = await fetch(url, { method: 'POST', ...init, signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) })
+    response = await fetch(url, { method: 'POST', ...init, redirect: 'error', signal: AbortSignal.timeout(NOTIFY_TIMEOUT_MS) })
   } catch (error) {
-    // fetch says only "fetch failed"; the cause says why (refused, timed out, a bad certificate).
-    const why = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message
-    const hidden = why.replaceAll(url.href, publicPart(url))
-    throw new Error(`the ${what} failed (${url.pathname.length > 1 ? hidden.replaceAll(url.pathname, '/…') : hidden})`)
+    // fetch says only "fetch failed"; the cause says why (refused, timed out, a redirect, a bad
+    // certificate). Without a cause the request could not be made at all, and its message may quote a header.
+    const cause = (error as Error).cause as Error | undefined
+    throw new Error(`the ${what} failed (${cause ? hide(cause.message) : 'a header or the URL holds a character HTTP does not allow'})`)
   }
   const text = await response.text().catch(() => '')
   if (response.ok) return text
-  const body = text.slice(0, 200).trim()
+  // An answer may quote the request (its path, a header): what it quotes of the secrets is hidden.
+  const body = hide(text.slice(0, 200).trim())
   throw new Error(`the ${what} was answered ${response.status} ${response.statusText}${body ? `: ${body}` : ''}`)
 }

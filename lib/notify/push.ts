@@ -24,8 +24,8 @@ export function ntfySender(url: URL, entry: string): Notifier {
     everyRun: false,
     send: async (notification: Notification) => {
       const headers = { ...auth, title: subjectOf(notification), priority: isAlarm(notification) ? 'high' : 'default', tags: isAlarm(notification) ? 'warning' : 'white_check_mark' }
-      // Over 4,096 bytes ntfy makes the message an attachment.
-      await post(target, { headers, body: textOf(notification, { subject: false, maxChars: 3_500 }) }, 'ntfy request')
+      // Over 4,096 bytes ntfy makes the message an attachment (which a server without attachments refuses).
+      await post(target, { headers, body: textOf(notification, { subject: false, maxBytes: 4_000 }) }, 'ntfy request')
     },
   }
 }

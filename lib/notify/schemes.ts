@@ -39,5 +39,12 @@ export function notifierFor(raw: string, index: number): Notifier {
   const scheme = url.protocol.slice(0, -1)
   const sender = SCHEMES[scheme]
   if (!sender) throw new ConfigError(`${entry} has the scheme "${scheme}", which is not one of ${Object.keys(SCHEMES).join(', ')}.`)
-  return sender(url, entry)
+  try {
+    return sender(url, entry)
+  } catch (error) {
+    // A %-escape that is not one (decodeURIComponent), a host= that is no host (new URL): said without the URL.
+    if (error instanceof URIError) throw new ConfigError(`${entry} has a % that is not followed by two hex digits; write a % in a password as %25.`)
+    if (error instanceof TypeError) throw new ConfigError(`${entry} (${scheme}) does not make a valid URL of its service; check its host.`)
+    throw error
+  }
 }

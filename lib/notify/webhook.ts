@@ -13,7 +13,7 @@ export function webhookSender(url: URL): Notifier {
   }
 }
 
-/** The options of shoutrrr's generic service that rds reads; any other is passed on in the target's query. */
+/** The options of shoutrrr's generic service that rds reads (by any case, as shoutrrr does); any other is passed on in the target's query. */
 const GENERIC_OPTIONS = ['template', 'contenttype', 'disabletls', 'method', 'titlekey', 'messagekey']
 
 /**
@@ -23,19 +23,23 @@ const GENERIC_OPTIONS = ['template', 'contenttype', 'disabletls', 'method', 'tit
  * header (@authorization=...); other options are passed on to the target, _NAME as NAME.
  */
 export function genericSender(url: URL, entry: string): Notifier {
+  const label = `${entry} (generic)`
   const shortcut = url.protocol.startsWith('generic+')
   const options = new URLSearchParams()
   const forwarded = new URLSearchParams()
+  // Header names in lower case: one name, one value (a second spelling would be joined to the first).
   const headers: Record<string, string> = {}
   const fields: Record<string, string> = {}
   for (const [key, value] of url.searchParams) {
-    if (key.startsWith('@')) headers[key.slice(1)] = value
-    else if (key.startsWith('$')) fields[key.slice(1)] = value
+    if (key.startsWith('@')) {
+      if (!/^@[A-Za-z0-9-]+$/.test(key)) throw new ConfigError(`${label} has the header option "${key}"; write @NAME=VALUE with a header's name (letters, digits and -).`)
+      headers[key.slice(1).toLowerCase()] = value
+    } else if (key.startsWith('$')) fields[key.slice(1)] = value
     else if (key.startsWith('_')) forwarded.append(key.slice(1), value)
-    else if (GENERIC_OPTIONS.includes(key)) options.set(key, value)
+    else if (key.toLowerCase() === 'title') throw new ConfigError(`${label} has the option "title", which it does not take: rds writes each notification's own title.`)
+    else if (GENERIC_OPTIONS.includes(key.toLowerCase())) options.set(key.toLowerCase(), value)
     else forwarded.append(key, value)
   }
-  const label = `${entry} (generic)`
   const template = options.get('template')
   if (template !== null && template.toLowerCase() !== 'json') throw new ConfigError(`${label} has template=${template}; rds sends the text as it is, or with template=json a JSON object: use that or leave it out.`)
   const method = (options.get('method') ?? 'POST').toUpperCase()
@@ -46,9 +50,9 @@ export function genericSender(url: URL, entry: string): Notifier {
   if (!json && Object.keys(fields).length > 0) throw new ConfigError(`${label} has $${Object.keys(fields)[0]}, a JSON field, without template=json; add template=json or remove it.`)
   const target = new URL(`${scheme}://${url.host}${url.pathname}`)
   target.search = forwarded.toString()
-  // fetch takes no user in a URL: it goes as the header a browser would send.
+  // fetch takes no user in a URL: it goes as the header a browser would send, unless @authorization says otherwise.
   if (url.username || url.password) headers.authorization ??= basicAuth(url)
-  const contentType = options.get('contenttype') ?? (json ? 'application/json' : 'text/plain; charset=utf-8')
+  headers['content-type'] ??= options.get('contenttype') ?? (json ? 'application/json' : 'text/plain; charset=utf-8')
   const body = (notification: Notification) =>
     json
       ? JSON.stringify({ [options.get('titlekey') ?? 'title']: subjectOf(notification), [options.get('messagekey') ?? 'message']: textOf(notification, { subject: false }), ...fields })
@@ -57,7 +61,7 @@ export function genericSender(url: URL, entry: string): Notifier {
     describe: `generic ${publicPart(target)}`,
     everyRun: false,
     send: async (notification: Notification) => {
-      await post(target, { method, headers: { 'content-type': contentType, ...headers }, body: body(notification) }, 'generic webhook request')
+      await post(target, { method, headers, body: body(notification) }, 'generic webhook request')
     },
   }
 }

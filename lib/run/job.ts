@@ -56,7 +56,8 @@ export function jobFromConfig(config: Config, repository: Repository): Job {
     name,
     backupPath: config.backupPath,
     repository,
-    schedule: config.runAt && spreadSchedule(config.runAt, name, 'RUN_AT'),
+    // H is spread by the snapshots' host: agents of one service on several nodes differ by it.
+    schedule: config.runAt && spreadSchedule(config.runAt, config.snapshotHost, 'RUN_AT'),
     overdueAfter: config.overdueAfter,
     snapshotHost: config.snapshotHost,
     backupArgs: config.backupArgs,

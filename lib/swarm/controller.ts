@@ -68,7 +68,9 @@ export class Controller {
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
-    await Promise.all(running.map((scheduled) => scheduled.running))
+    // A run that could not take its lock has said so where it was asked for.
+    await Promise.allSettled(running.map((scheduled) => scheduled.running))
+    this.queue.close()
     await rebuilt
     // No discovery writes STATUS_FILE after the controller has stopped.
     await this.syncing
@@ -112,6 +114,8 @@ export class Controller {
     for (const [name, scheduled] of this.jobs) {
       if (names.has(name)) continue
       scheduled.cron?.stop()
+      // A run still waiting for its turn never starts: nothing of it is recorded.
+      if (scheduled.queued) scheduled.stopRun?.abort()
       this.jobs.delete(name)
       // A service that ran nowhere yet and now runs on its nodes: each node's data is a job of its own.
       const perNode = found.filter((job) => job.service === scheduled.job.service && job.perNode).map((job) => job.name)
@@ -222,12 +226,11 @@ export class Controller {
       this.options.log.warn(`controller: ${name}: skipped the run due now, because the previous run is still ${scheduled.queued ? 'waiting to start' : 'going'}`)
       return undefined
     }
-    // Throws a RunError (exit code 11) while another process runs this job.
-    const release = await swarmJobLock(this.options.lockDir, name, this.options.log)
     scheduled.stopRun = new AbortController()
     const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories, queue: this.queue }
-    scheduled.running = runSwarmJob(context, scheduled, scheduled.stopRun.signal).finally(async () => {
-      await release()
+    // The job's run lock is taken once its turn has come: a run by hand (rds backup --service) is not kept out by a run that waits.
+    const lock = () => swarmJobLock(this.options.lockDir, name, this.options.log)
+    scheduled.running = runSwarmJob(context, scheduled, scheduled.stopRun.signal, lock).finally(() => {
       scheduled.running = undefined
       this.options.onChange?.([...this.jobs.values()])
     })

@@ -45,8 +45,12 @@ export const DOCKER_SOCKET = '/var/run/docker.sock'
 // volume behind (Swarm does not remove those with the job).
 export const CACHE_VOLUME = 'rds-restic-cache'
 export const CACHE_DIR = '/var/cache/restic'
-// The job's restic needs time to remove its lock when stopped.
-const STOP_GRACE_NS = 60e9
+/**
+ * How long Docker lets a stopped job end itself (its restic removes its lock) before it kills it:
+ * a node's turn is held that long after rds stops one.
+ */
+export const JOB_STOP_GRACE_MS = 60_000
+const STOP_GRACE_NS = JOB_STOP_GRACE_MS * 1e6
 // How long a finished job's log may take to read: a node that went away may never answer.
 const LOG_TIMEOUT_MS = 60_000
 // The same when the controller is being stopped, within Docker's default grace of 10 s.

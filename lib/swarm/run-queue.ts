@@ -1,11 +1,19 @@
 import { inWindow, windowEnd, windowOpens, type RunLimits } from '../config/run-limits.js'
 import type { Logger } from '../observe/log.js'
 import type { ScheduledJob } from './controller-options.js'
+import type { SwarmJob } from './discover.js'
 
-/** A run let start (release it when its job has ended), or refused with the sentence its failure is recorded with. */
+/**
+ * A run's turn: let start (release it when its job has ended on its node, `afterMs` later for a job
+ * Docker may still be stopping), refused with the sentence its failure is recorded with (the window
+ * ended), or stopped (the controller stopped, or the job was dropped, while it waited: nothing ran).
+ */
 export interface Admission {
   refused?: string
-  release(): void
+  stopped?: string
+  /** Whether it waited for its turn (its task may have moved meanwhile). */
+  waited: boolean
+  release(afterMs?: number): void
 }
 
 interface Waiting {
@@ -15,7 +23,8 @@ interface Waiting {
   dueAt: Date
   /** When it must have started: the end of BACKUP_WINDOW; none without a window. */
   deadline?: Date
-  settle: (admission: Admission) => void
+  settle: (admission: Omit<Admission, 'waited'>) => void
+  waited: boolean
 }
 
 interface Running {
@@ -29,15 +38,16 @@ const time = (at: Date) => at.toTimeString().slice(0, 8)
 /**
  * The fair queue of the controller's backups: runs start in the order they became due, each as
  * soon as its node has fewer than MAX_JOBS_PER_NODE jobs and its repository fewer than
- * MAX_JOBS_PER_REPOSITORY (a run whose node is busy holds back no other node's), and, with
- * BACKUP_WINDOW, only within the window: one still waiting at the window's end is refused, so
- * that its run is recorded as failed, never silently skipped. The reason each waits is in its
- * ScheduledJob (`queued`), for `rds jobs`.
+ * MAX_JOBS_PER_REPOSITORY, a run due earlier on the same node or repository going first (so none
+ * starves) while other nodes go on; with BACKUP_WINDOW, only within the window, and one still
+ * waiting at the window's end is refused, so that its run is recorded as failed, never silently
+ * skipped. Why each waits is in its ScheduledJob (`queued`), for `rds jobs`.
  */
 export class RunQueue {
   private readonly waiting: Waiting[] = []
   private readonly running: Running[] = []
   private timer?: NodeJS.Timeout
+  private closed = false
 
   constructor(
     private readonly limits: RunLimits,
@@ -49,50 +59,53 @@ export class RunQueue {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Resolves when the run may start, or is refused (the window ended, the controller stopped). */
-  admit(scheduled: ScheduledJob, signal: AbortSignal): Promise<Admission> {
-    const { job } = scheduled
-    const dueAt = this.now()
+  /** Resolves when the run may start on the node `where` runs on, or is refused or stopped. `dueAt` keeps its place. */
+  admit(scheduled: ScheduledJob, where: SwarmJob, dueAt: Date, signal: AbortSignal): Promise<Admission> {
     const window = this.windowApplies ? this.limits.window : undefined
     return new Promise<Admission>((resolve) => {
-      const entry: Waiting = { scheduled, node: job.node?.nodeName, repository: job.backup?.repoPath ?? '', dueAt, deadline: window && windowEnd(window, dueAt), settle: resolve }
-      const onAbort = () => this.refuse(entry, `the controller stopped while it waited to start (queued since ${time(dueAt)})`)
-      signal.addEventListener('abort', onAbort, { once: true })
+      const entry: Waiting = { scheduled, node: where.node?.nodeName, repository: where.backup?.repoPath ?? '', dueAt, deadline: window && windowEnd(window, dueAt), waited: false, settle: () => undefined }
+      const onAbort = () => {
+        this.remove(entry)
+        entry.settle({ stopped: `stopped while it waited for its turn (queued since ${time(dueAt)})`, release: () => undefined })
+        if (!this.closed) this.pump()
+      }
       entry.settle = (admission) => {
         signal.removeEventListener('abort', onAbort)
         scheduled.queued = undefined
-        resolve(admission)
+        resolve({ ...admission, waited: entry.waited })
       }
       if (signal.aborted) return onAbort()
-      this.waiting.push(entry)
+      signal.addEventListener('abort', onAbort, { once: true })
+      // In the order they became due: one admitted again after its task moved keeps its place.
+      const after = this.waiting.findIndex((waiting) => waiting.dueAt > dueAt)
+      this.waiting.splice(after < 0 ? this.waiting.length : after, 0, entry)
       this.pump()
     })
   }
 
-  /** Refuses the runs whose window has ended, lets start those that may, and says why the rest wait. */
+  /** Refuses the runs whose window has ended, lets start those whose turn it is, and says why the rest wait. */
   pump(): void {
     const now = this.now()
     for (const entry of this.waiting.filter((waiting) => waiting.deadline && waiting.deadline <= now)) {
-      this.refuse(entry, `could not start within BACKUP_WINDOW ${this.limits.window!.text}: it was due at ${time(entry.dueAt)}, and ${this.reason(entry, now, false)} until the window ended; start it by hand with rds backup --service ${entry.scheduled.job.service}, or widen the window or the limits`)
+      this.remove(entry)
+      const why = this.blocker(entry, new Set(), new Set()) ?? 'its turn came only as the window ended'
+      entry.settle({ refused: `could not start within BACKUP_WINDOW ${this.limits.window!.text}: it was due at ${time(entry.dueAt)}, and ${why}; start it by hand with rds backup --service ${entry.scheduled.job.service}, or widen the window or the limits`, release: () => undefined })
     }
     const open = !this.windowApplies || !this.limits.window || inWindow(this.limits.window, now)
-    for (const entry of open ? [...this.waiting] : []) {
-      if (this.busy(entry)) continue
-      this.waiting.splice(this.waiting.indexOf(entry), 1)
-      const running: Running = { name: entry.scheduled.job.name, node: entry.node, repository: entry.repository }
-      this.running.push(running)
-      let released = false
-      entry.settle({
-        release: () => {
-          if (released) return
-          released = true
-          this.running.splice(this.running.indexOf(running), 1)
-          this.pump()
-        },
-      })
-    }
-    for (const entry of this.waiting) {
-      const queued = `queued since ${time(entry.dueAt)}: ${this.reason(entry, now)}`
+    // What runs due earlier wait for: a later run takes none of it before them.
+    const nodes = new Set<string>()
+    const repositories = new Set<string>()
+    for (const entry of [...this.waiting]) {
+      const blocker = open ? this.blocker(entry, nodes, repositories) : `BACKUP_WINDOW ${this.limits.window!.text} is closed`
+      if (blocker === undefined) {
+        this.remove(entry)
+        this.start(entry)
+        continue
+      }
+      if (entry.node !== undefined) nodes.add(entry.node)
+      if (this.limits.perRepository !== undefined) repositories.add(entry.repository)
+      entry.waited = true
+      const queued = `queued since ${time(entry.dueAt)}: ${blocker}`
       if (entry.scheduled.queued !== queued) this.log.info(`controller: ${entry.scheduled.job.name}: ${queued}`)
       entry.scheduled.queued = queued
     }
@@ -100,36 +113,53 @@ export class RunQueue {
     this.wakeUp(now)
   }
 
-  private refuse(entry: Waiting, refused: string): void {
+  /** No more timers: the controller has stopped. */
+  close(): void {
+    this.closed = true
+    clearTimeout(this.timer)
+  }
+
+  private start(entry: Waiting): void {
+    const running: Running = { name: entry.scheduled.job.name, node: entry.node, repository: entry.repository }
+    this.running.push(running)
+    let released = false
+    entry.settle({
+      release: (afterMs = 0) => {
+        if (released) return
+        released = true
+        const free = () => {
+          this.running.splice(this.running.indexOf(running), 1)
+          if (!this.closed) this.pump()
+        }
+        if (afterMs > 0) setTimeout(free, afterMs).unref()
+        else free()
+      },
+    })
+  }
+
+  private remove(entry: Waiting): void {
     const at = this.waiting.indexOf(entry)
     if (at >= 0) this.waiting.splice(at, 1)
-    entry.settle({ refused, release: () => undefined })
   }
 
-  private busy(entry: Waiting): boolean {
+  /** Why a run cannot start now, in words (its node's jobs, its repository's, a run due before it); undefined when it can. */
+  private blocker(entry: Waiting, claimedNodes: Set<string>, claimedRepositories: Set<string>): string | undefined {
     const { perNode, perRepository } = this.limits
-    const onNode = entry.node === undefined ? 0 : this.running.filter((run) => run.node === entry.node).length
-    const inRepository = this.running.filter((run) => run.repository === entry.repository).length
-    return onNode >= perNode || (perRepository !== undefined && inRepository >= perRepository)
-  }
-
-  /** Why a run waits, in words: the window (unless `window` is false), its node's jobs, or its repository's. */
-  private reason(entry: Waiting, now: Date, window = true): string {
-    const { perNode, perRepository } = this.limits
-    if (window && this.windowApplies && this.limits.window && !inWindow(this.limits.window, now)) return `BACKUP_WINDOW ${this.limits.window.text} is closed`
     const names = (runs: Running[]) => runs.map((run) => run.name).join(', ')
-    const onNode = this.running.filter((run) => run.node === entry.node)
-    if (entry.node !== undefined && onNode.length >= perNode) return `node ${entry.node} runs ${names(onNode)} (MAX_JOBS_PER_NODE=${perNode})`
+    const onNode = this.running.filter((run) => entry.node !== undefined && run.node === entry.node)
+    if (onNode.length >= perNode) return `node ${entry.node} runs ${names(onNode)} (MAX_JOBS_PER_NODE=${perNode})`
     const inRepository = this.running.filter((run) => run.repository === entry.repository)
     if (perRepository !== undefined && inRepository.length >= perRepository) return `its repository ${entry.repository} takes ${names(inRepository)} (MAX_JOBS_PER_REPOSITORY=${perRepository})`
-    return `${this.waiting.indexOf(entry)} runs due before it come first`
+    if (entry.node !== undefined && claimedNodes.has(entry.node)) return `a run due before it on node ${entry.node} goes first`
+    if (claimedRepositories.has(entry.repository)) return `a run due before it into its repository ${entry.repository} goes first`
+    return undefined
   }
 
   /** Looks again when the window opens or a waiting run's window ends. */
   private wakeUp(now: Date): void {
     clearTimeout(this.timer)
     this.timer = undefined
-    if (this.waiting.length === 0) return
+    if (this.waiting.length === 0 || this.closed) return
     const times = this.waiting.flatMap((entry) => (entry.deadline ? [entry.deadline.getTime()] : []))
     if (this.windowApplies && this.limits.window && !inWindow(this.limits.window, now)) times.push(windowOpens(this.limits.window, now).getTime())
     if (times.length === 0) return

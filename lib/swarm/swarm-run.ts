@@ -1,4 +1,4 @@
-import { runJobService, type JobOutcome } from './job-service.js'
+import { JOB_STOP_GRACE_MS, runJobService, type JobOutcome } from './job-service.js'
 import { jobEnvironment, needsDocker } from './job-environment.js'
 import type { SwarmJob } from './discover.js'
 import type { ControllerOptions, ScheduledJob } from './controller-options.js'
@@ -27,42 +27,68 @@ export interface SwarmRunContext {
  * the service scaled down and back if asked, the job service started and followed, then the
  * retention of an accepted backup and the snapshot it saved.
  */
-export async function runSwarmJob(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal): Promise<void> {
-  const started = new Date()
-  // A job with a bad label fails at once: it would take no node's turn.
-  const slot = scheduled.job.error ? undefined : await context.queue.admit(scheduled, signal)
+export async function runSwarmJob(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal, lock: () => Promise<() => Promise<void>>): Promise<void> {
+  const turn: Turn = {}
   try {
-    await runAdmitted(context, scheduled, signal, started, slot)
+    await runInTurn(context, scheduled, signal, turn, lock)
   } finally {
-    slot?.release()
+    turn.slot?.release()
+    await turn.unlock?.()
   }
 }
 
-async function runAdmitted(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal, started: Date, slot: Admission | undefined): Promise<void> {
+/** What a run holds while it runs: its node's and repository's turn, and the job's run lock. */
+interface Turn {
+  slot?: Admission
+  unlock?: () => Promise<void>
+}
+
+async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, signal: AbortSignal, turn: Turn, lock: () => Promise<() => Promise<void>>): Promise<void> {
   const { options, repositories } = context
   const { docker, template, jobEnv, reporter } = options
   const { log, tail } = keepingTail(options.log)
   const job = scheduled.job
+  const due = new Date()
+  // When it began, once its turn came: what its duration is counted from.
+  let began = due
   let backupStartedAt: string | undefined
   let saved: { snapshot?: ReturnType<typeof snapshotRecord>; snapshots?: number } = {}
   let downtimeSeconds: number | undefined
   let rejected: string[] | undefined
   let definitionSavedAt: string | undefined
   const finish = async (ok: boolean, message: string, exitCode?: number) => {
-    scheduled.last = { startedAt: started.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message, exitCode: exitCode ?? (ok ? 0 : 1) }
+    scheduled.last = { startedAt: due.toISOString(), backupStartedAt, finishedAt: new Date().toISOString(), ok, message, exitCode: exitCode ?? (ok ? 0 : 1) }
     if (ok) log.info(`controller: ${job.name}: ${message}`)
     else log.error(`controller: ${job.name}: ${message}`)
-    await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(started, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, definitionSavedAt, logTail: tail() })
-  }
-  if (slot?.refused) {
-    await reporter.started(job.name, 'backup')
-    return finish(false, `${slot.refused}.`)
+    await reporter.finished({ job: job.name, kind: 'backup', outcome: outcomeOf(began, new Date(), ok, message, exitCode ?? (ok ? 0 : 1)), ...saved, downtimeSeconds, rejected, definitionSavedAt, logTail: tail() })
   }
   // Where the service runs now: a task may have moved since the last discovery.
-  const unread = job.error ? undefined : await context.sync('before a run')
-  const current = unread ? job : context.current(job.name)
+  let unread = job.error ? undefined : await context.sync('before a run')
+  const found = unread ? job : context.current(job.name)
   // Gone since the last discovery (its service removed or unlabelled, its node forgotten): nothing to record.
-  if (!current) return log.info(`controller: ${job.name}: dropped before its run`)
+  if (!found) return log.info(`controller: ${job.name}: dropped before its run`)
+  let current: SwarmJob = found
+  // Its turn on the node it runs on (a job with a bad label fails at once, and takes none).
+  while (!job.error && !unread) {
+    turn.slot = await context.queue.admit(scheduled, current, due, signal)
+    if (turn.slot.stopped) return log.info(`controller: ${job.name}: not started: ${turn.slot.stopped}`)
+    if (turn.slot.refused || !turn.slot.waited) break
+    // It waited: its task may have moved meanwhile, and its turn is then the new node's.
+    unread = await context.sync('after waiting for its turn')
+    const now: SwarmJob | undefined = unread ? current : context.current(job.name)
+    if (!now) return log.info(`controller: ${job.name}: dropped while it waited for its turn`)
+    const moved = now.node?.nodeId !== current.node?.nodeId
+    current = now
+    if (unread || !moved) break
+    turn.slot.release()
+  }
+  if (turn.slot?.refused) {
+    await reporter.started(job.name, 'backup')
+    return finish(false, `${turn.slot.refused}.`)
+  }
+  // Throws a RunError (exit code 11) while another process runs this job: nothing is recorded, as for a tick skipped.
+  turn.unlock = await lock()
+  began = new Date()
   await reporter.started(job.name, 'backup')
   if (job.error) return finish(false, job.error, 2)
   if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
@@ -100,13 +126,14 @@ async function runAdmitted(context: SwarmRunContext, scheduled: ScheduledJob, si
       downtimeSeconds = (Date.now() - scaledDownAt) / 1000
       log.info(`controller: ${job.name}: ${current.service} was scaled to 0 for ${downtimeSeconds.toFixed(1)} s (downtime)`)
     }
-    // The node's and the repository's turn passes on once the job has ended there; retention runs in the controller.
-    slot?.release()
+    // The node's and the repository's turn passes on once the job has ended there (retention runs in
+    // the controller); a job rds stopped may run on until Docker kills it.
+    turn.slot?.release(outcome !== undefined && outcome.exitCode === undefined ? JOB_STOP_GRACE_MS : 0)
   }
   downtimeSeconds ??= outcome?.downtimeSeconds
   rejected = outcome?.rejectedSnapshots
   backupStartedAt = outcome?.backupStartedAt
-  const seconds = ((Date.now() - started.getTime()) / 1000).toFixed(1)
+  const seconds = ((Date.now() - began.getTime()) / 1000).toFixed(1)
   // Neither failure hides the other: the service left at 0 and what became of the backup.
   const backupResult = !outcome ? startFailure! : outcome.exitCode === 0 ? 'the backup itself succeeded' : outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode}`
   if (scaleFailure) return finish(false, `${current.service} was not scaled back after the backup: ${scaleFailure}; ${backupResult}.`, outcome?.exitCode || undefined)

@@ -27,3 +27,9 @@ t.test('H(a-b), H/n and H(a-b)/n stay within their bounds; six fields spread the
     t.ok(new Cron(withSeconds, { paused: true }).nextRun(), 'croner reads it')
   }
 })
+
+t.test('the hash is pinned: a change would move every job\'s time at an upgrade, so these values never change', async (t) => {
+  t.equal(spreadSchedule('H 3 * * *', 'stack_db', 'RUN_AT'), '33 3 * * *')
+  t.equal(spreadSchedule('H H(1-5) H * *', 'stack_web', 'RUN_AT'), '1 5 23 * *')
+  t.equal(spreadSchedule('H/15 * * * *', 'stack_cache@node1', 'RUN_AT'), '13,28,43,58 * * * *')
+})

@@ -81,3 +81,27 @@ t.test('Teams: a Workflows webhook and an incoming webhook get an Adaptive Card 
   t.match(legacy.requests[1], { host: 'example.webhook.office.com', path: `/webhookb2/${group}@${group}/IncomingWebhook/0123456789abcdef0123456789abcdef/${group}` })
   t.match((json(legacy.requests[1]!) as typeof message).attachments[0]!.content.body[0]!.text, /^\[rds\] recovered/)
 })
+
+t.test("shoutrrr's other forms: Slack's hook:A-B-C@webhook, Teams's five-part webhook; Teams's 200 that says delivery failed is a failure; one Telegram chat that fails keeps none from the others", async (t) => {
+  const hook = await failThenRecover(t, 'slack://hook:T0000000-B0000000-slackhooksecret00000000000@webhook?botname=backups', () => ({ status: 200, body: 'ok', type: 'text/plain' }))
+  t.match(hook.requests[0], { host: 'hooks.slack.com', path: '/services/T0000000/B0000000/slackhooksecret00000000000' })
+  t.match(json(hook.requests[0]!), { username: 'backups' })
+
+  const group = '11111111-2222-4333-8444-555555555555'
+  const url = `teams://${group}@${group}/0123456789abcdef0123456789abcdef/${group}/V2extrasecret?host=example.webhook.office.com`
+  const requests = await serviceListener(t, () => ({ status: 200, body: 'Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 413', type: 'text/plain' }))
+  const { log, text } = captureLogger()
+  await notifications(url, undefined, log)!.finished(failure, undefined)
+  t.match(requests[0], { path: `/webhookb2/${group}@${group}/IncomingWebhook/0123456789abcdef0123456789abcdef/${group}/V2extrasecret` })
+  t.match(text(), /WARN\s+notify: could not send the failure of stack_db's backup to Teams https:\/\/example\.webhook\.office\.com\/…: the Teams request was not delivered: Webhook message delivery failed/)
+  t.notMatch(text(), /V2extrasecret/)
+})
+
+t.test('Telegram: a chat that fails is said, and the other chat still gets its message', async (t) => {
+  const requests = await serviceListener(t, (request) => (request.body.includes('"@gone"') ? { status: 400, body: '{"ok":false,"error_code":400,"description":"Bad Request: chat not found"}' } : { status: 200, body: '{"ok":true}' }))
+  const { log, text } = captureLogger()
+  await notifications('telegram://110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw@telegram?chats=@gone&chats=@backups', undefined, log)!.finished(failure, undefined)
+  t.same(requests.map((request) => json(request).chat_id).sort(), ['@backups', '@gone'])
+  t.match(text(), /WARN\s+notify: could not send the failure of stack_db's backup to Telegram: 1 of 2 chat\(s\) did not get it: the Telegram request was answered 400 Bad Request: \{"ok":false,"error_code":400,"description":"Bad Request: chat not found"\}/)
+  t.notMatch(text(), /AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/)
+})

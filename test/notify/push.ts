@@ -52,3 +52,11 @@ t.test('Pushover: a form with token, user, title, a message of at most 1,024 cha
   t.equal(new URLSearchParams(requests[1]!.body).get('priority'), '0')
   t.notMatch(log, /secret/)
 })
+
+t.test('ntfy: a log of many bytes a character (non-ASCII) is still cut under 4,096 bytes', async (t) => {
+  const requests = await serviceListener(t)
+  const wide = { ...failure, logTail: Array.from({ length: 200 }, (_, i) => `ERROR  restic: Datei “Übersicht-${i}.odt” – 読み取りエラー`) }
+  await notifications('ntfy://ntfy.sh/rds-alerts', undefined, captureLogger().log)!.finished(wide, undefined)
+  t.ok(Buffer.byteLength(requests[0]!.body) <= 4_096, `${Buffer.byteLength(requests[0]!.body)} bytes`)
+  t.match(requests[0]!.body, /読み取りエラー\n$/, 'ending with the last line')
+})

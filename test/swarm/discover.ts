@@ -138,6 +138,7 @@ t.test('an H in a schedule is a time of each job\'s own: a labelled one, the con
   t.equal(schedules['app_db'], spreadSchedule('H 3 * * *', 'app_db', 'RUN_AT'))
   t.equal(schedules['app_cache@n1'], spreadSchedule('H(0-29) 2 * * *', 'app_cache@n1', 'RUN_AT'))
   t.equal(schedules['app_cache@n2'], spreadSchedule('H(0-29) 2 * * *', 'app_cache@n2', 'RUN_AT'))
+  t.same([schedules['app_cache@n1'], schedules['app_cache@n2']], ['17 2 * * *', '3 2 * * *'], 'each node of it has its own minute')
   for (const name of ['app_db', 'app_cache@n1', 'app_cache@n2']) t.match(schedules[name], /^\d+ [23] \* \* \*$/, `${name}: ${schedules[name]}`)
   t.match(schedules["app_bad"], /^service app_bad: label rds\.backup\.run-at "H\(70-80\) 3 \* \* \*" has the field "H\(70-80\)"/, 'a bad H is a label error of that service only')
 })
