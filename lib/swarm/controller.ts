@@ -3,7 +3,7 @@ import { spreadSchedule } from '../config/spread-schedule.js'
 import { removeLeftoverJobs } from './job-service.js'
 import { readSwarm, type SwarmService } from './cluster.js'
 import { swarmJobLock } from '../run/run-lock.js'
-import { awaitingTasks, describeChange, discoverJobs, type SwarmJob } from './discover.js'
+import { awaitingTasks, describeChange, discoverJobs } from './discover.js'
 import { followSwarmEvents } from '../docker/events.js'
 import { lastAccepted } from '../restic/snapshots.js'
 import { snapshotRecord } from '../observe/status.js'
@@ -17,9 +17,7 @@ import { ScaleMender } from './scale-mender.js'
 import { runSwarmJob } from './swarm-run.js'
 import { KeptNodeFinder } from './kept-nodes.js'
 import { RunQueue } from './run-queue.js'
-
-const RECHECK_FIRST_MS = 2000
-const RECHECK_MAX_MS = 60_000
+import { Recheck } from './recheck.js'
 
 export type { ControllerOptions, ScheduledJob } from './controller-options.js'
 
@@ -39,12 +37,14 @@ export class Controller {
   private readonly mender: ScaleMender
   private readonly keptNodes: KeptNodeFinder
   private readonly queue: RunQueue
+  private readonly recheck: Recheck
 
   constructor(private readonly options: ControllerOptions) {
     this.repositories = new RepositoryWork(options, () => [...this.jobs.values()].map(({ job }) => job))
     this.downNodes = new DownNodes(options.log, options.reporter)
     this.mender = new ScaleMender(options)
     this.keptNodes = new KeptNodeFinder(options, (keep, why) => void this.sync(why, keep))
+    this.recheck = new Recheck((why) => void this.sync(why), () => options.stop.aborted || options.schedule === false)
     this.queue = new RunQueue(options.limits ?? { perNode: 1 }, options.log, () => options.onChange?.([...this.jobs.values()]), options.schedule !== false)
   }
 
@@ -62,7 +62,7 @@ export class Controller {
       else stop.addEventListener('abort', () => resolve(), { once: true })
     })
     await events
-    clearTimeout(this.recheck)
+    this.recheck.reset()
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
     this.repositories.stop()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
@@ -94,7 +94,7 @@ export class Controller {
       (error: Error) => {
         this.options.log.error(`controller: could not read the Swarm's services (${why}): ${error.message}`)
         // What changed is not known yet: read again in a while, as for a task awaited.
-        this.armRecheck('after a discovery that failed')
+        this.recheck.arm('after a discovery that failed')
         return error
       },
     )
@@ -155,33 +155,10 @@ export class Controller {
     )
     if (this.options.schedule !== false) await this.downNodes.notice(swarm.nodes, [...previous, ...found])
     this.keptNodes.notice(swarm.services, swarm.nodes, found)
-    this.recheckWhileWaiting(found)
+    // A task being (re)started sends no service event: while a labelled service has no running task, or tasks still starting, look again.
+    if (awaitingTasks(this.services, found) && !this.options.stop.aborted) this.recheck.arm('a labelled service waited for its tasks')
+    else this.recheck.reset()
     this.mender.mend(this.services, (service, nodeId) => [...this.jobs.values()].find(({ job }) => job.service === service && (nodeId === undefined || job.node?.nodeId === nodeId))?.job.name ?? (nodeId ? `${service}@${nodeId}` : service))
-  }
-
-  private recheck?: NodeJS.Timeout
-  private recheckMs = RECHECK_FIRST_MS
-
-  /**
-   * A task being (re)started sends no service event, so while a labelled service has no running
-   * task, or tasks still starting, its placement is read again after a while (2 s, doubling to a minute).
-   */
-  private recheckWhileWaiting(found: SwarmJob[]): void {
-    if (awaitingTasks(this.services, found) && !this.options.stop.aborted) return this.armRecheck('a labelled service waited for its tasks')
-    // Nothing waits: the next wait starts again at 2 s.
-    clearTimeout(this.recheck)
-    this.recheck = undefined
-    this.recheckMs = RECHECK_FIRST_MS
-  }
-
-  /** A discovery again in a while (2 s, doubling to a minute), unless one is due already. */
-  private armRecheck(why: string): void {
-    if (this.recheck || this.options.stop.aborted || this.options.schedule === false) return
-    this.recheck = setTimeout(() => {
-      this.recheck = undefined
-      void this.sync(why)
-    }, this.recheckMs)
-    this.recheckMs = Math.min(this.recheckMs * 2, RECHECK_MAX_MS)
   }
 
   private schedule(scheduled: ScheduledJob): ScheduledJob {
