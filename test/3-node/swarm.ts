@@ -21,7 +21,8 @@ import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobSe
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
-const EXTRA_SERVICES = ['rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
+const QUEUED = ['rds-sim1', 'rds-sim2', 'rds-sim3'].flatMap((node) => [`rds-test-queue-${node}-a`, `rds-test-queue-${node}-b`])
+const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -521,6 +522,40 @@ async function runOnSimulatedSwarm() {
     const before = await newestSnapshot(`${STACK}_db`)
     await waitFor('another snapshot of backup_db', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
     await sim('rds-sim1', ['service', 'rm', 'rds-test-badlabel'])
+  })
+
+  t.test('six services due at one second, two on each node, with the default MAX_JOBS_PER_NODE=1: all succeed, and no node ever runs two of their jobs at once', async (t) => {
+    // Due at one second some 40 s from now (minute and second only: the controller's time zone does not matter).
+    const due = new Date(Date.now() + 40_000)
+    const schedule = `${due.getUTCSeconds()} ${due.getUTCMinutes()} * * * *`
+    const since = new Date().toISOString()
+    for (const name of QUEUED) {
+      const node = name.replace(/^rds-test-queue-(rds-sim\d)-[ab]$/, '$1')
+      await sim('rds-sim1', [
+        'service', 'create', '--detach', '--name', name, '--label', 'rds.backup=true', '--label', `rds.backup.run-at=${schedule}`,
+        '--mount', `type=volume,src=${name},dst=/data`, '--constraint', `node.hostname==${node}`, '--init', 'debian:trixie-slim', 'sh', '-c', 'hostname > /data/file; exec sleep infinity',
+      ])
+    }
+    type Status = { jobs: Record<string, { lastAttempt?: { ok: boolean; finishedAt: string } }> }
+    const done = await waitFor('a run of each of the six', async () => {
+      const status = JSON.parse((await rds(['status', '--json'])).stdout) as Status
+      const attempts = QUEUED.map((name) => status.jobs[name]?.lastAttempt)
+      return attempts.every((attempt) => attempt && attempt.finishedAt > since) ? attempts : undefined
+    }, 240)
+    t.same(done.map((attempt) => attempt?.ok), QUEUED.map(() => true), 'all six succeeded')
+    const log = await controllerLog()
+    t.match(log, /controller: rds-test-queue-rds-sim\d-[ab]: queued since \d\d:\d\d:\d\d: node rds-sim\d runs rds-test-queue-rds-sim\d-[ab] \(MAX_JOBS_PER_NODE=1\)/, 'a run waited for its node, and the log says why')
+    // Each node's own engine says when each job container ran: never two at once there.
+    for (const node of ['rds-sim1', 'rds-sim2', 'rds-sim3'] as const) {
+      const events = (await sim(node, ['events', '--since', since, '--until', new Date().toISOString(), '--filter', 'type=container', '--filter', 'label=rds.job', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])).split('\n').filter(Boolean)
+      const ours = events.filter((event) => /rds-test-queue/.test(event))
+      t.equal(ours.length, 4, `${node}: two jobs, each started and ended: ${ours.join('; ')}`)
+      let inside = 0
+      let most = 0
+      for (const event of events) most = Math.max(most, (inside += event.startsWith('start') ? 1 : -1))
+      t.equal(most, 1, `${node}: at most one job container at a time`)
+    }
+    await sim('rds-sim1', ['service', 'rm', ...QUEUED])
   })
 
   t.test('rds coverage shows every volume on every node: a volume nobody labelled is NOT COVERED', async (t) => {
