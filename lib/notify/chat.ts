@@ -130,7 +130,7 @@ export function teamsSender(url: URL, entry: string): Notifier {
       const body = JSON.stringify({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] })
       const answer = await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Teams request')
       // An incoming webhook answers 200 also when delivery failed ("Webhook message delivery failed..."); it says 1 when it did not.
-      if (url.protocol === 'teams:' && answer.trim() !== '1') throw new Error(`the Teams request was not delivered: ${answer.slice(0, 200)}`)
+      if (/(^|\.)(webhook\.office\.com|outlook\.office\.com)$/.test(target.hostname) && answer.trim() !== '1') throw new Error(`the Teams request was not delivered: ${answer.slice(0, 200)}`)
     },
   }
 }

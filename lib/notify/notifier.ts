@@ -64,11 +64,12 @@ export async function post(url: URL, init: { method?: string; headers?: Record<s
     // fetch says only "fetch failed"; the cause says why (refused, timed out, a redirect, a bad
     // certificate). Without a cause the request could not be made at all, and its message may quote a header.
     const cause = (error as Error).cause as Error | undefined
-    throw new Error(`the ${what} failed (${cause ? hide(cause.message) : 'a header or the URL holds a character HTTP does not allow'})`)
+    const why = cause ? hide(cause.message) : (error as Error).name === 'TimeoutError' ? `no answer within ${NOTIFY_TIMEOUT_MS / 1000} s` : 'a header or the URL holds a character HTTP does not allow'
+    throw new Error(`the ${what} failed (${why})`)
   }
   const text = await response.text().catch(() => '')
   if (response.ok) return text
   // An answer may quote the request (its path, a header): what it quotes of the secrets is hidden.
-  const body = hide(text.slice(0, 200).trim())
+  const body = hide(text).slice(0, 200).trim()
   throw new Error(`the ${what} was answered ${response.status} ${response.statusText}${body ? `: ${body}` : ''}`)
 }

@@ -65,12 +65,13 @@ export class Controller {
     this.recheck.reset()
     for (const scheduled of this.jobs.values()) scheduled.cron?.stop()
     this.repositories.stop()
+    // First, so that a run waiting for its turn is never let start while the others are stopped.
+    this.queue.close()
     const running = [...this.jobs.values()].filter((scheduled) => scheduled.running)
     if (running.length > 0) log.info(`controller: stopping ${running.length} running job(s)`)
     for (const scheduled of running) scheduled.stopRun?.abort()
     // A run that could not take its lock has said so where it was asked for.
     await Promise.allSettled(running.map((scheduled) => scheduled.running))
-    this.queue.close()
     await rebuilt
     // No discovery writes STATUS_FILE after the controller has stopped.
     await this.syncing

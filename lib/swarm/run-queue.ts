@@ -85,16 +85,18 @@ export class RunQueue {
 
   /** Refuses the runs whose window has ended, lets start those whose turn it is, and says why the rest wait. */
   pump(): void {
+    // Once the controller stops, nothing starts: the waiting runs are each stopped by their signal.
+    if (this.closed) return
     const now = this.now()
     for (const entry of this.waiting.filter((waiting) => waiting.deadline && waiting.deadline <= now)) {
       this.remove(entry)
-      const why = this.blocker(entry, new Set(), new Set()) ?? 'its turn came only as the window ended'
+      const why = this.blocker(entry, new Map(), new Map()) ?? 'its turn came only as the window ended'
       entry.settle({ refused: `could not start within BACKUP_WINDOW ${this.limits.window!.text}: it was due at ${time(entry.dueAt)}, and ${why}; start it by hand with rds backup --service ${entry.scheduled.job.service}, or widen the window or the limits`, release: () => undefined })
     }
     const open = !this.windowApplies || !this.limits.window || inWindow(this.limits.window, now)
-    // What runs due earlier wait for: a later run takes none of it before them.
-    const nodes = new Set<string>()
-    const repositories = new Set<string>()
+    // What runs due earlier wait for, one turn each: a later run takes none of it before them.
+    const nodes = new Map<string, number>()
+    const repositories = new Map<string, number>()
     for (const entry of [...this.waiting]) {
       const blocker = open ? this.blocker(entry, nodes, repositories) : `BACKUP_WINDOW ${this.limits.window!.text} is closed`
       if (blocker === undefined) {
@@ -102,8 +104,8 @@ export class RunQueue {
         this.start(entry)
         continue
       }
-      if (entry.node !== undefined) nodes.add(entry.node)
-      if (this.limits.perRepository !== undefined) repositories.add(entry.repository)
+      if (entry.node !== undefined) nodes.set(entry.node, (nodes.get(entry.node) ?? 0) + 1)
+      if (this.limits.perRepository !== undefined) repositories.set(entry.repository, (repositories.get(entry.repository) ?? 0) + 1)
       entry.waited = true
       const queued = `queued since ${time(entry.dueAt)}: ${blocker}`
       if (entry.scheduled.queued !== queued) this.log.info(`controller: ${entry.scheduled.job.name}: ${queued}`)
@@ -113,7 +115,7 @@ export class RunQueue {
     this.wakeUp(now)
   }
 
-  /** No more timers: the controller has stopped. */
+  /** Nothing starts any more, and no timer is left: the controller is stopping. */
   close(): void {
     this.closed = true
     clearTimeout(this.timer)
@@ -143,15 +145,16 @@ export class RunQueue {
   }
 
   /** Why a run cannot start now, in words (its node's jobs, its repository's, a run due before it); undefined when it can. */
-  private blocker(entry: Waiting, claimedNodes: Set<string>, claimedRepositories: Set<string>): string | undefined {
+  private blocker(entry: Waiting, claimedNodes: Map<string, number>, claimedRepositories: Map<string, number>): string | undefined {
     const { perNode, perRepository } = this.limits
     const names = (runs: Running[]) => runs.map((run) => run.name).join(', ')
     const onNode = this.running.filter((run) => entry.node !== undefined && run.node === entry.node)
     if (onNode.length >= perNode) return `node ${entry.node} runs ${names(onNode)} (MAX_JOBS_PER_NODE=${perNode})`
     const inRepository = this.running.filter((run) => run.repository === entry.repository)
     if (perRepository !== undefined && inRepository.length >= perRepository) return `its repository ${entry.repository} takes ${names(inRepository)} (MAX_JOBS_PER_REPOSITORY=${perRepository})`
-    if (entry.node !== undefined && claimedNodes.has(entry.node)) return `a run due before it on node ${entry.node} goes first`
-    if (claimedRepositories.has(entry.repository)) return `a run due before it into its repository ${entry.repository} goes first`
+    // A run due before it holds a turn of the node or repository it waits for: the rest may be used.
+    if (entry.node !== undefined && onNode.length + (claimedNodes.get(entry.node) ?? 0) >= perNode) return `a run due before it on node ${entry.node} goes first`
+    if (perRepository !== undefined && inRepository.length + (claimedRepositories.get(entry.repository) ?? 0) >= perRepository) return `a run due before it into its repository ${entry.repository} goes first`
     return undefined
   }
 

@@ -69,7 +69,7 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   if (!found) return log.info(`controller: ${job.name}: dropped before its run`)
   let current: SwarmJob = found
   // Its turn on the node it runs on (a job with a bad label fails at once, and takes none).
-  while (!job.error && !unread) {
+  while (!current.error && !unread) {
     turn.slot = await context.queue.admit(scheduled, current, due, signal)
     if (turn.slot.stopped) return log.info(`controller: ${job.name}: not started: ${turn.slot.stopped}`)
     if (turn.slot.refused || !turn.slot.waited) break
@@ -86,11 +86,13 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
     await reporter.started(job.name, 'backup')
     return finish(false, `${turn.slot.refused}.`)
   }
+  // Stopped as its turn came: it never began.
+  if (signal.aborted) return log.info(`controller: ${job.name}: not started: the controller is stopping`)
   // Throws a RunError (exit code 11) while another process runs this job: nothing is recorded, as for a tick skipped.
   turn.unlock = await lock()
   began = new Date()
   await reporter.started(job.name, 'backup')
-  if (job.error) return finish(false, job.error, 2)
+  if (current.error) return finish(false, current.error, 2)
   if (unread) return finish(false, `could not read where service ${job.service} runs now (${unread.message}); the run is skipped rather than started on a node that may no longer hold its data.`)
   if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring, current.name))
   if (current.unavailable) return finish(false, current.unavailable)
@@ -128,7 +130,7 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
     }
     // The node's and the repository's turn passes on once the job has ended there (retention runs in
     // the controller); a job rds stopped may run on until Docker kills it.
-    turn.slot?.release(outcome !== undefined && outcome.exitCode === undefined ? JOB_STOP_GRACE_MS : 0)
+    turn.slot?.release(outcome?.exitCode === undefined ? JOB_STOP_GRACE_MS : 0)
   }
   downtimeSeconds ??= outcome?.downtimeSeconds
   rejected = outcome?.rejectedSnapshots

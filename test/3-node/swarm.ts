@@ -525,9 +525,9 @@ async function runOnSimulatedSwarm() {
   })
 
   t.test('six services due at one second, two on each node, with the default MAX_JOBS_PER_NODE=1: all succeed, and no node ever runs two of their jobs at once', async (t) => {
-    // Due at one second some 40 s from now (minute and second only: the controller's time zone does not matter).
-    const due = new Date(Date.now() + 40_000)
-    const schedule = `${due.getUTCSeconds()} ${due.getUTCMinutes()} * * * *`
+    // Due at one second of every minute, some 30 s from now (should the services be slow to come, a minute later).
+    const due = new Date(Date.now() + 30_000)
+    const schedule = `${due.getUTCSeconds()} * * * * *`
     const since = new Date().toISOString()
     for (const name of QUEUED) {
       const node = name.replace(/^rds-test-queue-(rds-sim\d)-[ab]$/, '$1')
@@ -549,7 +549,8 @@ async function runOnSimulatedSwarm() {
     for (const node of ['rds-sim1', 'rds-sim2', 'rds-sim3'] as const) {
       const events = (await sim(node, ['events', '--since', since, '--until', new Date().toISOString(), '--filter', 'type=container', '--filter', 'label=rds.job', '--filter', 'event=start', '--filter', 'event=die', '--format', '{{.Action}} {{.Actor.Attributes.name}}'])).split('\n').filter(Boolean)
       const ours = events.filter((event) => /rds-test-queue/.test(event))
-      t.equal(ours.length, 4, `${node}: two jobs, each started and ended: ${ours.join('; ')}`)
+      // A minute later the schedule fires again: a run of the next round may have begun meanwhile.
+      t.ok(ours.filter((event) => event.startsWith('die')).length >= 2, `${node}: its two jobs ran and ended: ${ours.join('; ')}`)
       let inside = 0
       let most = 0
       for (const event of events) most = Math.max(most, (inside += event.startsWith('start') ? 1 : -1))

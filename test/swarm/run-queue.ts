@@ -68,6 +68,30 @@ t.test('MAX_JOBS_PER_REPOSITORY: runs into a busy repository wait; a run due ear
   t.same(admitted, ['a', 'd', 'b', 'c'])
 })
 
+t.test('a run due earlier holds one turn of what it waits for, not all: with room for two, a later run takes the other', async (t) => {
+  const { admitted, enqueue } = queueOf({ perNode: 1, perRepository: 2 }, at(3))
+  const blocked = scheduled('blocked', 'n1', 'shared')
+  for (const job of [scheduled('a', 'n1', 'other'), blocked, scheduled('b', 'n2', 'shared')]) void enqueue(job)
+  await settle()
+  t.same(admitted, ['a', 'b'], 'b into the shared repository beside the turn blocked holds there')
+  t.equal(blocked.queued, 'queued since 03:00:00: node n1 runs a (MAX_JOBS_PER_NODE=1)')
+})
+
+t.test('once closed (the controller stopping) nothing starts; the waiting runs are stopped by their signals', async (t) => {
+  const { queue, admitted, outcomes, enqueue } = queueOf({ perNode: 1 }, at(3))
+  const stop = new AbortController()
+  void enqueue(scheduled('a', 'n1'), stop.signal)
+  void enqueue(scheduled('b', 'n1'), stop.signal)
+  await settle()
+  queue.close()
+  outcomes.get('a')!.release()
+  await settle()
+  t.same(admitted, ['a'], 'b did not start on a\'s release')
+  stop.abort()
+  await settle()
+  t.match(outcomes.get('b'), { stopped: /^stopped while it waited for its turn/ })
+})
+
 t.test('a job rds stopped keeps its node\'s turn for the grace Docker gives it', async (t) => {
   const { admitted, outcomes, enqueue } = queueOf({ perNode: 1 }, at(3))
   void enqueue(scheduled('a', 'n1'))
