@@ -12,7 +12,8 @@ import { Reporter } from '../observe/reporter.js'
 import { readStatus, rejectedIn, type StatusTable } from '../observe/status.js'
 import { notificationsFrom } from '../notify/listener.js'
 import { checkResticVersion, type Restic } from '../restic/command.js'
-import { serverRepository, urlRepository } from '../restic/repository.js'
+import { repositoryOfKey, urlRepository } from '../restic/repository.js'
+import { readRepositories } from '../config/repositories.js'
 import { describeRetention } from '../restic/retention.js'
 
 export interface CliContext {
@@ -128,7 +129,9 @@ async function resticForHost(restic: Restic, config: Config, host: string | unde
   } catch (error) {
     throw new RunError(`could not read from the Swarm which repository the labels of ${host} chose (${(error as Error).message}); run this in the controller's container, on a manager.`)
   }
-  return repoPath === config.repoPath ? restic : { ...restic, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh.transport) }
+  if (repoPath === config.repoPath) return restic
+  const named = config.repositories.file === undefined ? undefined : await readRepositories(config.repositories.file)
+  return { ...restic, repository: repositoryOfKey(repoPath, config, restic.repository.ssh.transport, named) }
 }
 
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */

@@ -29,6 +29,10 @@ function commandLine(binary: string, repository: Repository, config: Config): st
 /** What runrestic prints when run without arguments: the command it runs, and how to use it. */
 export function usage(env: Env): string {
   const config = readConfig(env)
+  if (config.repositories.name !== undefined) {
+    // Its URL may hold a password and its variables are credentials: neither is printed.
+    return `usage: runrestic [restic arguments...]\n\nRuns restic against this agent's repository ${config.repositories.name}, with the URL, password file, options and credentials REPOSITORIES_FILE (${config.repositories.file}) gives it.\n\n${EXAMPLES}`
+  }
   if (config.resticRepository !== undefined) {
     const repository = urlRepository(config.resticRepository, config.passwordFile)
     // Printed with the URL as described: without a password it may hold.

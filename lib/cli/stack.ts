@@ -11,7 +11,7 @@ import { repoPathsOf, withController } from './with-controller.js'
 import { nameNodes } from '../swarm/cluster.js'
 import { findNode } from '../recover/to-volume.js'
 import { restoreStack } from '../recover/stack-restore.js'
-import { labelDefaults } from '../recover/swarm-snapshot.js'
+import { labelDefaults } from '../swarm/labels.js'
 
 /** A new or empty folder to write into; anything in it is refused, never overwritten. */
 async function emptyFolder(path: string): Promise<void> {
@@ -70,7 +70,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
           await controller.sync('rds stack restore')
           const saved = await findSavedStack(swarm.resticFor, repoPathsOf(controller, config.repoPath), name, at, log)
           const to = options.to === undefined ? undefined : findNode(nameNodes(await swarm.docker.listNodes()), options.to, '--to')
-          const request = { stack: name, at, to, env: cli.env, defaults: labelDefaults(config), rejected: await rejectedSnapshots(config) }
+          const request = { stack: name, at, to, env: cli.env, defaults: await labelDefaults(config), rejected: await rejectedSnapshots(config) }
           const { report, ok } = await restoreStack(swarm, saved, request, log, cli.stop)
           await writeOut(cli.stdout, `Stack ${name}, as it was at ${saved.snapshot.time}:\n${report.map((line) => `  ${line}\n`).join('')}`)
           return ok ? EXIT.ok : EXIT.failure

@@ -16,14 +16,16 @@ import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../run/drill.js'
 import { removeDeadLocks, withLockCare } from '../run/stale-locks.js'
 import type { OwnerCheck } from '../restic/locks.js'
-import { serverRepository } from '../restic/repository.js'
+import { repositoryOfKey } from '../restic/repository.js'
+import { readRepositories } from '../config/repositories.js'
+import { RepositorySecrets } from '../swarm/repository-secrets.js'
 import { describeRetention, forgetArgs, forgetRejected } from '../restic/retention.js'
 import { Controller } from '../swarm/controller.js'
 import { jobRows } from '../swarm/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost, snapshotsOfHosts } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
-import { labelDefaults } from '../recover/swarm-snapshot.js'
+import { labelDefaults } from '../swarm/labels.js'
 import { saveDefinitions } from '../recover/definitions.js'
 import { readStackDefinitions } from '../swarm/definition.js'
 
@@ -80,7 +82,11 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     }
     const reporter = await reporterFor(config, log)
     // A job gets the secrets a backup reads, and no other (least privilege).
-    const { containerId, serviceId, ...template } = await ownJobTemplate(docker, [config.sshPrivkeyFile, config.sshKnownHostsFile, config.passwordFile])
+    const { containerId, serviceId, ownSecrets, ...template } = await ownJobTemplate(docker, [config.sshPrivkeyFile, config.sshKnownHostsFile, config.passwordFile])
+    // The repositories labels may choose by name; a job of one gets that one's section and files only.
+    const named = config.repositories.file === undefined ? undefined : await readRepositories(config.repositories.file)
+    const secrets = new RepositorySecrets(docker, named ?? new Map(), ownSecrets)
+    if (named) template.access = (env) => secrets.forJob(env)
     // The scheduling controller runs only while it holds the Swarm's lease; a second one waits.
     const lease = schedule ? new ControllerLease(docker, serviceId, containerId, log) : undefined
     let stop = cli.stop
@@ -101,7 +107,9 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const retryLock = config.retryLock
     if (!jobEnv.some((variable) => variable.startsWith('RETRY_LOCK='))) jobEnv.push(`RETRY_LOCK=${retryLock}`)
     if (schedule) log.info(`controller: restic ${version}; jobs run ${template.image} on the node of each labelled service; default repository ${restic.repository.describe}`)
-    const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: serverRepository({ ...config, repoPath }, restic.repository.ssh!.transport) })
+    const resticFor = (repoPath: string): Restic => ({ ...restic, retryLock, repository: repositoryOfKey(repoPath, config, restic.repository.ssh!.transport, named) })
+    // Those of sections that changed, or of a file since removed: once no job uses them.
+    if (schedule) await secrets.removeStale(log)
     const ledger = await JobLedger.of(docker, join(config.lockDir, 'ended-jobs'))
     const ownerIsDead = swarmLockOwner(docker, ledger)
     // A repository is created only where no snapshot was ever recorded: one that vanished is a loud failure.
@@ -111,7 +119,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       ownServiceId: serviceId,
       template,
       ledger,
-      defaults: labelDefaults(config),
+      defaults: await labelDefaults(config),
       limits: config.runLimits,
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
@@ -161,7 +169,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     })
     // REHEARSE_AT, only in the controller that schedules: each stack's copy, from its backups.
     const rehearsals = schedule && config.rehearseAt
-      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
+      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: await labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
       : undefined
     try {
       const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok

@@ -23,6 +23,11 @@ export interface Config {
    */
   resticRepository?: string
   /**
+   * REPOSITORIES_FILE: the repositories labels may choose by name (a secret: it holds the backends'
+   * credentials); REPOSITORY_NAME, the one of them a single agent (or a job) writes to instead of the server.
+   */
+  repositories: { file?: string; name?: string }
+  /**
    * SERVER_MODE: how the server lets this agent's key in. "sftp" (the default): SFTP, every
    * repository on the server. "confined": restic's REST protocol through rclone, this repository
    * only. "append-only": the same, and nothing can be deleted or overwritten, so retention runs on
@@ -144,13 +149,14 @@ function sshDestination(env: Env): { user: string; host: string } {
   return { user, host }
 }
 
-function readServerMode(env: Env, resticRepository: string | undefined): ServerMode {
+/** `elsewhere`: the variable that chose a repository not on the server, if one did. */
+function readServerMode(env: Env, elsewhere: 'RESTIC_REPOSITORY' | 'REPOSITORY_NAME' | undefined): ServerMode {
   const mode = value(env, 'SERVER_MODE') ?? 'sftp'
   if (!(SERVER_MODES as readonly string[]).includes(mode)) {
     throw new ConfigError(`SERVER_MODE must be "sftp" (the default), "confined" or "append-only", as the server's authorized keys say for this agent's key, not ${JSON.stringify(mode)}.`)
   }
-  if (mode !== 'sftp' && resticRepository !== undefined) {
-    throw new ConfigError(`SERVER_MODE=${mode} is for the server image's SSH server (SSH_HOST, REPO_PATH); unset it, or unset RESTIC_REPOSITORY.`)
+  if (mode !== 'sftp' && elsewhere !== undefined) {
+    throw new ConfigError(`SERVER_MODE=${mode} is for the server image's SSH server (SSH_HOST, REPO_PATH); unset it, or unset ${elsewhere}.`)
   }
   return mode as ServerMode
 }
@@ -195,12 +201,28 @@ function readCreateRepository(env: Env): Config['createRepository'] {
   throw new ConfigError(`CREATE_REPOSITORY must be "auto" (create the repository if there is none and no snapshot was recorded there) or "never", not ${JSON.stringify(create)}.`)
 }
 
+/** REPOSITORIES_FILE and REPOSITORY_NAME, checked against each other and RESTIC_REPOSITORY. */
+function readRepositorySettings(env: Env): Config['repositories'] {
+  const file = value(env, 'REPOSITORIES_FILE') === undefined ? undefined : absolutePath(env, 'REPOSITORIES_FILE', '')
+  const name = value(env, 'REPOSITORY_NAME')
+  if (name === undefined) {
+    if (file !== undefined && value(env, 'MODE') !== 'swarm') throw new ConfigError('REPOSITORIES_FILE is set but REPOSITORY_NAME is not; set REPOSITORY_NAME to the repository of it to back up into, or unset REPOSITORIES_FILE.')
+    return { file }
+  }
+  if (file === undefined) throw new ConfigError(`REPOSITORY_NAME is ${JSON.stringify(name)} but REPOSITORIES_FILE is not set; set it to the file that lists the repository (a secret).`)
+  if (value(env, 'RESTIC_REPOSITORY') !== undefined) throw new ConfigError('REPOSITORY_NAME and RESTIC_REPOSITORY are both set; keep one (REPOSITORY_NAME keeps the backend\'s credentials in REPOSITORIES_FILE).')
+  return { file, name }
+}
+
 /** Reads and checks the agent's configuration; throws a ConfigError that names the bad variable. */
 export function readConfig(env: Env): Config {
   const resticRepository = value(env, 'RESTIC_REPOSITORY')
-  const serverMode = readServerMode(env, resticRepository)
+  const repositories = readRepositorySettings(env)
+  // Like RESTIC_REPOSITORY, a named repository is reached without the server's SSH settings.
+  const elsewhere = resticRepository !== undefined ? 'RESTIC_REPOSITORY' : repositories.name !== undefined ? 'REPOSITORY_NAME' : undefined
+  const serverMode = readServerMode(env, elsewhere)
   checkNoRetention(env, serverMode)
-  const { user, host } = resticRepository === undefined ? sshDestination(env) : { user: '', host: '' }
+  const { user, host } = elsewhere === undefined ? sshDestination(env) : { user: '', host: '' }
   const serviceName = value(env, 'SERVICE_NAME')
   const preHook = value(env, 'PRE_HOOK')
   const postHook = value(env, 'POST_HOOK')
@@ -272,7 +294,7 @@ export function readConfig(env: Env): Config {
     sshPort: port(env, 'SSH_PORT', DEFAULTS.sshPort),
     backupPath: absolutePath(env, 'BACKUP_PATH', DEFAULTS.backupPath),
     repoPath:
-      resticRepository === undefined
+      elsewhere === undefined
         ? required(
             env,
             'REPO_PATH',
@@ -280,6 +302,7 @@ export function readConfig(env: Env): Config {
           )
         : '',
     resticRepository,
+    repositories,
     serviceName,
     preHook,
     postHook,

@@ -16,6 +16,7 @@ const SINGLE_SERVICE_ONLY: Record<string, string> = {
   DUMP_COMMAND: 'each service has its own: the label rds.backup.dump',
   DUMP_FILENAME: 'each service has its own: the label rds.backup.dump.filename',
   STOP_DURING_BACKUP: 'each service has its own: the label rds.backup.stop',
+  REPOSITORY_NAME: 'the controller\'s default is the server at SSH_HOST; a service\'s label rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name',
 }
 /** Variables named RESTIC_ that are rds's own, or that the image sets for the controller and its jobs alike (the cache). */
 const OWN_RESTIC_VARIABLES = new Set(['RESTIC_REPO_PASSWORD_FILE', 'RESTIC_BINARY', 'RESTIC_REPOSITORY', 'RESTIC_CACHE_DIR'])

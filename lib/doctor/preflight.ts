@@ -9,7 +9,9 @@ import { EXIT } from '../errors.js'
 import { notificationsFrom } from '../notify/listener.js'
 import type { Logger } from '../observe/log.js'
 import { checkResticVersion, runRestic, type Restic } from '../restic/command.js'
-import { serverRepository } from '../restic/repository.js'
+import { repositoryOfKey } from '../restic/repository.js'
+import { readRepositories } from '../config/repositories.js'
+import { labelDefaults } from '../swarm/labels.js'
 import type { HookEngine } from '../docker/engine.js'
 import { discoverJobs } from '../swarm/discover.js'
 
@@ -48,11 +50,13 @@ async function probeRepository(restic: Restic): Promise<string> {
 
 function secretChecks(config: Config): Check[] {
   const checks: Check[] = []
-  if (config.resticRepository === undefined) {
+  const { file, name } = config.repositories
+  if (config.resticRepository === undefined && name === undefined) {
     checks.push({ what: 'SSH_PRIVKEY_FILE', run: async () => (await checkPrivateKey(config.sshPrivkeyFile), `a private key (${config.sshPrivkeyFile})`) })
     checks.push({ what: 'SSH_KNOWN_HOSTS_FILE', run: async () => (await checkKnownHosts(config.sshKnownHostsFile), `host keys (${config.sshKnownHostsFile})`) })
   }
-  checks.push({ what: 'RESTIC_REPO_PASSWORD_FILE', run: async () => (await readSecretFile('RESTIC_REPO_PASSWORD_FILE', config.passwordFile, 'repository password'), `readable (${config.passwordFile})`) })
+  if (name === undefined) checks.push({ what: 'RESTIC_REPO_PASSWORD_FILE', run: async () => (await readSecretFile('RESTIC_REPO_PASSWORD_FILE', config.passwordFile, 'repository password'), `readable (${config.passwordFile})`) })
+  if (file !== undefined) checks.push({ what: 'REPOSITORIES_FILE', run: async () => `${[...(await readRepositories(file)).keys()].join(', ')} (${file}), with their password files` })
   if (config.copyTo) {
     const file = config.copyTo.passwordFile
     checks.push({ what: 'COPY_TO_PASSWORD_FILE', run: async () => (await readSecretFile('COPY_TO_PASSWORD_FILE', file, "second repository's password"), `readable (${file})`) })
@@ -103,7 +107,8 @@ async function swarmChecks(config: Config, docker: PreflightDocker, restic: (rep
   if (!info.Swarm?.ControlAvailable) return [{ what: 'Docker', run: async () => Promise.reject(new Error('MODE=swarm runs on a manager node, the only kind that sees every service; place the agent with the constraint node.role == manager.')) }]
   const { readSwarm } = await import('../swarm/cluster.js')
   const swarm = await readSwarm(client)
-  const jobs = discoverJobs(swarm.services, { runAt: config.runAt, retention: config.retention, repoPath: config.repoPath, checkAt: config.checkAt, overdueAfter: config.overdueAfter, maxRunTime: config.maxRunTime }, swarm.nodes)
+  const defaults = await labelDefaults(config)
+  const jobs = discoverJobs(swarm.services, defaults, swarm.nodes)
   const checks: Check[] = [{ what: 'Docker', run: async () => `a Swarm manager (${info.Name}), ${jobs.length} labelled service(s)` }]
   for (const job of jobs) {
     checks.push({
@@ -117,7 +122,8 @@ async function swarmChecks(config: Config, docker: PreflightDocker, restic: (rep
       },
     })
   }
-  for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
+  // Every repository of REPOSITORIES_FILE, chosen by a label or not yet, and every path on the server labels choose.
+  for (const repoPath of new Set([...(defaults.repositories ?? []), ...jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : []))])) {
     checks.push({ what: `repository ${repoPath}`, run: () => restic(repoPath) })
   }
   return checks
@@ -155,7 +161,8 @@ export async function preflight(env: Env, docker: PreflightDocker): Promise<Find
   const workspace = await openWorkspace(env, quiet)
   try {
     const restic: Restic = { binary: config.resticBinary, repository: workspace.repository }
-    const sftpRestic = (repoPath: string) => probeRepository({ ...restic, repository: serverRepository({ ...config, repoPath }, workspace.repository.ssh!.transport) })
+    const named = config.repositories.file === undefined ? undefined : await readRepositories(config.repositories.file)
+    const sftpRestic = (repoPath: string) => probeRepository({ ...restic, repository: repositoryOfKey(repoPath, config, workspace.repository.ssh!.transport, named) })
     const checks = config.mode === 'swarm' ? await swarmChecks(config, docker, sftpRestic).catch((error: Error) => [{ what: 'Docker', run: () => Promise.reject(error) }]) : [{ what: 'repository', run: () => probeRepository(restic) }]
     await run(checks)
   } finally {

@@ -7,19 +7,8 @@ import { resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../rest
 import { readSwarm } from '../swarm/cluster.js'
 import { discoverJobs, type SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
-import type { LabelDefaults } from '../swarm/labels.js'
+import { labelDefaults } from '../swarm/labels.js'
 
-/** What the controller's environment gives every labelled service that does not say otherwise. */
-export const labelDefaults = (config: Config): LabelDefaults => ({
-  runAt: config.runAt,
-  retention: config.retention,
-  repoPath: config.repoPath,
-  checkAt: config.checkAt,
-  overdueAfter: config.overdueAfter,
-  maxRunTime: config.maxRunTime,
-  drillAt: config.drill.at,
-  serverMode: config.serverMode,
-})
 
 /** The service a snapshot host names: `app_db`, or `app_db@node-2` for one node's data of a service on several. */
 export const serviceOfHost = (host: string) => host.replace(/@[^@]*$/, '')
@@ -33,7 +22,7 @@ export const jobOfHost = (jobs: SwarmJob[], host: string) => jobs.find((job) => 
  */
 export async function repoPathOfHost(docker: Docker, config: Config, host: string): Promise<string> {
   const { services, nodes } = await readSwarm(docker)
-  return jobOfHost(discoverJobs(services, labelDefaults(config), nodes), host)?.backup?.repoPath ?? config.repoPath
+  return jobOfHost(discoverJobs(services, await labelDefaults(config), nodes), host)?.backup?.repoPath ?? config.repoPath
 }
 
 /** A snapshot to restore from, in its repository, and the folder of it that becomes a volume's root. */

@@ -1,5 +1,6 @@
 import type { Config, ServerMode } from '../config/environment.js'
 import type { SshTransport } from '../transport/ssh.js'
+import type { NamedRepository } from '../config/repositories.js'
 
 /**
  * A restic repository and what is needed to open it. `describe` names it for people: it is what
@@ -11,6 +12,8 @@ export interface Repository {
   options: string[]
   passwordFile: string
   describe: string
+  /** The backend's variables for restic's environment (a repository of REPOSITORIES_FILE): secrets, never in argv or a log. */
+  env?: Record<string, string>
   /** Present for a repository on an SSH server, so that ssh failures can be diagnosed and name the files to fix. */
   ssh?: {
     /** How the server lets the key in (SERVER_MODE): SFTP, or restic's REST protocol through rclone. */
@@ -62,12 +65,26 @@ export function serverRepository(config: Config, transport: SshTransport): Repos
   }
 }
 
+/**
+ * The repository a key of MODE=swarm names (a service's rds.backup.repo, or REPO_PATH): one of
+ * REPOSITORIES_FILE by its name, else a path on the stack's server.
+ */
+export function repositoryOfKey(key: string, config: Config, transport: SshTransport, named?: Map<string, NamedRepository>): Repository {
+  const found = named?.get(key)
+  return found ? namedRepository(found) : serverRepository({ ...config, repoPath: key }, transport)
+}
+
 // A URL's password (rest:https://user:secret@host/, s3:https://key:secret@host/) is never shown.
 const withoutPassword = (url: string) => url.replace(/(\/\/[^/:@]+):[^/@]*@/, '$1:***@')
 
 /** Any restic repository URL (RESTIC_REPOSITORY): S3, B2, Azure, GCS, rest-server, a local path... */
 export function urlRepository(url: string, passwordFile: string): Repository {
   return { url, options: [], passwordFile, describe: withoutPassword(url) }
+}
+
+/** A repository of REPOSITORIES_FILE, described by its name and URL (a URL's password hidden). */
+export function namedRepository(named: NamedRepository): Repository {
+  return { url: named.url, options: named.options, passwordFile: named.passwordFile, env: named.env, describe: `${named.name} (${withoutPassword(named.url)})` }
 }
 
 /**
@@ -77,7 +94,7 @@ export function urlRepository(url: string, passwordFile: string): Repository {
  */
 export function repositoryEnv(repository: Repository, role: 'repository' | 'from' = 'repository'): Record<string, string> {
   const prefix = role === 'from' ? 'RESTIC_FROM_' : 'RESTIC_'
-  return { [`${prefix}REPOSITORY`]: repository.url, [`${prefix}PASSWORD_FILE`]: repository.passwordFile }
+  return { ...repository.env, [`${prefix}REPOSITORY`]: repository.url, [`${prefix}PASSWORD_FILE`]: repository.passwordFile }
 }
 
 /** The options that come before every restic command: how to reach the repository, how long to wait for a lock. */

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { readConfig, type Config, type Env } from '../config/environment.js'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import { serverRepository, urlRepository, type Repository } from './repository.js'
+import { namedRepository, serverRepository, urlRepository, type Repository } from './repository.js'
+import { chosenRepository, readRepositories } from '../config/repositories.js'
 import { checkSecretFiles, readSecretFile } from '../config/secret-files.js'
 import { prepareSshTransport } from '../transport/ssh.js'
 
@@ -42,6 +43,10 @@ export async function checkBackupPath(path: string, guardFolders: string[] = [])
 
 export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {
   const config = readConfig(env)
+  if (config.repositories.name !== undefined) {
+    const named = chosenRepository(await readRepositories(config.repositories.file!), config.repositories.name, 'REPOSITORY_NAME')
+    return { config, repository: namedRepository(named), close: async () => undefined }
+  }
   if (config.resticRepository !== undefined) {
     await readSecretFile('RESTIC_REPO_PASSWORD_FILE', config.passwordFile, 'repository password')
     return { config, repository: urlRepository(config.resticRepository, config.passwordFile), close: async () => undefined }

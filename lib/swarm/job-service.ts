@@ -11,6 +11,11 @@ export interface JobTemplate {
   image: string
   networks: { Target: string; Aliases?: string[] }[]
   secrets: unknown[]
+  /**
+   * For a job whose REPO_PATH names a repository of REPOSITORIES_FILE: its environment and secrets
+   * to reach that one instead (lib/swarm/repository-secrets.ts); undefined for the server's.
+   */
+  access?: (env: string[]) => Promise<{ env: string[]; secrets: unknown[] } | undefined>
 }
 
 export interface JobRequest {
@@ -115,6 +120,7 @@ export async function createJobService(docker: Docker, spec: JobServiceSpec): Pr
  */
 export async function runJobService(docker: Docker, template: JobTemplate, ledger: JobLedger, request: JobRequest, log: Logger, signal?: AbortSignal): Promise<JobOutcome> {
   const name = ledger.serviceName(request.name)
+  const access = (await template.access?.(request.env)) ?? { env: request.env, secrets: template.secrets }
   const serviceId = await createJobService(docker, {
     name,
     hostname: name,
@@ -122,14 +128,14 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     mode: { Replicated: { Replicas: 1 } },
     image: template.image,
     command: request.command ?? ['rds', 'backup'],
-    env: request.env,
+    env: access.env,
     mounts: [
       ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: !request.writable, VolumeOptions: { NoCopy: true } })),
       // Whoever holds the socket holds the node: only a job that execs into a container gets it.
       ...(request.docker ? [{ Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET }] : []),
       { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },
     ],
-    secrets: template.secrets,
+    secrets: access.secrets,
     networks: template.networks,
     constraints: [`node.id == ${request.nodeId}`],
   })

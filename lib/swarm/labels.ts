@@ -1,4 +1,5 @@
-import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from '../config/environment.js'
+import { APPEND_ONLY_RETENTION, type Config, type Env, type Retention, type ServerMode } from '../config/environment.js'
+import { readRepositories } from '../config/repositories.js'
 import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
@@ -21,6 +22,8 @@ export interface LabelDefaults {
   drillAt?: string
   /** SERVER_MODE: a key confined to REPO_PATH reaches no other repository, an append-only one deletes nothing. */
   serverMode?: ServerMode
+  /** The names of REPOSITORIES_FILE's repositories, which rds.backup.repo may choose; undefined without the file. */
+  repositories?: string[]
 }
 
 /** A service's backup, as its labels and the controller's defaults describe it. */
@@ -28,7 +31,12 @@ export interface ServiceBackup {
   service: string
   schedule: string
   volumes: BackupVolume[]
+  /**
+   * The repository, by its key: a path on the stack's server, or the name of a repository of
+   * REPOSITORIES_FILE (named: true). Names have no "/", and with the file a path on the server needs one.
+   */
   repoPath: string
+  named?: boolean
   hooks: { pre?: string; post?: string }
   /** Run in its container before an in-place restore stops it, and after it runs again (a failed post-hook rolls the restore back). */
   restoreHooks: { pre?: string; post?: string }
@@ -51,6 +59,23 @@ export interface ServiceBackup {
   /** rds.backup.limit-upload, rds.backup.limit-download: its job's restic bandwidth in KiB/s, instead of the controller's LIMIT_UPLOAD, LIMIT_DOWNLOAD. */
   bandwidth?: Bandwidth
 }
+
+/**
+ * What the controller's environment gives every labelled service that does not say otherwise, with
+ * the names of REPOSITORIES_FILE (read again each time: every reader of labels must know them, or a
+ * name would be taken for a path on the server).
+ */
+export const labelDefaults = async (config: Config): Promise<LabelDefaults> => ({
+  repositories: config.repositories.file === undefined ? undefined : [...(await readRepositories(config.repositories.file)).keys()],
+  runAt: config.runAt,
+  retention: config.retention,
+  repoPath: config.repoPath,
+  checkAt: config.checkAt,
+  overdueAfter: config.overdueAfter,
+  maxRunTime: config.maxRunTime,
+  drillAt: config.drill.at,
+  serverMode: config.serverMode,
+})
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
@@ -180,8 +205,9 @@ function checkAt(labels: Env, defaults: LabelDefaults): string | undefined {
 }
 
 /** A service's keep-* labels make its whole policy; without any, the agent's KEEP_* apply. */
-function retention(labels: Env, defaults: LabelDefaults): Retention {
-  if (defaults.serverMode === 'append-only') {
+function retention(labels: Env, defaults: LabelDefaults, named: boolean): Retention {
+  // The server's append-only key has no say in a repository of REPOSITORIES_FILE: the controller's retention runs there.
+  if (defaults.serverMode === 'append-only' && !named) {
     const set = [...KEEP_KEYS.map((key) => `keep-${key}`), 'prune'].map((key) => `${LABEL}.${key}`).find((name) => value(labels, name) !== undefined)
     if (set !== undefined) throw new ConfigError(`${set} is set but the agent has SERVER_MODE=append-only: ${APPEND_ONLY_RETENTION}; remove the label.`)
   }
@@ -191,18 +217,36 @@ function retention(labels: Env, defaults: LabelDefaults): Retention {
   return hasOwnPolicy ? { ...own, prune } : { ...defaults.retention, prune }
 }
 
+/**
+ * A rds.backup.repo that names no repository of REPOSITORIES_FILE is a path on the stack's server.
+ * Never a URL: a label writer may send data only where the operator listed. With the file, a path
+ * needs a folder (or is REPO_PATH), so that a misspelt name is an error, not a new repository.
+ */
+function checkServerPath(repo: string, defaults: LabelDefaults): void {
+  const listed = defaults.repositories ?? []
+  const names = listed.length > 0 ? ` (REPOSITORIES_FILE lists ${listed.join(', ')})` : ''
+  if (/^[a-z0-9+]+:/i.test(repo) || repo.includes('//')) {
+    throw new ConfigError(`${LABEL}.repo names a repository, never a URL; list the URL under a name in the controller's REPOSITORIES_FILE and write that name${names}.`)
+  }
+  if (!isRepositoryPath(repo)) {
+    throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
+  }
+  if (defaults.repositories !== undefined && !repo.includes('/') && repo !== defaults.repoPath) {
+    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, which REPOSITORIES_FILE does not list${names}; write one of its names, or a path on the stack's server with a folder, such as "${repo}/data".`)
+  }
+  if (repo !== defaults.repoPath && defaults.serverMode !== undefined && defaults.serverMode !== 'sftp') {
+    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, but the agent's key (SERVER_MODE=${defaults.serverMode}) reaches only its REPO_PATH ${JSON.stringify(defaults.repoPath)}; remove the label, or back this service up with an agent whose key reaches ${repo}.`)
+  }
+}
+
 function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceBackup | undefined {
   const labels = mergedLabels(service)
   if (!flag(labels, LABEL)) return undefined
   const unknown = Object.keys(labels).filter((key) => !KNOWN_LABELS.has(key))
   if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see docs/labels.md for the names.`)
   const repo = value(labels, `${LABEL}.repo`)
-  if (repo !== undefined && !isRepositoryPath(repo)) {
-    throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
-  }
-  if (repo !== undefined && repo !== defaults.repoPath && defaults.serverMode !== undefined && defaults.serverMode !== 'sftp') {
-    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, but the agent's key (SERVER_MODE=${defaults.serverMode}) reaches only its REPO_PATH ${JSON.stringify(defaults.repoPath)}; remove the label, or back this service up with an agent whose key reaches ${repo}.`)
-  }
+  const named = repo !== undefined && (defaults.repositories ?? []).includes(repo)
+  if (repo !== undefined && !named) checkServerPath(repo, defaults)
   const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
   const quoted = excludes.find((pattern) => /["\\]/.test(pattern))
   if (quoted !== undefined) throw new ConfigError(`${LABEL}.exclude has a pattern with a quote or backslash (${JSON.stringify(quoted)}); use a ? in its place.`)
@@ -214,13 +258,14 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     schedule: schedule(labels, defaults),
     volumes,
     repoPath: repo ?? defaults.repoPath,
+    ...(named ? { named } : {}),
     hooks,
     restoreHooks: { pre: value(labels, `${LABEL}.restore.pre-hook`), post: value(labels, `${LABEL}.restore.post-hook`) },
     rehearseProbe: value(labels, `${LABEL}.rehearse.probe`),
     dump: chosenDump,
     stop: stop(service, labels, { dump: chosenDump, volumes, hooks }),
     excludes,
-    retention: retention(labels, defaults),
+    retention: retention(labels, defaults, named),
     checkAt: checkAt(labels, defaults),
     overdueAfter: value(labels, `${LABEL}.overdue-after`) === undefined ? defaults.overdueAfter : timeoutDuration(labels, `${LABEL}.overdue-after`, ''),
     drill: drill(labels, defaults),

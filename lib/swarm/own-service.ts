@@ -20,12 +20,12 @@ interface ServiceSpec {
   }
 }
 
-interface SecretReference {
+export interface SecretReference {
   File?: { Name?: string }
 }
 
 /** Where a secret of a service appears in its containers. */
-const secretPath = (secret: SecretReference) => {
+export const secretPath = (secret: SecretReference) => {
   const name = secret.File?.Name ?? ''
   return name.startsWith('/') ? name : `/run/secrets/${name}`
 }
@@ -36,15 +36,16 @@ const secretPath = (secret: SecretReference) => {
  * `neededFiles` (the key, the known hosts, the password): never the notification URLs or any other
  * secret of the controller. The controller must run as a service; a clear error says so otherwise.
  */
-export async function ownJobTemplate(docker: Docker, neededFiles: string[]): Promise<JobTemplate & OwnService> {
+export async function ownJobTemplate(docker: Docker, neededFiles: string[]): Promise<JobTemplate & OwnService & { ownSecrets: SecretReference[] }> {
   const own = await ownService(docker)
   const spec = ((await docker.getService(own.serviceId).inspect()) as { Spec?: ServiceSpec }).Spec
   const template = spec?.TaskTemplate
   const image = template?.ContainerSpec?.Image
   if (!image) throw notAService()
   const needed = new Set(neededFiles)
-  const secrets = ((template?.ContainerSpec?.Secrets ?? []) as SecretReference[]).filter((secret) => needed.has(secretPath(secret)))
-  return { ...own, image, networks: template?.Networks ?? [], secrets }
+  const ownSecrets = (template?.ContainerSpec?.Secrets ?? []) as SecretReference[]
+  const secrets = ownSecrets.filter((secret) => needed.has(secretPath(secret)))
+  return { ...own, image, networks: template?.Networks ?? [], secrets, ownSecrets }
 }
 
 /** The controller's own container and the Swarm service it is a task of. */

@@ -6,10 +6,11 @@
 // dump. The seed's single-service mode runs its hooks, and a dump, on a worker.
 // In a folder of its own whose name sorts first: the longest file of the suite starts first, and the
 // others run beside it.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createHash } from 'node:crypto'
 import t from 'tap'
 import { execa } from 'execa'
 import { parse } from 'yaml'
@@ -17,12 +18,13 @@ import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 import { NODES, nodeAddress, nodeEnv, rejoinSwarm, sim, startSimulatedSwarm, swarmOfItsOwn, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { ROOT } from '../fixtures/root.js'
+import { startRest, startS3, type Backend } from '../fixtures/backends.js'
 import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
 const QUEUED = ['rds-sim1', 'rds-sim2', 'rds-sim3'].flatMap((node) => [`rds-test-queue-${node}-a`, `rds-test-queue-${node}-b`])
-const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-s3', 'rds-test-rest', 'rds-test-nowhere', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -311,6 +313,98 @@ async function runOnSimulatedSwarm() {
     const constraints = JSON.parse(await sim('rds-sim1', ['service', 'inspect', 'rds-test-ownrepo']))[0].Spec.TaskTemplate.Placement.Constraints as string[]
     t.match(constraints, [/^node\.id == \w+$/], 'pinned to its node')
     await sim('rds-sim1', ['service', 'rm', 'rds-test-ownrepo'])
+  })
+
+  t.test('named repositories: a service labelled into an S3 repository and one into a REST repository are backed up there and restored from there, with no credential in a job\'s spec or the log; an unlisted name is a label error', async (t) => {
+    // The servers run on this machine, at its address on the nodes' network, which the jobs reach.
+    const address = (await execa('docker', ['network', 'inspect', 'rds-swarm', '--format', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim()
+    const s3 = await startS3(address, 'swarm')
+    t.teardown(s3.close)
+    const rest = await startRest(address)
+    t.teardown(rest.close)
+    const passwords = { s3: `s3-${Math.random().toString(36).slice(2)}`, rest: `rest-${Math.random().toString(36).slice(2)}` }
+    const repositories = [
+      '# The test\'s repositories: an S3 bucket and a REST server.',
+      '[s3]', `url = ${s3.url}`, 'password-file = /run/secrets/rds-test-s3-password', 'RESTIC_CACERT = /run/secrets/rds-test-s3-cacert', 'option = s3.connections=2',
+      ...Object.entries(s3.env).filter(([name]) => name !== 'RESTIC_CACERT').map(([name, value]) => `${name} = ${value}`),
+      '', '[rest]', `url = ${rest.url}`, 'password-file = /run/secrets/rds-test-rest-password', ...Object.entries(rest.env).map(([name, value]) => `${name} = ${value}`),
+    ].join('\n')
+    const secrets = { 'rds-test-repositories': repositories, 'rds-test-s3-password': passwords.s3, 'rds-test-s3-cacert': await readFile(s3.env.RESTIC_CACERT!, 'utf8'), 'rds-test-rest-password': passwords.rest }
+    for (const [name, content] of Object.entries(secrets)) await sim('rds-sim1', ['secret', 'create', name, '-'], content)
+    const agent = `${STACK}_agent`
+    await sim('rds-sim1', ['service', 'update', '--detach=false', ...Object.keys(secrets).flatMap((name) => ['--secret-add', name]), '--env-add', 'REPOSITORIES_FILE=/run/secrets/rds-test-repositories', agent])
+    t.teardown(async () => {
+      await sim('rds-sim1', ['service', 'rm', 'rds-test-s3', 'rds-test-rest', 'rds-test-nowhere']).catch(() => undefined)
+      // As the test does at its end (a failed test leaves the controller with the file).
+      await sim('rds-sim1', ['service', 'update', '--detach=false', ...Object.keys(secrets).flatMap((name) => ['--secret-rm', name]), '--env-rm', 'REPOSITORIES_FILE', agent]).catch(() => undefined)
+      for (const name of Object.keys(secrets)) await sim('rds-sim1', ['secret', 'rm', name]).catch(() => undefined)
+    })
+    const service = (name: string, repo: string) => sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', name, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', `rds.backup.repo=${repo}`,
+      '--mount', `type=volume,src=${name},dst=/data`, '--init', 'debian:trixie-slim', 'sh', '-c', '[ -e /data/data.bin ] || head -c 300000 /dev/urandom > /data/data.bin; exec sleep infinity',
+    ])
+    await service('rds-test-s3', 's3')
+    await service('rds-test-rest', 'rest')
+    await service('rds-test-nowhere', 'nowhere')
+    type Row = { name: string; node?: string; error?: string }
+    const rows = await waitFor('the three services in rds jobs', async () => {
+      const listed = JSON.parse((await rds(['jobs', '--json'])).stdout || '[]') as Row[]
+      const ours = ['rds-test-s3', 'rds-test-rest', 'rds-test-nowhere'].map((name) => listed.find((row) => row.name === name))
+      return ours.every((row) => row?.node || row?.error) ? ours : undefined
+    }, 90).catch(async (error: Error) => {
+      throw new Error(`${error.message}; the controller's log ends:\n${(await controllerLog()).split('\n').slice(-15).join('\n')}`)
+    })
+    t.match(rows[2]!.error, /rds\.backup\.repo is "nowhere", which REPOSITORIES_FILE does not list \(REPOSITORIES_FILE lists s3, rest\); write one of its names/, 'an unlisted name is a label error')
+
+    const checksum = async (name: string, node: SimNode) => (await sim(node, ['exec', await containerOf(node, name), 'sha256sum', '/data/data.bin'])).split(' ')[0]
+    const expected = { s3: await checksum('rds-test-s3', rows[0]!.node as SimNode), rest: await checksum('rds-test-rest', rows[1]!.node as SimNode) }
+    const run = rds(['backup', '--service', 'rds-test-s3'])
+    const spec = await waitFor('a job of rds-test-s3, inspected while it runs', async () => {
+      const [id] = (await sim('rds-sim1', ['service', 'ls', '-q', '--filter', 'label=rds.job=rds-test-s3'])).split('\n').filter(Boolean)
+      return id ? (JSON.parse(await sim('rds-sim1', ['service', 'inspect', id]))[0].Spec as { TaskTemplate: { ContainerSpec: { Env: string[]; Secrets?: { SecretName: string }[] } } }) : undefined
+    }, 60)
+    const backedUp = await run
+    t.equal(backedUp.exitCode, 0, backedUp.stderr)
+    const container = spec.TaskTemplate.ContainerSpec
+    t.match((container.Secrets ?? []).map((secret) => secret.SecretName).sort(), [/^rds-repository-s3-[0-9a-f]{12}$/, 'rds-test-s3-cacert', 'rds-test-s3-password'], "its repository's section and files, and neither the server's key nor another repository's")
+    t.ok(container.Env.includes('REPOSITORY_NAME=s3') && !container.Env.some((variable) => variable.startsWith('REPO_PATH=')), 'the job writes to s3 by its name')
+    const restRun = await rds(['backup', '--service', 'rds-test-rest'])
+    t.equal(restRun.exitCode, 0, restRun.stderr)
+
+    // Read back on this machine with restic itself, from each backend: the same bytes (the volumes'
+    // snapshot, by its path: the newest of the host holds the saved service definition).
+    const passwordFile = join(dir, 'named-password')
+    const fromBackend = async (backend: Backend, password: string, host: string) => {
+      await writeFile(passwordFile, password)
+      const target = join(dir, `restored-${host}`)
+      const env = { ...backend.env, RESTIC_REPOSITORY: backend.url, RESTIC_PASSWORD_FILE: passwordFile }
+      const restoredHere = await execa('restic', ['--no-cache', 'restore', '--host', host, '--path', '/volumes', 'latest', '--target', target], { env, reject: false })
+      t.equal(restoredHere.exitCode, 0, `restic restore from ${backend.url}: ${restoredHere.stderr}`)
+      const found = (await readdir(target, { recursive: true })).find((path) => path.endsWith('data.bin'))
+      return found === undefined ? 'no data.bin' : createHash('sha256').update(await readFile(join(target, found))).digest('hex')
+    }
+    t.equal(await fromBackend(s3, passwords.s3, 'rds-test-s3'), expected.s3, 'the S3 repository holds the volume, byte for byte')
+    t.equal(await fromBackend(rest, passwords.rest, 'rds-test-rest'), expected.rest, 'the REST repository holds the volume, byte for byte')
+    t.equal((await snapshotsOf('rds-test-s3')).length, 1, 'rds snapshots --host finds it in s3')
+
+    // Restored in place from S3: a restore job reaches the repository the same way.
+    const node = rows[0]!.node as SimNode
+    await sim(node, ['exec', await containerOf(node, 'rds-test-s3'), 'sh', '-c', 'echo damaged > /data/data.bin'])
+    const restored = await rds(['restore', '--service', 'rds-test-s3'])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.equal(await checksum('rds-test-s3', node), expected.s3, 'its data back from S3')
+
+    const doctor = await rds(['doctor'])
+    t.match(doctor.stdout, /^ok\s+repository s3: /m, doctor.stdout)
+    t.match(doctor.stdout, /^ok\s+repository rest: /m)
+    const agentSpec = await sim('rds-sim1', ['service', 'inspect', agent])
+    const log = await controllerLog()
+    // Without the file, the controller removes the secrets it made of its sections.
+    await sim('rds-sim1', ['service', 'update', '--detach=false', ...Object.keys(secrets).flatMap((name) => ['--secret-rm', name]), '--env-rm', 'REPOSITORIES_FILE', agent])
+    await waitFor("the sections' secrets removed", async () => (await sim('rds-sim1', ['secret', 'ls', '-q', '--filter', 'label=rds.repository'])) === '' || undefined, 120)
+    for (const [what, text] of Object.entries({ 'the controller\'s log': log, "the agent's spec": agentSpec, "the job's spec": JSON.stringify(spec), 'rds doctor': doctor.stdout + doctor.stderr, 'the runs\' output': backedUp.stderr + restRun.stderr + restored.stderr })) {
+      t.notOk([rest.secret, passwords.s3, passwords.rest].some((secret) => text.includes(secret)), `no password or credential in ${what}`)
+    }
   })
 
   t.test('rds restore --service: one deleted file back into the live volume; a failed post-hook rolls back byte for byte; a whole restore at the root, what the snapshot lacks deleted', async (t) => {

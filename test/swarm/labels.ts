@@ -195,3 +195,22 @@ t.test('with SERVER_MODE=append-only, a retention label is refused; with a confi
   }
   t.match(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': 'other', 'rds.backup.keep-last': '3' } }), { ...defaults, serverMode: 'sftp' }), { repoPath: 'other' }, 'SFTP reaches every repository')
 })
+
+t.test('rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name, never by URL; with the file, a path on the server needs a folder', async (t) => {
+  const named: LabelDefaults = { ...defaults, repositories: ['offsite', 'b2'] }
+  const backup = (repo: string, more: Record<string, string> = {}, withDefaults = named) => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.repo': repo, ...more } }), withDefaults)
+  t.match(backup('offsite'), { repoPath: 'offsite', named: true })
+  t.match(backup('app/db'), { repoPath: 'app/db' }, 'a path on the stack\'s server')
+  t.notOk(backup('app/db')!.named)
+  t.match(backup('swarm'), { repoPath: 'swarm' }, 'REPO_PATH itself')
+  t.throws(() => backup('ofsite'), { message: 'service app_web: label rds.backup.repo is "ofsite", which REPOSITORIES_FILE does not list (REPOSITORIES_FILE lists offsite, b2); write one of its names, or a path on the stack\'s server with a folder, such as "ofsite/data".' })
+  for (const url of ['s3:https://s3.example.com/bucket', 'rest:http://host:8000/', 'sftp:user@host:/srv', 'https://host/x', '//host/x']) {
+    t.throws(() => backup(url), { message: /^service app_web: label rds\.backup\.repo names a repository, never a URL; list the URL under a name in the controller's REPOSITORIES_FILE and write that name \(REPOSITORIES_FILE lists offsite, b2\)\.$/ }, url)
+    t.throws(() => backup(url, {}, defaults), { message: /names a repository, never a URL; list the URL under a name in the controller's REPOSITORIES_FILE and write that name\.$/ }, `${url}, without the file`)
+  }
+  t.match(backup('ownrepo', {}, defaults), { repoPath: 'ownrepo' }, 'without the file, any path on the server, as before')
+  // The server's key has no say in a repository elsewhere: the controller's retention runs there.
+  for (const serverMode of ['append-only', 'confined'] as const) {
+    t.match(backup('offsite', { 'rds.backup.keep-last': '3' }, { ...named, serverMode }), { repoPath: 'offsite', retention: { last: 3 } }, serverMode)
+  }
+})

@@ -1,0 +1,110 @@
+import { isAbsolute } from 'node:path'
+import { ConfigError } from '../errors.js'
+import { readSecretFile } from './secret-files.js'
+
+/**
+ * A repository of REPOSITORIES_FILE: a restic URL of any backend, its password file, the backend's
+ * credentials (restic's own variables) and options. Labels choose one by its name, never by URL, so
+ * that a label writer can send data only where the operator listed.
+ */
+export interface NamedRepository {
+  name: string
+  url: string
+  passwordFile: string
+  /** restic extended options (-o key=value), such as s3.connections=10. */
+  options: string[]
+  /** The backend's variables for restic's environment, such as AWS_SECRET_ACCESS_KEY: secrets, never shown. */
+  env: Record<string, string>
+}
+
+/** The variables restic's backends read (restic's manual, "Environment Variables"). */
+const BACKEND_VARIABLE = /^(AWS_[A-Z0-9_]+|RESTIC_AWS_ASSUME_ROLE_[A-Z_]+|B2_ACCOUNT_(ID|KEY)|AZURE_[A-Z_]+|GOOGLE_[A-Z_]+|OS_[A-Z0-9_]+|ST_(AUTH|USER|KEY)|RESTIC_REST_(USERNAME|PASSWORD)|RESTIC_CACERT|RESTIC_TLS_CLIENT_CERT|RCLONE_[A-Z0-9_]+)$/
+/** Those of them that name a file, which every job of the repository needs as the same file. */
+export const FILE_VARIABLES = ['RESTIC_CACERT', 'RESTIC_TLS_CLIENT_CERT', 'GOOGLE_APPLICATION_CREDENTIALS', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE']
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
+const OPTION = /^[a-z0-9]+\.[a-z0-9_-]+=.+$/
+const CONTROL = /[\u0000-\u001f\u007f]/
+
+/**
+ * Reads REPOSITORIES_FILE: a section `[name]` a repository, with `url`, `password-file`, any number
+ * of `option = key=value`, and the backend's variables (`AWS_ACCESS_KEY_ID = ...`); `#` starts a
+ * comment line. Every mistake is refused with its line, and no value is ever quoted (they are secrets).
+ */
+export function parseRepositories(text: string, file: string): Map<string, NamedRepository> {
+  const found = new Map<string, NamedRepository>()
+  let current: NamedRepository | undefined
+  const where = (line: number) => `REPOSITORIES_FILE (${file}) line ${line}`
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.trim()
+    const at = where(index + 1)
+    if (line === '' || line.startsWith('#')) return
+    const section = /^\[(.*)\]$/.exec(line)
+    if (section) {
+      const name = section[1]!.trim()
+      if (!NAME.test(name)) throw new ConfigError(`${at} names a repository ${JSON.stringify(name)}; a name is letters, digits, "_" and "-", such as [offsite].`)
+      if (found.has(name)) throw new ConfigError(`${at} names the repository ${name} a second time; give each its own name.`)
+      current = { name, url: '', passwordFile: '', options: [], env: {} }
+      found.set(name, current)
+      return
+    }
+    const equals = line.indexOf('=')
+    if (equals < 1) throw new ConfigError(`${at} is neither a [name] nor a "key = value" line; write one of those.`)
+    const key = line.slice(0, equals).trim()
+    const value = line.slice(equals + 1).trim()
+    if (!current) throw new ConfigError(`${at} sets ${key} before any [name]; begin each repository with its name in brackets, such as [offsite].`)
+    if (value === '' || CONTROL.test(value)) throw new ConfigError(`${at} gives ${key} of ${current.name} no value, or one with a control character; write its value after "=".`)
+    if (key === 'option') {
+      if (!OPTION.test(value)) throw new ConfigError(`${at}: an option of ${current.name} is a restic extended option "backend.name=value", such as s3.connections=10.`)
+      current.options.push(value)
+    } else if (key === 'url' || key === 'password-file' || BACKEND_VARIABLE.test(key)) {
+      const known = key === 'url' ? current.url : key === 'password-file' ? current.passwordFile : current.env[key]
+      if (known) throw new ConfigError(`${at} sets ${key} of ${current.name} a second time; keep one.`)
+      if ((key === 'password-file' || FILE_VARIABLES.includes(key)) && !isAbsolute(value)) throw new ConfigError(`${at}: ${key} of ${current.name} must be an absolute path such as /run/secrets/${current.name}-password.`)
+      if (key === 'url') current.url = value
+      else if (key === 'password-file') current.passwordFile = value
+      else current.env[key] = value
+    } else {
+      throw new ConfigError(
+        `${at} sets ${key} of ${current.name}, which is not url, password-file, option or a variable restic's backends read (AWS_*, B2_*, AZURE_*, GOOGLE_*, OS_*, ST_*, RESTIC_REST_*, RESTIC_CACERT); remove it or correct its name.`,
+      )
+    }
+  })
+  for (const repository of found.values()) {
+    for (const [key, set] of [['url', repository.url], ['password-file', repository.passwordFile]] as const) {
+      if (!set) throw new ConfigError(`REPOSITORIES_FILE (${file}) gives the repository ${repository.name} no ${key}; add "${key} = ..." to its section.`)
+    }
+    // A URL names its backend; a plain path would be a folder in whichever container runs restic.
+    if (!/^[a-z0-9]+:/.test(repository.url) || repository.url.startsWith('local:')) {
+      throw new ConfigError(`REPOSITORIES_FILE (${file}) gives ${repository.name} a url that is no remote restic repository (s3:, b2:, azure:, gs:, swift:, rest:, sftp:, rclone:); a local folder differs on every node.`)
+    }
+  }
+  return found
+}
+
+/** Reads and checks REPOSITORIES_FILE, and that each repository's password file can be read. */
+export async function readRepositories(file: string): Promise<Map<string, NamedRepository>> {
+  const repositories = parseRepositories(await readSecretFile('REPOSITORIES_FILE', file, 'list of repositories'), file)
+  for (const repository of repositories.values()) {
+    await readSecretFile(`the password-file of ${repository.name} in REPOSITORIES_FILE`, repository.passwordFile, 'repository password')
+    for (const name of FILE_VARIABLES.filter((name) => repository.env[name])) await readSecretFile(`${name} of ${repository.name} in REPOSITORIES_FILE`, repository.env[name]!, 'file')
+  }
+  return repositories
+}
+
+/** The repository REPOSITORY_NAME (or a label) names, or a sentence that lists those there are. */
+export function chosenRepository(repositories: Map<string, NamedRepository>, name: string, by: string): NamedRepository {
+  const found = repositories.get(name)
+  if (found) return found
+  const listed = [...repositories.keys()]
+  throw new ConfigError(`${by} is ${JSON.stringify(name)}, which REPOSITORIES_FILE does not list${listed.length > 0 ? ` (it lists ${listed.join(', ')})` : ''}; write one of its names, or add [${name}] to it.`)
+}
+
+/** One repository's section, as a job reads it from its own secret: the same format. */
+export function repositorySection(repository: NamedRepository): string {
+  const lines = [`[${repository.name}]`, `url = ${repository.url}`, `password-file = ${repository.passwordFile}`, ...repository.options.map((option) => `option = ${option}`)]
+  for (const [key, value] of Object.entries(repository.env)) lines.push(`${key} = ${value}`)
+  return `${lines.join('\n')}\n`
+}
+
+/** The files a job of the repository reads, each one of the controller's Swarm secrets. */
+export const filesOf = (repository: NamedRepository) => [repository.passwordFile, ...FILE_VARIABLES.flatMap((name) => (repository.env[name] ? [repository.env[name]!] : []))]

@@ -1,0 +1,87 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { chosenRepository, parseRepositories, readRepositories, repositorySection } from '../../lib/config/repositories.js'
+import { readConfig } from '../../lib/config/environment.js'
+
+const FILE = [
+  '# repositories',
+  '[offsite]',
+  'url = s3:https://s3.example.com/bucket/rds',
+  'password-file = /run/secrets/offsite-password',
+  'option = s3.connections=10',
+  'AWS_ACCESS_KEY_ID = AKIAEXAMPLE',
+  'AWS_SECRET_ACCESS_KEY = very-secret-key',
+  'RESTIC_CACERT = /run/secrets/offsite-ca',
+  '',
+  '[b2]',
+  'url = b2:bucket:rds',
+  'password-file = /run/secrets/b2-password',
+  'B2_ACCOUNT_ID = id',
+  'B2_ACCOUNT_KEY = another-secret',
+].join('\n')
+
+t.test('each [name] is a repository: its URL, password file, options and the backend\'s variables', async (t) => {
+  const parsed = parseRepositories(FILE, '/run/secrets/repositories')
+  t.same([...parsed.keys()], ['offsite', 'b2'])
+  t.same(parsed.get('offsite'), {
+    name: 'offsite',
+    url: 's3:https://s3.example.com/bucket/rds',
+    passwordFile: '/run/secrets/offsite-password',
+    options: ['s3.connections=10'],
+    env: { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'very-secret-key', RESTIC_CACERT: '/run/secrets/offsite-ca' },
+  })
+  t.same(parseRepositories(repositorySection(parsed.get('offsite')!), 'job'), new Map([['offsite', parsed.get('offsite')]]), "a job's section reads back the same")
+  t.same(chosenRepository(parsed, 'b2', 'REPOSITORY_NAME').env, { B2_ACCOUNT_ID: 'id', B2_ACCOUNT_KEY: 'another-secret' })
+  t.throws(() => chosenRepository(parsed, 'nas', 'REPOSITORY_NAME'), { message: 'REPOSITORY_NAME is "nas", which REPOSITORIES_FILE does not list (it lists offsite, b2); write one of its names, or add [nas] to it.' })
+})
+
+t.test('every mistake is refused with its line, and never quotes a value (they are secrets)', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['[off site]\nurl = s3:x', /line 1 names a repository "off site"; a name is letters, digits, "_" and "-"/],
+    ['[a]\nurl = s3:x\npassword-file = /p\n[a]', /line 4 names the repository a a second time/],
+    ['url = s3:x', /line 1 sets url before any \[name\]/],
+    ['[a]\njust words', /line 2 is neither a \[name\] nor a "key = value" line/],
+    ['[a]\nurl =', /line 2 gives url of a no value/],
+    ['[a]\nurl = s3:x\nurl = s3:y', /line 3 sets url of a a second time; keep one/],
+    ['[a]\nurl = s3:x\npassword-file = relative', /line 3: password-file of a must be an absolute path/],
+    ['[a]\nurl = s3:x\npassword-file = /p\noption = connections', /line 4: an option of a is a restic extended option "backend\.name=value"/],
+    ['[a]\nurl = s3:x\npassword-file = /p\nPASSWORD = very-secret-key', /line 4 sets PASSWORD of a, which is not url, password-file, option or a variable restic's backends read/],
+    ['[a]\npassword-file = /p', /gives the repository a no url; add "url = \.\.\." to its section/],
+    ['[a]\nurl = s3:x', /gives the repository a no password-file/],
+    ['[a]\nurl = /srv/backups\npassword-file = /p', /gives a a url that is no remote restic repository .*a local folder differs on every node/],
+    ['[a]\nurl = local:/srv\npassword-file = /p', /a local folder differs on every node/],
+  ]
+  for (const [text, message] of cases) {
+    t.throws(() => parseRepositories(text, '/f'), { name: 'ConfigError', message }, text.split('\n').at(-1) ?? text)
+    try {
+      parseRepositories(text, '/f')
+    } catch (error) {
+      t.notMatch((error as Error).message, /very-secret-key|s3:x/, 'no value in the message')
+    }
+  }
+})
+
+t.test('readRepositories checks each password file and file variable, by its repository', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-repositories-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'repositories')
+  await writeFile(join(dir, 'password'), 'pw')
+  await writeFile(file, `[a]\nurl = rest:http://host/\npassword-file = ${join(dir, 'password')}\nRESTIC_CACERT = ${join(dir, 'missing-ca')}\n`)
+  await t.rejects(readRepositories(file), { message: `RESTIC_CACERT of a in REPOSITORIES_FILE is ${join(dir, 'missing-ca')}, which does not exist; create the file there (usually as a Swarm secret) or point RESTIC_CACERT of a in REPOSITORIES_FILE at it.` })
+  await writeFile(file, `[a]\nurl = rest:http://host/\npassword-file = ${join(dir, 'nothing')}\n`)
+  await t.rejects(readRepositories(file), { message: /^the password-file of a in REPOSITORIES_FILE is .*nothing, which does not exist/ })
+  await t.rejects(readRepositories(join(dir, 'absent')), { message: /^REPOSITORIES_FILE is .*absent, which does not exist; create the list of repositories there/ })
+})
+
+t.test('REPOSITORY_NAME and REPOSITORIES_FILE: with each other, never with RESTIC_REPOSITORY, SERVER_MODE or MODE=swarm', async (t) => {
+  const env = { REPOSITORY_NAME: 'offsite', REPOSITORIES_FILE: '/run/secrets/repositories' }
+  t.match(readConfig(env), { repositories: { file: '/run/secrets/repositories', name: 'offsite' }, repoPath: '', sshHost: '' }, 'no REPO_PATH or SSH_HOST needed')
+  t.throws(() => readConfig({ REPOSITORY_NAME: 'offsite' }), { message: 'REPOSITORY_NAME is "offsite" but REPOSITORIES_FILE is not set; set it to the file that lists the repository (a secret).' })
+  t.throws(() => readConfig({ REPOSITORIES_FILE: '/f', SSH_HOST: 'server', REPO_PATH: 'x' }), { message: /^REPOSITORIES_FILE is set but REPOSITORY_NAME is not/ })
+  t.throws(() => readConfig({ ...env, RESTIC_REPOSITORY: 's3:x' }), { message: /^REPOSITORY_NAME and RESTIC_REPOSITORY are both set; keep one/ })
+  t.throws(() => readConfig({ ...env, SERVER_MODE: 'append-only' }), { message: /^SERVER_MODE=append-only is for the server image's SSH server \(SSH_HOST, REPO_PATH\); unset it, or unset REPOSITORY_NAME\.$/ })
+  t.throws(() => readConfig({ ...env, MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm' }), { message: /^REPOSITORY_NAME is set but MODE=swarm: the controller's default is the server at SSH_HOST/ })
+  t.match(readConfig({ REPOSITORIES_FILE: '/f', MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm' }), { repositories: { file: '/f' } }, 'the controller reads the file alone')
+})
