@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js'
 import { subjectOf, textOf, type Notification } from './message.js'
-import { decoded, listOption, optionsOf, post, publicPart, type Notifier } from './notifier.js'
+import { decoded, listOption, optionsOf, postJson, publicPart, type Notifier } from './notifier.js'
 
 // Chat services, in shoutrrr's URL forms. Each is sent the notification's text, cut to the
 // service's limit by dropping the oldest lines of the log's tail first.
@@ -17,8 +17,7 @@ export function discordSender(url: URL, entry: string): Notifier {
     describe: 'Discord',
     everyRun: false,
     send: async (notification: Notification) => {
-      const body = JSON.stringify({ content: textOf(notification, { maxChars: 2_000 }), ...(username ? { username } : {}) })
-      await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Discord request')
+      await postJson(target, { content: textOf(notification, { maxChars: 2_000 }), ...(username ? { username } : {}) }, 'Discord request')
     },
   }
 }
@@ -40,8 +39,8 @@ export function slackSender(url: URL, entry: string): Notifier {
       describe: 'Slack (Web API)',
       everyRun: false,
       send: async (notification: Notification) => {
-        const body = JSON.stringify({ channel, text: text(notification), ...(botname ? { username: botname } : {}) })
-        const answer = await post(new URL('https://slack.com/api/chat.postMessage'), { headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` }, body }, 'Slack request')
+        const payload = { channel, text: text(notification), ...(botname ? { username: botname } : {}) }
+        const answer = await postJson(new URL('https://slack.com/api/chat.postMessage'), payload, 'Slack request', { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` })
         // The Web API answers 200 also when it refuses: its "ok" says which.
         const { ok, error } = JSON.parse(answer || '{}') as { ok?: boolean; error?: string }
         if (!ok) throw new Error(`the Slack request was refused: ${error ?? answer.slice(0, 200)}`)
@@ -58,8 +57,7 @@ export function slackSender(url: URL, entry: string): Notifier {
     describe: 'Slack (webhook)',
     everyRun: false,
     send: async (notification: Notification) => {
-      const body = JSON.stringify({ text: text(notification), ...(username ? { username } : {}) })
-      await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Slack request')
+      await postJson(target, { text: text(notification), ...(username ? { username } : {}) }, 'Slack request')
     },
   }
 }
@@ -83,8 +81,7 @@ export function telegramSender(url: URL, entry: string): Notifier {
       const sent = await Promise.allSettled(
         chats.map((chat) => {
           const [chatId, thread] = chat.split(':')
-          const body = JSON.stringify({ chat_id: chatId, text: textOf(notification, { maxChars: 4_096 }), ...(thread ? { message_thread_id: Number(thread) } : {}) })
-          return post(target, { headers: { 'content-type': 'application/json' }, body }, 'Telegram request')
+          return postJson(target, { chat_id: chatId, text: textOf(notification, { maxChars: 4_096 }), ...(thread ? { message_thread_id: Number(thread) } : {}) }, 'Telegram request')
         }),
       )
       const failed = sent.flatMap((result) => (result.status === 'rejected' ? [(result.reason as Error).message] : []))
@@ -127,8 +124,8 @@ export function teamsSender(url: URL, entry: string): Notifier {
           { type: 'TextBlock', text: textOf(notification, { subject: false, maxBytes: 20_000 }), wrap: true },
         ],
       }
-      const body = JSON.stringify({ type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] })
-      const answer = await post(target, { headers: { 'content-type': 'application/json' }, body }, 'Teams request')
+      const message = { type: 'message', attachments: [{ contentType: 'application/vnd.microsoft.card.adaptive', contentUrl: null, content: card }] }
+      const answer = await postJson(target, message, 'Teams request')
       // An incoming webhook answers 200 also when delivery failed ("Webhook message delivery failed..."); it says 1 when it did not.
       if (/(^|\.)(webhook\.office\.com|outlook\.office\.com)$/.test(target.hostname) && answer.trim() !== '1') throw new Error(`the Teams request was not delivered: ${answer.slice(0, 200)}`)
     },

@@ -73,3 +73,7 @@ export async function post(url: URL, init: { method?: string; headers?: Record<s
   const body = hide(text).slice(0, 200).trim()
   throw new Error(`the ${what} was answered ${response.status} ${response.statusText}${body ? `: ${body}` : ''}`)
 }
+
+/** post() of a JSON body, as most services' APIs take it. */
+export const postJson = (url: URL, payload: unknown, what: string, headers: Record<string, string> = {}) =>
+  post(url, { headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(payload) }, what)

@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js'
 import { isAlarm, subjectOf, textOf, type Notification } from './message.js'
-import { basicAuth, decoded, flagOption, listOption, optionsOf, post, publicPart, type Notifier } from './notifier.js'
+import { basicAuth, decoded, flagOption, listOption, optionsOf, post, postJson, publicPart, type Notifier } from './notifier.js'
 
 // Push services for phones, in shoutrrr's URL forms: a failure or an OVERDUE job is sent with a
 // high priority, a recovery or a success with the default one.
@@ -43,8 +43,8 @@ export function gotifySender(url: URL, entry: string): Notifier {
     everyRun: false,
     send: async (notification: Notification) => {
       // The token goes in Gotify's header, not in the query where proxies log it.
-      const body = JSON.stringify({ title: subjectOf(notification), message: textOf(notification, { subject: false }), priority: isAlarm(notification) ? 8 : 4 })
-      await post(target, { headers: { 'content-type': 'application/json', 'x-gotify-key': token }, body }, 'Gotify request')
+      const message = { title: subjectOf(notification), message: textOf(notification, { subject: false }), priority: isAlarm(notification) ? 8 : 4 }
+      await postJson(target, message, 'Gotify request', { 'x-gotify-key': token })
     },
   }
 }

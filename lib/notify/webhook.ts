@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js'
 import { jsonOf, subjectOf, textOf, type Notification } from './message.js'
-import { basicAuth, flagOption, post, publicPart, type Notifier } from './notifier.js'
+import { basicAuth, flagOption, post, postJson, publicPart, type Notifier } from './notifier.js'
 
 /** A generic JSON webhook: POSTs each notification's JSON, with a "text" for chat services. */
 export function webhookSender(url: URL): Notifier {
@@ -8,7 +8,7 @@ export function webhookSender(url: URL): Notifier {
     describe: `webhook ${publicPart(url)}`,
     everyRun: false,
     send: async (notification: Notification) => {
-      await post(url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...jsonOf(notification), text: textOf(notification) }) }, 'webhook request')
+      await postJson(url, { ...jsonOf(notification), text: textOf(notification) }, 'webhook request')
     },
   }
 }
