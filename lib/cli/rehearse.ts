@@ -3,9 +3,8 @@ import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
 import { rehearseAndRecord } from '../recover/rehearse-record.js'
-import { labelDefaults } from '../swarm/labels.js'
 import { rejectedSnapshots, reporterFor, swarmConfig, type CommandContext } from './context.js'
-import { repoPathsOf, withController } from './with-controller.js'
+import { withController, withDefaults } from './with-controller.js'
 
 export function addRehearseCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
@@ -19,7 +18,7 @@ export function addRehearseCommand(program: Command, { cli, setExitCode }: Comma
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds rehearse')
           const jobs = [...controller.jobs.values()].map(({ job }) => job)
-          const context = { deps: swarm, lockDir: config.lockDir, jobs, services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: await labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter: await reporterFor(config, log) }
+          const context = { deps: swarm, lockDir: config.lockDir, jobs, services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter: await reporterFor(config, log) }
           const { ok, report } = await rehearseAndRecord(context, options.stack, log, cli.stop)
           await writeOut(cli.stdout, `Rehearsal of stack ${options.stack} ${ok ? 'passed' : 'FAILED'}:\n${report.map((line) => `  ${line}\n`).join('')}`)
           return ok ? EXIT.ok : EXIT.failure

@@ -7,11 +7,11 @@ import { writeOut } from '../output.js'
 import { findSavedStack } from '../recover/definitions.js'
 import { stackFile } from '../recover/stack-file.js'
 import { parseAt, rejectedSnapshots, swarmConfig, type CommandContext } from './context.js'
-import { repoPathsOf, withController } from './with-controller.js'
+import { withController, withDefaults } from './with-controller.js'
 import { nameNodes } from '../swarm/cluster.js'
 import { findNode } from '../recover/to-volume.js'
 import { restoreStack } from '../recover/stack-restore.js'
-import { labelDefaults } from '../swarm/labels.js'
+import { labelDefaults } from '../swarm/label-defaults.js'
 
 /** A new or empty folder to write into; anything in it is refused, never overwritten. */
 async function emptyFolder(path: string): Promise<void> {
@@ -34,7 +34,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds stack export')
-          const newest = await findSavedStack(swarm.resticFor, repoPathsOf(controller, config.repoPath), name, at, log)
+          const newest = await findSavedStack(swarm.resticFor, (await withDefaults(controller, config)).repoPaths, name, at, log)
           const { definitions } = newest
           const file = stackFile(name, definitions)
           for (const missing of file.notCarried) log.warn(`stack: not in the stack file, set by hand if needed: ${missing}`)
@@ -68,7 +68,7 @@ export function addStackCommands(program: Command, { cli, setExitCode }: Command
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds stack restore')
-          const saved = await findSavedStack(swarm.resticFor, repoPathsOf(controller, config.repoPath), name, at, log)
+          const saved = await findSavedStack(swarm.resticFor, (await withDefaults(controller, config)).repoPaths, name, at, log)
           const to = options.to === undefined ? undefined : findNode(nameNodes(await swarm.docker.listNodes()), options.to, '--to')
           const request = { stack: name, at, to, env: cli.env, defaults: await labelDefaults(config), rejected: await rejectedSnapshots(config) }
           const { report, ok } = await restoreStack(swarm, saved, request, log, cli.stop)

@@ -25,7 +25,9 @@ import { jobRows } from '../swarm/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
 import { snapshotsOfHost, snapshotsOfHosts } from '../restic/snapshots.js'
 import { ensuringRepositories } from '../restic/init.js'
-import { labelDefaults } from '../swarm/labels.js'
+import type { LabelDefaults } from '../swarm/labels.js'
+import { labelDefaults } from '../swarm/label-defaults.js'
+import type { Config } from '../config/environment.js'
 import { saveDefinitions } from '../recover/definitions.js'
 import { readStackDefinitions } from '../swarm/definition.js'
 
@@ -50,8 +52,19 @@ function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: Owne
   }
 }
 
-/** The repositories where a stack's definitions may be: REPO_PATH, and each one a labelled service's label names. */
-export const repoPathsOf = (controller: Controller, defaultRepo: string) => [...new Set([defaultRepo, ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))])]
+/**
+ * The repositories where a stack's definitions may be: REPO_PATH, every repository of
+ * REPOSITORIES_FILE (a removed stack's labels name none), and each one a labelled service's label names.
+ */
+export const repoPathsOf = (controller: Controller, defaults: LabelDefaults) => [
+  ...new Set([defaults.repoPath, ...(defaults.repositories ?? []), ...[...controller.jobs.values()].flatMap(({ job }) => (job.backup ? [job.backup.repoPath] : []))]),
+]
+
+/** The label defaults, and the repositories a stack's definitions may be in by them. */
+export async function withDefaults(controller: Controller, config: Config): Promise<{ defaults: LabelDefaults; repoPaths: string[] }> {
+  const defaults = await labelDefaults(config)
+  return { defaults, repoPaths: repoPathsOf(controller, defaults) }
+}
 
 /**
  * Opens the controller of MODE=swarm (on a manager, as a Swarm service) and hands it to `use`.
@@ -169,7 +182,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     })
     // REHEARSE_AT, only in the controller that schedules: each stack's copy, from its backups.
     const rehearsals = schedule && config.rehearseAt
-      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, repoPaths: repoPathsOf(controller, config.repoPath), defaults: await labelDefaults(config), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
+      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
       : undefined
     try {
       const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok

@@ -211,6 +211,7 @@ function readRepositorySettings(env: Env): Config['repositories'] {
   }
   if (file === undefined) throw new ConfigError(`REPOSITORY_NAME is ${JSON.stringify(name)} but REPOSITORIES_FILE is not set; set it to the file that lists the repository (a secret).`)
   if (value(env, 'RESTIC_REPOSITORY') !== undefined) throw new ConfigError('REPOSITORY_NAME and RESTIC_REPOSITORY are both set; keep one (REPOSITORY_NAME keeps the backend\'s credentials in REPOSITORIES_FILE).')
+  if (value(env, 'COPY_TO') !== undefined) throw new ConfigError('COPY_TO is set with REPOSITORY_NAME: restic would hand the credentials of the repository to the copy\'s; unset COPY_TO.')
   return { file, name }
 }
 

@@ -19,9 +19,18 @@ export interface NamedRepository {
 
 /** The variables restic's backends read (restic's manual, "Environment Variables"). */
 const BACKEND_VARIABLE = /^(AWS_[A-Z0-9_]+|RESTIC_AWS_ASSUME_ROLE_[A-Z_]+|B2_ACCOUNT_(ID|KEY)|AZURE_[A-Z_]+|GOOGLE_[A-Z_]+|OS_[A-Z0-9_]+|ST_(AUTH|USER|KEY)|RESTIC_REST_(USERNAME|PASSWORD)|RESTIC_CACERT|RESTIC_TLS_CLIENT_CERT|RCLONE_[A-Z0-9_]+)$/
+export const isBackendVariable = (name: string) => BACKEND_VARIABLE.test(name)
 /** Those of them that name a file, which every job of the repository needs as the same file. */
-export const FILE_VARIABLES = ['RESTIC_CACERT', 'RESTIC_TLS_CLIENT_CERT', 'GOOGLE_APPLICATION_CREDENTIALS', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE']
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
+export const FILE_VARIABLES = [
+  'RESTIC_CACERT', 'RESTIC_TLS_CLIENT_CERT', 'GOOGLE_APPLICATION_CREDENTIALS', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_CONFIG_FILE', 'AWS_WEB_IDENTITY_TOKEN_FILE',
+  'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_CLIENT_CERTIFICATE_PATH',
+]
+// At most 30 characters: the name goes into a Swarm secret's name, which Swarm keeps under 64.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$/
+// What a key may be; anything else is not printed, since a line without its "=" may be a secret.
+const KEY = /^[A-Za-z][A-Za-z0-9_-]*$/
+// The backends a job reaches with what a section gives it (no ssh key for sftp:, no rclone in the image).
+const BACKENDS = ['s3', 'b2', 'azure', 'gs', 'swift', 'rest']
 const OPTION = /^[a-z0-9]+\.[a-z0-9_-]+=.+$/
 const CONTROL = /[\u0000-\u001f\u007f]/
 
@@ -41,7 +50,7 @@ export function parseRepositories(text: string, file: string): Map<string, Named
     const section = /^\[(.*)\]$/.exec(line)
     if (section) {
       const name = section[1]!.trim()
-      if (!NAME.test(name)) throw new ConfigError(`${at} names a repository ${JSON.stringify(name)}; a name is letters, digits, "_" and "-", such as [offsite].`)
+      if (!NAME.test(name)) throw new ConfigError(`${at} names a repository ${JSON.stringify(name)}; a name is up to 30 letters, digits, "_" and "-", such as [offsite].`)
       if (found.has(name)) throw new ConfigError(`${at} names the repository ${name} a second time; give each its own name.`)
       current = { name, url: '', passwordFile: '', options: [], env: {} }
       found.set(name, current)
@@ -51,8 +60,10 @@ export function parseRepositories(text: string, file: string): Map<string, Named
     if (equals < 1) throw new ConfigError(`${at} is neither a [name] nor a "key = value" line; write one of those.`)
     const key = line.slice(0, equals).trim()
     const value = line.slice(equals + 1).trim()
+    if (!KEY.test(key)) throw new ConfigError(`${at} is neither a [name] nor a "key = value" line (a key is letters, digits, "_" and "-", then "="); write one of those.`)
     if (!current) throw new ConfigError(`${at} sets ${key} before any [name]; begin each repository with its name in brackets, such as [offsite].`)
     if (value === '' || CONTROL.test(value)) throw new ConfigError(`${at} gives ${key} of ${current.name} no value, or one with a control character; write its value after "=".`)
+    if (/^(["']).*\1$/.test(value)) throw new ConfigError(`${at} gives ${key} of ${current.name} a value in quotes, which would be taken with them; remove the quotes.`)
     if (key === 'option') {
       if (!OPTION.test(value)) throw new ConfigError(`${at}: an option of ${current.name} is a restic extended option "backend.name=value", such as s3.connections=10.`)
       current.options.push(value)
@@ -74,17 +85,23 @@ export function parseRepositories(text: string, file: string): Map<string, Named
       if (!set) throw new ConfigError(`REPOSITORIES_FILE (${file}) gives the repository ${repository.name} no ${key}; add "${key} = ..." to its section.`)
     }
     // A URL names its backend; a plain path would be a folder in whichever container runs restic.
-    if (!/^[a-z0-9]+:/.test(repository.url) || repository.url.startsWith('local:')) {
-      throw new ConfigError(`REPOSITORIES_FILE (${file}) gives ${repository.name} a url that is no remote restic repository (s3:, b2:, azure:, gs:, swift:, rest:, sftp:, rclone:); a local folder differs on every node.`)
+    if (!BACKENDS.some((backend) => repository.url.startsWith(`${backend}:`))) {
+      throw new ConfigError(
+        `REPOSITORIES_FILE (${file}) gives ${repository.name} a url of a backend rds cannot hand its jobs (${BACKENDS.map((backend) => `${backend}:`).join(', ')} it can); a local folder differs on every node, and sftp: and rclone: need a key or a program no job has.`,
+      )
     }
   }
   return found
 }
 
-/** Reads and checks REPOSITORIES_FILE, and that each repository's password file can be read. */
-export async function readRepositories(file: string): Promise<Map<string, NamedRepository>> {
+/**
+ * Reads and checks REPOSITORIES_FILE, and that each repository's files can be read: those of `only`
+ * (a single agent's REPOSITORY_NAME, which needs no other repository's secrets), else all of them.
+ */
+export async function readRepositories(file: string, only?: string): Promise<Map<string, NamedRepository>> {
   const repositories = parseRepositories(await readSecretFile('REPOSITORIES_FILE', file, 'list of repositories'), file)
   for (const repository of repositories.values()) {
+    if (only !== undefined && repository.name !== only) continue
     await readSecretFile(`the password-file of ${repository.name} in REPOSITORIES_FILE`, repository.passwordFile, 'repository password')
     for (const name of FILE_VARIABLES.filter((name) => repository.env[name])) await readSecretFile(`${name} of ${repository.name} in REPOSITORIES_FILE`, repository.env[name]!, 'file')
   }

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js'
 import { value, type Env } from './values.js'
+import { isBackendVariable } from './repositories.js'
 
 /**
  * With MODE=swarm, what only a single agent reads, refused rather than ignored: the controller's
@@ -25,6 +26,8 @@ const OWN_RESTIC_VARIABLES = new Set(['RESTIC_REPO_PASSWORD_FILE', 'RESTIC_BINAR
 export function checkSwarmVariables(env: Env): void {
   const single = Object.keys(SINGLE_SERVICE_ONLY).find((name) => value(env, name) !== undefined)
   if (single !== undefined) throw new ConfigError(`${single} is set but MODE=swarm: ${SINGLE_SERVICE_ONLY[single]}; unset ${single}.`)
+  const backend = Object.keys(env).sort().find((name) => isBackendVariable(name) && !name.startsWith('RESTIC_') && value(env, name) !== undefined)
+  if (backend !== undefined) throw new ConfigError(`${backend} is set but MODE=swarm: a backend's credentials would reach the controller's restic but not its jobs'; put them in REPOSITORIES_FILE, in the section of their repository, and unset ${backend}.`)
   const restic = Object.keys(env).sort().find((name) => name.startsWith('RESTIC_') && !OWN_RESTIC_VARIABLES.has(name) && value(env, name) !== undefined)
   if (restic !== undefined) throw new ConfigError(`${restic} is set but MODE=swarm: restic's own variables would reach the controller's restic but not its jobs'; unset ${restic}.`)
 }

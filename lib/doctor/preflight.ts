@@ -11,7 +11,7 @@ import type { Logger } from '../observe/log.js'
 import { checkResticVersion, runRestic, type Restic } from '../restic/command.js'
 import { repositoryOfKey } from '../restic/repository.js'
 import { readRepositories } from '../config/repositories.js'
-import { labelDefaults } from '../swarm/labels.js'
+import { labelDefaults } from '../swarm/label-defaults.js'
 import type { HookEngine } from '../docker/engine.js'
 import { discoverJobs } from '../swarm/discover.js'
 

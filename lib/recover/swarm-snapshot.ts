@@ -7,7 +7,7 @@ import { resolveSnapshot, type SnapshotChoice, type SnapshotInfo } from '../rest
 import { readSwarm } from '../swarm/cluster.js'
 import { discoverJobs, type SwarmJob } from '../swarm/discover.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
-import { labelDefaults } from '../swarm/labels.js'
+import { labelDefaults } from '../swarm/label-defaults.js'
 
 
 /** The service a snapshot host names: `app_db`, or `app_db@node-2` for one node's data of a service on several. */

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js'
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import { repositoryEnv, urlRepository, type Repository } from './repository.js'
@@ -19,6 +20,10 @@ export interface CopyOptions {
  * says there is none. restic copy skips snapshots the destination already holds.
  */
 export async function copySnapshots(source: Restic, options: CopyOptions, log: Logger): Promise<void> {
+  // restic reads one set of a backend's variables for both repositories: the source's would go to the destination.
+  if (Object.keys(source.repository.env ?? {}).length > 0) {
+    throw new ConfigError(`copies from ${source.repository.describe}, a repository of REPOSITORIES_FILE, are not made by COPY_TO or rds copy: its credentials would reach the destination; copy from a repository with no credentials of its own.`)
+  }
   const target = urlRepository(options.to, options.toPasswordFile)
   // restic runs against the destination, reading from the source: the source's -o options (its ssh
   // config, which applies to the source's host alias only) go along as global options.

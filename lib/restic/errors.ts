@@ -70,17 +70,19 @@ export function resticFailure(
         EXIT.incomplete,
       )
     case EXIT.noRepository:
-      return new RunError(`restic ${command} failed: there is no repository at ${repository.describe}; run a backup (which creates it) or check REPO_PATH.`, EXIT.noRepository)
+      return new RunError(`restic ${command} failed: there is no repository at ${repository.describe}; run a backup (which creates it) or check ${repository.env ? 'its url in REPOSITORIES_FILE' : 'REPO_PATH'}.`, EXIT.noRepository)
     case EXIT.locked:
       return new RunError(
         `restic ${command} failed: the repository ${repository.describe} is locked by another restic process; ` +
-          `try again later; "runrestic unlock" removes locks of dead processes on this host and locks older than 30 minutes, ` +
-          `and "runrestic unlock --remove-all" removes every lock once you are sure no other restic is running.`,
+          (repository.env
+            ? 'try again later; restic calls a lock stale once it is 30 minutes old, and the next run removes it.'
+            : `try again later; "runrestic unlock" removes locks of dead processes on this host and locks older than 30 minutes, ` +
+              `and "runrestic unlock --remove-all" removes every lock once you are sure no other restic is running.`),
         EXIT.locked,
       )
     case EXIT.wrongPassword:
       return new RunError(
-        `restic ${command} failed: the password in RESTIC_REPO_PASSWORD_FILE (${repository.passwordFile}) is wrong for the repository ${repository.describe}.`,
+        `restic ${command} failed: the password in ${repository.env ? 'the password-file' : 'RESTIC_REPO_PASSWORD_FILE'} (${repository.passwordFile}) is wrong for the repository ${repository.describe}.`,
         EXIT.wrongPassword,
       )
     case EXIT.interrupted:

@@ -74,8 +74,10 @@ export function repositoryOfKey(key: string, config: Config, transport: SshTrans
   return found ? namedRepository(found) : serverRepository({ ...config, repoPath: key }, transport)
 }
 
-// A URL's password (rest:https://user:secret@host/, s3:https://key:secret@host/) is never shown.
-const withoutPassword = (url: string) => url.replace(/(\/\/[^/:@]+):[^/@]*@/, '$1:***@')
+// A URL's password (rest:https://user:secret@host/) is never shown, nor a token with no user
+// (https://token@host/), even one with an "@" in it.
+const withoutPassword = (url: string) =>
+  url.replace(/\/\/([^/]*)@/, (_, userinfo: string) => `//${userinfo.includes(':') ? `${userinfo.slice(0, userinfo.indexOf(':'))}:***` : '***'}@`)
 
 /** Any restic repository URL (RESTIC_REPOSITORY): S3, B2, Azure, GCS, rest-server, a local path... */
 export function urlRepository(url: string, passwordFile: string): Repository {

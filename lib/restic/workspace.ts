@@ -44,7 +44,7 @@ export async function checkBackupPath(path: string, guardFolders: string[] = [])
 export async function openWorkspace(env: Env, log: Logger): Promise<Workspace> {
   const config = readConfig(env)
   if (config.repositories.name !== undefined) {
-    const named = chosenRepository(await readRepositories(config.repositories.file!), config.repositories.name, 'REPOSITORY_NAME')
+    const named = chosenRepository(await readRepositories(config.repositories.file!, config.repositories.name), config.repositories.name, 'REPOSITORY_NAME')
     return { config, repository: namedRepository(named), close: async () => undefined }
   }
   if (config.resticRepository !== undefined) {

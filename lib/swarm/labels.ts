@@ -1,6 +1,6 @@
-import { APPEND_ONLY_RETENTION, type Config, type Env, type Retention, type ServerMode } from '../config/environment.js'
-import { readRepositories } from '../config/repositories.js'
-import { checkCronExpression, flag, isRepositoryPath, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
+import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from '../config/environment.js'
+import { checkServerPath } from './repository-label.js'
+import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
 import { readDump, type Dump } from '../dumps/presets.js'
 import type { BackupVolume, LabelledService } from './cluster.js'
@@ -59,23 +59,6 @@ export interface ServiceBackup {
   /** rds.backup.limit-upload, rds.backup.limit-download: its job's restic bandwidth in KiB/s, instead of the controller's LIMIT_UPLOAD, LIMIT_DOWNLOAD. */
   bandwidth?: Bandwidth
 }
-
-/**
- * What the controller's environment gives every labelled service that does not say otherwise, with
- * the names of REPOSITORIES_FILE (read again each time: every reader of labels must know them, or a
- * name would be taken for a path on the server).
- */
-export const labelDefaults = async (config: Config): Promise<LabelDefaults> => ({
-  repositories: config.repositories.file === undefined ? undefined : [...(await readRepositories(config.repositories.file)).keys()],
-  runAt: config.runAt,
-  retention: config.retention,
-  repoPath: config.repoPath,
-  checkAt: config.checkAt,
-  overdueAfter: config.overdueAfter,
-  maxRunTime: config.maxRunTime,
-  drillAt: config.drill.at,
-  serverMode: config.serverMode,
-})
 
 export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
@@ -217,28 +200,6 @@ function retention(labels: Env, defaults: LabelDefaults, named: boolean): Retent
   return hasOwnPolicy ? { ...own, prune } : { ...defaults.retention, prune }
 }
 
-/**
- * A rds.backup.repo that names no repository of REPOSITORIES_FILE is a path on the stack's server.
- * Never a URL: a label writer may send data only where the operator listed. With the file, a path
- * needs a folder (or is REPO_PATH), so that a misspelt name is an error, not a new repository.
- */
-function checkServerPath(repo: string, defaults: LabelDefaults): void {
-  const listed = defaults.repositories ?? []
-  const names = listed.length > 0 ? ` (REPOSITORIES_FILE lists ${listed.join(', ')})` : ''
-  if (/^[a-z0-9+]+:/i.test(repo) || repo.includes('//')) {
-    throw new ConfigError(`${LABEL}.repo names a repository, never a URL; list the URL under a name in the controller's REPOSITORIES_FILE and write that name${names}.`)
-  }
-  if (!isRepositoryPath(repo)) {
-    throw new ConfigError(`${LABEL}.repo must be a path under the server's login directory such as "app/db" (letters, digits, "_", "." and "-"), not ${JSON.stringify(repo)}.`)
-  }
-  if (defaults.repositories !== undefined && !repo.includes('/') && repo !== defaults.repoPath) {
-    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, which REPOSITORIES_FILE does not list${names}; write one of its names, or a path on the stack's server with a folder, such as "${repo}/data".`)
-  }
-  if (repo !== defaults.repoPath && defaults.serverMode !== undefined && defaults.serverMode !== 'sftp') {
-    throw new ConfigError(`${LABEL}.repo is ${JSON.stringify(repo)}, but the agent's key (SERVER_MODE=${defaults.serverMode}) reaches only its REPO_PATH ${JSON.stringify(defaults.repoPath)}; remove the label, or back this service up with an agent whose key reaches ${repo}.`)
-  }
-}
-
 function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceBackup | undefined {
   const labels = mergedLabels(service)
   if (!flag(labels, LABEL)) return undefined
@@ -246,7 +207,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
   if (unknown.length > 0) throw new ConfigError(`${unknown[0]} is not a label rds knows; see docs/labels.md for the names.`)
   const repo = value(labels, `${LABEL}.repo`)
   const named = repo !== undefined && (defaults.repositories ?? []).includes(repo)
-  if (repo !== undefined && !named) checkServerPath(repo, defaults)
+  if (repo !== undefined && !named) checkServerPath(`${LABEL}.repo`, repo, defaults)
   const excludes = (value(labels, `${LABEL}.exclude`) ?? '').split(',').map((pattern) => pattern.trim()).filter(Boolean)
   const quoted = excludes.find((pattern) => /["\\]/.test(pattern))
   if (quoted !== undefined) throw new ConfigError(`${LABEL}.exclude has a pattern with a quote or backslash (${JSON.stringify(quoted)}); use a ? in its place.`)

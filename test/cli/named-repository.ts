@@ -61,8 +61,11 @@ for (const [name, backend] of [['s3', s3], ['rest', rest]] as const) {
   })
 }
 
-t.test('a name REPOSITORIES_FILE does not list is refused with the names it does', async (t) => {
+t.test('a name REPOSITORIES_FILE does not list is refused with the names it does; no copy is made from such a repository', async (t) => {
   const unlisted = await runBin(RDS, ['backup'], env('offsite'))
   t.equal(unlisted.exitCode, 2)
   t.match(unlisted.stderr, /REPOSITORY_NAME is "offsite", which REPOSITORIES_FILE does not list \(it lists s3, rest\); write one of its names, or add \[offsite\] to it\./)
+  const copied = await runBin(RDS, ['copy', '--to', join(dir, 'copy'), '--to-password-file', passwords.s3], env('s3'))
+  t.equal(copied.exitCode, 2, 'rds copy from a repository of REPOSITORIES_FILE is refused')
+  t.match(copied.stderr, /copies from s3 \(s3:https:\/\/127\.0\.0\.1:\d+\/rds-test\/agent\), a repository of REPOSITORIES_FILE, are not made by COPY_TO or rds copy: its credentials would reach the destination/)
 })

@@ -187,6 +187,7 @@ t.test('with MODE=swarm, what only a single agent reads is refused in one senten
   configError({ ...swarm, COPY_TO: 'sftp:elsewhere:/copy', COPY_TO_PASSWORD_FILE: '/run/secrets/copy' }, /^COPY_TO is set but MODE=swarm: copies to a second repository are made by a single agent only; unset COPY_TO\.$/)
   configError({ ...swarm, RESTIC_REPOSITORY: 's3:https://s3.example.com/bucket' }, /^RESTIC_REPOSITORY is set but MODE=swarm: the controller's jobs write to the server at SSH_HOST/)
   configError({ ...swarm, PRE_HOOK: 'true', SERVICE_NAME: 'app' }, /^PRE_HOOK is set but MODE=swarm: each service has its own: the label rds\.backup\.pre-hook; unset PRE_HOOK\.$/)
+  configError({ ...swarm, AWS_SECRET_ACCESS_KEY: 'k' }, /^AWS_SECRET_ACCESS_KEY is set but MODE=swarm: a backend's credentials would reach the controller's restic but not its jobs'; put them in REPOSITORIES_FILE, in the section of their repository, and unset AWS_SECRET_ACCESS_KEY\.$/)
   configError({ ...swarm, RESTIC_COMPRESSION: 'max' }, /^RESTIC_COMPRESSION is set but MODE=swarm: restic's own variables would reach the controller's restic but not its jobs'; unset RESTIC_COMPRESSION\.$/)
   t.equal(readConfig({ ...swarm, RESTIC_CACHE_DIR: '/var/cache/restic', RESTIC_BINARY: 'restic' }).mode, 'swarm', "the image's cache and rds's own RESTIC_BINARY are accepted")
   t.equal(readConfig({ ...base, BACKUP_ARGS: '--exclude-caches', RESTIC_COMPRESSION: 'max' }).mode, 'service', 'a single agent takes them')

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { chosenRepository, parseRepositories, readRepositories, repositorySection } from '../../lib/config/repositories.js'
 import { readConfig } from '../../lib/config/environment.js'
+import { labelDefaults } from '../../lib/swarm/label-defaults.js'
 
 const FILE = [
   '# repositories',
@@ -39,7 +40,7 @@ t.test('each [name] is a repository: its URL, password file, options and the bac
 
 t.test('every mistake is refused with its line, and never quotes a value (they are secrets)', async (t) => {
   const cases: [string, RegExp][] = [
-    ['[off site]\nurl = s3:x', /line 1 names a repository "off site"; a name is letters, digits, "_" and "-"/],
+    ['[off site]\nurl = s3:x', /line 1 names a repository "off site"; a name is up to 30 letters, digits, "_" and "-"/],
     ['[a]\nurl = s3:x\npassword-file = /p\n[a]', /line 4 names the repository a a second time/],
     ['url = s3:x', /line 1 sets url before any \[name\]/],
     ['[a]\njust words', /line 2 is neither a \[name\] nor a "key = value" line/],
@@ -50,8 +51,13 @@ t.test('every mistake is refused with its line, and never quotes a value (they a
     ['[a]\nurl = s3:x\npassword-file = /p\nPASSWORD = very-secret-key', /line 4 sets PASSWORD of a, which is not url, password-file, option or a variable restic's backends read/],
     ['[a]\npassword-file = /p', /gives the repository a no url; add "url = \.\.\." to its section/],
     ['[a]\nurl = s3:x', /gives the repository a no password-file/],
-    ['[a]\nurl = /srv/backups\npassword-file = /p', /gives a a url that is no remote restic repository .*a local folder differs on every node/],
-    ['[a]\nurl = local:/srv\npassword-file = /p', /a local folder differs on every node/],
+    ['[a]\nurl = /srv/backups\npassword-file = /p', /gives a a url of a backend rds cannot hand its jobs \(s3:, b2:, azure:, gs:, swift:, rest: it can\); a local folder differs on every node, and sftp: and rclone: need a key or a program no job has\.$/],
+    ['[a]\nurl = local:/srv\npassword-file = /p', /a url of a backend rds cannot hand its jobs/],
+    ['[a]\nurl = sftp:user@host:/srv\npassword-file = /p', /a url of a backend rds cannot hand its jobs/],
+    ['[a]\nurl = rclone:remote:path\npassword-file = /p', /a url of a backend rds cannot hand its jobs/],
+    ['[a]\nurl = s3:x\npassword-file = /p\nAZURE_ACCOUNT_KEY: very-secret-key=x', /line 4 is neither a \[name\] nor a "key = value" line \(a key is letters, digits, "_" and "-", then "="\)/],
+    ['[a]\nurl = s3:x\npassword-file = /p\nAWS_SECRET_ACCESS_KEY = "very-secret-key"', /line 4 gives AWS_SECRET_ACCESS_KEY of a a value in quotes, which would be taken with them; remove the quotes\./],
+    [`[${'a'.repeat(31)}]`, /names a repository "a{31}"; a name is up to 30 letters/],
   ]
   for (const [text, message] of cases) {
     t.throws(() => parseRepositories(text, '/f'), { name: 'ConfigError', message }, text.split('\n').at(-1) ?? text)
@@ -81,7 +87,20 @@ t.test('REPOSITORY_NAME and REPOSITORIES_FILE: with each other, never with RESTI
   t.throws(() => readConfig({ REPOSITORY_NAME: 'offsite' }), { message: 'REPOSITORY_NAME is "offsite" but REPOSITORIES_FILE is not set; set it to the file that lists the repository (a secret).' })
   t.throws(() => readConfig({ REPOSITORIES_FILE: '/f', SSH_HOST: 'server', REPO_PATH: 'x' }), { message: /^REPOSITORIES_FILE is set but REPOSITORY_NAME is not/ })
   t.throws(() => readConfig({ ...env, RESTIC_REPOSITORY: 's3:x' }), { message: /^REPOSITORY_NAME and RESTIC_REPOSITORY are both set; keep one/ })
+  t.throws(() => readConfig({ ...env, COPY_TO: 's3:elsewhere', COPY_TO_PASSWORD_FILE: '/p' }), { message: "COPY_TO is set with REPOSITORY_NAME: restic would hand the credentials of the repository to the copy's; unset COPY_TO." })
   t.throws(() => readConfig({ ...env, SERVER_MODE: 'append-only' }), { message: /^SERVER_MODE=append-only is for the server image's SSH server \(SSH_HOST, REPO_PATH\); unset it, or unset REPOSITORY_NAME\.$/ })
   t.throws(() => readConfig({ ...env, MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm' }), { message: /^REPOSITORY_NAME is set but MODE=swarm: the controller's default is the server at SSH_HOST/ })
   t.match(readConfig({ REPOSITORIES_FILE: '/f', MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm' }), { repositories: { file: '/f' } }, 'the controller reads the file alone')
+})
+
+t.test('a repository named as REPO_PATH is refused; a single agent needs only its own repository\'s files', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-repositories-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'repositories')
+  await writeFile(join(dir, 'password'), 'pw')
+  await writeFile(file, `[swarm]\nurl = rest:http://host/\npassword-file = ${join(dir, 'password')}\n[other]\nurl = rest:http://other/\npassword-file = ${join(dir, 'not-given-to-this-agent')}\n`)
+  t.same([...(await readRepositories(file, 'swarm')).keys()], ['swarm', 'other'], "REPOSITORY_NAME=swarm reads without the other's password file")
+  await writeFile(join(dir, 'not-given-to-this-agent'), 'pw')
+  const config = readConfig({ MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm', REPOSITORIES_FILE: file })
+  await t.rejects(labelDefaults(config), { message: 'REPOSITORIES_FILE lists a repository named swarm, which is also REPO_PATH, the default repository on the server; rename the section.' })
 })

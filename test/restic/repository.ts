@@ -38,5 +38,7 @@ t.test('any restic repository URL, described without its password', async (t) =>
   t.same(repositoryEnv(repository, 'from'), { RESTIC_FROM_REPOSITORY: 'rest:https://backup:s3cr3t@rest.example.com:8000/db/', RESTIC_FROM_PASSWORD_FILE: '/s/pw' })
   t.same(repositoryOptions(repository), [], 'the URL, with its credentials, is never an argument')
   t.equal(urlRepository('s3:s3.amazonaws.com/bucket/db', '/p').describe, 's3:s3.amazonaws.com/bucket/db')
+  t.equal(urlRepository('rest:https://t0ken@host/', '/p').describe, 'rest:https://***@host/', 'a token with no user')
+  t.equal(urlRepository('rest:https://user:p@ss@host/', '/p').describe, 'rest:https://user:***@host/', 'a password with an "@" in it')
   t.equal(urlRepository('/srv/restic/db', '/p').ssh, undefined)
 })

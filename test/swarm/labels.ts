@@ -209,6 +209,7 @@ t.test('rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name, n
     t.throws(() => backup(url, {}, defaults), { message: /names a repository, never a URL; list the URL under a name in the controller's REPOSITORIES_FILE and write that name\.$/ }, `${url}, without the file`)
   }
   t.match(backup('ownrepo', {}, defaults), { repoPath: 'ownrepo' }, 'without the file, any path on the server, as before')
+  t.throws(() => backup('offsite/db'), { message: 'service app_web: label rds.backup.repo is "offsite/db", a path on the stack\'s server under the name of a repository of REPOSITORIES_FILE; write the name alone (offsite) for that repository, or another path on the server.' })
   // The server's key has no say in a repository elsewhere: the controller's retention runs there.
   for (const serverMode of ['append-only', 'confined'] as const) {
     t.match(backup('offsite', { 'rds.backup.keep-last': '3' }, { ...named, serverMode }), { repoPath: 'offsite', retention: { last: 3 } }, serverMode)
