@@ -700,19 +700,25 @@ async function runOnSimulatedSwarm() {
     }, 90)
     t.match(db, { snapshots: Number, lastSnapshot: { id: /^[0-9a-f]{64}$/ } }, 'the controller records each run and its snapshot')
 
-    // A service that is never due on its schedule, and may go 20 s without a backup; health checks every 2 s.
-    await sim('rds-sim1', [
-      'service', 'create', '--detach', '--name', 'rds-test-overdue', '--constraint', 'node.hostname==rds-sim2', '--mount', 'type=volume,src=rds-test-overdue,dst=/data',
-      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.overdue-after=20s', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo data > /data/file; exec sleep infinity',
-    ])
+    // Health checks every 2 s; then a service that is never due on its schedule, and may go 20 s
+    // without a backup. Made once the new controller runs: the one being replaced, whose stop may wait
+    // for a run of backup_db, would otherwise see it OVERDUE first and say so in its own log.
     await sim('rds-sim1', ['service', 'update', '--detach', '--health-interval', '2s', '--health-retries', '2', '--health-start-period', '15s', `${STACK}_agent`])
     const agent = await waitFor('the controller with the 2 s health check', async () => {
       const id = await containerOf('rds-sim1', `${STACK}_agent`)
       return id && (await sim('rds-sim1', ['inspect', '-f', '{{.Config.Healthcheck.Interval}}', id]).catch(() => '')).trim() === '2s' ? id : undefined
     }, 120)
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', 'rds-test-overdue', '--constraint', 'node.hostname==rds-sim2', '--mount', 'type=volume,src=rds-test-overdue,dst=/data',
+      '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.overdue-after=20s', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo data > /data/file; exec sleep infinity',
+    ])
     const watched = await waitFor('the job in the status', async () => (await status()).jobs['rds-test-overdue'], 120)
     await waitFor('the job to be OVERDUE', async () => (await status()).jobs['rds-test-overdue']?.state === 'OVERDUE' || undefined, 60)
-    await waitFor('the OVERDUE notice in the log', async () => /ERROR status: rds-test-overdue is OVERDUE: no successful backup of rds-test-overdue/.test(await controllerLog()) || undefined, 90)
+    await waitFor('the OVERDUE notice in the log', async () => /ERROR status: rds-test-overdue is OVERDUE: no successful backup of rds-test-overdue/.test(await controllerLog()) || undefined, 90).catch(async (error: Error) => {
+      // What the status recorded of the notice, and what the log says, for whoever reads the failure.
+      const job = (await status()).jobs['rds-test-overdue']
+      throw new Error(`${error.message}; the status: ${JSON.stringify(job)}; the log ends:\n${(await controllerLog()).split('\n').slice(-20).join('\n')}`)
+    })
     // backup_db runs every 20 s: two more of its snapshots, while some 20 health checks see the OVERDUE job.
     for (let run = 0; run < 2; run++) {
       const before = await newestSnapshot(`${STACK}_db`)
