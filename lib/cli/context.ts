@@ -155,7 +155,7 @@ export function withJob(context: CliContext, log: Logger, use: (job: Job, runCon
     if (config.copyTo) await readSecretFile('COPY_TO_PASSWORD_FILE', config.copyTo.passwordFile, "second repository's password")
     const job = jobFromConfig(config, restic.repository)
     const reporter = await reporterFor(config, log)
-    if (job.dump) log.info(`rds: dump ${job.dump.preset ?? 'DUMP_COMMAND'} of service ${job.hooks.service}, saved as ${job.dump.filename} in snapshots tagged dump`)
+    if (job.dump) log.info(`rds: dump ${job.dump.preset ?? 'DUMP_COMMAND'} of ${job.dump.database ?? `service ${job.hooks.service}`}, saved as ${job.dump.filename} in snapshots tagged dump`)
     if (job.stop === 'pause') log.info(`rds: service ${job.hooks.service}'s containers on this node are paused while ${job.backupPath} is backed up`)
     log.info(`rds: restic ${version}; backing up ${job.backupFiles ? job.backupPath : 'the dump'} to ${job.repository.describe} as host ${job.snapshotHost}`)
     if (job.hooks.pre || job.hooks.post) {

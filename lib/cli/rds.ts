@@ -63,6 +63,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['survey-volumes'], load: async () => (await import('./survey-volumes.js')).addSurveyVolumesCommand },
     { names: ['remove-volumes'], load: async () => (await import('./remove-volumes.js')).addRemoveVolumesCommand },
     { names: ['dump-stream'], load: async () => (await import('./dump-stream.js')).addDumpStreamCommand },
+    { names: ['sqlite-dump'], load: async () => (await import('./sqlite-dump.js')).addSqliteDumpCommand },
   ]],
 ]
 

@@ -4,7 +4,8 @@ import { restoreCommand } from '../dumps/presets.js'
 import { ConfigError, EXIT, RunError } from '../errors.js'
 import { chooseHookContainer } from '../run/hooks.js'
 import { restoreDump } from '../restore/dump.js'
-import { loadDump } from '../recover/service-jobs.js'
+import { loadDump, loadSqliteDump } from '../recover/service-jobs.js'
+import { restoreSqlite } from '../restore/sqlite.js'
 import { readConfig } from '../config/environment.js'
 import { HOST_HELP, HOST_OPTION, rejectedSnapshots, snapshotChoice, withRestic, type CommandContext } from './context.js'
 import { withController } from './with-controller.js'
@@ -18,6 +19,12 @@ interface Options {
 }
 
 const LOADERS = 'postgres, mysql or mariadb'
+
+/** A sqlite dump is loaded into a new file in place of the database: a container, service or command does not apply. */
+function refuseTargets(options: Options): void {
+  const given = options.toService !== undefined ? '--to-service' : options.toContainer !== undefined ? '--to-container' : options.command !== undefined ? '--command' : undefined
+  if (given !== undefined) throw new ConfigError(`${given} does not apply to a sqlite dump, which rds loads into a new file in its database's place (DUMP_DATABASE, rds.backup.dump.database); leave it out.`)
+}
 
 /** The loader: --command, else the preset's; a dump of the user's own command needs --command. */
 function loader(options: Options, preset: Parameters<typeof restoreCommand>[0], dumpedBy: string): string {
@@ -50,6 +57,11 @@ export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plai
       }
       setExitCode(
         await withRestic(cli, plainLog, async (restic, config) => {
+          if (config.dump?.preset === 'sqlite') {
+            refuseTargets(options)
+            await restoreSqlite(restic, { choice: await snapshotChoice(config, snapshot, options.host), database: config.dump.database!, signal: cli.stop }, plainLog)
+            return
+          }
           const command = loader(options, config.dump?.preset, 'DUMP_COMMAND')
           const [{ default: DockerClient }, { dockerEngine }] = await Promise.all([import('dockerode'), import('../docker/engine.js')])
           const docker: Docker = new DockerClient()
@@ -71,6 +83,14 @@ function restoreDumpInSwarm(snapshot: string, options: Options, { cli, plainLog 
     const jobs = [...controller.jobs.values()].map(({ job }) => job).filter((job) => job.service === options.service && job.backup)
     const job = jobs.find((candidate) => options.host === undefined || candidate.name === options.host)
     if (!job) throw new ConfigError(`there is no service ${options.service} labelled rds.backup=true${options.host ? ` with host ${options.host}` : ''}; rds jobs lists them.`)
+    if (job.backup!.dump?.preset === 'sqlite') {
+      refuseTargets(options)
+      if (!job.node) throw new RunError(`service ${job.service} has no running task, so rds cannot know the node of its database's volume; start it (docker service scale ${job.service}=1) and try again.`)
+      plainLog.info(`restore-dump: loading the dump of ${job.name} into ${job.backup!.dump.database} on ${job.node.nodeName}`)
+      await loadSqliteDump(swarm, job, { snapshotId: snapshot, nodeId: job.node.nodeId, rejected: await rejectedSnapshots(readConfig(cli.env)) }, plainLog, cli.stop)
+      plainLog.info(`restore-dump: restart ${job.service} so that it opens the restored database: docker service update --force ${job.service}`)
+      return EXIT.ok
+    }
     const command = loader(options, job.backup!.dump?.preset, `rds.backup.dump of ${job.service}`)
     const target = options.toService ?? job.service
     const node = controller.services.find((service) => service.name === target)?.tasks[0]

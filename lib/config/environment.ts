@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
-import { readDump, type Dump } from '../dumps/presets.js'
+import { PRESET_NAMES, readDump, type Dump } from '../dumps/presets.js'
 import { checkSwarmVariables } from './swarm-variables.js'
 import { readBandwidth, readRunLimits, type Bandwidth, type RunLimits } from './run-limits.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
@@ -236,11 +236,17 @@ export function readConfig(env: Env): Config {
     }
   }
   const dumpCommand = value(env, 'DUMP_COMMAND')
-  const dump = dumpCommand === undefined ? undefined : readDump(dumpCommand, value(env, 'DUMP_FILENAME'), { dump: 'DUMP_COMMAND', filename: 'DUMP_FILENAME' })
-  if (dumpCommand === undefined && value(env, 'DUMP_FILENAME') !== undefined) throw new ConfigError('DUMP_FILENAME is set but DUMP_COMMAND is not; set DUMP_COMMAND to the dump (postgres, mysql, mariadb, redis or a command).')
+  const dump =
+    dumpCommand === undefined
+      ? undefined
+      : readDump(dumpCommand, value(env, 'DUMP_FILENAME'), value(env, 'DUMP_DATABASE'), { dump: 'DUMP_COMMAND', filename: 'DUMP_FILENAME', database: 'DUMP_DATABASE' })
+  for (const name of ['DUMP_FILENAME', 'DUMP_DATABASE']) {
+    if (dumpCommand === undefined && value(env, name) !== undefined) throw new ConfigError(`${name} is set but DUMP_COMMAND is not; set DUMP_COMMAND to the dump (${PRESET_NAMES} or a command).`)
+  }
   const stopDuringBackup = readStop(env)
   for (const [name, set] of [
-    ['DUMP_COMMAND', dump !== undefined],
+    // The sqlite preset reads the database's file where rds runs, in no container of a service.
+    ['DUMP_COMMAND', dump !== undefined && dump.preset !== 'sqlite'],
     ['STOP_DURING_BACKUP=pause', stopDuringBackup === 'pause'],
   ] as const) {
     if (set && serviceName === undefined) throw new ConfigError(`${name} is set but SERVICE_NAME is not; set SERVICE_NAME to the Swarm service whose containers it runs in.`)

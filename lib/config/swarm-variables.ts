@@ -16,6 +16,7 @@ const SINGLE_SERVICE_ONLY: Record<string, string> = {
   POST_HOOK: 'each service has its own: the label rds.backup.post-hook',
   DUMP_COMMAND: 'each service has its own: the label rds.backup.dump',
   DUMP_FILENAME: 'each service has its own: the label rds.backup.dump.filename',
+  DUMP_DATABASE: 'each service has its own: the label rds.backup.dump.database',
   STOP_DURING_BACKUP: 'each service has its own: the label rds.backup.stop',
   REPOSITORY_NAME: 'the controller\'s default is the server at SSH_HOST; a service\'s label rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name',
 }

@@ -5,16 +5,19 @@ export const DUMP_TAG = 'dump'
 
 /**
  * A database dump: a command run with `sh -c` in the service's container whose stdout is the dump,
- * and the name it has in the snapshot. A preset also knows how to load its dump back.
+ * and the name it has in the snapshot. A preset also knows how to load its dump back. The sqlite
+ * preset runs no command in the container: rds reads the database file itself (see database).
  */
 export interface Dump {
   /** The preset's name, or undefined for a command of the user's own. */
   preset?: PresetName
   command: string
   filename: string
+  /** For the sqlite preset: the database file, where rds reads it (a path in its own container). */
+  database?: string
 }
 
-export type PresetName = 'postgres' | 'mysql' | 'mariadb' | 'redis'
+export type PresetName = 'postgres' | 'mysql' | 'mariadb' | 'redis' | 'sqlite'
 
 interface Preset {
   dump: string
@@ -82,7 +85,16 @@ export const PRESETS: Record<PresetName, Preset> = {
     dump: ['if [ -n "${REDIS_PASSWORD:-}" ]; then export REDISCLI_AUTH="$REDIS_PASSWORD"; fi', 'exec redis-cli --rdb -'].join('\n'),
     filename: 'dump.rdb',
   },
+  // Many applications' images have no sqlite3, so rds runs its own on the database's file, in the
+  // volume (see lib/run/sqlite.ts): this command is what the run's first line names.
+  sqlite: {
+    dump: 'sqlite3 .dump',
+    filename: 'database.sql',
+  },
 }
+
+/** The presets' names, as messages list them. */
+export const PRESET_NAMES = 'postgres, mysql, mariadb, redis, sqlite'
 
 /** What a dump without a preset is called in the snapshot, unless rds.backup.dump.filename says. */
 export const CUSTOM_DUMP_FILENAME = 'dump'
@@ -95,12 +107,20 @@ const isPreset = (value: string): value is PresetName => Object.hasOwn(PRESETS, 
  * The dump a label or variable (never blank: blank ones count as unset) asks for: a preset's name,
  * or a command of the user's own. `names` are the label's or variables' names, for messages.
  */
-export function readDump(value: string, filename: string | undefined, names: { dump: string; filename: string }): Dump {
+export function readDump(value: string, filename: string | undefined, database: string | undefined, names: { dump: string; filename: string; database: string }): Dump {
   const trimmed = value.trim()
   if (filename !== undefined && !FILENAME.test(filename)) {
     throw new ConfigError(`${names.filename} must be a file name such as "app.sql" (letters, digits, "_", "." and "-"), not ${JSON.stringify(filename)}.`)
   }
-  if (isPreset(trimmed)) return { preset: trimmed, command: PRESETS[trimmed].dump, filename: filename ?? PRESETS[trimmed].filename }
+  if (trimmed === 'sqlite') {
+    if (database === undefined) throw new ConfigError(`${names.dump} is sqlite but ${names.database} is not set; set it to the database file, such as /data/app.db.`)
+    if (!database.startsWith('/') || database.split('/').includes('..') || database.endsWith('/')) {
+      throw new ConfigError(`${names.database} must be the absolute path of the database file, such as /data/app.db, not ${JSON.stringify(database)}.`)
+    }
+  } else if (database !== undefined) {
+    throw new ConfigError(`${names.database} is set but ${names.dump} is not sqlite; remove it, or set ${names.dump} to sqlite.`)
+  }
+  if (isPreset(trimmed)) return { preset: trimmed, command: PRESETS[trimmed].dump, filename: filename ?? PRESETS[trimmed].filename, ...(database === undefined ? {} : { database }) }
   return { command: trimmed, filename: filename ?? CUSTOM_DUMP_FILENAME }
 }
 

@@ -44,7 +44,7 @@ const withVolumes = (job: SwarmJob, names: string[]): SwarmJob => ({ ...job, bac
 export async function restoreOnto(deps: SwarmJobs, { job, plan, node, restic }: Steps, from: TaskPlacement | undefined, log: Logger, signal?: AbortSignal): Promise<void> {
   const backup = job.backup!
   const loader = backup.dump && restoreCommand(backup.dump.preset)
-  if (plan.dump && !loader) throw new ConfigError(`the dump of ${job.service} is not a preset's (postgres, mysql or mariadb), so rds cannot load it; restore its volumes alone by snapshot ID, and the dump with rds restore-dump --command.`)
+  if (plan.dump && !loader) throw new ConfigError(`the dump of ${job.service} is not one rds loads into a running database (postgres, mysql or mariadb; a sqlite dump is loaded with rds restore-dump --service), so it cannot be part of this restore; restore its volumes alone by snapshot ID, and the dump with rds restore-dump --command.`)
   const existing = await volumesThere(deps, node, plan.data ? backup.volumes.map((volume) => volume.source) : [], log, signal)
   const marked = job.restoring !== undefined
   // Its old node is down (or it ran nowhere): moved back, it would wait there for nothing.

@@ -38,7 +38,7 @@ export async function newestSafety(restic: Restic, host: string, path: string, l
 export async function restoreWithSafety(deps: SwarmJobs, { job, plan, node, restic }: Steps, log: Logger, signal?: AbortSignal): Promise<void> {
   const backup = job.backup!
   const loader = backup.dump && restoreCommand(backup.dump.preset)
-  if (plan.dump && !loader) throw new ConfigError(`the dump of ${job.service} is not a preset's (postgres, mysql or mariadb), so rds cannot load it; restore its volumes alone by snapshot ID, and the dump with rds restore-dump --command.`)
+  if (plan.dump && !loader) throw new ConfigError(`the dump of ${job.service} is not one rds loads into a running database (postgres, mysql or mariadb; a sqlite dump is loaded with rds restore-dump --service), so it cannot be part of this restore; restore its volumes alone by snapshot ID, and the dump with rds restore-dump --command.`)
   const safety: { data?: SnapshotInfo; dump?: SnapshotInfo } = {}
   // Marked already: a restore of it was cut off, and what it holds is half restored.
   const wasMarked = job.restoring !== undefined

@@ -1,7 +1,7 @@
 import { EXIT, RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
 import type { SwarmJob } from '../swarm/discover.js'
-import { jobEnvironment } from '../swarm/job-environment.js'
+import { jobEnvironment, needsDocker } from '../swarm/job-environment.js'
 import { runJobService, type JobOutcome, type JobRequest } from '../swarm/job-service.js'
 import { SAFETY_TAG } from '../restic/snapshots.js'
 import { restoreJobEnv, type SwarmJobs } from './volume-job.js'
@@ -15,6 +15,28 @@ async function runToEnd(swarm: SwarmJobs, request: Omit<JobRequest, 'maxRunMs'>,
   if (outcome.exitCode === 0) return outcome
   const why = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `exit code ${outcome.exitCode}; its log is above`
   throw new RunError(`${what} failed (${why}).`, outcome.exitCode || EXIT.failure)
+}
+
+/**
+ * Loads a sqlite dump into a new database file in the database's volume on its node, which then
+ * takes the database's place (the old one kept beside it): `rds restore-dump` in a job there.
+ */
+export function loadSqliteDump(swarm: SwarmJobs, job: SwarmJob, load: { snapshotId: string; nodeId: string; rejected: readonly string[] }, log: Logger, signal?: AbortSignal) {
+  return runToEnd(
+    swarm,
+    {
+      name: `restore-dump-${job.name}`,
+      docker: false,
+      nodeId: load.nodeId,
+      volumes: [],
+      database: job.backup!.database?.volume,
+      env: jobEnvironment(job, swarm.jobEnv, [...load.rejected]),
+      command: ['rds', 'restore-dump', load.snapshotId],
+    },
+    `loading the dump into ${job.backup!.dump!.database}`,
+    log,
+    signal,
+  )
 }
 
 /**
@@ -62,7 +84,7 @@ export function runRestoreHook(swarm: SwarmJobs, job: SwarmJob, which: 'pre' | '
 // service is stopped already, or must keep running for its dump), and the guard, whose verdict
 // must not keep the damaged data from being saved.
 const NOT_FOR_SAFETY = /^(PRE_HOOK|POST_HOOK|STOP_DURING_BACKUP|MIN_FILES|MAX_SHRINK)=/
-const OTHER_PART = { volumes: /^(DUMP_COMMAND|DUMP_FILENAME)=/, dump: /^(BACKUP_PATH|GUARD_FOLDERS)=/ }
+const OTHER_PART = { volumes: /^(DUMP_COMMAND|DUMP_FILENAME|DUMP_DATABASE)=/, dump: /^(BACKUP_PATH|GUARD_FOLDERS)=/ }
 
 /**
  * Saves what the service holds now, before a restore replaces it: its volumes (with the service
@@ -74,9 +96,10 @@ export async function saveSafetySnapshot(swarm: SwarmJobs, job: SwarmJob, part: 
     swarm,
     {
       name: `safety-${job.name}`,
-      docker: part === 'dump',
+      docker: part === 'dump' && needsDocker(job.backup!),
       nodeId,
       volumes: part === 'volumes' ? job.backup!.volumes : [],
+      ...(part === 'dump' ? { database: job.backup!.database?.volume } : {}),
       env: [...env, 'MIN_FILES=0', 'MAX_SHRINK=100'],
       command: ['rds', 'backup', '--tag', SAFETY_TAG],
     },

@@ -103,7 +103,7 @@ export async function restoreStack(
       part.plan = await planRestore(deps.resticFor(job.backup!.repoPath), job, { snapshot: 'latest', at: options.at, rejected: options.rejected }, log)
       part.node = chooseNode(spec, facts, nodes, options.to, load)
       load.set(part.node.id, (load.get(part.node.id) ?? 0) + 1)
-      if (part.plan.dump && !restoreCommand(job.backup!.dump?.preset)) throw new ConfigError(`the dump of ${definition.name} is not a preset's (postgres, mysql or mariadb), so rds cannot load it; restore the stack's volumes with rds restore --to-volume, and its dump with rds restore-dump --command.`)
+      if (part.plan.dump && !restoreCommand(job.backup!.dump?.preset)) throw new ConfigError(`the dump of ${definition.name} is not one rds loads into a running database (postgres, mysql or mariadb; a sqlite dump is loaded with rds restore-dump --service), so it cannot be part of this restore; restore the stack's volumes with rds restore --to-volume, and its dump with rds restore-dump --command.`)
     }
     parts.push(part)
   }

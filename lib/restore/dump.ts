@@ -41,7 +41,7 @@ function lines(onLine: (line: string) => void): Writable {
 }
 
 /** The one dump a snapshot holds, or a RunError saying that it is not a dump's snapshot. */
-function dumpPath(snapshot: SnapshotInfo): string {
+export function dumpPath(snapshot: SnapshotInfo): string {
   const [path] = snapshot.paths
   if (!snapshot.tags?.includes(DUMP_TAG) || snapshot.paths.length !== 1 || path === undefined) {
     throw new RunError(`snapshot ${snapshot.short_id} holds ${snapshot.paths.join(', ')}, not a dump (its snapshots are tagged ${DUMP_TAG}); restore files with rds restore.`)

@@ -40,6 +40,14 @@ export function dumpBackupArgs(dump: Dump, containerId: string, tags: string[] =
   ]
 }
 
+/**
+ * restic backup's arguments for a sqlite dump: restic runs `rds sqlite-dump`, which checks the
+ * database's file where rds runs and hands restic sqlite3's .dump of it.
+ */
+export function sqliteBackupArgs(dump: Dump, tags: string[] = []): string[] {
+  return [...[DUMP_TAG, ...tags].flatMap((tag) => ['--tag', tag]), '--stdin-from-command', '--stdin-filename', dump.filename, '--', process.execPath, rdsEntry(), 'sqlite-dump', dump.database!]
+}
+
 /** Keeps the last lines the dump wrote to stderr (restic passes them on, prefixed). */
 export function dumpStderrTail(): { onStderrLine: (line: string) => void; tail: () => string } {
   const lines: string[] = []

@@ -6,7 +6,7 @@ import type { Restic } from '../restic/command.js'
 import { withLockCare } from './stale-locks.js'
 import type { OwnerCheck } from '../restic/locks.js'
 import type { JobStatus } from '../observe/status.js'
-import { dumpBackupArgs, dumpFailure, dumpStderrTail } from './dump.js'
+import { dumpBackupArgs, dumpFailure, dumpStderrTail, sqliteBackupArgs } from './dump.js'
 import { DUMP_TAG, type Dump } from '../dumps/presets.js'
 import { chooseHookContainer } from './hooks.js'
 import { backupCreatingRepository, type BackupSource } from './restic-backup.js'
@@ -51,11 +51,17 @@ export async function saveGuarded(
 export async function saveDump(job: Job, dump: Dump, restic: Restic, context: RunContext, previous: JobStatus | undefined, ownerIsDead: OwnerCheck): Promise<BackupSummary | undefined> {
   const { log } = context
   const stderr = dumpStderrTail()
-  const service = job.hooks.service!
-  const { containerId } = await chooseHookContainer(await context.engine(), service)
-  log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${service} into ${dump.filename}`)
-  const source = { args: dumpBackupArgs(dump, containerId, job.tags), onStderrLine: stderr.onStderrLine }
-  const guarded: Guarded = { kind: 'dump', path: `/${dump.filename}`, tag: DUMP_TAG, service }
+  let args: string[]
+  if (dump.database !== undefined) {
+    log.info(`dump: streaming sqlite3's .dump of ${dump.database} into ${dump.filename}`)
+    args = sqliteBackupArgs(dump, job.tags)
+  } else {
+    const { containerId } = await chooseHookContainer(await context.engine(), job.hooks.service!)
+    log.info(`dump: streaming ${dump.preset ?? 'DUMP_COMMAND'} from container ${containerId.slice(0, 12)} of ${job.hooks.service} into ${dump.filename}`)
+    args = dumpBackupArgs(dump, containerId, job.tags)
+  }
+  const source = { args, onStderrLine: stderr.onStderrLine }
+  const guarded: Guarded = { kind: 'dump', path: `/${dump.filename}`, tag: DUMP_TAG, service: job.hooks.service ?? dump.database! }
   const describe = (saved: BackupSummary) =>
     log.info(`dump: ${formatBytes(saved.total_bytes_processed)} saved as ${dump.filename} in snapshot ${saved.snapshot_id?.slice(0, 8)}, ${formatBytes(saved.data_added)} of it new`)
   return saveGuarded(job, guarded, source, restic, context, previous, ownerIsDead, describe).catch((error) => {

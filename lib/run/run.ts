@@ -70,7 +70,7 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
 
 /** What a run backs up, for its first line: the path, the dump, or both. */
 const describeTargets = (job: Job) =>
-  [job.backupFiles ? job.backupPath : undefined, job.dump ? `a dump of ${job.hooks.service} (${job.dump.filename})` : undefined].filter(Boolean).join(' and ')
+  [job.backupFiles ? job.backupPath : undefined, job.dump ? `a dump of ${job.dump.database ?? job.hooks.service} (${job.dump.filename})` : undefined].filter(Boolean).join(' and ')
 
 const describeResult = (result: RunResult) => (result.summary ? describeSummary(result.summary) : 'backed up')
 

@@ -13,6 +13,8 @@ export interface LabelledService {
   containerLabels: Record<string, string>
   /** The named volumes the service mounts, as the node names them (app_data). */
   volumes: string[]
+  /** Where its containers mount each of them (app_data at /data), for paths the labels give in a container. */
+  mountPoints?: { source: string; target: string }[]
   /** A global service (a task on every node), which cannot be scaled. */
   global?: boolean
   /** Whether its placement constraints pin it to one node (node.hostname == X, node.id == X). */
@@ -78,7 +80,7 @@ interface ServiceSpec {
   Mode?: { Global?: unknown; Replicated?: { Replicas?: number } }
   Labels?: Record<string, string>
   TaskTemplate?: {
-    ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string; VolumeOptions?: { DriverConfig?: { Name?: string; Options?: Record<string, string> } } }[] }
+    ContainerSpec?: { Image?: string; Labels?: Record<string, string>; Mounts?: { Type?: string; Source?: string; Target?: string; VolumeOptions?: { DriverConfig?: { Name?: string; Options?: Record<string, string> } } }[] }
     Placement?: { Constraints?: string[] }
   }
 }
@@ -152,6 +154,7 @@ export async function readSwarm(docker: Docker): Promise<{ services: SwarmServic
         serviceLabels: spec.Labels ?? {},
         containerLabels: container.Labels ?? {},
         volumes: [...new Set(volumes)],
+        mountPoints: named.filter((mount) => mount.Target).map((mount) => ({ source: mount.Source!, target: mount.Target! })),
         tasks: placements,
         starting,
         image: container.Image,

@@ -1,4 +1,5 @@
 import { VOLUMES_ROOT } from './job-service.js'
+import { DATABASE_ROOT } from './dump-database.js'
 import type { SwarmJob } from './discover.js'
 import type { ServiceBackup } from './labels.js'
 
@@ -21,6 +22,7 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   if (backup.volumes.length > 1) env.push(`GUARD_FOLDERS=${backup.volumes.map((volume) => volume.name).join(',')}`)
   if (needsDocker(backup)) env.push(`SERVICE_NAME=${job.service}`)
   if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
+  if (backup.database) env.push(`DUMP_DATABASE=${DATABASE_ROOT}/${backup.database.path}`)
   if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')
   if (rejected.length > 0) env.push(`REJECTED_SNAPSHOTS=${rejected.join(',')}`)
   if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)
@@ -30,5 +32,8 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   return env
 }
 
-/** Whether a service's job execs into its containers (hooks, a dump, a pause), and so needs the Docker socket. */
-export const needsDocker = (backup: ServiceBackup) => Boolean(backup.hooks.pre || backup.hooks.post || backup.dump || backup.stop === 'pause')
+/**
+ * Whether a service's job execs into its containers (hooks, a dump, a pause), and so needs the
+ * Docker socket; a sqlite dump is read in the database's volume, in no container.
+ */
+export const needsDocker = (backup: ServiceBackup) => Boolean(backup.hooks.pre || backup.hooks.post || (backup.dump && backup.dump.preset !== 'sqlite') || backup.stop === 'pause')

@@ -5,6 +5,7 @@ import { followServiceLog, JobLogReader, serviceOutput, type JobSaid } from './j
 import { JOB_LABEL } from './cluster.js'
 import type { JobLedger } from './job-ledger.js'
 import { awaitJobTask } from './job-task.js'
+import { DATABASE_ROOT } from './dump-database.js'
 
 /** What every job service has of the controller's own service: its image, networks and secrets. */
 export interface JobTemplate {
@@ -25,6 +26,8 @@ export interface JobRequest {
   volumes: BackupVolume[]
   /** The volumes are mounted writable (a restore into them); read-only otherwise. */
   writable?: boolean
+  /** The volume of a sqlite dump's database, mounted writable at DATABASE_ROOT (SQLite locks it there). */
+  database?: BackupVolume
   /** The environment of `rds backup` in the job: what to back up, where to, and the hooks. */
   env: string[]
   /** What the job runs: `rds backup` unless said otherwise (`rds restore-dump`). */
@@ -131,6 +134,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     env: access.env,
     mounts: [
       ...request.volumes.map((volume) => ({ Type: 'volume', Source: volume.source, Target: `${VOLUMES_ROOT}/${volume.name}`, ReadOnly: !request.writable, VolumeOptions: { NoCopy: true } })),
+      ...(request.database ? [{ Type: 'volume', Source: request.database.source, Target: DATABASE_ROOT, VolumeOptions: { NoCopy: true } }] : []),
       // Whoever holds the socket holds the node: only a job that execs into a container gets it.
       ...(request.docker ? [{ Type: 'bind', Source: DOCKER_SOCKET, Target: DOCKER_SOCKET }] : []),
       { Type: 'volume', Source: CACHE_VOLUME, Target: CACHE_DIR },

@@ -2,8 +2,9 @@ import { APPEND_ONLY_RETENTION, type Env, type Retention, type ServerMode } from
 import { checkServerPath } from './repository-label.js'
 import { checkCronExpression, flag, parseFlag, readRetention, timeoutDuration, value } from '../config/values.js'
 import { ConfigError } from '../errors.js'
-import { readDump, type Dump } from '../dumps/presets.js'
+import { PRESET_NAMES, readDump, type Dump } from '../dumps/presets.js'
 import type { BackupVolume, LabelledService } from './cluster.js'
+import { databaseVolume, type DatabaseVolume } from './dump-database.js'
 import { kibPerSecond, type Bandwidth } from '../config/run-limits.js'
 
 /** What the controller's environment gives every service that does not say otherwise. */
@@ -52,6 +53,8 @@ export interface ServiceBackup {
   drill?: { schedule?: string; command?: string }
   /** A dump streamed from its container into a snapshot of its own (rds.backup.dump, rds.backup.dump.filename). */
   dump?: Dump
+  /** For the sqlite preset: the volume of its database (rds.backup.dump.database), which its jobs mount writable. */
+  database?: DatabaseVolume
   /** rds.backup.stop: the service is scaled to 0, or its containers paused, while its volumes are backed up. */
   stop?: 'pause' | 'scale'
   /** In ms: how long its job may run before it is stopped and the run failed (rds.backup.max-run-time, else MAX_RUN_TIME). */
@@ -64,7 +67,7 @@ export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 export const KNOWN_LABELS = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'dump.database', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
@@ -147,11 +150,13 @@ function drill(labels: Env, defaults: LabelDefaults): ServiceBackup['drill'] {
 function dump(labels: Env): Dump | undefined {
   const chosen = value(labels, `${LABEL}.dump`)
   const filename = value(labels, `${LABEL}.dump.filename`)
+  const database = value(labels, `${LABEL}.dump.database`)
   if (chosen === undefined) {
-    if (filename !== undefined) throw new ConfigError(`${LABEL}.dump.filename is set but ${LABEL}.dump is not; set ${LABEL}.dump to postgres, mysql, mariadb, redis or a command.`)
+    const set = filename !== undefined ? 'filename' : database !== undefined ? 'database' : undefined
+    if (set !== undefined) throw new ConfigError(`${LABEL}.dump.${set} is set but ${LABEL}.dump is not; set ${LABEL}.dump to ${PRESET_NAMES} or a command.`)
     return undefined
   }
-  return readDump(chosen, filename, { dump: `${LABEL}.dump`, filename: `${LABEL}.dump.filename` })
+  return readDump(chosen, filename, database, { dump: `${LABEL}.dump`, filename: `${LABEL}.dump.filename`, database: `${LABEL}.dump.database` })
 }
 
 /** rds.backup.stop, checked against what can be stopped, and against what must keep running. */
@@ -166,7 +171,7 @@ function stop(service: LabelledService, labels: Env, backup: { dump?: Dump; volu
   }
   if (chosen === 'scale') {
     if (service.global) throw new ConfigError(`${LABEL}.stop=scale cannot stop a global service (Swarm cannot scale one); use ${LABEL}.stop=pause.`)
-    const needsContainer = backup.dump ? `${LABEL}.dump` : backup.hooks.pre ? `${LABEL}.pre-hook` : backup.hooks.post ? `${LABEL}.post-hook` : undefined
+    const needsContainer = backup.dump && backup.dump.preset !== 'sqlite' ? `${LABEL}.dump` : backup.hooks.pre ? `${LABEL}.pre-hook` : backup.hooks.post ? `${LABEL}.post-hook` : undefined
     if (needsContainer) {
       throw new ConfigError(`${LABEL}.stop=scale leaves no container to run ${needsContainer} in; use ${LABEL}.stop=pause (which runs it before the pause), or remove one of them.`)
     }
@@ -224,6 +229,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     restoreHooks: { pre: value(labels, `${LABEL}.restore.pre-hook`), post: value(labels, `${LABEL}.restore.post-hook`) },
     rehearseProbe: value(labels, `${LABEL}.rehearse.probe`),
     dump: chosenDump,
+    ...(chosenDump?.database === undefined ? {} : { database: databaseVolume(service, chosenDump.database, `${LABEL}.dump.database`, (source) => stackFileName(service, source)) }),
     stop: stop(service, labels, { dump: chosenDump, volumes, hooks }),
     excludes,
     retention: retention(labels, defaults, named),

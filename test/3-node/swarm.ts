@@ -24,7 +24,7 @@ import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobSe
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
 const QUEUED = ['rds-sim1', 'rds-sim2', 'rds-sim3'].flatMap((node) => [`rds-test-queue-${node}-a`, `rds-test-queue-${node}-b`])
-const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-s3', 'rds-test-rest', 'rds-test-nowhere', 'rds-test-lostdb', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
+const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-badlabel', 'rds-test-single', 'rds-test-unlabelled', 'rds-test-overdue', 'rds-test-scale', 'rds-test-pause', 'rds-test-bigdb', 'rds-test-bigdb-fresh', 'rds-test-down', 'rds-test-global', 'rds-test-globalrestore', 'rds-test-ownrepo', 'rds-test-s3', 'rds-test-rest', 'rds-test-nowhere', 'rds-test-lostdb', 'rds-test-sqlite', 'rds-test-site_web', 'rds-test-shop_shop', 'rds-test-shop_front', README_RESTORE_SERVICE]
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
@@ -883,6 +883,42 @@ async function runOnSimulatedSwarm() {
     t.match(restored.stderr, /restore-dump: loading the dump of rds-test-bigdb into rds-test-bigdb-fresh on rds-sim1/)
     t.equal(await psql('rds-sim1', FRESH, FINGERPRINT), expected, 'every row came back')
     await sim('rds-sim1', ['service', 'rm', BIG, FRESH])
+  })
+
+  t.test('rds.backup.dump=sqlite: a database an application writes to all along is dumped by a job in its volume on its node, and restore-dump puts one moment of it back in its place', async (t) => {
+    const name = 'rds-test-sqlite'
+    // The application writes a row and counts it, in one transaction, again and again: a dump that
+    // is not one moment's database shows (the count differs from the rows). It runs the agent's
+    // image for its sqlite3; the job uses its own.
+    const writer = [
+      'cd /srv/app',
+      '[ -e app.db ] || sqlite3 app.db "PRAGMA journal_mode=WAL; CREATE TABLE item(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE counter(n INTEGER); INSERT INTO counter VALUES (0);" >/dev/null',
+      'while :; do echo "BEGIN IMMEDIATE; INSERT INTO item(body) VALUES (hex(randomblob(100))); UPDATE counter SET n = n + 1; COMMIT;"; sleep 0.01; done | sqlite3 -bail -cmd ".timeout 10000" app.db',
+    ].join('\n')
+    await sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', name, '--constraint', 'node.hostname==rds-sim3', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *',
+      '--label', 'rds.backup.dump=sqlite', '--label', 'rds.backup.dump.database=/srv/app/app.db', '--mount', `type=volume,src=${name},dst=/srv/app`,
+      '--init', '--no-healthcheck', '--entrypoint', 'sh', 'restic-docker-swarm-agent:latest', '-c', writer,
+    ])
+    const app = async (sql: string) => (await sim('rds-sim3', ['exec', await containerOf('rds-sim3', name), 'sqlite3', '-cmd', '.timeout 10000', '/srv/app/app.db', sql])).trim()
+    await waitFor('rds-test-sqlite writing, and in rds jobs', async () => {
+      const listed = JSON.parse((await rds(['jobs', '--json'])).stdout || '[]') as { name: string; node?: string }[]
+      return listed.some((row) => row.name === name && row.node === 'rds-sim3') && Number(await app('SELECT n FROM counter').catch(() => '0')) > 50 ? true : undefined
+    }, 120)
+    const backup = await rds(['backup', '--service', name])
+    t.equal(backup.exitCode, 0, backup.stderr)
+    const streamed = new RegExp(`dump: streaming sqlite3's \\.dump of /database/app\\.db into database\\.sql`)
+    t.ok(await waitFor('the job\'s dump line', async () => streamed.test(backup.stderr + (await controllerLog())) || undefined, 30), 'the job read the database in its volume')
+    t.match((await snapshotsOf(name)).at(-1), { paths: ['/database.sql'], tags: ['dump'] })
+
+    const restored = await rds(['restore-dump', '--service', name])
+    t.equal(restored.exitCode, 0, restored.stderr)
+    t.match(restored.stderr, new RegExp(`restart ${name} so that it opens the restored database: docker service update --force ${name}`))
+    // The application still writes to the file it had open, now the kept one; the restored one is the dump's moment.
+    t.equal(await app('PRAGMA integrity_check'), 'ok')
+    const [rows, counted] = (await app('SELECT count(*), (SELECT n FROM counter) FROM item')).split('|').map(Number)
+    t.ok(rows! > 50 && rows === counted, `one moment's database: ${rows} rows, ${counted} counted`)
+    t.match(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', name), 'ls', '/srv/app']), /app\.db\.before-restore-\d{8}T\d{6}Z/, 'the database before is kept beside it')
   })
 
   t.test("the single-service mode runs its hooks, and a streamed dump, on a worker node", async (t) => {

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { optsOut, serviceBackup, type LabelDefaults } from '../../lib/swarm/labels.js'
+import { jobEnvironment, needsDocker } from '../../lib/swarm/job-environment.js'
+import type { SwarmJob } from '../../lib/swarm/discover.js'
 import type { LabelledService } from '../../lib/swarm/cluster.js'
 
 const defaults: LabelDefaults = { runAt: '0 3 * * *', retention: { daily: 7, weekly: 4, prune: true }, repoPath: 'swarm', maxRunTime: 86_400_000 }
@@ -214,4 +216,29 @@ t.test('rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name, n
   for (const serverMode of ['append-only', 'confined'] as const) {
     t.match(backup('offsite', { 'rds.backup.keep-last': '3' }, { ...named, serverMode }), { repoPath: 'offsite', retention: { last: 3 } }, serverMode)
   }
+})
+
+t.test('rds.backup.dump=sqlite: the database by its path in the container, found on the volume mounted there; the job reads it there, with no Docker socket', async (t) => {
+  const app = (labels: Record<string, string>): LabelledService => ({
+    ...service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'sqlite', ...labels } }),
+    mountPoints: [
+      { source: 'app_data', target: '/var/lib/app' },
+      { source: 'app_uploads', target: '/var/lib/app/uploads/' },
+    ],
+  })
+  const backup = serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app/db/app.sqlite3' }), defaults)
+  t.match(backup, { dump: { preset: 'sqlite', filename: 'database.sql', database: '/var/lib/app/db/app.sqlite3' }, volumes: [], database: { volume: { name: 'data', source: 'app_data' }, path: 'db/app.sqlite3' } })
+  t.match(serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app/uploads/x.db' }), defaults), { database: { volume: { source: 'app_uploads' }, path: 'x.db' } }, 'the deepest mount holds it')
+  const env = jobEnvironment({ name: 'app_web', service: 'app_web', backup } as SwarmJob, ['SSH_HOST=server'])
+  t.ok(env.includes('DUMP_COMMAND=sqlite') && env.includes('DUMP_DATABASE=/database/db/app.sqlite3'), env.join(' '))
+  t.notOk(env.some((variable) => variable.startsWith('SERVICE_NAME=')), 'no container to exec into')
+  t.notOk(needsDocker(backup!), 'so no Docker socket')
+  t.ok(needsDocker(serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'postgres' } }), defaults)!))
+
+  t.throws(() => serviceBackup(app({}), defaults), /label rds\.backup\.dump is sqlite but rds\.backup\.dump\.database is not set; set it to the database file, such as \/data\/app\.db\./)
+  t.throws(() => serviceBackup(app({ 'rds.backup.dump.database': '/srv/app.db' }), defaults), /label rds\.backup\.dump\.database is "\/srv\/app\.db", which is on no named volume of the service \(it mounts data at \/var\/lib\/app, uploads at \/var\/lib\/app\/uploads\/\); rds reads the database in its volume, so keep it on one\./)
+  t.throws(() => serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app' }), defaults), /which is on no named volume/, 'the mount point itself is no file in it')
+  t.throws(() => serviceBackup(app({ 'rds.backup.dump.database': 'app.db' }), defaults), /rds\.backup\.dump\.database must be the absolute path of the database file/)
+  t.throws(() => serviceBackup(app({ 'rds.backup.dump': 'postgres', 'rds.backup.dump.database': '/var/lib/app/x.db' }), defaults), /rds\.backup\.dump\.database is set but rds\.backup\.dump is not sqlite; remove it/)
+  t.throws(() => serviceBackup(service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump.database': '/x.db' } }), defaults), /rds\.backup\.dump\.database is set but rds\.backup\.dump is not; set rds\.backup\.dump to postgres, mysql, mariadb, redis, sqlite or a command/)
 })
