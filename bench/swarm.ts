@@ -8,8 +8,9 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { execa } from 'execa'
 import { nodeEnv, sim, startSimulatedSwarm, waitFor } from '../test/fixtures/swarm.js'
-import { containerOf, deployStack, rds, removeStack, STACK } from '../test/fixtures/swarm-stack.js'
+import { deployStack, rds, removeStack, STACK } from '../test/fixtures/swarm-stack.js'
 import { median } from './measure.js'
+import { controllerMemoryMiB, controllerProcessMiB } from './controller-memory.js'
 
 interface Options {
   reps: number
@@ -26,27 +27,6 @@ interface JobRow {
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`)
 const jobs = async () => JSON.parse((await rds(['jobs', '--json'])).stdout) as JobRow[]
 const seconds = (from: string, to: string) => (Date.parse(to) - Date.parse(from)) / 1000
-
-/** The controller's resident memory, from its container's cgroup (docker stats), in MiB. */
-async function controllerMemoryMiB(): Promise<number> {
-  const agent = await containerOf('rds-sim1', `${STACK}_agent`)
-  const usage = (await sim('rds-sim1', ['stats', '--no-stream', '--format', '{{.MemUsage}}', agent])).split('/')[0]!.trim()
-  const [, amount, unit] = /^([\d.]+)\s*([KMG]i?B)$/.exec(usage) ?? []
-  const factor: Record<string, number> = { KiB: 1 / 1024, MiB: 1, GiB: 1024, kB: 1 / 1024, MB: 1, GB: 1024 }
-  return Number(amount) * (factor[unit ?? 'MiB'] ?? 1)
-}
-
-/**
- * The resident memory of the controller's own node process, in MiB: the cgroup's figure above also
- * counts the restic and ssh it runs (retention, the lock check before each job) and page cache.
- */
-async function controllerProcessMiB(): Promise<number> {
-  const agent = await containerOf('rds-sim1', `${STACK}_agent`)
-  const script = 'for d in /proc/[0-9]*; do if grep -q "rds.js.agent" $d/cmdline 2>/dev/null || tr "\\0" " " < $d/cmdline 2>/dev/null | grep -q "rds agent"; then grep VmRSS $d/status; fi; done'
-  const rss = await sim('rds-sim1', ['exec', agent, 'sh', '-c', script])
-  const kib = Math.max(...[...rss.matchAll(/VmRSS:\s+(\d+) kB/g)].map((match) => Number(match[1])))
-  return kib / 1024
-}
 
 /** Waits for a line of the controller's log that matches, following it; resolves when it came. */
 function nextLogLine(pattern: RegExp): { arrived: Promise<number>; stop: () => void } {

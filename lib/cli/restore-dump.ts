@@ -40,7 +40,7 @@ function loader(options: Options, preset: Parameters<typeof restoreCommand>[0], 
 export function addRestoreDumpCommand(program: Command, { cli, setExitCode, plainLog }: CommandContext): void {
   program
     .command('restore-dump')
-    .description("load a service's dump (rds.backup.dump, DUMP_COMMAND) into its running database, or into another container or service, streamed with no file written")
+    .description("load a service's dump (rds.backup.dump, DUMP_COMMAND) into its running database, or into another container or service, streamed with no file written; a sqlite dump into its database's file")
     .argument('[snapshot]', 'a dump\'s snapshot ID, or "latest": the newest dump', 'latest')
     .option('--service <name>', 'with MODE=swarm: whose dump, a labelled service; it is loaded on the node of the container it goes into')
     .option('--to-service <name>', 'load into a running container of this service instead (a fresh database)')
@@ -88,7 +88,6 @@ function restoreDumpInSwarm(snapshot: string, options: Options, { cli, plainLog 
       if (!job.node) throw new RunError(`service ${job.service} has no running task, so rds cannot know the node of its database's volume; start it (docker service scale ${job.service}=1) and try again.`)
       plainLog.info(`restore-dump: loading the dump of ${job.name} into ${job.backup!.dump.database} on ${job.node.nodeName}`)
       await loadSqliteDump(swarm, job, { snapshotId: snapshot, nodeId: job.node.nodeId, rejected: await rejectedSnapshots(readConfig(cli.env)) }, plainLog, cli.stop)
-      plainLog.info(`restore-dump: restart ${job.service} so that it opens the restored database: docker service update --force ${job.service}`)
       return EXIT.ok
     }
     const command = loader(options, job.backup!.dump?.preset, `rds.backup.dump of ${job.service}`)

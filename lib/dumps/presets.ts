@@ -13,7 +13,11 @@ export interface Dump {
   preset?: PresetName
   command: string
   filename: string
-  /** For the sqlite preset: the database file, where rds reads it (a path in its own container). */
+  /**
+   * For the sqlite preset: the database file, by its path where the dumped program sees it: a
+   * single agent's own (DUMP_DATABASE), or a service's container's (the label; its job reads the
+   * file in the volume's mount, ServiceBackup.databaseVolume).
+   */
   database?: string
 }
 
@@ -86,9 +90,9 @@ export const PRESETS: Record<PresetName, Preset> = {
     filename: 'dump.rdb',
   },
   // Many applications' images have no sqlite3, so rds runs its own on the database's file, in the
-  // volume (see lib/run/sqlite.ts): this command is what the run's first line names.
+  // volume (rds sqlite-dump, lib/cli/sqlite-dump.ts): nothing runs in the container.
   sqlite: {
-    dump: 'sqlite3 .dump',
+    dump: 'rds sqlite-dump',
     filename: 'database.sql',
   },
 }
@@ -114,8 +118,8 @@ export function readDump(value: string, filename: string | undefined, database: 
   }
   if (trimmed === 'sqlite') {
     if (database === undefined) throw new ConfigError(`${names.dump} is sqlite but ${names.database} is not set; set it to the database file, such as /data/app.db.`)
-    if (!database.startsWith('/') || database.split('/').includes('..') || database.endsWith('/')) {
-      throw new ConfigError(`${names.database} must be the absolute path of the database file, such as /data/app.db, not ${JSON.stringify(database)}.`)
+    if (!database.startsWith('/') || database.split('/').includes('..') || database.endsWith('/') || /['"\\\n]/.test(database)) {
+      throw new ConfigError(`${names.database} must be the absolute path of the database file, such as /data/app.db, with no quote or backslash, not ${JSON.stringify(database)}.`)
     }
   } else if (database !== undefined) {
     throw new ConfigError(`${names.database} is set but ${names.dump} is not sqlite; remove it, or set ${names.dump} to sqlite.`)

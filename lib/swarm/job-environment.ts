@@ -22,7 +22,7 @@ export function jobEnvironment(job: SwarmJob, controllerEnv: string[], rejected:
   if (backup.volumes.length > 1) env.push(`GUARD_FOLDERS=${backup.volumes.map((volume) => volume.name).join(',')}`)
   if (needsDocker(backup)) env.push(`SERVICE_NAME=${job.service}`)
   if (backup.dump) env.push(`DUMP_COMMAND=${backup.dump.preset ?? backup.dump.command}`, `DUMP_FILENAME=${backup.dump.filename}`)
-  if (backup.database) env.push(`DUMP_DATABASE=${DATABASE_ROOT}/${backup.database.path}`)
+  if (backup.databaseVolume) env.push(`DUMP_DATABASE=${DATABASE_ROOT}/${backup.databaseVolume.path}`)
   if (backup.stop === 'pause') env.push('STOP_DURING_BACKUP=pause')
   if (rejected.length > 0) env.push(`REJECTED_SNAPSHOTS=${rejected.join(',')}`)
   if (backup.hooks.pre) env.push(`PRE_HOOK=${backup.hooks.pre}`)

@@ -54,7 +54,7 @@ export interface ServiceBackup {
   /** A dump streamed from its container into a snapshot of its own (rds.backup.dump, rds.backup.dump.filename). */
   dump?: Dump
   /** For the sqlite preset: the volume of its database (rds.backup.dump.database), which its jobs mount writable. */
-  database?: DatabaseVolume
+  databaseVolume?: DatabaseVolume
   /** rds.backup.stop: the service is scaled to 0, or its containers paused, while its volumes are backed up. */
   stop?: 'pause' | 'scale'
   /** In ms: how long its job may run before it is stopped and the run failed (rds.backup.max-run-time, else MAX_RUN_TIME). */
@@ -229,7 +229,7 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     restoreHooks: { pre: value(labels, `${LABEL}.restore.pre-hook`), post: value(labels, `${LABEL}.restore.post-hook`) },
     rehearseProbe: value(labels, `${LABEL}.rehearse.probe`),
     dump: chosenDump,
-    ...(chosenDump?.database === undefined ? {} : { database: databaseVolume(service, chosenDump.database, `${LABEL}.dump.database`, (source) => stackFileName(service, source)) }),
+    ...(chosenDump?.database === undefined ? {} : { databaseVolume: databaseVolume(service, chosenDump.database, `${LABEL}.dump.database`, (source) => stackFileName(service, source)) }),
     stop: stop(service, labels, { dump: chosenDump, volumes, hooks }),
     excludes,
     retention: retention(labels, defaults, named),

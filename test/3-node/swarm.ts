@@ -885,7 +885,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', BIG, FRESH])
   })
 
-  t.test('rds.backup.dump=sqlite: a database an application writes to all along is dumped by a job in its volume on its node, and restore-dump puts one moment of it back in its place', async (t) => {
+  t.test('rds.backup.dump=sqlite: a database an application writes to all along is dumped by a job in its volume on its node, and restore-dump puts one moment of it back under the running application', async (t) => {
     const name = 'rds-test-sqlite'
     // The application writes a row and counts it, in one transaction, again and again: a dump that
     // is not one moment's database shows (the count differs from the rows). It runs the agent's
@@ -905,20 +905,23 @@ async function runOnSimulatedSwarm() {
       const listed = JSON.parse((await rds(['jobs', '--json'])).stdout || '[]') as { name: string; node?: string }[]
       return listed.some((row) => row.name === name && row.node === 'rds-sim3') && Number(await app('SELECT n FROM counter').catch(() => '0')) > 50 ? true : undefined
     }, 120)
+    // A row the restore must bring back: it is in the dump, then deleted.
+    await app("BEGIN IMMEDIATE; INSERT INTO item(body) VALUES ('marker'); UPDATE counter SET n = n + 1; COMMIT;")
     const backup = await rds(['backup', '--service', name])
     t.equal(backup.exitCode, 0, backup.stderr)
     const streamed = new RegExp(`dump: streaming sqlite3's \\.dump of /database/app\\.db into database\\.sql`)
     t.ok(await waitFor('the job\'s dump line', async () => streamed.test(backup.stderr + (await controllerLog())) || undefined, 30), 'the job read the database in its volume')
     t.match((await snapshotsOf(name)).at(-1), { paths: ['/database.sql'], tags: ['dump'] })
+    await app("BEGIN IMMEDIATE; DELETE FROM item; UPDATE counter SET n = 0; COMMIT;")
 
+    // Under the running application, which writes on into the restored database.
     const restored = await rds(['restore-dump', '--service', name])
     t.equal(restored.exitCode, 0, restored.stderr)
-    t.match(restored.stderr, new RegExp(`restart ${name} so that it opens the restored database: docker service update --force ${name}`))
-    // The application still writes to the file it had open, now the kept one; the restored one is the dump's moment.
     t.equal(await app('PRAGMA integrity_check'), 'ok')
+    t.equal(await app("SELECT count(*) FROM item WHERE body = 'marker'"), '1', 'the deleted row is back')
     const [rows, counted] = (await app('SELECT count(*), (SELECT n FROM counter) FROM item')).split('|').map(Number)
-    t.ok(rows! > 50 && rows === counted, `one moment's database: ${rows} rows, ${counted} counted`)
-    t.match(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', name), 'ls', '/srv/app']), /app\.db\.before-restore-\d{8}T\d{6}Z/, 'the database before is kept beside it')
+    t.ok(rows! > 50 && rows === counted, `one moment's database, and the writes after it: ${rows} rows, ${counted} counted`)
+    t.match(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', name), 'ls', '/srv/app']), /app\.db\.before-restore-\d{8}T\d{9}Z/, 'what it held before is kept beside it')
   })
 
   t.test("the single-service mode runs its hooks, and a streamed dump, on a worker node", async (t) => {

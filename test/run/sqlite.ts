@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa, type ResultPromise } from 'execa'
-import { RDS, runBin } from '../fixtures/cli.js'
+import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
 import { startSftpServer, type SftpServer } from '../fixtures/sftp-server.js'
 
 // The application's user: the database and its folder are its own, as in its volume.
@@ -51,7 +51,7 @@ t.test('sqlite preset', async (t) => {
   }
 
   for (const mode of ['wal', 'delete'] as const) {
-    t.test(`a database written to all along (journal_mode=${mode}) is dumped as one moment's, and restore-dump brings it back whole, keeping the one it replaces`, async (t) => {
+    t.test(`a database written to all along (journal_mode=${mode}) is dumped as one moment's, and restore-dump brings it back whole under the running application, keeping what it held`, async (t) => {
       const folder = join(dir, mode)
       await mkdir(folder)
       await chown(folder, 1000, 1000)
@@ -67,25 +67,31 @@ t.test('sqlite preset', async (t) => {
       const saved = /dump: .* saved as database\.sql in snapshot ([0-9a-f]{8})/.exec(backup.stderr)
       t.ok(saved, 'the dump was saved')
 
-      // The application loses every row; the restore brings back the dump's moment.
+      // The application loses every row, and goes on writing; the restore brings back the dump's
+      // moment under it, and it writes on from there.
       await sql(database, 'DELETE FROM item; UPDATE counter SET n = 0;')
+      // With a rollback journal, a writer that never pauses would keep the restore out: it runs with
+      // the application stopped there, and under it in WAL mode (SQLite's own backup, under its locks).
+      const again = mode === 'wal' ? writer(database) : undefined
       const restored = await runBin(RDS, ['restore-dump', saved![1]!], env(database))
+      const after = (await again?.stop()) ?? 0
       t.equal(restored.exitCode, 0, restored.stderr)
       t.equal(await sql(database, 'PRAGMA integrity_check'), 'ok', 'the restored database is sound')
       const [rows, counted] = (await sql(database, 'SELECT count(*), (SELECT n FROM counter) FROM item')).split('|').map(Number)
-      t.equal(rows, counted, "one moment's database: every counted row, and no other")
-      t.ok(rows! >= 200 && rows! <= written, `the rows of the dump's moment (${rows}, of ${written} written in all)`)
-      t.equal(await sql(database, 'PRAGMA journal_mode'), mode, 'in the journal mode it had (the file keeps it, not the dump)')
-      const kept = (await readdir(folder)).filter((name) => name.startsWith('app.db.before-restore-'))
-      t.ok(kept.some((name) => /^app\.db\.before-restore-\d{8}T\d{6}Z$/.test(name)), `the database before the restore is kept beside it (${kept.join(', ')})`)
-      t.equal(await sql(join(folder, kept.find((name) => !name.includes('-wal') && !name.includes('-shm'))!), 'SELECT count(*) FROM item'), '0', 'as it was: emptied')
-      t.match(restored.stderr, /restore-dump: .* restored; restart the application on it/)
+      t.equal(rows, counted, "one moment's database, and the application's writes after it: every counted row, and no other")
+      t.ok(rows! >= 200 && rows! <= written + after, `the dump's rows are back (${rows} in all, of ${written} written before the dump)`)
+      t.equal(await sql(database, 'PRAGMA journal_mode'), mode, 'in its journal mode')
       const { stdout: owner } = await execa('stat', ['-c', '%u:%g', database])
-      t.equal(owner, '1000:1000', "the restored database is the application's")
+      t.equal(owner, '1000:1000', "still the application's file")
+      const kept = (await readdir(folder)).filter((name) => name.startsWith('app.db.before-restore-'))
+      t.match(kept, [/^app\.db\.before-restore-\d{8}T\d{9}Z$/], `what it held before is kept beside it (${kept.join(', ')})`)
+      const keptRows = (await sql(join(folder, kept[0]!), 'PRAGMA integrity_check; SELECT count(*) = (SELECT n FROM counter) FROM item')).split('\n')
+      t.same(keptRows, ['ok', '1'], 'whole, as it was then')
+      t.notOk((await readdir(folder)).some((name) => name.includes('rds-restore')), 'no load file is left behind')
     })
   }
 
-  t.test('a database that is not there, not a database, or damaged saves no snapshot and fails with sqlite3\'s own words; a restore that cannot load leaves the database as it was', async (t) => {
+  t.test('a database that is not there, not a database, damaged or empty saves no snapshot and fails with sqlite3\'s own words; a restore that cannot load leaves the database as it was', async (t) => {
     const missing = await runBin(RDS, ['backup'], env(join(dir, 'nowhere.db'), { SNAPSHOT_HOST: 'broken' }))
     t.equal(missing.exitCode, 1, missing.stderr)
     t.match(missing.stderr, /the sqlite dump \(DUMP_COMMAND, or the label rds\.backup\.dump\) failed and no snapshot of it was saved: .*unable to open database/)
@@ -93,7 +99,7 @@ t.test('sqlite preset', async (t) => {
     await writeFile(junk, 'not a database, and long enough to be read as one or refused: '.repeat(100))
     const notOne = await runBin(RDS, ['backup'], env(junk, { SNAPSHOT_HOST: 'broken' }))
     t.equal(notOne.exitCode, 1, notOne.stderr)
-    t.match(notOne.stderr, /failed and no snapshot of it was saved: .*junk\.db fails PRAGMA quick_check, so no dump of it is saved: .*file is not a database/)
+    t.match(notOne.stderr, /failed and no snapshot of it was saved: .*sqlite3 could not dump \S*junk\.db \(exit code 26\): .*file is not a database/)
     // A damaged database: sqlite3's .dump alone would write the rows it can read, and exit 0.
     const damaged = join(dir, 'damaged.db')
     await execa('sqlite3', [damaged, 'CREATE TABLE a(id INTEGER PRIMARY KEY, v TEXT); WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 3000) INSERT INTO a(v) SELECT hex(randomblob(300)) FROM r;'])
@@ -106,10 +112,22 @@ t.test('sqlite preset', async (t) => {
     const listed = await runBin(RDS, ['snapshots', '--json'], env(junk))
     t.notOk((JSON.parse(listed.stdout) as { hostname: string }[]).some((snapshot) => snapshot.hostname === 'broken'), 'no snapshot of either')
 
-    // A snapshot that is not a dump is refused before the database is touched.
+    const empty = join(dir, 'empty.db')
+    await writeFile(empty, '')
+    const none = await runBin(RDS, ['backup'], env(empty, { SNAPSHOT_HOST: 'broken' }))
+    t.equal(none.exitCode, 1, none.stderr)
+    t.match(none.stderr, /failed and no snapshot of it was saved: .*empty\.db holds no table: an empty database is no backup/)
+
+    // A dump cut off (or ended in ROLLBACK) is refused before the database is touched.
     const database = join(dir, 'wal', 'app.db')
     const before = await sql(database, 'SELECT count(*) FROM item')
-    const refused = await runBin(RDS, ['restore-dump', 'latest', '--to-service', 'x'], env(database))
+    const cut = await runBin(RUNRESTIC, ['backup', '--stdin', '--stdin-filename', 'database.sql', '--tag', 'dump', '--host', 'cut'], env(database), { input: 'PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE item(id INTEGER PRIMARY KEY, body TEXT);\n' })
+    t.equal(cut.exitCode, 0, cut.stderr)
+    const refusedCut = await runBin(RDS, ['restore-dump'], env(database, { SNAPSHOT_HOST: 'cut' }))
+    t.equal(refusedCut.exitCode, 1, refusedCut.stderr)
+    t.match(refusedCut.stderr, /the dump in snapshot [0-9a-f]{8} does not end in COMMIT; \(it is cut off, or sqlite3 met an error while it dumped\); .*app\.db was left as it was/)
+    t.equal(await sql(database, 'SELECT count(*) FROM item'), before, 'untouched')
+    const refused = await runBin(RDS, ['restore-dump', 'latest', '--to-service', 'x'], env(database, { SNAPSHOT_HOST: 'wal' }))
     t.equal(refused.exitCode, 2, refused.stderr)
     t.match(refused.stderr, /--to-service does not apply to a sqlite dump/)
     t.equal(await sql(database, 'SELECT count(*) FROM item'), before, 'untouched')

@@ -227,8 +227,8 @@ t.test('rds.backup.dump=sqlite: the database by its path in the container, found
     ],
   })
   const backup = serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app/db/app.sqlite3' }), defaults)
-  t.match(backup, { dump: { preset: 'sqlite', filename: 'database.sql', database: '/var/lib/app/db/app.sqlite3' }, volumes: [], database: { volume: { name: 'data', source: 'app_data' }, path: 'db/app.sqlite3' } })
-  t.match(serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app/uploads/x.db' }), defaults), { database: { volume: { source: 'app_uploads' }, path: 'x.db' } }, 'the deepest mount holds it')
+  t.match(backup, { dump: { preset: 'sqlite', filename: 'database.sql', database: '/var/lib/app/db/app.sqlite3' }, volumes: [], databaseVolume: { volume: { name: 'data', source: 'app_data' }, path: 'db/app.sqlite3' } })
+  t.match(serviceBackup(app({ 'rds.backup.dump.database': '/var/lib/app/uploads/x.db' }), defaults), { databaseVolume: { volume: { source: 'app_uploads' }, path: 'x.db' } }, 'the deepest mount holds it')
   const env = jobEnvironment({ name: 'app_web', service: 'app_web', backup } as SwarmJob, ['SSH_HOST=server'])
   t.ok(env.includes('DUMP_COMMAND=sqlite') && env.includes('DUMP_DATABASE=/database/db/app.sqlite3'), env.join(' '))
   t.notOk(env.some((variable) => variable.startsWith('SERVICE_NAME=')), 'no container to exec into')
