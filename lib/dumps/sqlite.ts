@@ -11,8 +11,8 @@ const BUSY_TIMEOUT_MS = 60_000
  * sqlite3's argv for one database and its commands: no ~/.sqliterc (-init /dev/null), whose
  * .mode or .headers would change what rds reads; -bail, so that a failing command stops it.
  */
-export function sqlite3Args(database: string, options: { readonly?: boolean; cmd?: string[] }, ...commands: string[]): string[] {
-  return ['-init', '/dev/null', '-batch', '-bail', ...(options.readonly ? ['-readonly'] : []), '-cmd', `.timeout ${BUSY_TIMEOUT_MS}`, ...(options.cmd ?? []).flatMap((cmd) => ['-cmd', cmd]), database, ...commands]
+export function sqlite3Args(database: string, options: { readonly?: boolean; cmd?: string[]; busyTimeoutMs?: number }, ...commands: string[]): string[] {
+  return ['-init', '/dev/null', '-batch', '-bail', ...(options.readonly ? ['-readonly'] : []), '-cmd', `.timeout ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`, ...(options.cmd ?? []).flatMap((cmd) => ['-cmd', cmd]), database, ...commands]
 }
 
 /** A path as a string literal of SQL: in single quotes, each one doubled. (Paths with quotes are refused: a dot-command's argument has no escape.) */

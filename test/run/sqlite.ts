@@ -57,6 +57,7 @@ t.test('sqlite preset', async (t) => {
       await chown(folder, 1000, 1000)
       const database = join(folder, 'app.db')
       await sql(database, `PRAGMA journal_mode=${mode}; CREATE TABLE item(id INTEGER PRIMARY KEY, body TEXT); CREATE TABLE counter(n INTEGER); INSERT INTO counter VALUES (0);`)
+      await chmod(database, 0o640)
       const app = writer(database)
       // Written to before and during the dump.
       while (Number(await sql(database, 'SELECT n FROM counter')) < 200) await new Promise((resolve) => setImmediate(resolve))
@@ -87,6 +88,13 @@ t.test('sqlite preset', async (t) => {
       t.match(kept, [/^app\.db\.before-restore-\d{8}T\d{9}Z$/], `what it held before is kept beside it (${kept.join(', ')})`)
       const keptRows = (await sql(join(folder, kept[0]!), 'PRAGMA integrity_check; SELECT count(*) = (SELECT n FROM counter) FROM item')).split('\n')
       t.same(keptRows, ['ok', '1'], 'whole, as it was then')
+      t.equal((await execa('stat', ['-c', '%u:%g %a', join(folder, kept[0]!)])).stdout, '1000:1000 640', "the application's, and no more readable than the database")
+      // Into a database that is not there yet: it is the folder's owner's, as the application would have made it.
+      const fresh = join(folder, 'fresh.db')
+      const made = await runBin(RDS, ['restore-dump', saved![1]!], env(fresh))
+      t.equal(made.exitCode, 0, made.stderr)
+      t.equal(await sql(fresh, 'SELECT count(*) >= 200 FROM item'), '1')
+      t.equal((await execa('stat', ['-c', '%u:%g', fresh])).stdout, '1000:1000')
       t.notOk((await readdir(folder)).some((name) => name.includes('rds-restore')), 'no load file is left behind')
     })
   }
