@@ -25,10 +25,15 @@ t.test('against a real Swarm', { skip: missing ? `${missing}; run test/e2e/start
   const docker = new Docker({ socketPath: proxy.socketPath })
   const ledger = await JobLedger.of(docker, join(dir, 'ended-jobs'))
   const nodeId = (await execa('docker', ['info', '--format', '{{.Swarm.NodeID}}'])).stdout.trim()
+  const containersGoneByName = async () => {
+    for (let i = 0; i < 300 && (await execa('docker', ['ps', '-aq', '--filter', `name=${ledger.prefix}`])).stdout !== ''; i++) await sleep(100)
+  }
   // Whatever a failed assertion below leaves behind.
   t.teardown(async () => {
     const left = (await execa('docker', ['ps', '-aq', '--filter', `name=${ledger.prefix}`])).stdout.split('\n').filter(Boolean)
-    if (left.length > 0) await execa('docker', ['rm', '--force', ...left])
+    // Swarm may be removing one already ("removal ... is already in progress"): then wait for it.
+    if (left.length > 0) await execa('docker', ['rm', '--force', ...left], { reject: false })
+    await containersGoneByName()
   })
   const jobServices = async () => (await execa('docker', ['service', 'ls', '-q', '--filter', `name=${ledger.prefix}`])).stdout
   /** Resolves once no container of the job is left on this engine, running or ended; false after 30 s. */
