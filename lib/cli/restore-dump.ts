@@ -20,10 +20,10 @@ interface Options {
 
 const LOADERS = 'postgres, mysql or mariadb'
 
-/** A sqlite dump is loaded into a new file in place of the database: a container, service or command does not apply. */
+/** A sqlite dump is loaded by rds itself into its database's file: a container, service or command does not apply. */
 function refuseTargets(options: Options): void {
   const given = options.toService !== undefined ? '--to-service' : options.toContainer !== undefined ? '--to-container' : options.command !== undefined ? '--command' : undefined
-  if (given !== undefined) throw new ConfigError(`${given} does not apply to a sqlite dump, which rds loads into a new file in its database's place (DUMP_DATABASE, rds.backup.dump.database); leave it out.`)
+  if (given !== undefined) throw new ConfigError(`${given} does not apply to a sqlite dump, which rds loads into its database's file itself (DUMP_DATABASE, rds.backup.dump.database); leave it out.`)
 }
 
 /** The loader: --command, else the preset's; a dump of the user's own command needs --command. */

@@ -18,8 +18,8 @@ async function runToEnd(swarm: SwarmJobs, request: Omit<JobRequest, 'maxRunMs'>,
 }
 
 /**
- * Loads a sqlite dump into a new database file in the database's volume on its node, which then
- * takes the database's place (the old one kept beside it): `rds restore-dump` in a job there.
+ * Loads a sqlite dump into the database in its volume on its node, what it held kept beside it
+ * (see restoreSqlite): `rds restore-dump` in a job there, with the volume mounted.
  */
 export function loadSqliteDump(swarm: SwarmJobs, job: SwarmJob, load: { snapshotId: string; nodeId: string; rejected: readonly string[] }, log: Logger, signal?: AbortSignal) {
   return runToEnd(

@@ -17,6 +17,9 @@ function rdsEntry(): string {
   return here.endsWith('.ts') ? join(dirname(here), '../../dist/bin/rds.js') : join(dirname(here), '../../bin/rds.js')
 }
 
+/** A dump's snapshot's tags: DUMP_TAG, and the run's own. */
+const dumpTags = (tags: string[]) => [DUMP_TAG, ...tags].flatMap((tag) => ['--tag', tag])
+
 /**
  * restic backup's arguments for a dump: restic runs `rds dump-stream`, which runs the dump in the
  * container and hands restic its stdout. restic saves no snapshot when that command fails, so a
@@ -24,7 +27,7 @@ function rdsEntry(): string {
  */
 export function dumpBackupArgs(dump: Dump, containerId: string, tags: string[] = []): string[] {
   return [
-    ...[DUMP_TAG, ...tags].flatMap((tag) => ['--tag', tag]),
+    ...dumpTags(tags),
     '--stdin-from-command',
     '--stdin-filename',
     dump.filename,
@@ -45,7 +48,7 @@ export function dumpBackupArgs(dump: Dump, containerId: string, tags: string[] =
  * database's file where rds runs and hands restic sqlite3's .dump of it.
  */
 export function sqliteBackupArgs(dump: Dump, tags: string[] = []): string[] {
-  return [...[DUMP_TAG, ...tags].flatMap((tag) => ['--tag', tag]), '--stdin-from-command', '--stdin-filename', dump.filename, '--', process.execPath, rdsEntry(), 'sqlite-dump', dump.database!]
+  return [...dumpTags(tags), '--stdin-from-command', '--stdin-filename', dump.filename, '--', process.execPath, rdsEntry(), 'sqlite-dump', dump.database!]
 }
 
 /** Keeps the last lines the dump wrote to stderr (restic passes them on, prefixed). */
