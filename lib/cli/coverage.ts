@@ -2,7 +2,7 @@ import type { Command } from 'commander'
 import { checking } from './checking.js'
 import { describeDuration } from '../config/duration.js'
 import { surveyNodes } from '../swarm/volume-survey.js'
-import { EXIT } from '../errors.js'
+import { EXIT, type RunError } from '../errors.js'
 import { computeCoverage, type CoverageRow } from '../swarm/coverage.js'
 import { optsOut } from '../swarm/labels.js'
 import { createLogger } from '../observe/log.js'
@@ -24,7 +24,7 @@ function describeRow(row: CoverageRow, now: number): string {
   const used = row.services.length > 0 ? `used by ${row.services.join(', ')}` : ''
   const detail =
     row.status === 'covered'
-      ? `by ${row.job}, ${row.lastSnapshot ? `last snapshot ${ago(row.lastSnapshot, now)}` : 'no snapshot yet'}, ${row.lastDefinition ? `definition saved ${ago(row.lastDefinition, now)}` : 'no definition saved yet'}${row.rehearsal ? `, rehearsal ${row.rehearsal}` : ''}`
+      ? `by ${row.job}, ${row.lastSnapshot ? `last snapshot ${ago(row.lastSnapshot, now)}` : 'no snapshot yet'}, ${row.lastDefinition ? `definition saved ${ago(row.lastDefinition, now)}` : 'no definition saved yet'}${(row.copies ?? []).map((copy) => `, copy into ${copy.destination} ${copy.newest ? `of ${ago(copy.newest, now)}` : 'none yet'}${copy.failed ? ' (last copy FAILED)' : ''}`).join('')}${row.rehearsal ? `, rehearsal ${row.rehearsal}` : ''}`
       : row.status === 'excluded'
         ? `by the labels of ${row.services.join(', ')}`
         : used
@@ -49,7 +49,10 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
           const lastDefinitions = new Map<string, string>()
           const rejected = await rejectedSnapshots(config)
           for (const repoPath of new Set(jobs.flatMap((job) => (job.backup ? [job.backup.repoPath] : [])))) {
-            const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [10])
+            // None there yet (no run of its services so far): their volumes have no snapshot yet, which the rows say.
+            const snapshots = await resticJson<SnapshotInfo>(swarm.resticFor(repoPath), ['snapshots', '--json', '--no-lock'], log, [EXIT.noRepository]).catch((error: RunError) =>
+              error.exitCode === EXIT.noRepository ? [] : Promise.reject(error),
+            )
             const rejectedHere = rejectedAmong(snapshots, rejected)
             for (const snapshot of snapshots) {
               if (snapshot.tags?.includes(DEFINITION_TAG)) newest(lastDefinitions, snapshot)
@@ -62,6 +65,9 @@ export function addCoverageCommand(program: Command, { cli, setExitCode }: Comma
           const statuses = config.statusFile ? (await readStatus(config.statusFile)).jobs : {}
           for (const row of rows.filter((candidate) => candidate.job)) {
             row.lastDefinition = lastDefinitions.get(row.job!)
+            const copyTo = jobs.find((job) => job.name === row.job)?.backup?.copyTo ?? []
+            const copies = statuses[row.job!]?.copies
+            if (copyTo.length > 0) row.copies = copyTo.map((destination) => ({ destination, newest: copies?.[destination]?.newest?.time, failed: copies?.[destination]?.lastAttempt?.ok === false || undefined }))
             const rehearsal = statuses[row.job!]?.lastRehearsal
             if (rehearsal) row.rehearsal = rehearsal.ok ? 'passed' : 'FAILED'
           }

@@ -1,9 +1,10 @@
 import type { Command } from 'commander'
+import { describeDuration } from '../config/duration.js'
 import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 import { checking } from './checking.js'
-import { isOverdue, isRunning, overdueAt, readStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+import { isOverdue, isRunning, overdueAt, readStatus, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */
 export async function readStatusFile(cli: CliContext): Promise<StatusTable> {
@@ -25,7 +26,8 @@ const short = (id: string) => id.slice(0, 8)
 
 /** A job a person must look at: its backups fail or stopped, or its repository or restore failed a test. */
 const needsAttention = (status: JobStatus, now: Date) =>
-  ['LABEL ERROR', 'OVERDUE', 'FAILING'].includes(stateOf(status, now)) || status.lastCheck?.ok === false || status.lastDrill?.ok === false || status.lastRehearsal?.ok === false
+  ['LABEL ERROR', 'OVERDUE', 'FAILING'].includes(stateOf(status, now)) || status.lastCheck?.ok === false || status.lastDrill?.ok === false || status.lastRehearsal?.ok === false ||
+  Object.values(status.copies ?? {}).some((copy) => copy.lastAttempt?.ok === false)
 
 /** One line of a job's status, for people. */
 export function describeJob(name: string, status: JobStatus, now = new Date()): string {
@@ -45,8 +47,16 @@ export function describeJob(name: string, status: JobStatus, now = new Date()): 
   if (status.lastDowntimeSeconds !== undefined) parts.push(`its service stopped ${status.lastDowntimeSeconds.toFixed(1)} s for the last backup`)
   if (status.lastCheck) parts.push(`check ${status.lastCheck.ok ? 'passed' : 'FAILED'} ${status.lastCheck.finishedAt}${status.lastCheck.ok ? '' : `: ${status.lastCheck.message}`}`)
   if (status.lastDrill) parts.push(`drill ${status.lastDrill.ok ? 'passed' : 'FAILED'} ${status.lastDrill.finishedAt}${status.lastDrill.ok ? '' : `: ${status.lastDrill.message}`}`)
+  for (const [destination, copy] of Object.entries(status.copies ?? {}).sort(([a], [b]) => a.localeCompare(b))) parts.push(describeCopy(destination, copy, now))
   if (status.lastRehearsal) parts.push(`rehearsal ${status.lastRehearsal.ok ? 'passed' : 'FAILED'} ${status.lastRehearsal.finishedAt}${status.lastRehearsal.ok ? '' : `: ${status.lastRehearsal.message}`}`)
   return `${name}: ${state}; ${parts.join('; ')}`
+}
+
+/** A job's copies into one repository: the newest snapshot there and its age, and a failed last copy. */
+function describeCopy(destination: string, copy: CopyStatus, now: Date): string {
+  const newest = copy.newest ? `newest snapshot copied ${short(copy.newest.id)} of ${copy.newest.time} (${describeDuration(Math.max(0, now.getTime() - Date.parse(copy.newest.time)))} old)` : 'none there yet'
+  const failed = copy.lastAttempt?.ok === false ? `, last copy FAILED ${copy.lastAttempt.finishedAt}: ${copy.lastAttempt.message.replace(/\.$/, '')}` : ''
+  return `copy into ${destination}: ${newest}${failed}`
 }
 
 export function addStatusCommand(program: Command, { cli, setExitCode }: CommandContext): void {

@@ -9,6 +9,7 @@ import { ConfigError, EXIT } from '../errors.js'
 import type { SwarmJob } from '../swarm/discover.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
+import { copyInto } from '../restic/copy.js'
 import { swarmLockOwner } from '../swarm/lock-owners.js'
 import { JobLedger } from '../swarm/job-ledger.js'
 import { ControllerLease } from '../swarm/lease.js'
@@ -17,7 +18,7 @@ import { drillAndReport } from '../run/drill.js'
 import { removeDeadLocks, withLockCare } from '../run/stale-locks.js'
 import type { OwnerCheck } from '../restic/locks.js'
 import { repositoryOfKey } from '../restic/repository.js'
-import { readRepositories } from '../config/repositories.js'
+import { copiesRetention, readRepositories } from '../config/repositories.js'
 import { RepositorySecrets } from '../swarm/repository-secrets.js'
 import { describeRetention, forgetArgs, forgetRejected } from '../restic/retention.js'
 import { Controller } from '../swarm/controller.js'
@@ -41,15 +42,18 @@ const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE
  * are removed first. Never --prune: the controller prunes each repository once a day (PRUNE_AT).
  */
 function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
-  return async (job: SwarmJob, rejected: readonly string[]) => {
-    const forget = forgetArgs({ ...job.backup!.retention, prune: false }, job.name)
-    if (!forget) return
-    log.info(`controller: ${job.name}: retention ${describeRetention(job.backup!.retention).replace(', then prune', ' (the repository is pruned at PRUNE_AT)')}`)
-    await withLockCare(resticFor(job.backup!.repoPath), ownerIsDead, log, async (restic) => {
-      await forgetRejected(restic, log, { host: job.name, rejected })
-      await runRestic(restic, forget, { log })
-    })
-  }
+  return (job: SwarmJob, rejected: readonly string[]) => retentionIn(resticFor(job.backup!.repoPath), job, rejected, ownerIsDead, log, '')
+}
+
+/** The job's retention in one repository: its own, or one its snapshots are copied into. */
+async function retentionIn(repository: Restic, job: SwarmJob, rejected: readonly string[], ownerIsDead: OwnerCheck, log: Logger, where: string): Promise<void> {
+  const forget = forgetArgs({ ...job.backup!.retention, prune: false }, job.name)
+  if (!forget) return
+  log.info(`controller: ${job.name}: retention${where} ${describeRetention(job.backup!.retention).replace(', then prune', ' (the repository is pruned at PRUNE_AT)')}`)
+  await withLockCare(repository, ownerIsDead, log, async (restic) => {
+    await forgetRejected(restic, log, { host: job.name, rejected })
+    await runRestic(restic, forget, { log })
+  })
 }
 
 /**
@@ -126,7 +130,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
     const ledger = await JobLedger.of(docker, join(config.lockDir, 'ended-jobs'))
     const ownerIsDead = swarmLockOwner(docker, ledger)
     // A repository is created only where no snapshot was ever recorded: one that vanished is a loud failure.
-    const ensureRepository = ensuringRepositories(log, (repository) => reporter.savedIn(repository))
+    const ensureRepository = ensuringRepositories(log, (repository, key) => reporter.copiedInto(key, repository))
     const controller = new Controller({
       docker,
       ownServiceId: serviceId,
@@ -136,6 +140,15 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       limits: config.runLimits,
       jobEnv,
       applyRetention: retentionFor(resticFor, ownerIsDead, log),
+      copySnapshots: async (job, destination, ids, signal) => {
+        const target = { ...resticFor(destination), signal }
+        const savedThere = () => reporter.copiedInto(destination, target.repository.describe)
+        // restic runs against the destination: withLockCare waits out its locks, removing dead owners' (and the source's, shared, rarely wait).
+        await withLockCare(target, ownerIsDead, log, (locking) => copyInto({ ...resticFor(job.backup!.repoPath), retryLock: locking.retryLock, signal }, locking.repository, { ids, savedThere }, log))
+        const retention = copiesRetention(named?.get(destination)?.copyRetention, job.backup!.retention)
+        await retentionIn(target, { ...job, backup: { ...job.backup!, retention } }, [], ownerIsDead, log, ` in ${destination}`)
+      },
+      copyRetention: (destination) => named?.get(destination)?.copyRetention,
       pruneRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => runRestic(locking, ['prune'], { log })).then(() => undefined),
       pruneAt: config.pruneAt,
       drill: (job) =>

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { PRESET_NAMES, readDump, type Dump } from '../dumps/presets.js'
 import { checkSwarmVariables } from './swarm-variables.js'
+import { copyToNames } from './repositories.js'
 import { readBandwidth, readRunLimits, type Bandwidth, type RunLimits } from './run-limits.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
 
@@ -87,6 +88,8 @@ export interface Config {
   metricsPort?: number
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
   copyTo?: { url: string; passwordFile: string }
+  /** COPY_TO with MODE=swarm: the repositories of REPOSITORIES_FILE, by name, each service's backups are copied into (rds.backup.copy-to overrides it). */
+  copyToRepositories?: string[]
   /** DUMP_COMMAND (a preset or a command) and DUMP_FILENAME: a dump streamed from SERVICE_NAME's container into its own snapshot. */
   dump?: Dump
   /** Whether BACKUP_PATH is backed up: always, but with DUMP_COMMAND only when BACKUP_PATH is set. */
@@ -268,7 +271,8 @@ export function readConfig(env: Env): Config {
   }
   const snapshotHost = value(env, 'SNAPSHOT_HOST') ?? serviceName ?? DEFAULTS.snapshotHost
   const copyTo = value(env, 'COPY_TO')
-  if (copyTo !== undefined && value(env, 'COPY_TO_PASSWORD_FILE') === undefined) {
+  const swarm = value(env, 'MODE') === 'swarm'
+  if (copyTo !== undefined && !swarm && value(env, 'COPY_TO_PASSWORD_FILE') === undefined) {
     throw new ConfigError("COPY_TO is set but COPY_TO_PASSWORD_FILE is not; set it to the file holding the second repository's password.")
   }
 
@@ -325,7 +329,8 @@ export function readConfig(env: Env): Config {
     // controller's retention, too) waits out another's lock rather than fail.
     retryLock: retryLock ?? (mode === 'swarm' ? SWARM_RETRY_LOCK : undefined),
     resticBinary: value(env, 'RESTIC_BINARY') ?? DEFAULTS.resticBinary,
-    copyTo: copyTo === undefined ? undefined : { url: copyTo, passwordFile: absolutePath(env, 'COPY_TO_PASSWORD_FILE', '') },
+    copyTo: copyTo === undefined || swarm ? undefined : { url: copyTo, passwordFile: absolutePath(env, 'COPY_TO_PASSWORD_FILE', '') },
+    copyToRepositories: copyTo === undefined || !swarm ? undefined : copyToNames(copyTo, 'COPY_TO'),
     statusFile: value(env, 'STATUS_FILE') === undefined ? undefined : absolutePath(env, 'STATUS_FILE', ''),
     hookTimeout: timeoutDuration(env, 'HOOK_TIMEOUT', DEFAULTS.hookTimeout),
     stallTimeout: timeoutDuration(env, 'STALL_TIMEOUT', DEFAULTS.stallTimeout),

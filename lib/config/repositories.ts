@@ -1,6 +1,9 @@
 import { isAbsolute } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { readSecretFile } from './secret-files.js'
+import { readRetention, type Retention } from './values.js'
+
+const RETENTION_KEYS = ['keep-last', 'keep-hourly', 'keep-daily', 'keep-weekly', 'keep-monthly', 'keep-yearly', 'keep-within', 'prune']
 
 /**
  * A repository of REPOSITORIES_FILE: a restic URL of any backend, its password file, the backend's
@@ -15,6 +18,8 @@ export interface NamedRepository {
   options: string[]
   /** The backend's variables for restic's environment, such as AWS_SECRET_ACCESS_KEY: secrets, never shown. */
   env: Record<string, string>
+  /** Its keep-* and prune lines: the retention of the copies made into it (rds.backup.copy-to), instead of each service's own. */
+  copyRetention?: Retention
 }
 
 /** The variables restic's backends read (restic's manual, "Environment Variables"). */
@@ -42,6 +47,8 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 export function parseRepositories(text: string, file: string): Map<string, NamedRepository> {
   const found = new Map<string, NamedRepository>()
   let current: NamedRepository | undefined
+  // Each repository's retention lines, by the names their errors give them.
+  const retentions = new Map<NamedRepository, Record<string, string>>()
   const where = (line: number) => `REPOSITORIES_FILE (${file}) line ${line}`
   text.split('\n').forEach((raw, index) => {
     const line = raw.trim()
@@ -64,7 +71,11 @@ export function parseRepositories(text: string, file: string): Map<string, Named
     if (!current) throw new ConfigError(`${at} sets ${key} before any [name]; begin each repository with its name in brackets, such as [offsite].`)
     if (value === '' || CONTROL.test(value)) throw new ConfigError(`${at} gives ${key} of ${current.name} no value, or one with a control character; write its value after "=".`)
     if (/^(["']).*\1$/.test(value)) throw new ConfigError(`${at} gives ${key} of ${current.name} a value in quotes, which would be taken with them; remove the quotes.`)
-    if (key === 'option') {
+    if (RETENTION_KEYS.includes(key)) {
+      const lines = retentions.get(current) ?? {}
+      if (lines[key] !== undefined) throw new ConfigError(`${at} sets ${key} of ${current.name} a second time; keep one.`)
+      retentions.set(current, { ...lines, [key]: value })
+    } else if (key === 'option') {
       if (!OPTION.test(value)) throw new ConfigError(`${at}: an option of ${current.name} is a restic extended option "backend.name=value", such as s3.connections=10.`)
       current.options.push(value)
     } else if (key === 'url' || key === 'password-file' || BACKEND_VARIABLE.test(key)) {
@@ -76,10 +87,21 @@ export function parseRepositories(text: string, file: string): Map<string, Named
       else current.env[key] = value
     } else {
       throw new ConfigError(
-        `${at} sets ${key} of ${current.name}, which is not url, password-file, option or a variable restic's backends read (AWS_*, B2_*, AZURE_*, GOOGLE_*, OS_*, ST_*, RESTIC_REST_*, RESTIC_CACERT); remove it or correct its name.`,
+        `${at} sets ${key} of ${current.name}, which is not url, password-file, option, keep-* or prune (of the copies made into it), or a variable restic's backends read (AWS_*, B2_*, AZURE_*, GOOGLE_*, OS_*, ST_*, RESTIC_REST_*, RESTIC_CACERT); remove it or correct its name.`,
       )
     }
   })
+  for (const [repository, lines] of retentions) {
+    repository.copyRetention = readRetention(Object.fromEntries(Object.entries(lines).map(([key, value]) => [`${key} of ${repository.name} in REPOSITORIES_FILE (${file})`, value])), (key) => `${key === 'prune' ? 'prune' : `keep-${key}`} of ${repository.name} in REPOSITORIES_FILE (${file})`)
+  }
+  // One repository under two names: a copy from one into the other would copy into itself, and its retention apply twice.
+  const urls = new Map<string, string>()
+  for (const repository of found.values()) {
+    const url = repository.url.replace(/\/+$/, '')
+    const first = urls.get(url)
+    if (first !== undefined) throw new ConfigError(`REPOSITORIES_FILE (${file}) gives ${repository.name} the url of ${first}; list each repository once, under one name.`)
+    urls.set(url, repository.name)
+  }
   for (const repository of found.values()) {
     for (const [key, set] of [['url', repository.url], ['password-file', repository.passwordFile]] as const) {
       if (!set) throw new ConfigError(`REPOSITORIES_FILE (${file}) gives the repository ${repository.name} no ${key}; add "${key} = ..." to its section.`)
@@ -125,3 +147,29 @@ export function repositorySection(repository: NamedRepository): string {
 
 /** The files a job of the repository reads, each one of the controller's Swarm secrets. */
 export const filesOf = (repository: NamedRepository) => [repository.passwordFile, ...FILE_VARIABLES.flatMap((name) => (repository.env[name] ? [repository.env[name]!] : []))]
+
+/**
+ * COPY_TO (MODE=swarm) or rds.backup.copy-to: names of REPOSITORIES_FILE separated by commas, or
+ * "none". Names only, never a URL or a path: copies go only where the operator listed.
+ */
+export function copyToNames(raw: string, by: string): string[] {
+  const names = raw.split(',').map((name) => name.trim())
+  if (names.length === 1 && names[0] === 'none') return []
+  // Never quoted: a URL written here may hold a password.
+  if (names.some((name) => !NAME.test(name) || name === 'none')) {
+    throw new ConfigError(`${by} names repositories of REPOSITORIES_FILE, separated by commas, such as "offsite" or "offsite,archive", never a URL or a path; or it is "none" alone.`)
+  }
+  const twice = names.find((name, index) => names.indexOf(name) !== index)
+  if (twice !== undefined) throw new ConfigError(`${by} names ${twice} twice; name each repository once.`)
+  return names
+}
+
+/**
+ * The retention of a service's copies in a repository: the repository's keep-* lines if it has any
+ * (an archive that keeps years), else the service's own; pruned if either says prune.
+ */
+export function copiesRetention(section: Retention | undefined, service: Retention): Retention {
+  if (!section) return service
+  const keeps = Object.entries(section).some(([key, value]) => key !== 'prune' && value !== undefined)
+  return { ...(keeps ? section : service), prune: Boolean(section.prune || service.prune) }
+}

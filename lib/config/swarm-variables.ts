@@ -9,8 +9,7 @@ import { isBackendVariable } from './repositories.js'
  */
 const SINGLE_SERVICE_ONLY: Record<string, string> = {
   BACKUP_ARGS: 'a job\'s restic backup takes no extra arguments; use the labels (rds.backup.exclude, rds.backup.volumes)',
-  COPY_TO: 'copies to a second repository are made by a single agent only',
-  COPY_TO_PASSWORD_FILE: 'copies to a second repository are made by a single agent only',
+  COPY_TO_PASSWORD_FILE: 'COPY_TO names repositories of REPOSITORIES_FILE, whose sections give their password files',
   RESTIC_REPOSITORY: 'the controller\'s jobs write to the server at SSH_HOST (REPO_PATH, or the label rds.backup.repo)',
   PRE_HOOK: 'each service has its own: the label rds.backup.pre-hook',
   POST_HOOK: 'each service has its own: the label rds.backup.post-hook',

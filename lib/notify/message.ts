@@ -13,10 +13,10 @@ export interface Notification {
   agent: string
 }
 
-const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill', rehearsal: 'rehearsal of the stack', maintenance: 'server maintenance', prune: 'prune' } as const
+const WHAT = { backup: 'backup', check: 'repository check', drill: 'restore drill', rehearsal: 'rehearsal of the stack', maintenance: 'server maintenance', prune: 'prune', copy: 'copy' } as const
 
 export function subjectOf({ event, report }: Notification): string {
-  const what = `${WHAT[report.kind]} of ${report.job}`
+  const what = `${WHAT[report.kind]} of ${report.job}${report.copied ? ` into ${report.copied.destination}` : ''}`
   if (event === 'failure') return `[rds] FAILED: ${what}`
   if (event === 'overdue') return `[rds] OVERDUE: ${what}`
   if (event === 'recovery') return `[rds] recovered: ${what} succeeded again`
@@ -62,6 +62,7 @@ export function jsonOf({ event, report, agent }: Notification): Record<string, u
     ...report.outcome,
     snapshot: report.snapshot,
     snapshots: report.snapshots,
+    ...(report.copied ? { copied: report.copied } : {}),
     logTail: report.logTail ?? [],
   }
 }

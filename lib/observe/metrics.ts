@@ -42,6 +42,8 @@ export function statusMetrics(): { contentType: string; render: (table: StatusTa
   const registry = new Registry()
   const gauges = PER_JOB.map(([name, help, value]) => ({ gauge: new Gauge({ name, help, labelNames: ['job'], registers: [registry] }), value }))
   const runs = new Counter({ name: 'rds_runs_total', help: 'Backup runs that ended, by result.', labelNames: ['job', 'result'], registers: [registry] })
+  const copyStatus = new Gauge({ name: 'rds_last_copy_status', help: "1 if the job's last copy into the destination (rds.backup.copy-to) succeeded, 0 if it failed.", labelNames: ['job', 'destination'], registers: [registry] })
+  const copyNewest = new Gauge({ name: 'rds_copy_newest_snapshot_timestamp_seconds', help: "When the newest of the job's snapshots in the destination was taken (Unix time): the copy's age.", labelNames: ['job', 'destination'], registers: [registry] })
   const repositorySize = new Gauge({ name: 'rds_repository_size_bytes', help: 'The size of the repository on the server, as its last check found it.', labelNames: ['repository'], registers: [registry] })
   return {
     contentType: registry.contentType,
@@ -53,6 +55,10 @@ export function statusMetrics(): { contentType: string; render: (table: StatusTa
           if (sample !== undefined) gauge.set({ job }, sample)
         }
         for (const result of ['success', 'failure'] as const) runs.inc({ job, result }, status.runs?.[result] ?? 0)
+        for (const [destination, copy] of Object.entries(status.copies ?? {})) {
+          if (copy.lastAttempt) copyStatus.set({ job, destination }, ok(copy.lastAttempt)!)
+          if (copy.newest) copyNewest.set({ job, destination }, seconds(copy.newest.time))
+        }
       }
       for (const [repository, { sizeBytes }] of Object.entries(table.repositories ?? {})) if (sizeBytes !== undefined) repositorySize.set({ repository }, sizeBytes)
       return registry.metrics()

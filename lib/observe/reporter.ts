@@ -61,6 +61,8 @@ export class Reporter {
         const forgotten = table.forgottenJobs?.includes(job.name)
         if (forgotten && job.runsThere) table.forgottenJobs = table.forgottenJobs!.filter((name) => name !== job.name)
         status.keptNode = forgotten && !job.runsThere ? undefined : job.keptNode
+        // A destination no longer copied into: its record (a failure among them) would stand for ever.
+        for (const destination of Object.keys(status.copies ?? {})) if (job.copyTo && !job.copyTo.includes(destination)) delete status.copies![destination]
       }
       table.heartbeatAt = now
     })
@@ -151,7 +153,7 @@ export class Reporter {
 
   async finished(report: RunReport): Promise<void> {
     // The report may learn in the status that it ends an OVERDUE episode.
-    const key = `${report.kind} ${report.job}`
+    const key = `${report.kind} ${report.job}${report.copied ? ` ${report.copied.destination}` : ''}`
     let previous = this.lastOutcomes.get(key)
     this.lastOutcomes.set(key, report.outcome)
     await this.update((table) => {
@@ -185,6 +187,14 @@ export class Reporter {
         if (report.snapshots !== undefined) status.snapshots = report.snapshots
         if (report.downtimeSeconds !== undefined) status.lastDowntimeSeconds = report.downtimeSeconds
         if (report.definitionSavedAt !== undefined) status.lastDefinitionAt = report.definitionSavedAt
+      } else if (report.kind === 'copy' && report.copied) {
+        const copy = ((status.copies ??= {})[report.copied.destination] ??= {})
+        previous = copy.lastAttempt
+        copy.lastAttempt = report.outcome
+        if (report.copied.newest) {
+          copy.newest = report.copied.newest
+          ;(table.copiedInto ??= {})[report.copied.destination] = { ...report.copied.newest, by: report.job }
+        }
       } else if (report.kind === 'check') {
         previous = status.lastCheck
         status.lastCheck = report.outcome
@@ -209,6 +219,14 @@ export class Reporter {
       if (saved?.repository === repository) return { id: saved.id, time: saved.time, by: name }
     }
     return undefined
+  }
+
+  /** A snapshot recorded as copied into this repository (by its name), or saved there, by any job, if one was. */
+  async copiedInto(name: string, describe: string): Promise<{ id: string; time: string; by: string } | undefined> {
+    const file = this.options.statusFile
+    if (!file) return undefined
+    const copied = (await readStatus(file)).copiedInto?.[name]
+    return copied ? { ...copied, by: `${copied.by} (a copy)` } : this.savedIn(describe)
   }
 
   /** Every snapshot any job's guard rejected, as recorded. */

@@ -2,9 +2,10 @@ import type { Outcome, SnapshotRecord } from './status.js'
 
 /**
  * What a run is: a backup of a job, a `restic check` of its repository, a restore drill, or the
- * server's maintenance of one repository (forget, prune, check), which is recorded like a backup.
+ * server's maintenance of one repository (forget, prune, check), which is recorded like a backup, or
+ * the copy of a job's snapshots into another repository (rds.backup.copy-to).
  */
-export type RunKind = 'backup' | 'check' | 'drill' | 'rehearsal' | 'maintenance' | 'prune'
+export type RunKind = 'backup' | 'check' | 'drill' | 'rehearsal' | 'maintenance' | 'prune' | 'copy'
 
 /** The kinds whose runs are a job's attempts: their failures make it FAILING, their absence OVERDUE. */
 export const recordsAttempts = (kind: RunKind) => kind === 'backup' || kind === 'maintenance'
@@ -17,6 +18,8 @@ export interface WatchedJob {
   error?: string
   /** A job of one node of a per-node service (see JobStatus.keptNode). */
   keptNode?: { service: string; nodeId: string }
+  /** The repositories its snapshots are copied into now (undefined: not known, a label error); the records of others are dropped. */
+  copyTo?: string[]
   /** A per-node job whose task runs on its node, and the node is ready: one forgotten is no longer (see watch). */
   runsThere?: boolean
 }
@@ -39,6 +42,8 @@ export interface RunReport {
   definitionSavedAt?: string
   /** Snapshots the guard rejected in this run. */
   rejected?: string[]
+  /** A copy: the repository, by its name, the job's snapshots were copied into, and the newest of them there. */
+  copied?: { destination: string; newest?: { id: string; time: string } }
   /** A success that ends an OVERDUE episode that was notified: a recovery, whatever the run before it. */
   endsOverdue?: boolean
 }

@@ -44,6 +44,8 @@ export interface JobStatus {
   runs?: { success: number; failure: number }
   lastCheck?: Outcome
   lastDrill?: Outcome
+  /** Its copies (rds.backup.copy-to), by the destination's name: the last attempt, and the newest snapshot copied there. */
+  copies?: Record<string, CopyStatus>
   /** The last rehearsal of its stack (rds rehearse): a copy deployed from its backups, and whether it ran. */
   lastRehearsal?: Outcome
   /** When its service's definition was last saved with a backup (MODE=swarm): what rds stack restore needs. */
@@ -70,6 +72,13 @@ export interface JobStatus {
   keptNode?: { service: string; nodeId: string }
 }
 
+/** The copies of a job's snapshots into one other repository. */
+export interface CopyStatus {
+  lastAttempt?: Outcome
+  /** The newest of its snapshots there (its ID in the job's own repository): a copy's age is counted from it. */
+  newest?: { id: string; time: string }
+}
+
 /** What STATUS_FILE holds: every job's status, and the agent's heartbeat. */
 export interface StatusTable {
   /** When the agent last wrote the table: `rds health` takes a long silence for a hung agent. */
@@ -82,6 +91,11 @@ export interface StatusTable {
    * repository, where they are not taken for a job to keep again, until the service runs there again.
    */
   forgottenJobs?: string[]
+  /**
+   * The newest snapshot copied into each repository (by its name) by any job, kept when the job is
+   * gone: a repository that held copies and vanished is a loud failure, never created afresh.
+   */
+  copiedInto?: Record<string, { id: string; time: string; by: string }>
   /** What the last `restic check` of each repository found, by the repository's name. */
   repositories?: Record<string, { lastCheck?: Outcome; sizeBytes?: number; lastPrune?: Outcome }>
 }

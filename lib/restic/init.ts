@@ -45,12 +45,12 @@ export async function ensureRepository(restic: Restic, log: Logger, savedThere?:
  * the check under way (so a new repository is created once), and every later run checks again (a
  * repository can vanish at any time).
  */
-export function ensuringRepositories(log: Logger, savedThere?: (repository: string) => Promise<SavedThere | undefined>): (key: string, restic: Restic) => Promise<void> {
+export function ensuringRepositories(log: Logger, savedThere?: (repository: string, key: string) => Promise<SavedThere | undefined>): (key: string, restic: Restic) => Promise<void> {
   const underWay = new Map<string, Promise<void>>()
   return (key, restic) => {
     let check = underWay.get(key)
     if (!check) {
-      check = ensureRepository(restic, log, savedThere && (() => savedThere(restic.repository.describe))).finally(() => underWay.delete(key))
+      check = ensureRepository(restic, log, savedThere && (() => savedThere(restic.repository.describe, key))).finally(() => underWay.delete(key))
       underWay.set(key, check)
     }
     return check

@@ -61,6 +61,15 @@ export function rejectedAmong(snapshots: SnapshotInfo[], rejected: readonly stri
   return [...all]
 }
 
+/**
+ * What goes into a copy of a host's snapshots: its accepted backups and its saved definitions (a
+ * stack comes back from the copy too), never a rejected or a safety snapshot.
+ */
+export function worthCopying(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo[] {
+  const all = rejectedAmong(snapshots, rejected)
+  return snapshots.filter((snapshot) => !isRejected(snapshot, all) && !snapshot.tags?.includes(SAFETY_TAG))
+}
+
 /** The newest accepted snapshot: the last good backup. */
 export function lastAccepted(snapshots: SnapshotInfo[], rejected: readonly string[] = []): SnapshotInfo | undefined {
   const all = rejectedAmong(snapshots, rejected)

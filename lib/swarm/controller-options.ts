@@ -8,6 +8,7 @@ import type { Logger } from '../observe/log.js'
 import type { JobRow, LastRun } from '../observe/jobs-file.js'
 import type { Reporter } from '../observe/reporter.js'
 import type { RunLimits } from '../config/run-limits.js'
+import type { Retention } from '../config/environment.js'
 import type { SnapshotInfo } from '../restic/snapshots.js'
 
 /** A job as the controller holds it: what discovery found, its schedule, and its last run. */
@@ -52,6 +53,13 @@ export interface ControllerOptions {
    * run whose backup was accepted: what `rds stack export` writes a stack file from.
    */
   saveDefinition?: (job: SwarmJob) => Promise<void>
+  /**
+   * restic copy of these snapshots of the job into the repository of REPOSITORIES_FILE of this name
+   * (rds.backup.copy-to), then the job's retention there; throws what went wrong.
+   */
+  copySnapshots?: (job: SwarmJob, destination: string, ids: string[], signal: AbortSignal) => Promise<void>
+  /** The retention a repository of REPOSITORIES_FILE gives the copies made into it (its keep-* and prune lines), if it gives one. */
+  copyRetention?: (destination: string) => Retention | undefined
   /** restic prune of the repository at this path: once a day (PRUNE_AT) for all the services that ask for it. */
   pruneRepository?: (repoPath: string) => Promise<void>
   /** PRUNE_AT: when the repositories are pruned. */

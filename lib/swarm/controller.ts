@@ -150,6 +150,7 @@ export class Controller {
         schedule: job.backup?.schedule,
         overdueAfterMs: overdueAfterMs(job.backup?.schedule ?? (this.options.defaults.runAt && spreadSchedule(this.options.defaults.runAt, job.name, 'RUN_AT')), job.backup?.overdueAfter ?? this.options.overdueAfter),
         error: job.error,
+        copyTo: job.backup ? (job.backup.copyTo ?? []) : undefined,
         keptNode: job.perNode && job.node ? { service: job.service, nodeId: job.node.nodeId } : undefined,
         runsThere: job.perNode ? !job.taskGone && !job.unavailable : undefined,
       })),

@@ -16,6 +16,8 @@ export interface CoverageRow {
   lastSnapshot?: string
   /** When its service's definition (and its stack's) was last saved with a backup: what rds stack restore needs. */
   lastDefinition?: string
+  /** Its off-site copies (rds.backup.copy-to): when the newest snapshot there was taken, and whether the last copy failed. */
+  copies?: { destination: string; newest?: string; failed?: boolean }[]
   /** Whether the last rehearsal of its stack passed (rds rehearse), if one ran. */
   rehearsal?: 'passed' | 'FAILED'
   /** Worth a look: an anonymous volume (its name changes with its container), one on several nodes, a bad label. */

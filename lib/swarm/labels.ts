@@ -6,6 +6,7 @@ import { PRESET_NAMES, readDump, type Dump } from '../dumps/presets.js'
 import type { BackupVolume, LabelledService } from './cluster.js'
 import { databaseVolume, type DatabaseVolume } from './dump-database.js'
 import { kibPerSecond, type Bandwidth } from '../config/run-limits.js'
+import { copyToNames } from '../config/repositories.js'
 
 /** What the controller's environment gives every service that does not say otherwise. */
 export interface LabelDefaults {
@@ -25,6 +26,10 @@ export interface LabelDefaults {
   serverMode?: ServerMode
   /** The names of REPOSITORIES_FILE's repositories, which rds.backup.repo may choose; undefined without the file. */
   repositories?: string[]
+  /** COPY_TO: the repositories, by name, every service's backups are copied into. */
+  copyTo?: string[]
+  /** Why restic cannot copy from the repository of this key into the one of this name (the variable they disagree on), if it cannot. */
+  copyClash?: (from: string, to: string) => string | undefined
 }
 
 /** A service's backup, as its labels and the controller's defaults describe it. */
@@ -59,6 +64,10 @@ export interface ServiceBackup {
   stop?: 'pause' | 'scale'
   /** In ms: how long its job may run before it is stopped and the run failed (rds.backup.max-run-time, else MAX_RUN_TIME). */
   maxRunTime: number
+  /** rds.backup.copy-to, else COPY_TO: the repositories of REPOSITORIES_FILE, by name, its accepted snapshots are copied into after each run. */
+  copyTo?: string[]
+  /** Destinations of COPY_TO that restic cannot copy into from its repository, with why: each copy there fails with that sentence (its backups go on). */
+  copyRefused?: Record<string, string>
   /** rds.backup.limit-upload, rds.backup.limit-download: its job's restic bandwidth in KiB/s, instead of the controller's LIMIT_UPLOAD, LIMIT_DOWNLOAD. */
   bandwidth?: Bandwidth
 }
@@ -67,7 +76,7 @@ export const LABEL = 'rds.backup'
 const KEEP_KEYS = ['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly', 'within'] as const
 export const KNOWN_LABELS = new Set([
   LABEL,
-  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'dump.database', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
+  ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'dump.database', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', 'copy-to', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
@@ -238,7 +247,35 @@ function readLabels(service: LabelledService, defaults: LabelDefaults): ServiceB
     drill: drill(labels, defaults),
     maxRunTime: value(labels, `${LABEL}.max-run-time`) === undefined ? defaults.maxRunTime : timeoutDuration(labels, `${LABEL}.max-run-time`, ''),
     bandwidth: bandwidth(labels),
+    ...copyTo(labels, defaults, repo ?? defaults.repoPath),
   }
+}
+
+/**
+ * rds.backup.copy-to, else COPY_TO: each one a repository REPOSITORIES_FILE lists, other than the
+ * service's, that restic can copy into from it. The label's mistakes are label errors; COPY_TO's
+ * default skips the service's own repository, and a pair restic cannot copy between fails each copy
+ * with its sentence, so that a default never stops a service's backups.
+ */
+function copyTo(labels: Env, defaults: LabelDefaults, repoPath: string): Pick<ServiceBackup, 'copyTo' | 'copyRefused'> {
+  const own = value(labels, `${LABEL}.copy-to`)
+  const by = own === undefined ? 'COPY_TO' : `${LABEL}.copy-to`
+  const names = own === undefined ? defaults.copyTo?.filter((name) => name !== repoPath) : copyToNames(own, `${LABEL}.copy-to`)
+  if (!names?.length) return {}
+  const refused: Record<string, string> = {}
+  for (const name of names) {
+    if (!defaults.repositories?.includes(name)) {
+      const listed = defaults.repositories ? `REPOSITORIES_FILE does not list (it lists ${defaults.repositories.join(', ') || 'none'})` : 'no REPOSITORIES_FILE of the controller lists'
+      throw new ConfigError(`${by} names ${name}, which ${listed}; write one of its names, or add [${name}] to it.`)
+    }
+    if (name === repoPath) throw new ConfigError(`${by} names ${name}, the service's own repository; a copy goes into another one: name another, or set ${LABEL}.copy-to to none.`)
+    const clash = defaults.copyClash?.(repoPath, name)
+    if (!clash) continue
+    const why = `${by} names ${name}, which sets ${clash} otherwise than ${repoPath}, the service's repository, and restic reads one for both repositories of a copy; make them agree in REPOSITORIES_FILE, or copy into another repository`
+    if (own !== undefined) throw new ConfigError(`${why}.`)
+    refused[name] = `${why} (or set ${LABEL}.copy-to on this service)`
+  }
+  return { copyTo: names, ...(Object.keys(refused).length > 0 ? { copyRefused: refused } : {}) }
 }
 
 /** rds.backup.limit-upload and limit-download; undefined when neither is set (the controller's LIMIT_* apply). */

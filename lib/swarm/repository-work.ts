@@ -5,6 +5,7 @@ import { outcomeOf, type Outcome } from '../observe/status.js'
 import { formatBytes } from '../restic/backup-summary.js'
 import type { RunError } from '../errors.js'
 import type { ControllerOptions } from './controller-options.js'
+import { copiesRetention } from '../config/repositories.js'
 
 /**
  * What the controller runs on a repository rather than for one service: its retentions' queue,
@@ -43,7 +44,8 @@ export class RepositoryWork {
     if (this.options.schedule === false || !this.options.checkRepository) return
     const wanted = new Map<string, { repoPath: string; schedule: string }>()
     for (const job of found) {
-      if (job.backup?.checkAt) wanted.set(`${job.backup.repoPath}\n${job.backup.checkAt}`, { repoPath: job.backup.repoPath, schedule: job.backup.checkAt })
+      // Its copies' repositories too: a copy nobody checks may be damaged when it is needed.
+      for (const repoPath of job.backup?.checkAt ? [job.backup.repoPath, ...(job.backup.copyTo ?? [])] : []) wanted.set(`${repoPath}\n${job.backup!.checkAt}`, { repoPath, schedule: job.backup!.checkAt! })
     }
     for (const [key, cron] of this.checks) {
       if (wanted.has(key)) continue
@@ -64,7 +66,9 @@ export class RepositoryWork {
    */
   private schedulePrunes(found: SwarmJob[]): void {
     if (this.options.schedule === false || !this.options.pruneRepository || !this.options.pruneAt) return
-    const wanted = new Set(found.flatMap((job) => (job.backup?.retention.prune ? [job.backup.repoPath] : [])))
+    // A copy's repository is pruned with the service, or as its own retention says.
+    const pruned = (job: SwarmJob, destination: string) => copiesRetention(this.options.copyRetention?.(destination), job.backup!.retention).prune
+    const wanted = new Set(found.flatMap((job) => (job.backup ? [...(job.backup.retention.prune ? [job.backup.repoPath] : []), ...(job.backup.copyTo ?? []).filter((destination) => pruned(job, destination))] : [])))
     for (const [repoPath, cron] of this.prunes) {
       if (wanted.has(repoPath)) continue
       cron.stop()
@@ -143,6 +147,17 @@ export class RepositoryWork {
     return outcome
   }
 
+
+  /** The tasks under way by their keys (a job's copy into one repository). */
+  private readonly underWay = new Map<string, Promise<void>>()
+
+  /** Runs the task unless one of this key is still under way; undefined then. */
+  once(key: string, task: () => Promise<void>): Promise<void> | undefined {
+    if (this.underWay.has(key)) return undefined
+    const running = task().finally(() => this.underWay.delete(key))
+    this.underWay.set(key, running)
+    return running
+  }
 
   /** Retention (forget, prune) and checks of one repository run one at a time: they would fight over its lock. */
   inRetentionQueue<T>(repoPath: string, task: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@ import { interruptedRestore, scaleBack, scaleDown } from './scale.js'
 import { keepingTail, type Logger } from '../observe/log.js'
 import { outcomeOf, snapshotRecord } from '../observe/status.js'
 import { DEFINITION_TAG, lastAccepted } from '../restic/snapshots.js'
+import { copyAfterRun } from './copy-run.js'
 import { EXIT, type RunError } from '../errors.js'
 
 /** What one run needs of the controller: its options, a fresh discovery, the jobs it found, and each repository's queue. */
@@ -160,10 +161,17 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   const unsaved = definitionFailure ? `its service definition was not saved: ${definitionFailure}` : undefined
   if (outcome.exitCode !== 0) {
     const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
-    return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after})${unsaved ? `, and ${unsaved}` : ''}; its log is above.`, outcome.exitCode)
+    await finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after})${unsaved ? `, and ${unsaved}` : ''}; its log is above.`, outcome.exitCode)
+  } else if (unsaved) {
+    await finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but ${unsaved}.`)
+  } else {
+    await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
   }
-  if (unsaved) return finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but ${unsaved}.`)
-  await finish(true, `backed up on ${current.node.nodeName} in ${seconds} s`)
+  // Its accepted backup, copied once the run is recorded: a copy never changes the run's outcome, and
+  // runs beside the next runs; a one-off run (rds backup --service) waits for its copies.
+  // They outlive the run: the controller's stop, not the run's, ends them.
+  const copies = copyAfterRun(options, repositories, current, options.stop)
+  if (options.schedule === false) await copies
 }
 
 /** What the job saved, as its repository says (the job's own summary stays in the job). */

@@ -19,7 +19,7 @@ import { readmeShellBlocks } from '../fixtures/readme.js'
 import { NODES, nodeAddress, nodeEnv, rejoinSwarm, sim, startSimulatedSwarm, swarmOfItsOwn, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { ROOT } from '../fixtures/root.js'
 import { startRest, startS3, type Backend } from '../fixtures/backends.js'
-import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
+import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, serviceLog, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
 const README_RESTORE_SERVICE = 'db-restored'
@@ -28,7 +28,11 @@ const EXTRA_SERVICES = [...QUEUED, 'rds-test-slow', 'rds-test-extra', 'rds-test-
 // A listing of every file under the given folders with its checksum, relative to each folder.
 const CHECKSUMS = 'for d in "$@"; do (cd "$d" && find . -type f -exec sha256sum {} + | sort -k 2); done'
 
-t.setTimeout(60 * 60 * 1000)
+t.setTimeout(80 * 60 * 1000)
+// Each test is given ten minutes (the longest takes about seven): one that hangs fails by its name,
+// and the tests after it still run, rather than the whole file running out of time. A new object
+// for each: tap writes into the options it is given (a --grep filter's skip, for one).
+const each = () => ({ timeout: 10 * 60 * 1000 })
 
 const unavailable = await swarmUnavailable()
 if (unavailable) {
@@ -75,7 +79,7 @@ async function runOnSimulatedSwarm() {
     await rm(dir, { recursive: true, force: true })
   })
 
-  t.test('one controller backs up a Postgres on one worker (its dump streamed) and two volumes on another', async (t) => {
+  t.test('one controller backs up a Postgres on one worker (its dump streamed) and two volumes on another', each(), async (t) => {
     await scheduledMeanwhile(t, `${STACK}_db`, `${STACK}_web`)
     // The first run of db may come before the table: wait for a snapshot after it.
     const db = await waitFor('a snapshot of backup_db with the table', async () => {
@@ -97,7 +101,7 @@ async function runOnSimulatedSwarm() {
     t.match((await snapshotsOf(`${STACK}_db`)).at(-1), { paths: ['/pg_dumpall.sql'], tags: ['dump'] })
   })
 
-  t.test("each run saves its stack's definition; rds stack export writes it as a stack file, as of a time", async (t) => {
+  t.test("each run saves its stack's definition; rds stack export writes it as a stack file, as of a time", each(), async (t) => {
     const saved = await waitFor('a saved definition of backup_web', async () => (await definitionsOf(`${STACK}_web`))[0], 60)
     t.same(saved.paths, ['/rds-definition.json'])
     t.ok(saved.tags?.includes(`rds-stack=${STACK}`), 'tagged with its stack')
@@ -120,7 +124,7 @@ async function runOnSimulatedSwarm() {
     t.match(before.stderr, /^rds: stack backup has no definitions saved at or before 2020-01-01T00:00:00\.000Z in the repositories /m)
   })
 
-  t.test('rds stack restore brings a removed stack back whole: its network, config and services, its volume with its data on its node, withheld variables given again; rds rehearse proves it in a copy, then removes the copy', async (t) => {
+  t.test('rds stack restore brings a removed stack back whole: its network, config and services, its volume with its data on its node, withheld variables given again; rds rehearse proves it in a copy, then removes the copy', each(), async (t) => {
     const SHOP = 'rds-test-shop'
     const shop = `${SHOP}_shop`
     const files = join(dir, 'shop')
@@ -202,7 +206,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['stack', 'rm', SHOP])
   })
 
-  t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", async (t) => {
+  t.test("the README's quick start for the whole Swarm, as written: a backup now, rds jobs, the dump restored into a fresh Postgres", each(), async (t) => {
     const ran = await runReadme(await readmeShellBlocks('The whole Swarm').then((blocks) => blocks.slice(1)), dir)
     t.equal(ran.exitCode, 0, ran.all)
     t.match(ran.all, /controller: backup_db: starting on rds-sim2[\s\S]*backup_db: dump: \S+ \S+ saved as pg_dumpall\.sql[\s\S]*controller: backup_db: backed up on rds-sim2/)
@@ -213,7 +217,7 @@ async function runOnSimulatedSwarm() {
     t.equal(rows.trim(), '1000|500500', 'every row came back into the fresh database')
   })
 
-  t.test('a rehearsal of the example stack itself passes: its database and web service come back in a copy, its probe finds every row, and the copy is removed', async (t) => {
+  t.test('a rehearsal of the example stack itself passes: its database and web service come back in a copy, its probe finds every row, and the copy is removed', each(), async (t) => {
     const rehearsed = await rds(['rehearse', '--stack', STACK])
     t.equal(rehearsed.exitCode, 0, `${rehearsed.stdout}${rehearsed.stderr}`)
     t.match(rehearsed.stdout, /^Rehearsal of stack backup passed:$/m)
@@ -228,7 +232,7 @@ async function runOnSimulatedSwarm() {
     t.equal(left.join(''), '', 'nothing of the copy left, on any node')
   })
 
-  t.test("the web service's snapshot restores to identical bytes, without the excluded file, as Restoring writes it", async (t) => {
+  t.test("the web service's snapshot restores to identical bytes, without the excluded file, as Restoring writes it", each(), async (t) => {
     const web = await containerOf('rds-sim3', `${STACK}_web`)
     const live = await sim('rds-sim3', ['exec', web, 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
     const restored = await runReadme(await readmeShellBlocks('In the whole Swarm'), dir)
@@ -241,7 +245,7 @@ async function runOnSimulatedSwarm() {
     t.equal(back.split('\n').length, 202)
   })
 
-  t.test('a job gets only what it needs: the key, the known hosts and the password, and no Docker socket without a hook, dump or pause', async (t) => {
+  t.test('a job gets only what it needs: the key, the known hosts and the password, and no Docker socket without a hook, dump or pause', each(), async (t) => {
     const run = rds(['backup', '--service', `${STACK}_web`])
     const spec = await waitFor('a job of backup_web, inspected while it runs', async () => {
       const [id] = (await sim('rds-sim1', ['service', 'ls', '-q', '--filter', `label=rds.job=${STACK}_web`])).split('\n').filter(Boolean)
@@ -253,7 +257,7 @@ async function runOnSimulatedSwarm() {
     t.equal((await run).exitCode, 0)
   })
 
-  t.test('rds.backup.run-at changed with docker service update takes effect at once, with no restart', async (t) => {
+  t.test('rds.backup.run-at changed with docker service update takes effect at once, with no restart', each(), async (t) => {
     const agentBefore = await containerOf('rds-sim1', `${STACK}_agent`)
     const started = Date.now()
     t.teardown(() => setSchedule(`${STACK}_web`, RARE))
@@ -270,7 +274,7 @@ async function runOnSimulatedSwarm() {
     t.equal(await containerOf('rds-sim1', `${STACK}_agent`), agentBefore, 'the controller was not restarted')
   })
 
-  t.test('rds restore --to-volume restores on the node that has the volume, at its root; a volume in use, or on no node, is refused', async (t) => {
+  t.test('rds restore --to-volume restores on the node that has the volume, at its root; a volume in use, or on no node, is refused', each(), async (t) => {
     const live = await sim('rds-sim3', ['exec', await containerOf('rds-sim3', `${STACK}_web`), 'sh', '-c', CHECKSUMS, 'checksums', '/srv/uploads'])
     const nowhere = await rds(['restore', '--host', `${STACK}_web`, 'latest:/volumes/uploads', '--to-volume', 'rds-test-uploads-copy'])
     t.equal(nowhere.exitCode, 2, nowhere.stderr)
@@ -289,7 +293,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim3', ['volume', 'rm', 'rds-test-uploads-copy'])
   })
 
-  t.test("rds snapshots, ls and restore --host find a service's snapshots in the repository its label chose", async (t) => {
+  t.test("rds snapshots, ls and restore --host find a service's snapshots in the repository its label chose", each(), async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-ownrepo', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', 'rds.backup.repo=ownrepo',
       '--mount', 'type=volume,src=rds-test-ownrepo,dst=/data', '--init', 'debian:trixie-slim', 'sh', '-c', 'echo mine > /data/file; exec sleep infinity',
@@ -315,7 +319,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', 'rds-test-ownrepo'])
   })
 
-  t.test('named repositories: a service labelled into an S3 repository and one into a REST repository are backed up there and restored from there, with no credential in a job\'s spec or the log; an unlisted name is a label error', async (t) => {
+  t.test('named repositories: a service labelled into an S3 repository and one into a REST repository are backed up there and restored from there, the first copied off-site into the second and restored from the copy, with no credential in a job\'s spec or the log; an unlisted name is a label error', each(), async (t) => {
     // The servers run on this machine, at its address on the nodes' network, which the jobs reach.
     const address = (await execa('docker', ['network', 'inspect', 'rds-swarm', '--format', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim()
     const s3 = await startS3(address, 'swarm')
@@ -339,11 +343,12 @@ async function runOnSimulatedSwarm() {
       await sim('rds-sim1', ['service', 'update', '--detach=false', ...Object.keys(secrets).flatMap((name) => ['--secret-rm', name]), '--env-rm', 'REPOSITORIES_FILE', agent]).catch(() => undefined)
       for (const name of Object.keys(secrets)) await sim('rds-sim1', ['secret', 'rm', name]).catch(() => undefined)
     })
-    const service = (name: string, repo: string) => sim('rds-sim1', [
-      'service', 'create', '--detach', '--name', name, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', `rds.backup.repo=${repo}`,
+    const service = (name: string, repo: string, more: string[] = []) => sim('rds-sim1', [
+      'service', 'create', '--detach', '--name', name, '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *', '--label', `rds.backup.repo=${repo}`, ...more,
       '--mount', `type=volume,src=${name},dst=/data`, '--init', 'debian:trixie-slim', 'sh', '-c', '[ -e /data/data.bin ] || head -c 300000 /dev/urandom > /data/data.bin; exec sleep infinity',
     ])
-    await service('rds-test-s3', 's3')
+    // Copied off-site: S3 into REST (with the keep-last of the copy's retention there).
+    await service('rds-test-s3', 's3', ['--label', 'rds.backup.copy-to=rest', '--label', 'rds.backup.keep-last=5'])
     await service('rds-test-rest', 'rest')
     await service('rds-test-nowhere', 'nowhere')
     type Row = { name: string; node?: string; error?: string }
@@ -365,6 +370,8 @@ async function runOnSimulatedSwarm() {
     }, 60)
     const backedUp = await run
     t.equal(backedUp.exitCode, 0, backedUp.stderr)
+    t.match(backedUp.stderr, /controller: rds-test-s3: copied into rest: the newest snapshot copied is [0-9a-f]{8} of /, 'copied into rest after the run')
+    t.match(backedUp.stderr, /controller: rds-test-s3: retention in rest keep-last 5/, 'with its retention there')
     const container = spec.TaskTemplate.ContainerSpec
     t.match((container.Secrets ?? []).map((secret) => secret.SecretName).sort(), [/^rds-repository-s3-[0-9a-f]{12}$/, 'rds-test-s3-cacert', 'rds-test-s3-password'], "its repository's section and files, and neither the server's key nor another repository's")
     t.ok(container.Env.includes('REPOSITORY_NAME=s3') && !container.Env.some((variable) => variable.startsWith('REPO_PATH=')), 'the job writes to s3 by its name')
@@ -385,6 +392,14 @@ async function runOnSimulatedSwarm() {
     }
     t.equal(await fromBackend(s3, passwords.s3, 'rds-test-s3'), expected.s3, 'the S3 repository holds the volume, byte for byte')
     t.equal(await fromBackend(rest, passwords.rest, 'rds-test-rest'), expected.rest, 'the REST repository holds the volume, byte for byte')
+    t.equal(await fromBackend(rest, passwords.rest, 'rds-test-s3'), expected.s3, "the off-site copy in REST holds the S3 service's volume, byte for byte")
+    const status = JSON.parse((await rds(['status', '--json'])).stdout).jobs['rds-test-s3'] as { lastSnapshot: { id: string }; copies?: Record<string, { lastAttempt: { ok: boolean }; newest?: { id: string } }> }
+    t.match(status.copies?.rest, { lastAttempt: { ok: true }, newest: { id: status.lastSnapshot.id } }, 'rds status: its newest snapshot is in the copy')
+    t.match((await rds(['status'])).stdout, /^rds-test-s3: OK; .*; copy into rest: newest snapshot copied [0-9a-f]{8} of \S+ \([^)]+ old\)/m)
+    const coverage = await rds(['coverage', '--json'])
+    t.ok(coverage.stdout.startsWith('['), `rds coverage --json: ${coverage.stderr}`)
+    const covered = (JSON.parse(coverage.stdout || '[]') as { job?: string; copies?: unknown }[]).find((row) => row.job === 'rds-test-s3')
+    t.match(covered?.copies, [{ destination: 'rest', newest: /^\d{4}-/ }], 'rds coverage: its volume has a copy in rest, as of its newest snapshot there')
     t.equal((await snapshotsOf('rds-test-s3')).length, 1, 'rds snapshots --host finds it in s3')
 
     // Restored in place from S3: a restore job reaches the repository the same way.
@@ -407,7 +422,7 @@ async function runOnSimulatedSwarm() {
     }
   })
 
-  t.test('rds restore --service: one deleted file back into the live volume; a failed post-hook rolls back byte for byte; a whole restore at the root, what the snapshot lacks deleted', async (t) => {
+  t.test('rds restore --service: one deleted file back into the live volume; a failed post-hook rolls back byte for byte; a whole restore at the root, what the snapshot lacks deleted', each(), async (t) => {
     const web = `${STACK}_web`
     const webContainer = async () => containerOf('rds-sim3', web)
     const volumes = async () => sim('rds-sim3', ['exec', await webContainer(), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
@@ -447,7 +462,7 @@ async function runOnSimulatedSwarm() {
     t.notOk((JSON.parse(latest.stdout) as { path: string }[]).some((entry) => entry.path.endsWith('added-later')), '"latest" is never a safety snapshot')
   })
 
-  t.test('an in-place restore cut off while it rewrites the volumes leaves the service at 0 and marked, never backed up or started on half its data, until a restore of it finishes', async (t) => {
+  t.test('an in-place restore cut off while it rewrites the volumes leaves the service at 0 and marked, never backed up or started on half its data, until a restore of it finishes', each(), async (t) => {
     const web = `${STACK}_web`
     const snapshot = (await snapshotsOf(web)).filter((found) => !found.tags?.includes('rds-safety')).at(-1)!.id
     const original = await sim('rds-sim3', ['exec', await containerOf('rds-sim3', web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
@@ -483,7 +498,7 @@ async function runOnSimulatedSwarm() {
     t.equal(await sim('rds-sim3', ['exec', await containerOf('rds-sim3', web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads']), original, 'the whole snapshot, and the service runs')
   })
 
-  t.test('rds restore --service --to-node restores the service onto another node and moves it there; and back', async (t) => {
+  t.test('rds restore --service --to-node restores the service onto another node and moves it there; and back', each(), async (t) => {
     const web = `${STACK}_web`
     const checksums = async (node: 'rds-sim2' | 'rds-sim3') => sim(node, ['exec', await containerOf(node, web), 'sh', '-c', CHECKSUMS, 'checksums', '/usr/share/nginx/html', '/srv/uploads'])
     const original = await checksums('rds-sim3')
@@ -499,7 +514,7 @@ async function runOnSimulatedSwarm() {
     t.equal(await checksums('rds-sim3'), original, 'back on rds-sim3, its own volumes there rewritten from the snapshot, the excluded file kept')
   })
 
-  t.test("rds restore --service of a global service restores one node's volumes in place: its task there alone is stopped and started again on them; a stop an ended restore left is lifted, a cut-off one's is kept", async (t) => {
+  t.test("rds restore --service of a global service restores one node's volumes in place: its task there alone is stopped and started again on them; a stop an ended restore left is lifted, a cut-off one's is kept", each(), async (t) => {
     const GLOBAL = 'rds-test-globalrestore'
     const job = `${GLOBAL}@rds-sim2`
     await sim('rds-sim1', [
@@ -547,7 +562,7 @@ async function runOnSimulatedSwarm() {
     t.notMatch(JSON.stringify(await spec()), /rds\.(stopped-on|restoring)|node\.id != /, 'and lifts the stop and the mark')
   })
 
-  t.test('rds restore --service of a database whose table was dropped: the dump of before --at is loaded into the live database; its backups wait meanwhile', async (t) => {
+  t.test('rds restore --service of a database whose table was dropped: the dump of before --at is loaded into the live database; its backups wait meanwhile', each(), async (t) => {
     const db = `${STACK}_db`
     await scheduledMeanwhile(t, db)
     const query = async (sql: string) => (await sim('rds-sim2', ['exec', await containerOf('rds-sim2', db), 'psql', '-U', 'postgres', '-At', '-c', sql])).trim()
@@ -571,7 +586,7 @@ async function runOnSimulatedSwarm() {
     await waitFor('a scheduled backup of backup_db after the restore', async () => Date.parse((await snapshotsOf(db)).at(-1)?.time ?? '') > ended || undefined, 120)
   })
 
-  t.test('Restoring\'s "A service in place", as written: one file back into the live volume, and the database restored in place', async (t) => {
+  t.test('Restoring\'s "A service in place", as written: one file back into the live volume, and the database restored in place', each(), async (t) => {
     await sim('rds-sim3', ['exec', await containerOf('rds-sim3', `${STACK}_web`), 'rm', '/usr/share/nginx/html/index.html'])
     const ran = await runReadme(await readmeShellBlocks('A service in place'), dir)
     t.equal(ran.exitCode, 0, ran.all)
@@ -580,7 +595,7 @@ async function runOnSimulatedSwarm() {
     t.equal(rows.trim(), '1000|500500')
   })
 
-  t.test('a new labelled service is picked up; a failing post-hook fails its runs, and retention still runs, as in MODE=service; dropped once removed', async (t) => {
+  t.test('a new labelled service is picked up; a failing post-hook fails its runs, and retention still runs, as in MODE=service; dropped once removed', each(), async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-extra', '--label', 'rds.backup=true', '--label', 'rds.backup.run-at=0 0 1 1 *',
       '--label', 'rds.backup.post-hook=false', '--label', 'rds.backup.keep-last=1',
@@ -600,7 +615,7 @@ async function runOnSimulatedSwarm() {
     t.notOk(JSON.parse((await rds(['jobs', '--json'])).stdout).some((job: { name: string }) => job.name === 'rds-test-extra'))
   })
 
-  t.test('a service with a bad label is reported by rds jobs; the others still run', async (t) => {
+  t.test('a service with a bad label is reported by rds jobs; the others still run', each(), async (t) => {
     await scheduledMeanwhile(t, `${STACK}_db`)
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-badlabel', '--label', 'rds.backup=true', '--label', 'rds.backup.keep-daily=seven',
@@ -618,7 +633,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', 'rds-test-badlabel'])
   })
 
-  t.test('six services due at one second, two on each node, with the default MAX_JOBS_PER_NODE=1: all succeed, and no node ever runs two of their jobs at once', async (t) => {
+  t.test('six services due at one second, two on each node, with the default MAX_JOBS_PER_NODE=1: all succeed, and no node ever runs two of their jobs at once', each(), async (t) => {
     // Due at one second of every minute, some 30 s from now (should the services be slow to come, a minute later).
     const due = new Date(Date.now() + 30_000)
     const schedule = `${due.getUTCSeconds()} * * * * *`
@@ -653,7 +668,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', ...QUEUED])
   })
 
-  t.test('rds coverage shows every volume on every node: a volume nobody labelled is NOT COVERED', async (t) => {
+  t.test('rds coverage shows every volume on every node: a volume nobody labelled is NOT COVERED', each(), async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-unlabelled', '--constraint', 'node.hostname==rds-sim3',
       '--mount', 'type=volume,src=rds-test-free,dst=/data', '--init', 'debian:trixie-slim', 'sleep', 'infinity',
@@ -676,7 +691,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', 'rds-test-unlabelled'])
   })
 
-  t.test('the controller killed mid-run leaves no job service behind, and the next run succeeds', async (t) => {
+  t.test('the controller killed mid-run leaves no job service behind, and the next run succeeds', each(), async (t) => {
     await scheduledMeanwhile(t, `${STACK}_db`)
     await waitFor('a job service of a run in progress', async () => (await jobServices()).length > 0 || undefined, 60)
     const agent = await containerOf('rds-sim1', `${STACK}_agent`)
@@ -690,7 +705,7 @@ async function runOnSimulatedSwarm() {
     await waitFor('no job service', async () => (await jobServices()).length === 0 || undefined, 30)
   })
 
-  t.test('each job\'s status survives the controller; an OVERDUE job is notified and in rds status, but never restarts the controller, while the other jobs run on', async (t) => {
+  t.test('each job\'s status survives the controller; an OVERDUE job is notified and in rds status, but never restarts the controller, while the other jobs run on', each(), async (t) => {
     await scheduledMeanwhile(t, `${STACK}_db`)
     const status = async () => JSON.parse((await rds(['status', '--json'])).stdout) as { jobs: Record<string, { state: string; watchedSince: string; snapshots?: number; lastSnapshot?: { id: string } }> }
     // The controller killed by the test before may have kept backup_db past its 40 s limit: wait for its next run.
@@ -766,7 +781,7 @@ async function runOnSimulatedSwarm() {
     await waitFor('a new controller', async () => (await containerOf('rds-sim1', `${STACK}_agent`)) !== agent || undefined, 120)
   }
 
-  t.test('rds.backup.stop=scale: the service comes back to its replica count after a backup, a failed backup, and a controller killed mid-backup', async (t) => {
+  t.test('rds.backup.stop=scale: the service comes back to its replica count after a backup, a failed backup, and a controller killed mid-backup', each(), async (t) => {
     const SCALED = 'rds-test-scale'
     // 150 MB, so that the backup takes a few seconds.
     await sim('rds-sim3', ['run', '--rm', '-v', `${SCALED}:/data`, 'debian:trixie-slim', 'sh', '-c', 'head -c 150000000 /dev/urandom > /data/big.bin'])
@@ -810,7 +825,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', SCALED])
   })
 
-  t.test('rds.backup.stop=pause: the containers are paused for the backup and unpaused after it, a failed backup, and a controller killed mid-backup', async (t) => {
+  t.test('rds.backup.stop=pause: the containers are paused for the backup and unpaused after it, a failed backup, and a controller killed mid-backup', each(), async (t) => {
     const PAUSED = 'rds-test-pause'
     await sim('rds-sim2', ['run', '--rm', '-v', `${PAUSED}:/data`, 'debian:trixie-slim', 'sh', '-c', 'head -c 150000000 /dev/urandom > /data/big.bin'])
     await sim('rds-sim1', [
@@ -848,7 +863,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', PAUSED])
   })
 
-  t.test('a 1 GB Postgres on a volume with less room than its dump is dumped, streamed, and restored whole into a fresh Postgres on another node', async (t) => {
+  t.test('a 1 GB Postgres on a volume with less room than its dump is dumped, streamed, and restored whole into a fresh Postgres on another node', each(), async (t) => {
     const BIG = 'rds-test-bigdb'
     const FRESH = 'rds-test-bigdb-fresh'
     // The database's volume: 2 GB of tmpfs, which the data fills but for less than the dump needs.
@@ -885,7 +900,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', BIG, FRESH])
   })
 
-  t.test('rds.backup.dump=sqlite: a database an application writes to all along is dumped by a job in its volume on its node, and restore-dump puts one moment of it back under the running application', async (t) => {
+  t.test('rds.backup.dump=sqlite: a database an application writes to all along is dumped by a job in its volume on its node, and restore-dump puts one moment of it back under the running application', each(), async (t) => {
     const name = 'rds-test-sqlite'
     // The application writes a row and counts it, in one transaction, again and again: a dump that
     // is not one moment's database shows (the count differs from the rows). It runs the agent's
@@ -926,7 +941,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', name])
   })
 
-  t.test("the single-service mode runs its hooks, and a streamed dump, on a worker node", async (t) => {
+  t.test("the single-service mode runs its hooks, and a streamed dump, on a worker node", each(), async (t) => {
     await sim('rds-sim1', [
       'service', 'create', '--detach', '--name', 'rds-test-single', '--constraint', 'node.hostname==rds-sim2', '--network', `${STACK}_backup`,
       '--mount', 'type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock',
@@ -940,7 +955,7 @@ async function runOnSimulatedSwarm() {
     t.match(run.stderr, /pre-hook: running in backup_db[\s\S]*pre-hook: done[\s\S]*dump: \S+ \S+ saved as pg_dumpall\.sql in snapshot [0-9a-f]{8}[\s\S]*post-hook: the run: success[\s\S]*post-hook: done/)
   })
 
-  t.test('the controller made append-only with rds keygen as the README says, beside an SFTP agent: backups, a restore, deletions refused, a killed job\'s lock removed, its repository only, and the server\'s maintenance', async (t) => {
+  t.test('the controller made append-only with rds keygen as the README says, beside an SFTP agent: backups, a restore, deletions refused, a killed job\'s lock removed, its repository only, and the server\'s maintenance', each(), async (t) => {
     const secrets = join(dir, 'restic-secrets')
     // The server's maintenance, as "Maintenance on the server" adds it, with two values changed so
     // that it comes in seconds and forgets something: every 30 s, keep-last 2.
@@ -960,12 +975,12 @@ async function runOnSimulatedSwarm() {
     const applied = await runReadme(printed.map((line) => line.trim()), secrets)
     t.equal(applied.exitCode, 0, applied.exitCode === 0 ? 'the printed commands, as printed' : applied.all)
     await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'CHECK_AT=*/15 * * * * *', `${STACK}_agent`])
-    const serverLog = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', switchedAt.toISOString(), `${STACK}_server`], { env: nodeEnv('rds-sim1'), all: true })).all
+    const serverLog = async () => serviceLog(`${STACK}_server`, switchedAt)
     const log = await waitFor('the server to start with the new key', async () => ((await serverLog()).includes('keys: rds-agent-swarm: append-only, repository swarm') ? serverLog() : undefined), 60)
     t.match(log, /keys: restic-agent: SFTP, every repository/, 'the first key still speaks SFTP')
     t.match(log, /WARN  maintenance: swarm is written by an append-only key \(rds-agent-swarm\) and its policy has no keep-within/)
 
-    const since = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', switchedAt.toISOString(), `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
+    const since = async () => controllerLog(switchedAt)
     await scheduledMeanwhile(t, `${STACK}_db`)
     await waitFor('two scheduled backups of backup_db by the append-only controller', async () => ((await since()).match(/controller: backup_db: backed up on rds-sim2/g)?.length ?? 0) >= 2 || undefined, 180)
     const jobs = await rds(['jobs'])
@@ -1053,7 +1068,7 @@ async function runOnSimulatedSwarm() {
     t.ok(groups.size > 0 && [...groups.values()].every((count) => count <= 2), `keep-last 2 for each host, paths and tags: ${JSON.stringify(Object.fromEntries(groups))}`)
     const after = new Date()
     await waitFor('a backup of backup_db after the maintenance', async () => {
-      const text = (await execa('docker', ['service', 'logs', '--raw', '--since', after.toISOString(), `${STACK}_agent`], { env: nodeEnv('rds-sim1'), all: true })).all
+      const text = await controllerLog(after)
       return /controller: backup_db: backed up on rds-sim2/.test(text) || undefined
     }, 120)
     const check = await inAgent(['runrestic', 'check'])
@@ -1068,7 +1083,7 @@ async function runOnSimulatedSwarm() {
     t.equal(JSON.parse(kept.stdout).length, 1, 'the SFTP key could delete: one snapshot left in its repository')
   })
 
-  t.test('one controller at a time: a second replica waits in standby, and takes over once the first is killed', async (t) => {
+  t.test('one controller at a time: a second replica waits in standby, and takes over once the first is killed', each(), async (t) => {
     const agent = `${STACK}_agent`
     const running = async () => (await sim('rds-sim1', ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${agent}`, '-f', 'status=running'])).split('\n').filter(Boolean)
     await scheduledMeanwhile(t, `${STACK}_db`)
@@ -1078,7 +1093,7 @@ async function runOnSimulatedSwarm() {
     // One controller again whatever happens here: the tests after this one speak to "the" controller.
     t.teardown(() => sim('rds-sim1', ['service', 'scale', '--detach', `${agent}=1`]).then(() => waitFor('one controller after the standby test', async () => (await running()).length === 1 || undefined, 120)))
     await waitFor('a second controller', async () => (await running()).length === 2 || undefined, 120)
-    const log = async () => (await execa('docker', ['service', 'logs', '--raw', '--since', started.toISOString(), agent], { env: nodeEnv('rds-sim1'), all: true })).all
+    const log = async () => serviceLog(agent, started)
     await waitFor('the second controller in standby', async () => /controller: standby: the controller in container [0-9a-f]{12} holds the lease/.test(await log()) || undefined, 90)
     let before = await newestSnapshot(`${STACK}_db`)
     await waitFor('a scheduled backup of backup_db meanwhile', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 90)
@@ -1094,7 +1109,7 @@ async function runOnSimulatedSwarm() {
     await waitFor('a scheduled backup of backup_db after it', async () => (await newestSnapshot(`${STACK}_db`)) !== before || undefined, 150)
   })
 
-  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on; once it is removed, one rds recover brings its Postgres and web service back on another node with identical data; a per-node job keeps its node while down and after its task left', async (t) => {
+  t.test('a worker that dies mid-job fails that run within two minutes, naming the node; the controller goes on; once it is removed, one rds recover brings its Postgres and web service back on another node with identical data; a per-node job keeps its node while down and after its task left', each(), async (t) => {
     type Row = { name: string; node?: string; unavailable?: string }
     const jobs = async () => JSON.parse((await rds(['jobs', '--json'])).stdout) as Row[]
     // What the node takes with it: a Postgres beside the web service, whose volumes get a few hundred MB more.
@@ -1228,7 +1243,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim1', ['service', 'rm', GLOBAL])
   })
 
-  t.test("a whole stack comes back on a new Swarm that never ran it, from the repository alone, as Restoring's \"A whole stack on a new Swarm\" writes it: its site served, every file back", async (t) => {
+  t.test("a whole stack comes back on a new Swarm that never ran it, from the repository alone, as Restoring's \"A whole stack on a new Swarm\" writes it: its site served, every file back", each(), async (t) => {
     const SITE = 'rds-test-site'
     const web = `${SITE}_web`
     const files = join(dir, 'site')

@@ -184,7 +184,11 @@ t.test('SERVER_MODE: sftp by default; confined and append-only; retention refuse
 t.test('with MODE=swarm, what only a single agent reads is refused in one sentence, never ignored', async (t) => {
   const swarm = { ...base, MODE: 'swarm' }
   configError({ ...swarm, BACKUP_ARGS: '--exclude-caches' }, /^BACKUP_ARGS is set but MODE=swarm: a job's restic backup takes no extra arguments; use the labels \(rds\.backup\.exclude, rds\.backup\.volumes\); unset BACKUP_ARGS\.$/)
-  configError({ ...swarm, COPY_TO: 'sftp:elsewhere:/copy', COPY_TO_PASSWORD_FILE: '/run/secrets/copy' }, /^COPY_TO is set but MODE=swarm: copies to a second repository are made by a single agent only; unset COPY_TO\.$/)
+  configError({ ...swarm, COPY_TO: 'offsite', COPY_TO_PASSWORD_FILE: '/run/secrets/copy' }, /^COPY_TO_PASSWORD_FILE is set but MODE=swarm: COPY_TO names repositories of REPOSITORIES_FILE, whose sections give their password files; unset COPY_TO_PASSWORD_FILE\.$/)
+  t.same(readConfig({ ...swarm, COPY_TO: 'offsite, archive' }).copyToRepositories, ['offsite', 'archive'], 'COPY_TO names the repositories every service is copied into')
+  t.notOk(readConfig({ ...swarm, COPY_TO: 'offsite' }).copyTo)
+  configError({ ...swarm, COPY_TO: 'rest:https://user:secret@host/' }, /^COPY_TO names repositories of REPOSITORIES_FILE, separated by commas, such as "offsite" or "offsite,archive", never a URL or a path; or it is "none" alone\.$/)
+  configError({ ...swarm, COPY_TO: 'offsite,offsite' }, /^COPY_TO names offsite twice; name each repository once\.$/)
   configError({ ...swarm, RESTIC_REPOSITORY: 's3:https://s3.example.com/bucket' }, /^RESTIC_REPOSITORY is set but MODE=swarm: the controller's jobs write to the server at SSH_HOST/)
   configError({ ...swarm, PRE_HOOK: 'true', SERVICE_NAME: 'app' }, /^PRE_HOOK is set but MODE=swarm: each service has its own: the label rds\.backup\.pre-hook; unset PRE_HOOK\.$/)
   configError({ ...swarm, AWS_SECRET_ACCESS_KEY: 'k' }, /^AWS_SECRET_ACCESS_KEY is set but MODE=swarm: a backend's credentials would reach the controller's restic but not its jobs'; put them in REPOSITORIES_FILE, in the section of their repository, and unset AWS_SECRET_ACCESS_KEY\.$/)

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { chosenRepository, parseRepositories, readRepositories, repositorySection } from '../../lib/config/repositories.js'
+import { chosenRepository, copiesRetention, parseRepositories, readRepositories, repositorySection } from '../../lib/config/repositories.js'
 import { readConfig } from '../../lib/config/environment.js'
 import { labelDefaults } from '../../lib/swarm/label-defaults.js'
 
@@ -48,7 +48,7 @@ t.test('every mistake is refused with its line, and never quotes a value (they a
     ['[a]\nurl = s3:x\nurl = s3:y', /line 3 sets url of a a second time; keep one/],
     ['[a]\nurl = s3:x\npassword-file = relative', /line 3: password-file of a must be an absolute path/],
     ['[a]\nurl = s3:x\npassword-file = /p\noption = connections', /line 4: an option of a is a restic extended option "backend\.name=value"/],
-    ['[a]\nurl = s3:x\npassword-file = /p\nPASSWORD = very-secret-key', /line 4 sets PASSWORD of a, which is not url, password-file, option or a variable restic's backends read/],
+    ['[a]\nurl = s3:x\npassword-file = /p\nPASSWORD = very-secret-key', /line 4 sets PASSWORD of a, which is not url, password-file, option, keep-\* or prune \(of the copies made into it\), or a variable restic's backends read/],
     ['[a]\npassword-file = /p', /gives the repository a no url; add "url = \.\.\." to its section/],
     ['[a]\nurl = s3:x', /gives the repository a no password-file/],
     ['[a]\nurl = /srv/backups\npassword-file = /p', /gives a a url of a backend rds cannot hand its jobs \(s3:, b2:, azure:, gs:, swift:, rest: it can\); a local folder differs on every node, and sftp: and rclone: need a key or a program no job has\.$/],
@@ -103,4 +103,38 @@ t.test('a repository named as REPO_PATH is refused; a single agent needs only it
   await writeFile(join(dir, 'not-given-to-this-agent'), 'pw')
   const config = readConfig({ MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm', REPOSITORIES_FILE: file })
   await t.rejects(labelDefaults(config), { message: 'REPOSITORIES_FILE lists a repository named swarm, which is also REPO_PATH, the default repository on the server; rename the section.' })
+})
+
+t.test("COPY_TO (MODE=swarm) names repositories the file lists; the defaults say which pairs restic cannot copy between", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-copy-to-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'repositories')
+  await writeFile(join(dir, 'password'), 'pw')
+  const section = (name: string, url: string, more: string[]) => [`[${name}]`, `url = ${url}`, `password-file = ${join(dir, 'password')}`, ...more]
+  await writeFile(file, [
+    ...section('offsite', 's3:https://s3.example.com/one', ['AWS_ACCESS_KEY_ID = A', 'AWS_SECRET_ACCESS_KEY = x']),
+    ...section('archive', 's3:https://s3.example.com/two', ['AWS_ACCESS_KEY_ID = B', 'AWS_SECRET_ACCESS_KEY = y']),
+    ...section('nas', 'rest:http://nas:8000/', ['RESTIC_REST_USERNAME = rds']),
+  ].join('\n'))
+  const swarm = { MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm', REPOSITORIES_FILE: file }
+  const defaults = await labelDefaults(readConfig({ ...swarm, COPY_TO: 'nas' }))
+  t.same(defaults.copyTo, ['nas'])
+  t.equal(defaults.copyClash!('offsite', 'archive'), 'AWS_ACCESS_KEY_ID', 'two S3 accounts: restic would use one for both')
+  t.equal(defaults.copyClash!('offsite', 'nas'), undefined)
+  t.equal(defaults.copyClash!('swarm', 'archive'), undefined, 'from the stack\'s server, into any')
+  await t.rejects(labelDefaults(readConfig({ ...swarm, COPY_TO: 'nas,tape' })), { message: 'COPY_TO is "tape", which REPOSITORIES_FILE does not list (it lists offsite, archive, nas); write one of its names, or add [tape] to it.' })
+  await t.rejects(labelDefaults(readConfig({ MODE: 'swarm', SSH_HOST: 'server', REPO_PATH: 'swarm', COPY_TO: 'nas' })), { message: /^COPY_TO is set but REPOSITORIES_FILE is not/ })
+})
+
+t.test("a section's keep-* and prune lines are the retention of the copies made into it", async (t) => {
+  const parsed = parseRepositories('[archive]\nurl = s3:x\npassword-file = /p\nkeep-daily = 30\nkeep-within = 2y\nprune = true\n[nas]\nurl = rest:http://nas/\npassword-file = /q', '/f')
+  t.match(parsed.get('archive')!.copyRetention, { daily: 30, within: '2y', prune: true })
+  t.equal(parsed.get('nas')!.copyRetention, undefined, "none: the services' own")
+  t.throws(() => parseRepositories('[archive]\nurl = s3:x\npassword-file = /p\nkeep-daily = many', '/f'), { message: /^keep-daily of archive in REPOSITORIES_FILE \(\/f\) must be/ })
+  t.throws(() => parseRepositories('[archive]\nurl = s3:x\npassword-file = /p\nkeep-daily = 3\nkeep-daily = 4', '/f'), { message: 'REPOSITORIES_FILE (/f) line 5 sets keep-daily of archive a second time; keep one.' })
+  t.throws(() => parseRepositories('[a]\nurl = rest:http://nas/x/\npassword-file = /p\n[b]\nurl = rest:http://nas/x\npassword-file = /q', '/f'), { message: 'REPOSITORIES_FILE (/f) gives b the url of a; list each repository once, under one name.' })
+  const service = { daily: 7, prune: true }
+  t.same(copiesRetention({ monthly: 60, prune: false }, service), { monthly: 60, prune: true }, "the section's keeps; pruned as the service is")
+  t.same(copiesRetention({ prune: true }, { daily: 7, prune: false }), { daily: 7, prune: true }, "a section that says prune alone: the service's keeps, pruned")
+  t.same(copiesRetention(undefined, service), service)
 })

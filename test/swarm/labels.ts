@@ -218,6 +218,32 @@ t.test('rds.backup.repo chooses a repository of REPOSITORIES_FILE by its name, n
   }
 })
 
+t.test('rds.backup.copy-to (else COPY_TO) names the repositories of REPOSITORIES_FILE its snapshots are copied into; never its own, a URL, or one restic cannot copy into from it', async (t) => {
+  // offsite and b2 read different variables; archive and offsite would both be S3, with other keys.
+  const clashes: Record<string, string> = { 'offsite>archive': 'AWS_ACCESS_KEY_ID' }
+  const named: LabelDefaults = { ...defaults, repositories: ['offsite', 'b2', 'archive'], copyClash: (from, to) => clashes[`${from}>${to}`] }
+  const backup = (labels: Record<string, string>, withDefaults = named) => serviceBackup(service({ deploy: { 'rds.backup': 'true', ...labels } }), withDefaults)
+  t.match(backup({ 'rds.backup.copy-to': 'offsite, b2' }), { repoPath: 'swarm', copyTo: ['offsite', 'b2'] }, 'from the stack\'s server')
+  t.match(backup({ 'rds.backup.repo': 'offsite', 'rds.backup.copy-to': 'b2' }), { repoPath: 'offsite', copyTo: ['b2'] }, 'from a repository of the file')
+  t.notOk(backup({})!.copyTo, 'no copy unless asked')
+  t.match(backup({}, { ...named, copyTo: ['offsite'] }), { copyTo: ['offsite'] }, "the controller's COPY_TO")
+  t.notOk(backup({ 'rds.backup.copy-to': 'none' }, { ...named, copyTo: ['offsite'] })!.copyTo, 'none: no copy, whatever COPY_TO says')
+  t.throws(() => backup({ 'rds.backup.copy-to': 'ofsite' }), { message: 'service app_web: label rds.backup.copy-to names ofsite, which REPOSITORIES_FILE does not list (it lists offsite, b2, archive); write one of its names, or add [ofsite] to it.' })
+  t.throws(() => backup({ 'rds.backup.copy-to': 'offsite' }, defaults), { message: 'service app_web: label rds.backup.copy-to names offsite, which no REPOSITORIES_FILE of the controller lists; write one of its names, or add [offsite] to it.' })
+  t.throws(() => backup({ 'rds.backup.copy-to': 's3:https://s3.example.com/bucket' }), { message: /^service app_web: label rds\.backup\.copy-to names repositories of REPOSITORIES_FILE, separated by commas, such as "offsite" or "offsite,archive", never a URL or a path; or it is "none" alone\.$/ })
+  t.throws(() => backup({ 'rds.backup.repo': 'offsite', 'rds.backup.copy-to': 'offsite' }), { message: "service app_web: label rds.backup.copy-to names offsite, the service's own repository; a copy goes into another one: name another, or set rds.backup.copy-to to none." })
+  t.match(backup({ 'rds.backup.repo': 'offsite' }, { ...named, copyTo: ['offsite', 'b2'] }), { repoPath: 'offsite', copyTo: ['b2'] }, "COPY_TO skips the service's own repository")
+  t.notOk(backup({ 'rds.backup.repo': 'offsite' }, { ...named, copyTo: ['offsite'] })!.copyTo, 'and is then no copy at all')
+  t.match(backup({ 'rds.backup.repo': 'offsite' }, { ...named, copyTo: ['archive'] }), {
+    copyTo: ['archive'],
+    copyRefused: { archive: "COPY_TO names archive, which sets AWS_ACCESS_KEY_ID otherwise than offsite, the service's repository, and restic reads one for both repositories of a copy; make them agree in REPOSITORIES_FILE, or copy into another repository (or set rds.backup.copy-to on this service)" },
+  }, "a pair of COPY_TO restic cannot copy between: each copy fails with why, and the service's backups go on")
+  t.throws(() => backup({ 'rds.backup.repo': 'offsite', 'rds.backup.copy-to': 'b2,archive' }), {
+    message: 'service app_web: label rds.backup.copy-to names archive, which sets AWS_ACCESS_KEY_ID otherwise than offsite, the service\'s repository, and restic reads one for both repositories of a copy; make them agree in REPOSITORIES_FILE, or copy into another repository.',
+  })
+  t.throws(() => backup({ 'rds.backup.copy-to': 'b2,b2' }), { message: 'service app_web: label rds.backup.copy-to names b2 twice; name each repository once.' })
+})
+
 t.test('rds.backup.dump=sqlite: the database by its path in the container, found on the volume mounted there; the job reads it there, with no Docker socket', async (t) => {
   const app = (labels: Record<string, string>): LabelledService => ({
     ...service({ deploy: { 'rds.backup': 'true', 'rds.backup.dump': 'sqlite', ...labels } }),
