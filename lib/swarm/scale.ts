@@ -77,7 +77,9 @@ export async function settled(docker: Docker, name: string, replicas: number, sc
     if (replicas === 0 ? live === 0 : running === replicas && stopping === 0) return
     if (Date.now() > deadline) {
       const where = node ? ` on node ${node}` : ''
-      throw new RunError(`service ${name} still has ${running} running and ${live - running} other live task(s)${where} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${replicas} running ${replicas === 1 ? 'was' : 'were'} expected; see docker service ps ${name}.`)
+      // Whether Swarm itself still wants them (another update scaled the service) or its node has not stopped them (moby#36527).
+      const why = stopping > 0 ? ` (${stopping} that Swarm wants shut down)` : ''
+      throw new RunError(`service ${name} still has ${running} running and ${live - running} other live task(s)${why}${where} after ${SETTLE_TIMEOUT_MS / 60_000} minutes, where ${replicas} running ${replicas === 1 ? 'was' : 'were'} expected; see docker service ps ${name}.`)
     }
     await sleep(POLL_MS, undefined, signal ? { signal } : undefined)
   }
