@@ -1,9 +1,9 @@
-// npm run bench:scale [-- --services N --data-mib N --discover N --reps N --json]: the controller at
+// npm run bench:scale [-- --services N --data-mib N --discover N --reps N --json --controller-log FILE]: the controller at
 // scale on the simulated 3-node Swarm (test/e2e/start-swarm). N labelled services with data, spread
 // over the three nodes, all due at the same second with the default limits (MAX_JOBS_PER_NODE=1):
 // how long the whole night takes against the busiest node's own backup time, and the controller's
 // memory; then discovery with many more labelled services. See docs/BENCHMARKS.md.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Command } from 'commander'
@@ -22,6 +22,8 @@ interface Options {
   discover: number
   reps: number
   json: boolean
+  /** Where to write the controller's log of the night, to see where its time went. */
+  controllerLog?: string
 }
 
 interface Row {
@@ -81,6 +83,7 @@ async function oneNight(names: string[], options: Options) {
   // Each node's restic time alone (restic's own total_duration of each backup, from its job's log),
   // and its job containers' time, from its own engine's events: when each started and died.
   const log = await controllerLog()
+  if (options.controllerLog) await writeFile(options.controllerLog, log)
   const perNode = await Promise.all(NODES.map(async (node) => {
     const jobs = done.filter((row) => row.node === node)
     const resticSeconds = jobs.reduce((sum, row) => sum + Number(new RegExp(`${row.name}: backup: snapshot [0-9a-f]{8} saved: .* in ([\\d.]+) s`).exec(log)?.[1] ?? NaN), 0)
@@ -161,6 +164,7 @@ const program = new Command('bench-scale')
   .option('--discover <n>', 'labelled services in all for the discovery figures', (v) => Number(v), 500)
   .option('--reps <n>', 'repetitions of the discovery; its figure is the median', (v) => Number(v), 5)
   .option('--json', 'print the figures as JSON')
+  .option('--controller-log <file>', "write the controller's log of the night into this file")
   .action(async (options: Options) => {
     const result = await runScaleBenchmark({ ...options, json: Boolean(options.json) })
     const f = (n: number) => n.toFixed(2)

@@ -6,7 +6,6 @@ import type { JobTemplate } from '../swarm/job-service.js'
 import { ownJobTemplate } from '../swarm/own-service.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
 import { ConfigError, EXIT } from '../errors.js'
-import type { SwarmJob } from '../swarm/discover.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import { copyInto } from '../restic/copy.js'
@@ -16,11 +15,10 @@ import { ControllerLease } from '../swarm/lease.js'
 import { checkRepository } from '../restic/check.js'
 import { drillAndReport } from '../run/drill.js'
 import { removeDeadLocks, withLockCare } from '../run/stale-locks.js'
-import type { OwnerCheck } from '../restic/locks.js'
 import { repositoryOfKey } from '../restic/repository.js'
 import { copiesRetention, readRepositories } from '../config/repositories.js'
 import { RepositorySecrets } from '../swarm/repository-secrets.js'
-import { describeRetention, forgetArgs, forgetRejected } from '../restic/retention.js'
+import { retentionsIn } from '../swarm/retention-batch.js'
 import { Controller } from '../swarm/controller.js'
 import { jobRows } from '../swarm/controller-options.js'
 import { writeJobsFile } from '../observe/jobs-file.js'
@@ -36,25 +34,6 @@ import { readStackDefinitions } from '../swarm/definition.js'
 // secrets' paths (the job has the same secrets), and the limits of a run.
 const PASSED_TO_JOBS = ['SSH_HOST', 'SSH_PORT', 'SERVER_MODE', 'SSH_PRIVKEY_FILE', 'SSH_KNOWN_HOSTS_FILE', 'RESTIC_REPO_PASSWORD_FILE', 'RETRY_LOCK', 'HOOK_TIMEOUT', 'STALL_TIMEOUT', 'MIN_FILES', 'MAX_SHRINK', 'TZ', 'LIMIT_UPLOAD', 'LIMIT_DOWNLOAD']
 
-
-/**
- * restic forget for the job's own snapshots (--host), in the repository its labels name; dead locks
- * are removed first. Never --prune: the controller prunes each repository once a day (PRUNE_AT).
- */
-function retentionFor(resticFor: (repoPath: string) => Restic, ownerIsDead: OwnerCheck, log: Logger) {
-  return (job: SwarmJob, rejected: readonly string[]) => retentionIn(resticFor(job.backup!.repoPath), job, rejected, ownerIsDead, log, '')
-}
-
-/** The job's retention in one repository: its own, or one its snapshots are copied into. */
-async function retentionIn(repository: Restic, job: SwarmJob, rejected: readonly string[], ownerIsDead: OwnerCheck, log: Logger, where: string): Promise<void> {
-  const forget = forgetArgs({ ...job.backup!.retention, prune: false }, job.name)
-  if (!forget) return
-  log.info(`controller: ${job.name}: retention${where} ${describeRetention(job.backup!.retention).replace(', then prune', ' (the repository is pruned at PRUNE_AT)')}`)
-  await withLockCare(repository, ownerIsDead, log, async (restic) => {
-    await forgetRejected(restic, log, { host: job.name, rejected })
-    await runRestic(restic, forget, { log })
-  })
-}
 
 /**
  * The repositories where a stack's definitions may be: REPO_PATH, every repository of
@@ -139,14 +118,16 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       defaults: await labelDefaults(config),
       limits: config.runLimits,
       jobEnv,
-      applyRetention: retentionFor(resticFor, ownerIsDead, log),
+      // restic forget of the jobs' own snapshots (--host), never --prune: the controller prunes each repository once a day (PRUNE_AT).
+      applyRetention: (repoPath, jobs, rejected) => retentionsIn(resticFor(repoPath), jobs, rejected, ownerIsDead, log),
       copySnapshots: async (job, destination, ids, signal) => {
         const target = { ...resticFor(destination), signal }
         const savedThere = () => reporter.copiedInto(destination, target.repository.describe)
         // restic runs against the destination: withLockCare waits out its locks, removing dead owners' (and the source's, shared, rarely wait).
         await withLockCare(target, ownerIsDead, log, (locking) => copyInto({ ...resticFor(job.backup!.repoPath), retryLock: locking.retryLock, signal }, locking.repository, { ids, savedThere }, log))
         const retention = copiesRetention(named?.get(destination)?.copyRetention, job.backup!.retention)
-        await retentionIn(target, { ...job, backup: { ...job.backup!, retention } }, [], ownerIsDead, log, ` in ${destination}`)
+        const failure = (await retentionsIn(target, [{ ...job, backup: { ...job.backup!, retention } }], [], ownerIsDead, log, ` in ${destination}`)).get(job.name)
+        if (failure) throw failure
       },
       copyRetention: (destination) => named?.get(destination)?.copyRetention,
       pruneRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => runRestic(locking, ['prune'], { log })).then(() => undefined),

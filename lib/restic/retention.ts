@@ -33,10 +33,10 @@ export const GROUP_BY = ['--group-by', 'host,paths,tags']
  * restic forget for this agent's own snapshots only (--host), so agents that share a repository
  * never apply their policy to each other's snapshots. Undefined when there is no policy.
  */
-export function forgetArgs(retention: Retention, snapshotHost: string): string[] | undefined {
+export function forgetArgs(retention: Retention, snapshotHost: string | readonly string[]): string[] | undefined {
   const keep = keepArgs(retention)
   if (keep.length === 0) return undefined
-  return ['forget', '--host', snapshotHost, ...GROUP_BY, ...keep, ...(retention.prune ? ['--prune'] : [])]
+  return ['forget', ...hostArgs(snapshotHost), ...GROUP_BY, ...keep, ...(retention.prune ? ['--prune'] : [])]
 }
 
 /** The policy in words for the start-up log, e.g. "keep-daily 7, keep-weekly 4, then prune". */
@@ -47,6 +47,9 @@ export function describeRetention(retention: Retention): string {
   for (let i = 0; i < keep.length; i += 2) pairs.push(`${keep[i]?.slice(2)} ${keep[i + 1]}`)
   return pairs.join(', ') + (retention.prune ? ', then prune' : ' (forget only; set PRUNE=true to free space)')
 }
+
+/** --host for each host (restic takes the snapshots of any of them). */
+const hostArgs = (hosts: string | readonly string[]) => (typeof hosts === 'string' ? [hosts] : hosts).flatMap((host) => ['--host', host])
 
 // restic's groups for forget: host and paths.
 const group = (snapshot: SnapshotInfo) => `${snapshot.hostname}\n${[...snapshot.paths].sort().join('\n')}`
@@ -73,7 +76,7 @@ export function verdicts(snapshots: SnapshotInfo[], recorded: readonly string[] 
 }
 
 /**
- * Forgets the snapshots the guard rejected (of one host, or all) that an accepted snapshot of
+ * Forgets the snapshots the guard rejected (of some hosts, or all) that an accepted snapshot of
  * their group has followed, before a policy is applied: restic's policy has no way to pass them
  * over, and kept they would take the places of accepted ones, until a lost volume's empty nights
  * had pushed every good snapshot out. Resolves to the hosts whose newest snapshot is rejected:
@@ -82,9 +85,9 @@ export function verdicts(snapshots: SnapshotInfo[], recorded: readonly string[] 
 export async function forgetRejected(
   restic: Restic,
   log: Logger,
-  options: { host?: string; rejected?: readonly string[] } = {},
+  options: { host?: string | readonly string[]; rejected?: readonly string[] } = {},
 ): Promise<{ heldHosts: string[]; listed: SnapshotInfo[] }> {
-  const listed = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...(options.host ? ['--host', options.host] : [])], log)
+  const listed = await resticJson<SnapshotInfo>(restic, ['snapshots', '--json', '--no-lock', ...hostArgs(options.host ?? [])], log)
   const { rejected, heldHosts } = verdicts(listed, options.rejected)
   if (rejected.length > 0) {
     log.info(`retention: forgetting ${rejected.length} snapshot(s) the guard rejected, which would otherwise take the places of accepted ones`)

@@ -44,10 +44,12 @@ export interface ControllerOptions {
    */
   beforeRun?: (job: SwarmJob) => Promise<void>
   /**
-   * Applies the job's retention (forget, never prune) once it has backed up, called for one
-   * repository at a time; the snapshots the guard rejected (these and the tagged) are forgotten first.
+   * Applies the jobs' retentions (forget, never prune) in one repository once they have backed up
+   * (lib/swarm/retention-batch.ts), called for one repository at a time; the snapshots the guard
+   * rejected (these and the tagged) are forgotten first. Resolves to each job's own failure by its
+   * name; rejects when none of them could be applied.
    */
-  applyRetention: (job: SwarmJob, rejected: readonly string[]) => Promise<void>
+  applyRetention: (repoPath: string, jobs: SwarmJob[], rejected: readonly string[]) => Promise<Map<string, Error>>
   /**
    * Saves the service's definition (lib/swarm/definition.ts) into the job's repository, after each
    * run whose backup was accepted: what `rds stack export` writes a stack file from.

@@ -17,6 +17,7 @@ import { ScaleMender } from './scale-mender.js'
 import { runSwarmJob } from './swarm-run.js'
 import { KeptNodeFinder } from './kept-nodes.js'
 import { RunQueue } from './run-queue.js'
+import { RetentionBatches } from './retention-batch.js'
 import { Recheck } from './recheck.js'
 
 export type { ControllerOptions, ScheduledJob } from './controller-options.js'
@@ -24,7 +25,7 @@ export type { ControllerOptions, ScheduledJob } from './controller-options.js'
 /**
  * The controller: discovers the labelled services of the Swarm, keeps a schedule for each, follows
  * Docker's events so that any change takes effect at once, and runs each backup as a Swarm job on
- * the node that holds the data. Retention runs here, one repository at a time.
+ * the node that holds the data. Retention runs here, one repository at a time, gathered (retention-batch.ts).
  */
 export class Controller {
   readonly jobs = new Map<string, ScheduledJob>()
@@ -37,6 +38,7 @@ export class Controller {
   private readonly mender: ScaleMender
   private readonly keptNodes: KeptNodeFinder
   private readonly queue: RunQueue
+  private readonly retentions: RetentionBatches
   private readonly recheck: Recheck
 
   constructor(private readonly options: ControllerOptions) {
@@ -46,6 +48,7 @@ export class Controller {
     this.keptNodes = new KeptNodeFinder(options, (keep, why) => void this.sync(why, keep))
     this.recheck = new Recheck((why) => void this.sync(why), () => options.stop.aborted || options.schedule === false)
     this.queue = new RunQueue(options.limits ?? { perNode: 1 }, options.log, () => options.onChange?.([...this.jobs.values()]), options.schedule !== false)
+    this.retentions = new RetentionBatches(options, this.repositories, this.queue)
   }
 
   /** Runs until `stop` is aborted. */
@@ -206,7 +209,7 @@ export class Controller {
       return undefined
     }
     scheduled.stopRun = new AbortController()
-    const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories, queue: this.queue }
+    const context = { options: this.options, sync: (why: string) => this.sync(why), current: (job: string) => this.jobs.get(job)?.job, repositories: this.repositories, queue: this.queue, retentions: this.retentions }
     // The job's run lock is taken once its turn has come: a run by hand (rds backup --service) is not kept out by a run that waits.
     const lock = () => swarmJobLock(this.options.lockDir, name, this.options.log)
     scheduled.running = runSwarmJob(context, scheduled, scheduled.stopRun.signal, lock).finally(() => {

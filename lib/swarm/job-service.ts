@@ -36,6 +36,8 @@ export interface JobRequest {
   maxRunMs: number
   /** Whether the job needs the node's Docker socket: for hooks, a dump or a pause, and for nothing else. */
   docker: boolean
+  /** Told once its container has exited, before its log is read and its service removed. */
+  onExited?: () => void
 }
 
 export interface JobOutcome extends JobSaid {
@@ -184,6 +186,7 @@ export async function runJobService(docker: Docker, template: JobTemplate, ledge
     const state = task.Status?.State ?? 'unknown'
     // Its container exited (complete, or failed with an exit code): a lock its restic left is dead (lib/swarm/lock-owners.ts).
     if (state === 'complete' || state === 'failed') {
+      request.onExited?.()
       await ledger.recordEnded(name, state).catch((error: Error) => log.warn(`${request.name}: could not record that job ${name} ended: ${error.message}`))
     }
     const logged = await relay()

@@ -1,4 +1,5 @@
 import { Cron } from 'croner'
+import pLimit, { type LimitFunction } from 'p-limit'
 import type { SwarmJob } from './discover.js'
 import { keepingTail } from '../observe/log.js'
 import { outcomeOf, type Outcome } from '../observe/status.js'
@@ -6,6 +7,14 @@ import { formatBytes } from '../restic/backup-summary.js'
 import type { RunError } from '../errors.js'
 import type { ControllerOptions } from './controller-options.js'
 import { copiesRetention } from '../config/repositories.js'
+
+/**
+ * How many restic processes the controller runs at once into one repository around its runs (their
+ * definitions saved, their snapshots read): each opens its own connection, and an SSH server refuses
+ * many at once (OpenSSH drops some beyond MaxStartups, 10 by default), as fifty runs of a night
+ * ending together would make.
+ */
+const RESTIC_AT_ONCE = 4
 
 /**
  * What the controller runs on a repository rather than for one service: its retentions' queue,
@@ -156,6 +165,25 @@ export class RepositoryWork {
     if (this.underWay.has(key)) return undefined
     const running = task().finally(() => this.underWay.delete(key))
     this.underWay.set(key, running)
+    return running
+  }
+
+  /** Each repository's limit of the controller's own restic processes around its runs (RESTIC_AT_ONCE). */
+  private readonly limits = new Map<string, LimitFunction>()
+
+  /** The task, once fewer than RESTIC_AT_ONCE of the repository's others run. */
+  limited<T>(repoPath: string, task: () => Promise<T>): Promise<T> {
+    let limit = this.limits.get(repoPath)
+    if (!limit) this.limits.set(repoPath, (limit = pLimit(RESTIC_AT_ONCE)))
+    return limit(task)
+  }
+
+  /** The task's promise, or the one of its key still under way (which then serves this caller too). */
+  joined<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const underWay = this.underWay.get(key)
+    if (underWay) return underWay as Promise<T>
+    const running = task().finally(() => this.underWay.delete(key))
+    this.underWay.set(key, running as Promise<unknown> as Promise<void>)
     return running
   }
 

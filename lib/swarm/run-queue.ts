@@ -48,6 +48,8 @@ export class RunQueue {
   private readonly running: Running[] = []
   private timer?: NodeJS.Timeout
   private closed = false
+  /** Who waits for a repository to have no backup running or waiting (whenIdle). */
+  private readonly idleWaiters: { repository: string; resolve: () => void }[] = []
 
   constructor(
     private readonly limits: RunLimits,
@@ -113,12 +115,41 @@ export class RunQueue {
     }
     this.onChange()
     this.wakeUp(now)
+    this.tellIdle(open)
+  }
+
+  /**
+   * Resolves once no backup into the repository runs or waits for its turn (while BACKUP_WINDOW is
+   * open), or after `maxMs`, or as the controller stops.
+   */
+  whenIdle(repository: string, maxMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter = { repository, resolve: () => undefined as void }
+      // Not unref'd: a one-off run's process has nothing else to keep it alive meanwhile.
+      const timer = setTimeout(() => waiter.resolve(), maxMs)
+      waiter.resolve = () => {
+        clearTimeout(timer)
+        const at = this.idleWaiters.indexOf(waiter)
+        if (at >= 0) this.idleWaiters.splice(at, 1)
+        resolve()
+      }
+      this.idleWaiters.push(waiter)
+      this.tellIdle(!this.windowApplies || !this.limits.window || inWindow(this.limits.window, this.now()))
+    })
+  }
+
+  private tellIdle(open: boolean): void {
+    for (const waiter of [...this.idleWaiters]) {
+      const busy = this.running.some((run) => run.repository === waiter.repository) || (open && this.waiting.some((entry) => entry.repository === waiter.repository))
+      if (this.closed || !busy) waiter.resolve()
+    }
   }
 
   /** Nothing starts any more, and no timer is left: the controller is stopping. */
   close(): void {
     this.closed = true
     clearTimeout(this.timer)
+    this.tellIdle(false)
   }
 
   private start(entry: Waiting): void {

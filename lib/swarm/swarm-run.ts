@@ -4,6 +4,7 @@ import type { SwarmJob } from './discover.js'
 import type { ControllerOptions, ScheduledJob } from './controller-options.js'
 import type { RepositoryWork } from './repository-work.js'
 import type { Admission, RunQueue } from './run-queue.js'
+import type { RetentionBatches } from './retention-batch.js'
 import { interruptedRestore, scaleBack, scaleDown } from './scale.js'
 import { keepingTail, type Logger } from '../observe/log.js'
 import { outcomeOf, snapshotRecord } from '../observe/status.js'
@@ -21,6 +22,8 @@ export interface SwarmRunContext {
   repositories: RepositoryWork
   /** Where a run waits for its node's and repository's turn, and for BACKUP_WINDOW. */
   queue: RunQueue
+  /** Where a run's retention waits for its repository's other backups, and runs with theirs. */
+  retentions: RetentionBatches
 }
 
 /**
@@ -69,6 +72,8 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   // Gone since the last discovery (its service removed or unlabelled, its node forgotten): nothing to record.
   if (!found) return log.info(`controller: ${job.name}: dropped before its run`)
   let current: SwarmJob = found
+  // Its repository is checked while it waits for its turn, not after: its node is idle meanwhile.
+  let checked = { repoPath: current.backup?.repoPath, failure: checkBeforeRun(context, current) }
   // Its turn on the node it runs on (a job with a bad label fails at once, and takes none).
   while (!current.error && !unread) {
     turn.slot = await context.queue.admit(scheduled, current, due, signal)
@@ -98,13 +103,12 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring, current.name))
   if (current.unavailable) return finish(false, current.unavailable)
   if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
-  try {
-    await options.beforeRun?.(current)
-  } catch (error) {
-    // A repository that vanished fails the run; anything else the job meets again, and says.
-    if ((error as RunError).exitCode === EXIT.noRepository) return finish(false, (error as Error).message, EXIT.noRepository)
-    log.warn(`controller: ${job.name}: could not check its repository: ${(error as Error).message}`)
-  }
+  // Its labels may have named another repository while it waited.
+  if (checked.repoPath !== current.backup?.repoPath) checked = { repoPath: current.backup?.repoPath, failure: checkBeforeRun(context, current) }
+  const checkFailure = await checked.failure
+  // A repository that vanished fails the run; anything else the job meets again, and says.
+  if (checkFailure?.exitCode === EXIT.noRepository) return finish(false, checkFailure.message, EXIT.noRepository)
+  if (checkFailure) log.warn(`controller: ${job.name}: could not check its repository: ${checkFailure.message}`)
   log.info(`controller: ${job.name}: starting on ${current.node.nodeName}`)
   const scale = current.backup!.stop === 'scale'
   let outcome: JobOutcome | undefined
@@ -119,7 +123,7 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
     // Stopped while the service was being scaled down: no job starts, and the service comes back.
     outcome = signal.aborted
       ? { reason: 'stopped' }
-      : await runJobService(docker, template, options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, database: current.backup!.databaseVolume?.volume, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!) }, log, signal)
+      : await runJobService(docker, template, options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, database: current.backup!.databaseVolume?.volume, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!), onExited: () => turn.slot?.release() }, log, signal)
   } catch (error) {
     startFailure = `the job could not be started: ${(error as Error).message}`
   } finally {
@@ -145,20 +149,22 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   if (outcome.exitCode !== 0 && !outcome.backupAccepted) {
     return finish(false, outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `the backup failed with exit code ${outcome.exitCode} after ${seconds} s; its log is above.`, outcome.exitCode)
   }
-  try {
-    // The verdicts recorded, and this run's (recorded only when it is reported, below).
-    const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
-    await repositories.inRetentionQueue(current.backup!.repoPath, () => options.applyRetention(current, verdicts))
-  } catch (error) {
-    return finish(false, `backed up, but retention failed: ${(error as Error).message}`, (error as RunError).exitCode)
-  }
-  saved = await savedSnapshot(options, current, log)
+  const repoPath = current.backup!.repoPath
   // Its data without its definition cannot be deployed again: a failure of the run, as retention's is.
-  const definitionFailure = await options.saveDefinition?.(current).then(
-    () => void (definitionSavedAt = new Date().toISOString()),
+  // Saved as its job ends (a night's jobs end apart), not once its retention is done (theirs end together).
+  const definitionFailure = await repositories.limited(repoPath, async () => options.saveDefinition?.(current)).then(
+    () => void (definitionSavedAt = options.saveDefinition ? new Date().toISOString() : undefined),
     (error: Error) => error.message.replace(/\.$/, ''),
   )
   const unsaved = definitionFailure ? `its service definition was not saved: ${definitionFailure}` : undefined
+  try {
+    // The verdicts recorded, and this run's (recorded only when it is reported, below).
+    const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
+    await context.retentions.retain(current, verdicts)
+  } catch (error) {
+    return finish(false, `backed up, but retention failed: ${(error as Error).message}${unsaved ? `; and ${unsaved}` : ''}`, (error as RunError).exitCode)
+  }
+  saved = await repositories.limited(repoPath, () => savedSnapshot(options, current, log))
   if (outcome.exitCode !== 0) {
     const after = outcome.exitCode === undefined ? `the job did not finish: ${outcome.reason}` : `it failed with exit code ${outcome.exitCode}`
     await finish(false, `backed up on ${current.node.nodeName} in ${seconds} s, but what came after the backup failed (${after})${unsaved ? `, and ${unsaved}` : ''}; its log is above.`, outcome.exitCode)
@@ -172,6 +178,19 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   // They outlive the run: the controller's stop, not the run's, ends them.
   const copies = copyAfterRun(options, repositories, current, options.stop)
   if (options.schedule === false) await copies
+}
+
+/**
+ * beforeRun for the job's repository, joined by the runs into it that come while it goes (a night's
+ * runs share one); resolves to its failure. None for a job that will not run.
+ */
+function checkBeforeRun(context: SwarmRunContext, job: SwarmJob): Promise<RunError | undefined> {
+  const { beforeRun } = context.options
+  if (!beforeRun || job.error || !job.node || !job.backup) return Promise.resolve(undefined)
+  return context.repositories.joined(`check before a run: ${job.backup.repoPath}`, () => beforeRun(job)).then(
+    () => undefined,
+    (error: RunError) => error,
+  )
 }
 
 /** What the job saved, as its repository says (the job's own summary stays in the job). */

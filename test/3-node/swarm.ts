@@ -90,11 +90,11 @@ async function runOnSimulatedSwarm() {
     t.equal(rows.indexOf('\\.') - 1, 1000, 'the dump holds all 1000 rows')
     const web = await waitFor('a snapshot of backup_web', async () => (await snapshotsOf(`${STACK}_web`))[0], 120)
     t.same(web.paths, ['/volumes'], 'paths do not depend on the node')
-    // docker service logs may lag behind the service's output by a moment.
+    // A run is recorded once its retention is done, which waits for the other's backup (up to a minute).
     const log = await waitFor('both runs in the log', async () => {
       const text = await controllerLog()
       return /controller: backup_db: backed up/.test(text) && /controller: backup_web: backed up/.test(text) ? text : undefined
-    }, 30)
+    }, 120)
     t.match(log, /controller: backup_db: backed up on rds-sim2/)
     t.match(log, /controller: backup_web: backed up on rds-sim3/)
     t.match(log, /backup_db: dump: streaming postgres from container [0-9a-f]{12} of backup_db into pg_dumpall\.sql/, 'the dump ran on the worker that runs the database')
@@ -982,7 +982,7 @@ async function runOnSimulatedSwarm() {
 
     const since = async () => controllerLog(switchedAt)
     await scheduledMeanwhile(t, `${STACK}_db`)
-    await waitFor('two scheduled backups of backup_db by the append-only controller', async () => ((await since()).match(/controller: backup_db: backed up on rds-sim2/g)?.length ?? 0) >= 2 || undefined, 180)
+    await waitFor('two scheduled backups of backup_db by the append-only controller', async () => ((await since()).match(/controller: backup_db: backed up on rds-sim2/g)?.length ?? 0) >= 2 || undefined, 300)
     const jobs = await rds(['jobs'])
     t.match(jobs.stdout, /backup_web: .*label rds\.backup\.keep-within is set but the agent has SERVER_MODE=append-only/, "web's own retention label is refused; db still runs")
     const dropped = await runReadme([dropLabel!], dir)

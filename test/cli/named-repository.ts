@@ -1,13 +1,14 @@
 // A single agent backs up into a repository of REPOSITORIES_FILE chosen by REPOSITORY_NAME, on real
 // backends served on loopback (S3 by s3rver, REST by rclone serve restic): the same code reaches
 // them in a controller's jobs. The credentials reach restic in its environment only.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
 import { startRest, startS3 } from '../fixtures/backends.js'
+import { recordingRestic } from '../fixtures/restic-argv.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'rds-named-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -33,10 +34,8 @@ await writeFile(
   ].join('\n'),
 )
 // restic and the rest through a wrapper that records every argv.
-const record = join(dir, 'record')
-const real = (await execa('which', ['restic'])).stdout
-await writeFile(join(dir, 'restic'), `#!/bin/sh\nprintf '%s\\n' "restic $*" >> ${record}\nexec ${real} "$@"\n`, { mode: 0o755 })
-const env = (name: string) => ({ PATH: process.env.PATH!, HOME: dir, BACKUP_PATH: data, SNAPSHOT_HOST: 'named', REPOSITORIES_FILE: file, REPOSITORY_NAME: name, RESTIC_BINARY: join(dir, 'restic'), LOCK_DIR: join(dir, 'locks'), RESTIC_CACHE_DIR: join(dir, 'cache') })
+const wrapped = await recordingRestic(dir)
+const env = (name: string) => ({ PATH: process.env.PATH!, HOME: dir, BACKUP_PATH: data, SNAPSHOT_HOST: 'named', REPOSITORIES_FILE: file, REPOSITORY_NAME: name, RESTIC_BINARY: wrapped.binary, LOCK_DIR: join(dir, 'locks'), RESTIC_CACHE_DIR: join(dir, 'cache') })
 
 for (const [name, backend] of [['s3', s3], ['rest', rest]] as const) {
   t.test(`REPOSITORY_NAME=${name}: rds backup, rds snapshots, rds export and rds doctor reach it, with no credential in an argv or the output`, async (t) => {
@@ -53,7 +52,7 @@ for (const [name, backend] of [['s3', s3], ['rest', rest]] as const) {
     t.match(doctor.stdout, /^ok\s+REPOSITORIES_FILE: s3, rest/m)
     const usage = await runBin(RUNRESTIC, [], env(name))
     t.match(usage.stdout, new RegExp(`against this agent's repository ${name}, with the URL, password file, options and credentials REPOSITORIES_FILE`))
-    const recorded = await readFile(record, 'utf8')
+    const recorded = await wrapped.recorded()
     for (const text of [recorded, backup.stderr, doctor.stdout, usage.stdout, listed.stderr]) {
       t.notOk(text.includes(backend.secret) || text.includes('repository-password'), 'no credential or password')
     }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -8,6 +8,7 @@ import { useServerAndData, type SftpServer } from '../fixtures/sftp-server.js'
 import { describeTree } from '../fixtures/tree.js'
 import { startRest, startS3 } from '../fixtures/backends.js'
 import { captureLogger } from '../fixtures/log.js'
+import { recordingRestic } from '../fixtures/restic-argv.js'
 import { copyClash, copyInto } from '../../lib/restic/copy.js'
 import { namedRepository, serverRepository, type Repository } from '../../lib/restic/repository.js'
 import type { NamedRepository } from '../../lib/config/repositories.js'
@@ -99,10 +100,9 @@ t.test('between repositories of REPOSITORIES_FILE: S3 into REST, the snapshots n
     saved.push(JSON.parse((await restic(source, ['snapshots', '--json', '--latest', '1'])).stdout)[0].id)
   }
   // restic through a wrapper that records every argv.
-  const record = join(work, 'record')
-  await writeFile(join(work, 'restic'), `#!/bin/sh\nprintf '%s\\n' "restic $*" >> ${record}\nexec ${(await execa('which', ['restic'])).stdout} "$@"\n`, { mode: 0o755 })
+  const wrapped = await recordingRestic(work)
   const { log, text } = captureLogger()
-  const from = { binary: join(work, 'restic'), repository: source, retryLock: '1m' }
+  const from = { binary: wrapped.binary, repository: source, retryLock: '1m' }
 
   await copyInto(from, target, { ids: [saved[0]!] }, log)
   t.match(text(), /copy: no repository at rest \(rest:http:\/\/127\.0\.0\.1:\d+\/\) yet, creating it with the source's chunker parameters/)
@@ -114,7 +114,7 @@ t.test('between repositories of REPOSITORIES_FILE: S3 into REST, the snapshots n
   t.same((await copies()).map((copy) => copy.original).sort(), [...saved].sort(), 'the next copy adds what is new, and the first once only')
   t.equal((await restic(target, ['dump', 'latest', join(work, 'file')])).stdout, 'second\n', 'restored from the copy, byte for byte')
   await copyInto(from, target, { ids: [] }, log)
-  const argv = await readFile(record, 'utf8')
+  const argv = await wrapped.recorded()
   for (const secret of [s3.secret, rest.secret, 'the s3 password', 'the rest password']) t.notOk(argv.includes(secret) || text().includes(secret), 'no credential in an argv or the log')
   t.notMatch(argv, /s3:https|rest:http/, 'nor a URL')
   t.equal(argv.split('\n').filter((line) => / copy( |$)/.test(line)).length, 2, 'no snapshot named: no restic copy at all (it would copy every one)')
