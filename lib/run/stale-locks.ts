@@ -55,8 +55,7 @@ export async function removeDeadLocks(restic: Restic, ownerIsDead: OwnerCheck, l
  */
 const LOCK_ROUND_MS = 20_000
 
-/** Whether restic failed because the repository is locked (exit code 11). */
-export const isLocked = (error: unknown) => error instanceof RunError && error.exitCode === EXIT.locked
+const isLocked = (error: unknown) => error instanceof RunError && error.exitCode === EXIT.locked
 
 /**
  * Runs a step that locks the repository. When restic finds it locked, the locks of dead owners are

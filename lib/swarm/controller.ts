@@ -75,6 +75,8 @@ export class Controller {
     for (const scheduled of running) scheduled.stopRun?.abort()
     // A run that could not take its lock has said so where it was asked for.
     await Promise.allSettled(running.map((scheduled) => scheduled.running))
+    // A check a run began while it waited (it may be creating the repository), and the copies, which end as stop says.
+    await this.repositories.settled()
     await rebuilt
     // No discovery writes STATUS_FILE after the controller has stopped.
     await this.syncing

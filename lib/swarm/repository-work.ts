@@ -178,6 +178,11 @@ export class RepositoryWork {
     return limit(task)
   }
 
+  /** Resolves once no task is under way (the controller is stopping: a check may be creating a repository). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.underWay.values()])
+  }
+
   /** The task's promise, or the one of its key still under way (which then serves this caller too). */
   joined<T>(key: string, task: () => Promise<T>): Promise<T> {
     const underWay = this.underWay.get(key)

@@ -3,7 +3,7 @@ import type { Logger } from '../observe/log.js'
 import { runRestic, type Restic } from '../restic/command.js'
 import type { OwnerCheck } from '../restic/locks.js'
 import { describeRetention, forgetArgs, forgetRejected, keepArgs } from '../restic/retention.js'
-import { isLocked, withLockCare } from '../run/stale-locks.js'
+import { withLockCare } from '../run/stale-locks.js'
 import type { ControllerOptions } from './controller-options.js'
 import type { RepositoryWork } from './repository-work.js'
 import type { RunQueue } from './run-queue.js'
@@ -38,7 +38,7 @@ export class RetentionBatches {
     private readonly queue: RunQueue,
   ) {}
 
-  /** The job's retention after its accepted backup, with the guard's verdicts; rejects with its own failure. */
+  /** The job's retention after its accepted backup, with its run's verdicts (not recorded yet); rejects with its own failure. */
   async retain(job: SwarmJob, rejected: readonly string[]): Promise<void> {
     const repoPath = job.backup!.repoPath
     let batch = this.pending.get(repoPath)
@@ -47,7 +47,8 @@ export class RetentionBatches {
       opened.failures = this.queue.whenIdle(repoPath, RETENTION_WAIT_MS).then(() => {
         // From now on, a run that ends waits for the next batch.
         this.pending.delete(repoPath)
-        return this.repositories.inRetentionQueue(repoPath, () => this.options.applyRetention(repoPath, opened.jobs, [...opened.rejected]))
+        // The guard's verdicts as recorded when it starts, and those of the runs not recorded yet.
+        return this.repositories.inRetentionQueue(repoPath, async () => this.options.applyRetention(repoPath, opened.jobs, [...(await this.options.reporter.rejectedSnapshots()), ...opened.rejected]))
       })
       this.pending.set(repoPath, opened)
       batch = opened
@@ -61,9 +62,9 @@ export class RetentionBatches {
 
 /**
  * The jobs' retentions in one repository (their own, or one their backups are copied into: `where`
- * says so in the log), in one round of the lock care: the rejected snapshots of them all forgotten
- * first, then one restic forget per policy naming each of its jobs (--host), as restic applies a
- * policy to each host's snapshots on their own. A policy's failure is its jobs' alone.
+ * says so in the log): the rejected snapshots of them all forgotten first, then one restic forget
+ * per policy naming each of its jobs (--host), as restic applies a policy to each host's snapshots
+ * on their own, each with the lock care. A policy's failure is its jobs' alone.
  */
 export async function retentionsIn(repository: Restic, jobs: readonly SwarmJob[], rejected: readonly string[], ownerIsDead: OwnerCheck, log: Logger, where = ''): Promise<Map<string, Error>> {
   const policies = new Map<string, SwarmJob[]>()
@@ -75,17 +76,13 @@ export async function retentionsIn(repository: Restic, jobs: readonly SwarmJob[]
   }
   const failures = new Map<string, Error>()
   if (policies.size === 0) return failures
-  await withLockCare(repository, ownerIsDead, log, async (restic) => {
-    failures.clear()
-    await forgetRejected(restic, log, { host: [...policies.values()].flat().map((job) => job.name), rejected })
-    for (const group of policies.values()) {
-      const hosts = group.map((job) => job.name)
-      await runRestic(restic, forgetArgs({ ...group[0]!.backup!.retention, prune: false }, hosts)!, { log }).catch((error: Error) => {
-        // A lock is waited out for all of them (the lock care tries the round again).
-        if (isLocked(error)) throw error
-        for (const job of group) failures.set(job.name, error)
-      })
-    }
-  })
+  // Without the rejected ones forgotten, no policy may run (they would count): this fails them all.
+  await withLockCare(repository, ownerIsDead, log, (restic) => forgetRejected(restic, log, { host: [...policies.values()].flat().map((job) => job.name), rejected }))
+  for (const group of policies.values()) {
+    const forget = forgetArgs({ ...group[0]!.backup!.retention, prune: false }, group.map((job) => job.name))!
+    await withLockCare(repository, ownerIsDead, log, (restic) => runRestic(restic, forget, { log })).catch((error: Error) => {
+      for (const job of group) failures.set(job.name, error)
+    })
+  }
   return failures
 }

@@ -73,7 +73,7 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   if (!found) return log.info(`controller: ${job.name}: dropped before its run`)
   let current: SwarmJob = found
   // Its repository is checked while it waits for its turn, not after: its node is idle meanwhile.
-  let checked = { repoPath: current.backup?.repoPath, failure: checkBeforeRun(context, current) }
+  let checked = checkBeforeRun(context, current)
   // Its turn on the node it runs on (a job with a bad label fails at once, and takes none).
   while (!current.error && !unread) {
     turn.slot = await context.queue.admit(scheduled, current, due, signal)
@@ -103,8 +103,8 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   if (current.restoring !== undefined) return finish(false, interruptedRestore(current.service, current.restoring, current.name))
   if (current.unavailable) return finish(false, current.unavailable)
   if (!current.node) return finish(false, `service ${current.service} has no running task, so there is nothing to back up; the run is skipped.`)
-  // Its labels may have named another repository while it waited.
-  if (checked.repoPath !== current.backup?.repoPath) checked = { repoPath: current.backup?.repoPath, failure: checkBeforeRun(context, current) }
+  // Not checked yet (it had no task when it became due), or its labels named another repository meanwhile.
+  if (checked.repoPath !== current.backup?.repoPath) checked = checkBeforeRun(context, current)
   const checkFailure = await checked.failure
   // A repository that vanished fails the run; anything else the job meets again, and says.
   if (checkFailure?.exitCode === EXIT.noRepository) return finish(false, checkFailure.message, EXIT.noRepository)
@@ -158,9 +158,8 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
   )
   const unsaved = definitionFailure ? `its service definition was not saved: ${definitionFailure}` : undefined
   try {
-    // The verdicts recorded, and this run's (recorded only when it is reported, below).
-    const verdicts = [...(await reporter.rejectedSnapshots()), ...(rejected ?? [])]
-    await context.retentions.retain(current, verdicts)
+    // This run's verdicts (recorded only when it is reported, below); the recorded ones are read as the retention starts.
+    await context.retentions.retain(current, rejected ?? [])
   } catch (error) {
     return finish(false, `backed up, but retention failed: ${(error as Error).message}${unsaved ? `; and ${unsaved}` : ''}`, (error as RunError).exitCode)
   }
@@ -182,15 +181,16 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
 
 /**
  * beforeRun for the job's repository, joined by the runs into it that come while it goes (a night's
- * runs share one); resolves to its failure. None for a job that will not run.
+ * runs share one): which repository, and its failure. None for a job that cannot run now.
  */
-function checkBeforeRun(context: SwarmRunContext, job: SwarmJob): Promise<RunError | undefined> {
+function checkBeforeRun(context: SwarmRunContext, job: SwarmJob): { repoPath?: string; failure: Promise<RunError | undefined> } {
   const { beforeRun } = context.options
-  if (!beforeRun || job.error || !job.node || !job.backup) return Promise.resolve(undefined)
-  return context.repositories.joined(`check before a run: ${job.backup.repoPath}`, () => beforeRun(job)).then(
+  if (!beforeRun || job.error || !job.node || !job.backup) return { failure: Promise.resolve(undefined) }
+  const failure = context.repositories.joined(`check before a run: ${job.backup.repoPath}`, () => beforeRun(job)).then(
     () => undefined,
     (error: RunError) => error,
   )
+  return { repoPath: job.backup.repoPath, failure }
 }
 
 /** What the job saved, as its repository says (the job's own summary stays in the job). */

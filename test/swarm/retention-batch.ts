@@ -22,6 +22,7 @@ t.test("a run's retention waits while other backups of its repository run or wai
   const batches: string[][] = []
   const options = {
     log,
+    reporter: { rejectedSnapshots: async () => ['recorded-1'] },
     applyRetention: async (repoPath: string, jobs: SwarmJob[], rejected: readonly string[]) => {
       batches.push([repoPath, ...jobs.map((each) => each.name), ...rejected])
       return new Map(jobs.filter((each) => each.name === 'c').map((each) => [each.name, new Error('c failed')]))
@@ -38,7 +39,7 @@ t.test("a run's retention waits while other backups of its repository run or wai
   const a = batchesOf.retain(job('a'), ['rejected-1']).then(() => void settled.push('a'))
   // Elsewhere, nothing runs: its retention goes ahead.
   await batchesOf.retain(job('x', 'offsite'), [])
-  t.same(batches, [['offsite', 'x']], 'the other repository\'s retention ran at once')
+  t.same(batches, [['offsite', 'x', 'recorded-1']], "the other repository's retention ran at once, with the verdicts recorded")
   b.release()
   const dTurn = await d
   const c = batchesOf.retain(job('c'), []).catch((error: Error) => void settled.push(error.message))
@@ -46,7 +47,7 @@ t.test("a run's retention waits while other backups of its repository run or wai
   t.same(settled, [], 'a and c still wait: d backs up into their repository')
   dTurn.release()
   await Promise.all([a, c])
-  t.same(batches, [['offsite', 'x'], ['swarm', 'a', 'c', 'rejected-1']], 'one retention for both once the repository was idle')
+  t.same(batches, [['offsite', 'x', 'recorded-1'], ['swarm', 'a', 'c', 'recorded-1', 'rejected-1']], 'one retention for both once the repository was idle, with the verdicts recorded and those of its runs')
   t.same(settled.sort(), ['a', 'c failed'], "each run gets its own outcome: c's failure is c's alone")
   await batchesOf.retain(job('a'), [])
   t.equal(batches.length, 3, 'a later run makes a batch of its own')
