@@ -158,14 +158,11 @@ export class RepositoryWork {
 
 
   /** The tasks under way by their keys (a job's copy into one repository). */
-  private readonly underWay = new Map<string, Promise<void>>()
+  private readonly underWay = new Map<string, Promise<unknown>>()
 
   /** Runs the task unless one of this key is still under way; undefined then. */
   once(key: string, task: () => Promise<void>): Promise<void> | undefined {
-    if (this.underWay.has(key)) return undefined
-    const running = task().finally(() => this.underWay.delete(key))
-    this.underWay.set(key, running)
-    return running
+    return this.underWay.has(key) ? undefined : this.joined(key, task)
   }
 
   /** Each repository's limit of the controller's own restic processes around its runs (RESTIC_AT_ONCE). */
@@ -188,7 +185,7 @@ export class RepositoryWork {
     const underWay = this.underWay.get(key)
     if (underWay) return underWay as Promise<T>
     const running = task().finally(() => this.underWay.delete(key))
-    this.underWay.set(key, running as Promise<unknown> as Promise<void>)
+    this.underWay.set(key, running)
     return running
   }
 

@@ -95,7 +95,7 @@ export class RunQueue {
       const why = this.blocker(entry, new Map(), new Map()) ?? 'its turn came only as the window ended'
       entry.settle({ refused: `could not start within BACKUP_WINDOW ${this.limits.window!.text}: it was due at ${time(entry.dueAt)}, and ${why}; start it by hand with rds backup --service ${entry.scheduled.job.service}, or widen the window or the limits`, release: () => undefined })
     }
-    const open = !this.windowApplies || !this.limits.window || inWindow(this.limits.window, now)
+    const open = this.windowOpen(now)
     // What runs due earlier wait for, one turn each: a later run takes none of it before them.
     const nodes = new Map<string, number>()
     const repositories = new Map<string, number>()
@@ -134,8 +134,13 @@ export class RunQueue {
         resolve()
       }
       this.idleWaiters.push(waiter)
-      this.tellIdle(!this.windowApplies || !this.limits.window || inWindow(this.limits.window, this.now()))
+      this.tellIdle(this.windowOpen(this.now()))
     })
+  }
+
+  /** Whether runs may start now: BACKUP_WINDOW is open, or does not apply. */
+  private windowOpen(now: Date): boolean {
+    return !this.windowApplies || !this.limits.window || inWindow(this.limits.window, now)
   }
 
   private tellIdle(open: boolean): void {
@@ -195,7 +200,7 @@ export class RunQueue {
     this.timer = undefined
     if (this.waiting.length === 0 || this.closed) return
     const times = this.waiting.flatMap((entry) => (entry.deadline ? [entry.deadline.getTime()] : []))
-    if (this.windowApplies && this.limits.window && !inWindow(this.limits.window, now)) times.push(windowOpens(this.limits.window, now).getTime())
+    if (!this.windowOpen(now)) times.push(windowOpens(this.limits.window!, now).getTime())
     if (times.length === 0) return
     this.timer = setTimeout(() => this.pump(), Math.max(0, Math.min(...times) - now.getTime()) + 50)
     this.timer.unref()
