@@ -40,6 +40,8 @@ export class RetentionBatches {
 
   /** The job's retention after its accepted backup, with its run's verdicts (not recorded yet); rejects with its own failure. */
   async retain(job: SwarmJob, rejected: readonly string[]): Promise<void> {
+    // Without a policy nothing is forgotten (append-only, or no keep-*): its run is recorded at once.
+    if (keepArgs(job.backup!.retention).length === 0) return
     const repoPath = job.backup!.repoPath
     let batch = this.pending.get(repoPath)
     if (!batch) {

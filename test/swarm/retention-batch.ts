@@ -53,6 +53,18 @@ t.test("a run's retention waits while other backups of its repository run or wai
   t.equal(batches.length, 3, 'a later run makes a batch of its own')
 })
 
+t.test('a run without a retention policy (append-only, or no keep-*) is recorded at once, though backups of its repository run', async (t) => {
+  const { log } = captureLogger()
+  let retentions = 0
+  const options = { log, reporter: { rejectedSnapshots: async () => [] }, applyRetention: async () => { retentions++; return new Map() } } as unknown as ControllerOptions
+  const queue = new RunQueue({ perNode: 1 }, log, () => undefined, true)
+  const stop = new AbortController()
+  const b = await queue.admit({ job: job('b') } as ScheduledJob, job('b'), new Date(), stop.signal)
+  await new RetentionBatches(options, new RepositoryWork(options, () => []), queue).retain(job('n', 'swarm', { prune: false }), ['rejected-1'])
+  t.equal(retentions, 0, 'no retention waited for b, nor ran')
+  b.release()
+})
+
 t.test('whenIdle gives up waiting after its bound, and as the controller stops', async (t) => {
   const { log } = captureLogger()
   const queue = new RunQueue({ perNode: 1 }, log, () => undefined, true)
