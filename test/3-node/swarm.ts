@@ -18,7 +18,7 @@ import { holdHostEngine, swarmUnavailable } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 import { NODES, nodeAddress, nodeEnv, rejoinSwarm, sim, startSimulatedSwarm, swarmOfItsOwn, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { ROOT } from '../fixtures/root.js'
-import { startRest, startS3, type Backend } from '../fixtures/backends.js'
+import { startBackends, type Backend } from '../fixtures/backends.js'
 import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, serviceLog, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
@@ -322,10 +322,7 @@ async function runOnSimulatedSwarm() {
   t.test('named repositories: a service labelled into an S3 repository and one into a REST repository are backed up there and restored from there, the first copied off-site into the second and restored from the copy, with no credential in a job\'s spec or the log; an unlisted name is a label error', each(), async (t) => {
     // The servers run on this machine, at its address on the nodes' network, which the jobs reach.
     const address = (await execa('docker', ['network', 'inspect', 'rds-swarm', '--format', '{{(index .IPAM.Config 0).Gateway}}'])).stdout.trim()
-    const s3 = await startS3(address, 'swarm')
-    t.teardown(s3.close)
-    const rest = await startRest(address)
-    t.teardown(rest.close)
+    const { s3, rest } = await startBackends(t, address, 'swarm')
     const passwords = { s3: `s3-${Math.random().toString(36).slice(2)}`, rest: `rest-${Math.random().toString(36).slice(2)}` }
     const repositories = [
       '# The test\'s repositories: an S3 bucket and a REST server.',

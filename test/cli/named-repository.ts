@@ -7,15 +7,12 @@ import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
 import { RDS, RUNRESTIC, runBin } from '../fixtures/cli.js'
-import { startRest, startS3 } from '../fixtures/backends.js'
+import { startBackends } from '../fixtures/backends.js'
 import { recordingRestic } from '../fixtures/restic-argv.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'rds-named-'))
 t.teardown(() => rm(dir, { recursive: true, force: true }))
-const s3 = await startS3('127.0.0.1', 'agent')
-t.teardown(s3.close)
-const rest = await startRest('127.0.0.1')
-t.teardown(rest.close)
+const { s3, rest } = await startBackends(t, '127.0.0.1', 'agent')
 
 const data = join(dir, 'data')
 await execa('mkdir', ['-p', join(data, 'sub')])

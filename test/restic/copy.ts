@@ -6,7 +6,7 @@ import { execa } from 'execa'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { useServerAndData, type SftpServer } from '../fixtures/sftp-server.js'
 import { describeTree } from '../fixtures/tree.js'
-import { startRest, startS3 } from '../fixtures/backends.js'
+import { startBackends } from '../fixtures/backends.js'
 import { captureLogger } from '../fixtures/log.js'
 import { recordingRestic } from '../fixtures/restic-argv.js'
 import { copyClash, copyInto } from '../../lib/restic/copy.js'
@@ -78,10 +78,7 @@ t.test('a copy between two repositories is refused where restic would read one v
 t.test('between repositories of REPOSITORIES_FILE: S3 into REST, the snapshots named only, created with the chunker parameters, the credentials in no argv; a destination that vanished is never created afresh', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'rds-named-copy-'))
   t.teardown(() => rm(work, { recursive: true, force: true }))
-  const s3 = await startS3('127.0.0.1', 'copy')
-  t.teardown(s3.close)
-  const rest = await startRest('127.0.0.1')
-  t.teardown(rest.close)
+  const { s3, rest } = await startBackends(t, '127.0.0.1', 'copy')
   const [s3Password, restPassword] = [join(work, 's3-password'), join(work, 'rest-password')]
   await writeFile(s3Password, 'the s3 password 77e1')
   await writeFile(restPassword, 'the rest password 09bc')
