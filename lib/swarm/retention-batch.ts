@@ -27,7 +27,8 @@ interface Batch {
  * beside the backups of a busy night it waits for a moment when none runs, and holds up the next
  * ones while it runs, one forget per run. So a run's retention waits while other backups into its
  * repository run or wait for their turn (RETENTION_WAIT_MS at most), and then the retentions that
- * waited run together, in one turn of the repository's queue (one forget per policy).
+ * waited run together, in one turn of the repository's queue (one forget per policy). A run whose
+ * job has no policy forgets nothing, and does not wait.
  */
 export class RetentionBatches {
   private readonly pending = new Map<string, Batch>()
