@@ -26,10 +26,17 @@ export function addAgentCommand(program: Command, { cli, setExitCode }: CommandC
         await serveMetrics({ port: config.metricsPort, statusFile: config.statusFile!, log, stop: cli.stop })
       }
       if (config.mode === 'swarm') {
+        // The console's users are read before the controller waits for its lease: a bad file is said at once.
+        const consoleUsers = config.console && (await import('../console/accounts.js').then(({ readAccounts }) => readAccounts(config.console!.usersFile)))
         setExitCode(
-          await withController(cli, log, true, async (controller) => {
+          await withController(cli, log, true, async (controller, swarm) => {
             await start()
-            await controller.run()
+            const closeConsole = consoleUsers && (await import('../console/start.js').then(({ startConsole }) => startConsole(controller, swarm, consoleUsers, config, log, cli.stop)))
+            try {
+              await controller.run()
+            } finally {
+              await closeConsole?.()
+            }
             return EXIT.ok
           }),
         )

@@ -55,6 +55,7 @@ export const COMMAND_GROUPS: [string, CommandFile[]][] = [
     { names: ['rehearse'], load: async () => (await import('./rehearse.js')).addRehearseCommand },
     { names: ['copy'], load: async () => (await import('./copy.js')).addCopyCommand },
     { names: ['hook'], load: async () => (await import('./hook.js')).addHookCommand },
+    { names: ['console-user', 'console-token'], load: async () => (await import('./console.js')).addConsoleCommands },
   ]],
   // The server's commands, and the hidden ones the images and jobs run.
   ['Server:', [

@@ -4,22 +4,15 @@ import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 import { checking } from './checking.js'
-import { isOverdue, isRunning, overdueAt, readStatus, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+import { isRunning, overdueAt, readStatus, stateOf, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+
+export { stateOf } from '../observe/status.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */
 export async function readStatusFile(cli: CliContext): Promise<StatusTable> {
   const file = cli.env.STATUS_FILE?.trim()
   if (!file) throw new ConfigError('STATUS_FILE is not set; set it to the file where the agent records its runs (the image sets /var/lib/rds/status.json).')
   return readStatus(file)
-}
-
-/** A job's state in one word, worst first: what needs a person's attention shows. */
-export function stateOf(status: JobStatus, now = new Date()): 'LABEL ERROR' | 'OVERDUE' | 'RUNNING' | 'FAILING' | 'OK' | 'WAITING' {
-  if (status.error) return 'LABEL ERROR'
-  if (isOverdue(status, now)) return 'OVERDUE'
-  if (isRunning(status)) return 'RUNNING'
-  if (status.lastAttempt && !status.lastAttempt.ok) return 'FAILING'
-  return status.lastSuccess ? 'OK' : 'WAITING'
 }
 
 const short = (id: string) => id.slice(0, 8)

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { PRESET_NAMES, readDump, type Dump } from '../dumps/presets.js'
 import { checkSwarmVariables } from './swarm-variables.js'
+import { consoleSettings, type ConsoleSettings } from './console-settings.js'
 import { copyToNames } from './repositories.js'
 import { readBandwidth, readRunLimits, type Bandwidth, type RunLimits } from './run-limits.js'
 import { absolutePath, argumentList, readDataSubset, checkCronExpression, port, readRetention, required, timeoutDuration, value, wholeNumber, LOCK_DURATION, type Env, type Retention } from './values.js'
@@ -86,6 +87,8 @@ export interface Config {
   drill: { at?: string; command?: string; image?: string }
   /** METRICS_PORT: where `rds agent` serves Prometheus metrics (GET /metrics); off when unset. */
   metricsPort?: number
+  /** CONSOLE_PORT and CONSOLE_USERS_FILE: the web console of MODE=swarm; off when unset. */
+  console?: ConsoleSettings
   /** COPY_TO and COPY_TO_PASSWORD_FILE: a second repository each backup is copied to. */
   copyTo?: { url: string; passwordFile: string }
   /** COPY_TO with MODE=swarm: the repositories of REPOSITORIES_FILE, by name, each service's backups are copied into (rds.backup.copy-to overrides it). */
@@ -351,6 +354,7 @@ export function readConfig(env: Env): Config {
     drill: { at: drillAt, command: value(env, 'DRILL_COMMAND'), image: value(env, 'DRILL_IMAGE') },
     checkReadDataSubset: readDataSubset(env, 'CHECK_READ_DATA_SUBSET'),
     metricsPort: value(env, 'METRICS_PORT') === undefined ? undefined : port(env, 'METRICS_PORT', 0),
+    console: consoleSettings(env, mode),
     dump,
     backupFiles: dump === undefined || value(env, 'BACKUP_PATH') !== undefined,
     stopDuringBackup,

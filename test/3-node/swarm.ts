@@ -19,6 +19,7 @@ import { readmeShellBlocks } from '../fixtures/readme.js'
 import { NODES, nodeAddress, nodeEnv, rejoinSwarm, sim, startSimulatedSwarm, swarmOfItsOwn, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { ROOT } from '../fixtures/root.js'
 import { startBackends, type Backend } from '../fixtures/backends.js'
+import { launchBrowser, watchPage } from '../fixtures/browser.js'
 import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, serviceLog, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
@@ -243,6 +244,98 @@ async function runOnSimulatedSwarm() {
     t.equal(back, live.split('\n').filter((line) => !line.endsWith('skip.tmp')).join('\n'))
     t.match(back, /big\.bin/)
     t.equal(back.split('\n').length, 202)
+  })
+
+  t.test("the web console, turned on as docs/console.md writes it, in a real browser: a wrong password refused, an operator backs up a service now and watches it finish, sees the coverage, browses its newest snapshot, downloads a file whole and restores the service in place; a call without a token, and a read-only token's backup, refused; no answer holds the repository password", each(), async (t) => {
+    const [makeUsers, turnOn] = await readmeShellBlocks('Turning it on')
+    const passwords = { ALICE_PASSWORD: 'alice has a long password', BOB_PASSWORD: 'bob reads and never writes' }
+    const made = await execa('bash', ['-e', '-o', 'pipefail', '-c', makeUsers!], { cwd: dir, env: { ...nodeEnv('rds-sim1'), ...passwords }, reject: false, all: true })
+    t.equal(made.exitCode, 0, made.all)
+    const readToken = (await readFile(join(dir, 'nightly.token'), 'utf8')).trim()
+    // Published on the manager for the browser here, in the same update (a controller restart).
+    const on = await execa('bash', ['-e', '-c', turnOn!.replace(/ backup_agent$/, ' --publish-add mode=host,target=8080,published=8088 backup_agent')], { cwd: dir, env: nodeEnv('rds-sim1'), reject: false, all: true })
+    t.equal(on.exitCode, 0, on.all)
+    t.teardown(async () => {
+      await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CONSOLE_PORT', '--env-rm', 'CONSOLE_USERS_FILE', '--secret-rm', 'console-users', '--publish-rm', '8080', `${STACK}_agent`])
+      await sim('rds-sim1', ['secret', 'rm', 'console-users'])
+    })
+    const base = `http://${await nodeAddress('rds-sim1')}:8088`
+    await waitFor('the console to answer', async () => (await fetch(`${base}/api/session`).catch(() => undefined))?.status === 401 || undefined, 120)
+    t.equal((await fetch(`${base}/api/jobs`)).status, 401, 'an API call without a token')
+    t.equal((await fetch(`${base}/api/jobs/${STACK}_web/backup`, { method: 'POST', headers: { authorization: `Bearer ${readToken}` } })).status, 403, "a read-only token's backup")
+    t.equal((await fetch(`${base}/api/jobs`, { headers: { authorization: `Bearer ${readToken}` } })).status, 200, 'a read-only token reads')
+    const bob = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bob', password: passwords.BOB_PASSWORD }) })
+    const { csrfToken } = (await bob.json()) as { csrfToken: string }
+    const restoreByBob = await fetch(`${base}/api/jobs/${STACK}_web/restore`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: bob.headers.get('set-cookie')!.split(';')[0]!, 'x-csrf-token': csrfToken },
+      body: JSON.stringify({ snapshot: 'latest', confirm: `${STACK}_web` }),
+    })
+    t.equal(restoreByBob.status, 403, "a read-only user's restore")
+
+    // A file the newest snapshot will hold, and its checksum in the live volume.
+    const web = await containerOf('rds-sim3', `${STACK}_web`)
+    await sim('rds-sim3', ['exec', web, 'sh', '-c', 'mkdir -p /usr/share/nginx/html/console && head -c 250000 /dev/urandom > /usr/share/nginx/html/console/photo.bin'])
+    const live = (await sim('rds-sim3', ['exec', web, 'sha256sum', '/usr/share/nginx/html/console/photo.bin'])).split(' ')[0]
+
+    const browser = await launchBrowser(t)
+    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } })
+    const page = await context.newPage()
+    const watched = watchPage(page)
+    await page.goto(base)
+    await page.getByLabel('Name').fill('alice')
+    await page.getByLabel('Password').fill('not her password')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('alert').getByText('wrong name or password.').waitFor()
+    await page.getByLabel('Password').fill(passwords.ALICE_PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    const row = (job: string) => page.locator(`tr[data-job="${job}"]`)
+    await row(`${STACK}_db`).waitFor()
+    t.match(await row(`${STACK}_web`).textContent(), new RegExp(`${STACK}_web.*rds-sim3`), "the example stack's services, on their nodes")
+    const before = await row(`${STACK}_web`).locator('td').nth(2).textContent()
+    await page.getByRole('button', { name: `Back up ${STACK}_web now` }).click()
+    // The page follows the run by itself, with no reload, until it has a new last good backup.
+    const after = await waitFor('the run to end on the page', async () => {
+      const [state, last] = await Promise.all([row(`${STACK}_web`).locator('td').nth(0).textContent(), row(`${STACK}_web`).locator('td').nth(2).textContent()])
+      return state === 'OK' && last !== before ? last : undefined
+    }, 180)
+    t.not(after, before, 'a new last good backup')
+    t.match(after, /\d+ s ago/)
+    if (process.env.RDS_SCREENSHOTS) await page.screenshot({ path: join(process.env.RDS_SCREENSHOTS, 'console-overview.png') })
+
+    await page.getByRole('link', { name: 'Coverage' }).click()
+    await page.getByRole('status').getByText(/need a look|is covered/).waitFor({ timeout: 120_000 })
+    const site = page.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: `${STACK}_site`, exact: true }) })
+    t.match(await site.textContent(), new RegExp(`^rds-sim3${STACK}_sitecovered`), "the web service's volume, covered on its node")
+    if (process.env.RDS_SCREENSHOTS) await page.screenshot({ path: join(process.env.RDS_SCREENSHOTS, 'console-coverage.png'), fullPage: true })
+
+    await page.getByRole('link', { name: 'Overview' }).click()
+    await page.getByRole('link', { name: `${STACK}_web` }).click()
+    // The newest snapshot of the volumes (the job's snapshots also hold its stack's definitions).
+    await page.locator('tbody tr').filter({ has: page.getByRole('cell', { name: '/volumes', exact: true }) }).first().getByRole('link', { name: /^Browse snapshot / }).click()
+    await page.getByRole('link', { name: 'site/' }).click()
+    await page.getByRole('link', { name: 'console/' }).click()
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download photo.bin' }).click()])
+    const downloaded = createHash('sha256').update(await readFile((await download.path())!)).digest('hex')
+    t.equal(downloaded, live, "the downloaded file's bytes are the live file's")
+
+    // The file lost from the live volume, and the service restored in place from the console.
+    await sim('rds-sim3', ['exec', web, 'rm', '-r', '/usr/share/nginx/html/console'])
+    await page.getByRole('link', { name: `${STACK}_web` }).click()
+    const newest = page.locator('tbody tr').filter({ has: page.getByRole('cell', { name: '/volumes', exact: true }) }).first()
+    await newest.getByRole('button', { name: /^Restore in place from / }).click()
+    await page.getByLabel(`Type ${STACK}_web to confirm`).fill(`${STACK}_web`)
+    await page.getByRole('button', { name: 'Restore in place', exact: true }).click()
+    await page.getByRole('status').getByText(/^Restore succeeded: service backup_web restored in place/).waitFor({ timeout: 300_000 })
+    const restoredWeb = await containerOf('rds-sim3', `${STACK}_web`)
+    t.equal((await sim('rds-sim3', ['exec', restoredWeb, 'sha256sum', '/usr/share/nginx/html/console/photo.bin'])).split(' ')[0], live, 'the file is back in the live volume')
+
+    await watched.settled()
+    const password = (await readFile(join(dir, 'restic-secrets', 'restic-repo-password'), 'utf8')).trim()
+    t.ok(watched.answers.length > 10, `${watched.answers.length} answers`)
+    t.notOk(watched.answers.some((answer) => answer.includes(password)), 'no answer the browser got holds the repository password')
+    t.same(watched.errors.filter((error) => !/status of 401/.test(error)), [], 'no script error or refused resource')
+    t.match(await controllerLog(), /console: alice \(operator\): backup now backup_web: started[\s\S]*console: alice \(operator\): restore in place backup_web from snapshot \w+: succeeded/, 'the actions are in the log')
   })
 
   t.test('a job gets only what it needs: the key, the known hosts and the password, and no Docker socket without a hook, dump or pause', each(), async (t) => {

@@ -51,6 +51,16 @@ t.test('the data-safety variables', async (t) => {
   t.throws(() => readConfig({ ...base, MAX_RUN_TIME: '6h' }), { message: /^MAX_RUN_TIME is set but MODE is not swarm: it bounds the controller's jobs/ }, 'refused where it does not apply')
 })
 
+t.test('CONSOLE_PORT and CONSOLE_USERS_FILE: both or neither, and only with MODE=swarm', async () => {
+  const swarm = { ...base, MODE: 'swarm' }
+  t.equal(readConfig(swarm).console, undefined, 'off by default')
+  t.same(readConfig({ ...swarm, CONSOLE_PORT: '8080', CONSOLE_USERS_FILE: '/run/secrets/console-users' }).console, { port: 8080, usersFile: '/run/secrets/console-users' })
+  configError({ ...swarm, CONSOLE_PORT: '8080' }, /^CONSOLE_PORT is set but CONSOLE_USERS_FILE is not; nothing is shown without a login/)
+  configError({ ...swarm, CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_USERS_FILE is set but CONSOLE_PORT is not/)
+  configError({ ...base, CONSOLE_PORT: '8080', CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_PORT is set but MODE is not swarm/)
+  configError({ ...swarm, CONSOLE_PORT: 'http', CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_PORT must be a port number from 1 to 65535, not "http"/)
+})
+
 t.test('every variable is read', async (t) => {
   const config = readConfig({
     SSH_HOST: 'backup@10.0.0.5',

@@ -1,0 +1,54 @@
+import type { Restic } from '../restic/command.js'
+import type { Logger } from '../observe/log.js'
+import type { Accounts } from './accounts.js'
+import type { AuditLog } from './audit.js'
+import type { JobStatus } from '../observe/status.js'
+import type { CoverageRow } from '../swarm/coverage.js'
+
+/** A job as the console shows it: where it runs, its schedule, and what STATUS_FILE says of it. */
+export interface JobView {
+  name: string
+  service: string
+  node?: string
+  /** The repository's path on the server (or its name in REPOSITORIES_FILE). */
+  repository?: string
+  schedule?: string
+  nextRun?: string
+  /** Its state in one word, worst first (rds status). */
+  state: string
+  /** Why its run waits to start, while it does. */
+  queued?: string
+  /** Why it cannot run on its node now. */
+  unavailable?: string
+  status?: JobStatus
+}
+
+/**
+ * What the console asks of the controller: its jobs, their snapshots and repositories, and runs.
+ * The console holds nothing of its own but its sessions and its log of actions.
+ */
+export interface ConsoleBackend {
+  jobs(): Promise<JobView[]>
+  /** restic for the job's repository, limited to its snapshots (--host); undefined for no such job. */
+  resticOf(job: string): Restic | undefined
+  /** Starts a run of the job as its schedule would: "started", or why not; undefined for no such job. */
+  backupNow(job: string): string | undefined
+  /**
+   * Restores the job's service in place from its snapshot, as `rds restore --service` does (with a
+   * safety snapshot first, and back as it was if anything fails); resolves to what it did.
+   */
+  restoreInPlace(job: string, snapshot: string, signal: AbortSignal): Promise<string>
+  /** Every volume on every node and what covers it (rds coverage), from a survey of each node now. */
+  coverage(): Promise<CoverageRow[]>
+}
+
+export interface ConsoleOptions {
+  accounts: Accounts
+  backend: ConsoleBackend
+  audit: AuditLog
+  log: Logger
+  /** Aborted when the controller stops: the console's long actions stop with it. */
+  stop?: AbortSignal
+  /** A session ends after this long without a request (30 minutes). */
+  idleMs?: number
+}

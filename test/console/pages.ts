@@ -1,0 +1,92 @@
+// The console's pages in a real browser (Debian's chromium) against the console's server, with a
+// real restic repository behind it; the same against the real controller runs in test/3-node/swarm.ts.
+import { readFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { networkInterfaces } from 'node:os'
+import t from 'tap'
+import { buildConsole } from '../../lib/console/server.js'
+import { AuditLog } from '../../lib/console/audit.js'
+import { consoleFixture, OPERATOR, PASSWORD, READER } from '../fixtures/console.js'
+import { launchBrowser, watchPage } from '../fixtures/browser.js'
+
+const { log, file, backend, backupsAsked, restoresAsked, webSnapshot, accounts } = await consoleFixture(t)
+const app = await buildConsole({ accounts, backend, audit: new AuditLog(log), log })
+// On an address of this machine that is not loopback, as a browser elsewhere reaches the console:
+// a browser trusts loopback more (its plain HTTP is "secure"), which hid a CSP that upgraded every request to HTTPS.
+const address = Object.values(networkInterfaces()).flat().find((candidate) => candidate?.family === 'IPv4' && !candidate.internal)?.address
+if (!address) throw new Error('this machine has no IPv4 address but loopback')
+await app.listen({ port: 0, host: address })
+const base = `http://${address}:${(app.server.address() as AddressInfo).port}`
+t.teardown(() => app.close())
+const browser = await launchBrowser(t)
+
+t.test('an operator logs in, sees what needs a person first, backs up now, browses a snapshot and downloads a file whole', async (t) => {
+  const context = await browser.newContext({ acceptDownloads: true })
+  const page = await context.newPage()
+  const watched = watchPage(page)
+  await page.goto(base)
+  await page.getByLabel('Name').fill(OPERATOR.name)
+  await page.getByLabel('Password').fill('not the password')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('alert').getByText('wrong name or password.').waitFor()
+  await page.getByLabel('Password').fill(OPERATOR.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Overview' }).waitFor()
+  const rows = page.locator('tbody tr')
+  await rows.nth(1).waitFor()
+  t.same(await rows.locator('th').allTextContents(), ['db', 'web'], 'the OVERDUE job first')
+  t.match(await rows.nth(0).textContent(), /OVERDUE/)
+  await page.getByRole('button', { name: 'Back up web now' }).click()
+  await page.getByRole('status').getByText('started').waitFor()
+  t.same(backupsAsked, ['web'])
+
+  await page.getByRole('link', { name: 'web' }).click()
+  // An in-place restore is asked again: its button waits for the job's name.
+  await page.getByRole('button', { name: `Restore in place from ${webSnapshot.slice(0, 8)}` }).click()
+  const confirm = page.getByRole('button', { name: 'Restore in place', exact: true })
+  t.ok(await confirm.isDisabled(), 'not before the name is typed')
+  await page.getByLabel('Type web to confirm').fill('web')
+  await confirm.click()
+  await page.getByRole('status').getByText(/Restore succeeded: service app_web restored in place/).waitFor()
+  t.same(restoresAsked, [`web ${webSnapshot}`])
+
+  await page.getByRole('link', { name: /^Browse snapshot / }).click()
+  await page.getByRole('link', { name: 'data/' }).click()
+  await page.getByRole('link', { name: 'sub dir/' }).click()
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download blob.bin' }).click()])
+  t.equal(download.suggestedFilename(), 'blob.bin')
+  t.ok((await readFile((await download.path())!)).equals(file), "the downloaded file's bytes are the original's")
+
+  await page.getByRole('link', { name: 'Coverage' }).click()
+  await page.getByRole('status').getByText('1 volume(s) or node(s) need a look').waitFor()
+  t.same(await page.locator('tbody tr th').allTextContents(), ['cache', 'app_data'], 'the volume NOT COVERED first')
+
+  await page.getByRole('link', { name: 'Who did what' }).click()
+  await page.getByRole('cell', { name: /download .*blob\.bin/ }).waitFor()
+  await watched.settled()
+  // The two 401s are the session asked for before the login, and the wrong password.
+  t.same(watched.errors.filter((error) => !/status of 401/.test(error)), [], 'no script error, no refusal of the Content-Security-Policy, no missing file')
+  t.notOk(watched.answers.some((answer) => answer.includes(PASSWORD)), `none of ${watched.answers.length} answers holds the repository password`)
+  await context.close()
+})
+
+t.test("a read-only user is offered no backup, and the pages fit a phone's width", async (t) => {
+  const context = await browser.newContext({ viewport: { width: 375, height: 740 } })
+  const page = await context.newPage()
+  const watched = watchPage(page)
+  await page.goto(base)
+  await page.getByLabel('Name').fill(READER.name)
+  await page.getByLabel('Password').fill(READER.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.locator('tbody tr').nth(1).waitFor()
+  t.equal(await page.getByRole('button', { name: /Back up .* now/ }).count(), 0)
+  await page.getByRole('link', { name: 'web' }).click()
+  await page.getByRole('link', { name: /^Browse snapshot / }).waitFor()
+  t.equal(await page.getByRole('button', { name: /Restore in place/ }).count(), 0, 'nor a restore')
+  await page.getByRole('link', { name: 'Overview' }).click()
+  t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen: a wide table scrolls on its own')
+  await page.getByRole('button', { name: 'Log out' }).click()
+  await page.getByRole('heading', { name: 'Log in' }).waitFor()
+  t.same(watched.errors.filter((error) => !/status of 401/.test(error)), [])
+  await context.close()
+})
