@@ -4,7 +4,8 @@ import { HEARTBEAT_LIMIT_MS, isOverdue, isRunning } from '../observe/status.js'
 import type { CommandContext } from './context.js'
 import { checking } from './checking.js'
 import { writeOut } from '../output.js'
-import { describeJob, readStatusFile, stateOf } from './status.js'
+import { describeJob, readStatusFile } from './status.js'
+import { stateOf } from '../observe/job-state.js'
 
 export function addHealthCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program

@@ -4,9 +4,8 @@ import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 import { checking } from './checking.js'
-import { isRunning, overdueAt, readStatus, stateOf, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
-
-export { stateOf } from '../observe/status.js'
+import { isRunning, overdueAt, readStatus, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+import { stateOf } from '../observe/job-state.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */
 export async function readStatusFile(cli: CliContext): Promise<StatusTable> {

@@ -88,6 +88,11 @@ export class Accounts {
     return account && timingSafeEqual(actual, expected) ? account : undefined
   }
 
+  /** Whether a user has this name. */
+  has(name: string): boolean {
+    return this.accounts.some((account) => account.kind === 'user' && account.name === name)
+  }
+
   /** The token "NAME.SECRET" is, or undefined. Its secret is random: one fast hash suffices, as for GitHub's tokens. */
   byToken(token: string): Account | undefined {
     const dot = token.indexOf('.')

@@ -1,6 +1,6 @@
 import type { AuditLog } from './audit.js'
 
-/** A long action a console user started (an in-place restore): how it goes, for the pages to follow. */
+/** A long action a console user started (a backup, a restore, a drill): how it goes, for the pages to follow. */
 export interface Action {
   id: number
   kind: string
@@ -21,6 +21,7 @@ const KEPT = 100
  */
 export class Actions {
   private readonly actions: Action[] = []
+  private readonly running = new Set<Promise<void>>()
   private next = 1
 
   constructor(
@@ -28,18 +29,29 @@ export class Actions {
     private readonly stop: AbortSignal,
   ) {}
 
+  /** Whether an action on the job is still going. */
+  busy(job: string): boolean {
+    return this.actions.some((action) => action.job === job && action.state === 'running')
+  }
+
+  /** Every action's end, once the actions going now have ended (a stop makes them end soon). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.running])
+  }
+
   /** Starts `run`; undefined when an action on the job is still going. */
   start(kind: string, job: string, account: { name: string; role: string }, target: string, run: (signal: AbortSignal) => Promise<string>): Action | undefined {
-    if (this.actions.some((action) => action.job === job && action.state === 'running')) return undefined
+    if (this.busy(job)) return undefined
     const action: Action = { id: this.next++, kind, job, who: account.name, startedAt: new Date().toISOString(), state: 'running' }
     this.actions.push(action)
-    const ended = this.actions.findIndex((old) => old.state !== 'running')
-    if (this.actions.length > KEPT && ended !== -1) this.actions.splice(ended, 1)
+    const oldestEnded = this.actions.findIndex((old) => old.state !== 'running')
+    if (this.actions.length > KEPT && oldestEnded !== -1) this.actions.splice(oldestEnded, 1)
     this.audit.record({ who: account.name, role: account.role, action: kind, target, outcome: 'started' })
-    void run(this.stop).then(
+    const ended: Promise<void> = run(this.stop).then(
       (message) => this.end(action, account, target, 'succeeded', message),
       (error: Error) => this.end(action, account, target, 'failed', error.message),
-    )
+    ).finally(() => this.running.delete(ended))
+    this.running.add(ended)
     return action
   }
 

@@ -1,54 +1,20 @@
-import { posix } from 'node:path'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ConsoleOptions } from './backend.js'
-import { Actions } from './actions.js'
-import { RunError } from '../errors.js'
-import { runRestic } from '../restic/command.js'
-import { dumpArgs, listPath, resolveSnapshot, snapshotsOfHost, type SnapshotInfo, type SnapshotNode } from '../restic/snapshots.js'
-
-type JobRequest = FastifyRequest<{ Params: { job: string }; Querystring: { snapshot?: string; path?: string }; Body: { snapshot?: unknown; confirm?: unknown } | undefined }>
+import type { Actions } from './actions.js'
+import { downloadRoute } from './download.js'
+import { HttpError } from './http-error.js'
+import { jobRequests, noSuchJob, notInSnapshot, type JobRequest } from './job-request.js'
+import { listPath, snapshotsOfHost, type SnapshotNode } from '../restic/snapshots.js'
 
 // The order of `rds status`'s states, worst first: what needs a person shows at the top.
 const WORST_FIRST = ['LABEL ERROR', 'OVERDUE', 'FAILING', 'RUNNING', 'WAITING', 'OK']
 const COVERAGE_WORST_FIRST = ['NOT SURVEYED', 'NOT COVERED', 'covered', 'excluded', 'unused']
-const SNAPSHOT_ID = /^[0-9a-f]{8,64}$/
 
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+const busy = (job: string) => new HttpError(409, `an action on ${job} is going; wait for it to end (GET /api/actions).`)
 
-/** The JSON API under /api/ (docs/console.md), which the pages use too. */
-export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stop }: ConsoleOptions): void {
-  const actions = new Actions(audit, stop ?? new AbortController().signal)
-  const resticOf = (request: JobRequest) => {
-    const restic = backend.resticOf(request.params.job)
-    if (!restic) throw new HttpError(404, `there is no job ${request.params.job}; GET /api/jobs lists them.`)
-    return restic
-  }
-  /** The job's snapshot the query (or the body) names, by its ID; never another job's. */
-  const snapshotOf = async (request: JobRequest, id = request.query.snapshot ?? ''): Promise<SnapshotInfo> => {
-    if (!SNAPSHOT_ID.test(id)) throw new HttpError(400, 'give snapshot=ID, an ID of 8 to 64 hexadecimal digits from GET /api/jobs/JOB.')
-    const missing = new HttpError(404, `job ${request.params.job} has no snapshot ${id}.`)
-    const snapshot = await resolveSnapshot(resticOf(request), { snapshot: id }, log).catch((error: Error) => {
-      throw error instanceof RunError && error.message.startsWith('there is no snapshot') ? missing : error
-    })
-    // restic finds an ID whatever --host says: the repository's other jobs' snapshots are not this job's to show.
-    if (snapshot.hostname !== request.params.job) throw missing
-    return snapshot
-  }
-  const pathOf = (request: JobRequest, snapshot: SnapshotInfo) => {
-    const path = request.query.path ?? snapshot.paths[0] ?? '/'
-    if (!path.startsWith('/') || path.includes('\0') || posix.normalize(path) !== path) throw new HttpError(400, `path must be an absolute path such as ${snapshot.paths[0] ?? '/'}, not ${JSON.stringify(path)}.`)
-    return path
-  }
-  const operator = (request: FastifyRequest) => {
-    if (request.account!.role !== 'operator') throw new HttpError(403, `${request.account!.name} is read-only; an operator may do this.`)
-  }
+/** The JSON API under /api/ (docs/console.md), which the pages use too; the login's routes are in login.ts. */
+export function addApiRoutes(app: FastifyInstance, { backend, audit, log }: ConsoleOptions, actions: Actions, stop: AbortSignal): void {
+  const { resticOf, snapshotOf, pathOf, operator } = jobRequests(backend, log)
 
   app.get('/api/jobs', async () => {
     const jobs = await backend.jobs()
@@ -57,7 +23,7 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stop }
 
   app.get('/api/jobs/:job', async (request: JobRequest) => {
     const job = (await backend.jobs()).find((candidate) => candidate.name === request.params.job)
-    if (!job) throw new HttpError(404, `there is no job ${request.params.job}; GET /api/jobs lists them.`)
+    if (!job) throw noSuchJob(request.params.job)
     const snapshots = await snapshotsOfHost(resticOf(request), job.name, log)
     return { job, snapshots: snapshots.reverse() }
   })
@@ -66,67 +32,53 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stop }
     const snapshot = await snapshotOf(request)
     const path = pathOf(request, snapshot)
     const entries: SnapshotNode[] = []
-    await listPath(resticOf(request), snapshot, path, log, (node) => void entries.push(node)).catch((error: Error) => {
-      throw error instanceof RunError && / is not in snapshot /.test(error.message) ? new HttpError(404, error.message) : error
-    })
+    await listPath(resticOf(request), snapshot, path, log, (node) => void entries.push(node)).catch(notInSnapshot)
     // restic lists the folder itself first; a file's listing is the file alone.
     const self = entries.find((node) => node.path === path)
     return { snapshot: snapshot.id, path, type: self?.type ?? 'dir', entries: entries.filter((node) => node !== self) }
   })
 
-  app.get('/api/jobs/:job/download', async (request: JobRequest, reply: FastifyReply) => {
-    const snapshot = await snapshotOf(request)
-    const path = pathOf(request, snapshot)
-    const restic = resticOf(request)
-    let type: string | undefined
-    await listPath(restic, snapshot, path, log, (node) => void (node.path === path && (type = node.type))).catch((error: Error) => {
-      throw error instanceof RunError && / is not in snapshot /.test(error.message) ? new HttpError(404, error.message) : error
-    })
-    const name = posix.basename(path) || 'snapshot'
-    const asTar = type !== 'file'
-    audit.record({ who: request.account!.name, role: request.account!.role, action: 'download', target: `${path} of snapshot ${snapshot.short_id} of ${request.params.job}`, outcome: 'started' })
-    // From here the answer is restic's output as it comes, with backpressure; a failure cuts the
-    // connection short, so that a partial download never looks complete.
-    reply.hijack()
-    const response = reply.raw
-    response.writeHead(200, {
-      'content-type': asTar ? 'application/x-tar' : 'application/octet-stream',
-      'content-disposition': `attachment; filename="${name.replace(/[^A-Za-z0-9._-]/g, '_')}${asTar ? '.tar' : ''}"`,
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    })
-    const stop = new AbortController()
-    response.on('close', () => response.writableFinished || stop.abort())
-    try {
-      await runRestic({ ...restic, signal: stop.signal }, asTar ? dumpArgs('--archive', 'tar', snapshot.id, path) : dumpArgs(snapshot.id, path), { log, stdoutTo: response })
-      response.end()
-    } catch (error) {
-      log.warn(`console: the download of ${path} of snapshot ${snapshot.short_id} failed: ${(error as Error).message}`)
-      response.destroy()
-    }
-  })
+  app.get('/api/jobs/:job/download', downloadRoute(backend, audit, log, stop))
 
   app.post('/api/jobs/:job/backup', async (request: JobRequest, reply: FastifyReply) => {
-    operator(request)
-    const started = backend.backupNow(request.params.job)
-    if (started === undefined) throw new HttpError(404, `there is no job ${request.params.job}; GET /api/jobs lists them.`)
-    audit.record({ who: request.account!.name, role: request.account!.role, action: 'backup now', target: request.params.job, outcome: started === 'started' ? 'started' : `refused: ${started}` })
-    if (started !== 'started') throw new HttpError(409, started)
-    return reply.code(202).send({ job: request.params.job, started: true })
+    const account = operator(request)
+    const job = request.params.job
+    if (actions.busy(job)) throw busy(job)
+    const asked = backend.backupNow(job)
+    if (asked === undefined) throw noSuchJob(job)
+    if ('refused' in asked) {
+      audit.record({ who: account.name, role: account.role, action: 'backup now', target: job, outcome: `refused: ${asked.refused}` })
+      throw new HttpError(409, asked.refused)
+    }
+    const action = actions.start('backup now', job, account, job, () => asked.run)!
+    return reply.code(202).send({ action })
   })
 
   app.post('/api/jobs/:job/restore', async (request: JobRequest, reply: FastifyReply) => {
-    operator(request)
+    const account = operator(request)
     const job = request.params.job
-    const { snapshot: id, confirm } = request.body ?? {}
+    const { snapshot: id, confirm, toNode } = request.body ?? {}
+    if (toNode !== undefined && typeof toNode !== 'string') throw new HttpError(400, 'toNode must be the name of a node (GET /api/nodes), or left out to restore where the service runs.')
     // The live data is replaced: the person says so again, by the job's name, as for deleting a repository on GitHub.
-    if (confirm !== job) throw new HttpError(400, `an in-place restore replaces the live data of ${job}: give confirm="${job}" to say that you mean it.`)
+    if (confirm !== job) throw new HttpError(400, `a restore replaces the live data of ${job}: give confirm="${job}" to say that you mean it.`)
     const snapshot = await snapshotOf(request, typeof id === 'string' ? id : '')
-    const target = `${job} from snapshot ${snapshot.short_id}`
-    const action = actions.start('restore in place', job, request.account!, target, (signal) => backend.restoreInPlace(job, snapshot.id, signal))
-    if (!action) throw new HttpError(409, `an action on ${job} is going; wait for it to end (GET /api/actions).`)
+    const target = `${job} from snapshot ${snapshot.short_id}${toNode ? ` onto ${toNode}` : ''}`
+    const action = actions.start(toNode ? 'restore onto a node' : 'restore in place', job, account, target, (signal) => backend.restore(job, snapshot.id, toNode, signal))
+    if (!action) throw busy(job)
     return reply.code(202).send({ action })
   })
+
+  app.post('/api/jobs/:job/drill', async (request: JobRequest, reply: FastifyReply) => {
+    const account = operator(request)
+    const job = request.params.job
+    resticOf(request)
+    // A drill restores into a throwaway container: it changes no data, and is not asked again.
+    const action = actions.start('drill', job, account, job, () => backend.drillNow(job))
+    if (!action) throw busy(job)
+    return reply.code(202).send({ action })
+  })
+
+  app.get('/api/nodes', async () => ({ nodes: await backend.nodes() }))
 
   app.get('/api/actions', async () => ({ actions: actions.list() }))
 

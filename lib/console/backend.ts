@@ -4,6 +4,7 @@ import type { Accounts } from './accounts.js'
 import type { AuditLog } from './audit.js'
 import type { JobStatus } from '../observe/status.js'
 import type { CoverageRow } from '../swarm/coverage.js'
+import type { SwarmNode } from '../swarm/cluster.js'
 
 /** A job as the console shows it: where it runs, its schedule, and what STATUS_FILE says of it. */
 export interface JobView {
@@ -31,13 +32,21 @@ export interface ConsoleBackend {
   jobs(): Promise<JobView[]>
   /** restic for the job's repository, limited to its snapshots (--host); undefined for no such job. */
   resticOf(job: string): Restic | undefined
-  /** Starts a run of the job as its schedule would: "started", or why not; undefined for no such job. */
-  backupNow(job: string): string | undefined
+  /**
+   * Starts a run of the job as its schedule would: the run, which resolves to what it saved and
+   * rejects when it failed; or why it cannot start; undefined for no such job.
+   */
+  backupNow(job: string): { run: Promise<string> } | { refused: string } | undefined
   /**
    * Restores the job's service in place from its snapshot, as `rds restore --service` does (with a
-   * safety snapshot first, and back as it was if anything fails); resolves to what it did.
+   * safety snapshot first, and back as it was if anything fails), or onto `toNode` and moves it
+   * there (--to-node); resolves to what it did.
    */
-  restoreInPlace(job: string, snapshot: string, signal: AbortSignal): Promise<string>
+  restore(job: string, snapshot: string, toNode: string | undefined, signal: AbortSignal): Promise<string>
+  /** The Swarm's nodes: where a service may be restored onto. */
+  nodes(): Promise<SwarmNode[]>
+  /** A restore drill of the job now, as its schedule makes it (DRILL_AT); resolves to how it went, rejects when it failed. */
+  drillNow(job: string): Promise<string>
   /** Every volume on every node and what covers it (rds coverage), from a survey of each node now. */
   coverage(): Promise<CoverageRow[]>
 }

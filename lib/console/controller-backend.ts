@@ -1,15 +1,27 @@
 import type { Controller } from '../swarm/controller.js'
 import type { Logger } from '../observe/log.js'
-import { readStatus, rejectedIn, stateOf, type JobStatus } from '../observe/status.js'
+import { readStatus, rejectedIn, type JobStatus } from '../observe/status.js'
+import { stateOf } from '../observe/job-state.js'
 import type { Config } from '../config/environment.js'
 import { RunError } from '../errors.js'
 import { restoreService, type RestoreDeps } from '../recover/service-restore.js'
+import { findNode } from '../recover/to-volume.js'
+import { nameNodes } from '../swarm/cluster.js'
 import type { CoverageRow } from '../swarm/coverage.js'
 import { surveyCoverage } from '../swarm/coverage-survey.js'
 import type { ConsoleBackend, JobView } from './backend.js'
 
 /** What the console reaches the Swarm and the repositories with, as the controller's commands do. */
 export type ConsoleSwarm = Omit<RestoreDeps, 'lockDir'>
+
+/**
+ * A job's status as the console shows it: the repository a snapshot went to is named by the job's
+ * `repository` (its path or name), never by its URL, which may hold a backend's credentials.
+ */
+function shown(status: JobStatus, labelError: string | undefined): JobStatus {
+  const lastSnapshot = status.lastSnapshot && { ...status.lastSnapshot, repository: undefined }
+  return { ...status, lastSnapshot: lastSnapshot as JobStatus['lastSnapshot'], error: labelError ?? status.error }
+}
 
 /** The console's view of the scheduling controller, in the same process: its jobs, their repositories and runs. */
 export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, config: Pick<Config, 'statusFile' | 'rejectedSnapshots' | 'lockDir'>, log: Logger): ConsoleBackend {
@@ -35,7 +47,7 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
           state,
           queued,
           unavailable: job.unavailable,
-          status: status && { ...status, error: job.error ?? status.error },
+          status: status && shown(status, job.error),
         }
       })
     },
@@ -46,12 +58,19 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
     backupNow(name) {
       const scheduled = controller.jobs.get(name)
       if (!scheduled) return undefined
-      if (scheduled.job.error) return `its labels are wrong: ${scheduled.job.error}`
-      if (scheduled.running) return `a run of ${name} is ${scheduled.queued ? 'waiting to start' : 'going'}; wait for it to end.`
-      controller.runNow(name).catch((error: Error) => log.error(`console: the run of ${name} asked for failed to start: ${error.message}`))
-      return 'started'
+      if (scheduled.job.error) return { refused: `its labels are wrong: ${scheduled.job.error}` }
+      if (scheduled.running) return { refused: `a run of ${name} is ${scheduled.queued ? 'waiting to start' : 'going'}; wait for it to end.` }
+      const run = controller.runNow(name).then((last) => {
+        if (!last) throw new RunError(`a run of ${name} was going already.`)
+        if (!last.ok) throw new RunError(last.message)
+        return last.message
+      })
+      return { run }
     },
-    async restoreInPlace(name, snapshot, signal) {
+    async nodes() {
+      return nameNodes(await swarm.docker.listNodes())
+    },
+    async restore(name, snapshot, toNodeName, signal) {
       // The Swarm as it is now, as rds restore --service reads it.
       const failed = await controller.sync('an in-place restore from the console')
       if (failed) throw failed
@@ -59,8 +78,18 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
       const service = job && controller.services.find((candidate) => candidate.name === job.service)
       if (!job || !service) throw new RunError(`there is no job ${name} any more; the console's overview lists the jobs.`)
       if (job.error) throw new RunError(job.error)
-      await restoreService({ ...swarm, lockDir: config.lockDir }, { job, service, snapshot, includes: [], rejected: await rejectedNow() }, log, signal)
-      return `service ${job.service} restored in place from snapshot ${snapshot.slice(0, 8)}`
+      const toNode = toNodeName === undefined ? undefined : findNode(await this.nodes(), toNodeName, 'the node to restore onto')
+      const placement = toNode && { nodeId: toNode.id, nodeName: toNode.name }
+      await restoreService({ ...swarm, lockDir: config.lockDir }, { job, service, snapshot, includes: [], rejected: await rejectedNow(), toNode: placement }, log, signal)
+      return `service ${job.service} restored ${toNode ? `onto ${toNode.name}` : 'in place'} from snapshot ${snapshot.slice(0, 8)}`
+    },
+    async drillNow(name) {
+      const passed = await controller.drillNow(name)
+      if (passed === undefined) throw new RunError(`job ${name} cannot be drilled: it is not there, or its labels are wrong.`)
+      // The drill's own sentence, as rds status has it.
+      const said = statusFile ? (await readStatus(statusFile)).jobs[name]?.lastDrill?.message : undefined
+      if (!passed) throw new RunError(said ?? `the drill of ${name} failed; the controller's log says why.`)
+      return said ?? `the drill of ${name} passed`
     },
     coverage() {
       surveying ??= (async () => {

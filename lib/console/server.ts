@@ -12,13 +12,16 @@ import serveStatic from '@fastify/static'
 import type { Role } from './accounts.js'
 import type { ConsoleOptions } from './backend.js'
 import { addApiRoutes } from './api.js'
+import { Actions } from './actions.js'
+import { addLogin } from './login.js'
+import { ExpiringSessions } from './session-store.js'
 import { ConfigError } from '../errors.js'
 
 declare module 'fastify' {
   interface Session {
     user?: string
     role?: Role
-    /** When the user logged in (ms): a session ends SESSION_MAX_MS after it, however busy. */
+    /** When the user logged in (ms): a session ends 12 hours after it, however busy (login.ts). */
     loginAt?: number
   }
   interface FastifyRequest {
@@ -27,8 +30,6 @@ declare module 'fastify' {
   }
 }
 
-/** A session ends this long after its login at the latest, as OpenSSH's and most consoles' do. */
-const SESSION_MAX_MS = 12 * 60 * 60 * 1000
 const IDLE_MS = 30 * 60 * 1000
 // The pages, and the one library they use, from the image: a Swarm's manager is often offline.
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -39,7 +40,6 @@ const PREACT = fileURLToPath(import.meta.resolve('htm/preact/standalone'))
 
 /** The console's web server: the pages, and the JSON API they and scripts use, behind a login. */
 export async function buildConsole(options: ConsoleOptions): Promise<FastifyInstance> {
-  const { accounts, audit } = options
   const idleMs = options.idleMs ?? IDLE_MS
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
   await app.register(helmet, {
@@ -57,6 +57,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     secret: randomBytes(32).toString('base64'),
     cookieName: 'rds_session',
     saveUninitialized: false,
+    store: new ExpiringSessions(),
     rolling: true,
     // Not Secure: the console speaks plain HTTP on the backup network ("auto" would weaken SameSite to lax there).
     cookie: { httpOnly: true, sameSite: 'strict', secure: false, path: '/', maxAge: idleMs },
@@ -67,51 +68,20 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
 
   // Nothing the API answers is kept by a browser's or a proxy's cache.
   app.addHook('onSend', async (request, reply) => {
-    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store')
+    if (request.routeOptions.url?.startsWith('/api/') || request.url.startsWith('/api/')) reply.header('cache-control', 'no-store')
   })
 
-  app.post<{ Body: { name?: unknown; password?: unknown } }>('/api/session', { config: { rateLimit: { max: 5, timeWindow: '1 minute' } } }, async (request, reply) => {
-    const { name, password } = request.body ?? {}
-    if (typeof name !== 'string' || typeof password !== 'string') return reply.code(400).send({ error: 'give a name and a password.' })
-    const account = await accounts.login(name, password)
-    if (!account) {
-      audit.record({ who: name, role: '-', action: 'login', target: 'the console', outcome: 'refused (wrong name or password)' })
-      return reply.code(401).send({ error: 'wrong name or password.' })
-    }
-    // A new session ID at login: one planted before it is worth nothing.
-    await request.session.regenerate()
-    request.session.user = account.name
-    request.session.role = account.role
-    request.session.loginAt = Date.now()
-    audit.record({ who: account.name, role: account.role, action: 'login', target: 'the console', outcome: 'ok' })
-    return { name: account.name, role: account.role, csrfToken: reply.generateCsrf() }
+  addLogin(app, options)
+  // Closing the console (the controller stops, or loses its lease) stops its downloads and actions:
+  // a restore puts back what it replaced, and its end is logged, before the console is gone.
+  const closing = new AbortController()
+  const stop = AbortSignal.any([closing.signal, ...(options.stop ? [options.stop] : [])])
+  const actions = new Actions(options.audit, stop)
+  app.addHook('preClose', async () => {
+    closing.abort()
+    await actions.settled()
   })
-
-  app.addHook('preHandler', (request, reply, done) => {
-    if (!request.url.startsWith('/api/') || (request.method === 'POST' && request.url === '/api/session')) return done()
-    const authorization = request.headers.authorization
-    if (authorization !== undefined) {
-      const account = /^Bearer (\S+)$/.exec(authorization) ? accounts.byToken(authorization.slice('Bearer '.length)) : undefined
-      if (!account) return void reply.code(401).send({ error: 'the token is not one of CONSOLE_USERS_FILE; make one with rds console-token.' })
-      request.account = { name: account.name, role: account.role, viaToken: true }
-      return done()
-    }
-    const { user, role, loginAt } = request.session
-    if (!user || !role || !loginAt || Date.now() - loginAt > SESSION_MAX_MS) {
-      return void request.session.destroy(() => void reply.code(401).send({ error: 'log in first, or give a token (Authorization: Bearer NAME.SECRET).' }))
-    }
-    request.account = { name: user, role, viaToken: false }
-    // A page's request that changes something carries the session's CSRF token: another site's cannot.
-    if (['GET', 'HEAD'].includes(request.method)) return done()
-    app.csrfProtection(request, reply, done)
-  })
-
-  app.get('/api/session', async (request, reply) => ({ name: request.account!.name, role: request.account!.role, csrfToken: request.account!.viaToken ? undefined : reply.generateCsrf() }))
-  app.delete('/api/session', async (request, reply) => {
-    await request.session.destroy()
-    return reply.code(204).send()
-  })
-  addApiRoutes(app, options)
+  addApiRoutes(app, options, actions, stop)
   app.setErrorHandler((error: { statusCode?: number; message: string }, request: FastifyRequest, reply: FastifyReply) => {
     const status = error.statusCode ?? 500
     if (status >= 500) options.log.error(`console: ${request.method} ${request.url}: ${error.message}`)
@@ -126,6 +96,7 @@ export async function serveConsole(options: ConsoleOptions & { port: number }): 
   try {
     await app.listen({ port: options.port, host: '0.0.0.0' })
   } catch (error) {
+    await app.close()
     throw new ConfigError(`CONSOLE_PORT ${options.port} cannot be listened on (${(error as Error).message}); choose a free port.`)
   }
   options.log.info(`console: serving on port ${options.port}`)

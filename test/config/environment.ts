@@ -59,6 +59,8 @@ t.test('CONSOLE_PORT and CONSOLE_USERS_FILE: both or neither, and only with MODE
   configError({ ...swarm, CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_USERS_FILE is set but CONSOLE_PORT is not/)
   configError({ ...base, CONSOLE_PORT: '8080', CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_PORT is set but MODE is not swarm/)
   configError({ ...swarm, CONSOLE_PORT: 'http', CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_PORT must be a port number from 1 to 65535, not "http"/)
+  configError({ ...base, CONSOLE_USERS_FILE: '/u' }, /^CONSOLE_USERS_FILE is set but MODE is not swarm/)
+  configError({ ...swarm, CONSOLE_PORT: '9100', CONSOLE_USERS_FILE: '/u', METRICS_PORT: '9100', STATUS_FILE: '/s' }, /^CONSOLE_PORT and METRICS_PORT are both 9100; give the console a port of its own/)
 })
 
 t.test('every variable is read', async (t) => {

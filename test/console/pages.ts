@@ -41,6 +41,9 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   t.same(backupsAsked, ['web'])
 
   await page.getByRole('link', { name: 'web' }).click()
+  await page.getByRole('button', { name: 'Drill now' }).click()
+  await page.getByRole('status').getByText('Drill succeeded: the drill of web passed: 2 files restored').waitFor()
+
   // An in-place restore is asked again: its button waits for the job's name.
   await page.getByRole('button', { name: `Restore in place from ${webSnapshot.slice(0, 8)}` }).click()
   const confirm = page.getByRole('button', { name: 'Restore in place', exact: true })
@@ -49,6 +52,15 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await confirm.click()
   await page.getByRole('status').getByText(/Restore succeeded: service app_web restored in place/).waitFor()
   t.same(restoresAsked, [`web ${webSnapshot}`])
+  // Onto another node: the nodes it does not run on are offered.
+  await page.reload()
+  await page.getByRole('button', { name: `Restore in place from ${webSnapshot.slice(0, 8)}` }).click()
+  await page.getByLabel('Restore onto').selectOption('node-2')
+  t.same(await page.getByLabel('Restore onto').locator('option').allTextContents(), ['the node it runs on (node-1)', 'node-2, and move it there'])
+  await page.getByLabel('Type web to confirm').fill('web')
+  await page.getByRole('button', { name: 'Restore in place', exact: true }).click()
+  await page.getByRole('status').getByText(/Restore succeeded: service app_web restored onto node-2/).waitFor()
+  t.same(restoresAsked, [`web ${webSnapshot}`, `web ${webSnapshot} onto node-2`])
 
   await page.getByRole('link', { name: /^Browse snapshot / }).click()
   await page.getByRole('link', { name: 'data/' }).click()
@@ -62,7 +74,7 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   t.same(await page.locator('tbody tr th').allTextContents(), ['cache', 'app_data'], 'the volume NOT COVERED first')
 
   await page.getByRole('link', { name: 'Who did what' }).click()
-  await page.getByRole('cell', { name: /download .*blob\.bin/ }).waitFor()
+  await page.getByRole('row').filter({ hasText: /download .*blob\.bin.*done$/ }).waitFor()
   await watched.settled()
   // The two 401s are the session asked for before the login, and the wrong password.
   t.same(watched.errors.filter((error) => !/status of 401/.test(error)), [], 'no script error, no refusal of the Content-Security-Policy, no missing file')
@@ -82,7 +94,7 @@ t.test("a read-only user is offered no backup, and the pages fit a phone's width
   t.equal(await page.getByRole('button', { name: /Back up .* now/ }).count(), 0)
   await page.getByRole('link', { name: 'web' }).click()
   await page.getByRole('link', { name: /^Browse snapshot / }).waitFor()
-  t.equal(await page.getByRole('button', { name: /Restore in place/ }).count(), 0, 'nor a restore')
+  t.equal(await page.getByRole('button', { name: /Restore in place|Drill now/ }).count(), 0, 'nor a restore, nor a drill')
   await page.getByRole('link', { name: 'Overview' }).click()
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen: a wide table scrolls on its own')
   await page.getByRole('button', { name: 'Log out' }).click()

@@ -1,59 +1,32 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { execa } from 'execa'
-import t, { type Test } from 'tap'
-import type { FastifyInstance } from 'fastify'
-import { buildConsole } from '../../lib/console/server.js'
-import { AuditLog } from '../../lib/console/audit.js'
+import t from 'tap'
 import type { JobView } from '../../lib/console/backend.js'
 import { consoleFixture, OPERATOR, PASSWORD, READER } from '../fixtures/console.js'
+import { consoleClients, jsonOf } from '../fixtures/console-client.js'
 
-const { dir, log, logText, volumes, file: FILE, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, readToken, operatorToken, accounts } = await consoleFixture(t)
+const { dir, log, logText, volumes, file: FILE, webSnapshot, otherSnapshot, backend, readToken, accounts } = await consoleFixture(t)
 
-/** Every answer any test got, to look for the repository's password in. */
-const answers: string[] = []
+const { serve, client, login, answers } = consoleClients({ accounts, backend, log })
 
-async function serve(t: Test, idleMs?: number): Promise<string> {
-  const app: FastifyInstance = await buildConsole({ accounts, backend, audit: new AuditLog(log), log, idleMs })
-  const address = await app.listen({ port: 0, host: '127.0.0.1' })
-  t.teardown(() => app.close())
-  return address
+/** A request as written, on a connection of its own: what fetch would not send. */
+function rawRequest(base: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(base)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text))
+    let answer = ''
+    socket.on('data', (chunk) => void (answer += chunk.toString()))
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
 }
 
-interface Client {
-  request(path: string, init?: RequestInit & { json?: unknown }): Promise<Response & { body_: Buffer }>
-  csrf?: string
-}
-
-/** A browser's requests: it keeps the session's cookie, and sends the CSRF token when given. */
-function client(base: string, headers: Record<string, string> = {}): Client {
-  let cookie = ''
-  const self: Client = {
-    async request(path, init = {}) {
-      const { json, ...rest } = init
-      const response = await fetch(`${base}${path}`, {
-        ...rest,
-        body: json === undefined ? rest.body : JSON.stringify(json),
-        headers: { ...headers, ...(json === undefined ? {} : { 'content-type': 'application/json' }), ...(cookie ? { cookie } : {}), ...(rest.headers as Record<string, string>) },
-      })
-      const setCookie = response.headers.get('set-cookie')
-      if (setCookie) cookie = setCookie.split(';')[0]!
-      const body = Buffer.from(await response.arrayBuffer())
-      answers.push(`${[...response.headers].join('\n')}\n${body.toString('latin1')}`)
-      return Object.assign(response, { body_: body })
-    },
-  }
-  return self
-}
-
-const jsonOf = (response: { body_: Buffer }) => JSON.parse(response.body_.toString()) as Record<string, unknown>
-
-async function login(base: string, who: { name: string; password: string }): Promise<Client> {
-  const browser = client(base)
-  const response = await browser.request('/api/session', { method: 'POST', json: who })
-  if (response.status !== 200) throw new Error(`login of ${who.name}: ${response.status} ${response.body_.toString()}`)
-  browser.csrf = jsonOf(response).csrfToken as string
-  return browser
+/** A read-only user's session cookie, for a raw request. */
+async function loginCookie(base: string): Promise<string> {
+  const response = await fetch(`${base}/api/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(READER) })
+  return response.headers.get('set-cookie')!.split(';')[0]!
 }
 
 t.test('nothing is answered without a login or a token', async (t) => {
@@ -68,8 +41,14 @@ t.test('nothing is answered without a login or a token', async (t) => {
   t.equal(wrong.status, 401, 'a wrong password')
   t.equal((await client(base).request('/api/session', { method: 'POST', json: { name: 'nobody', password: OPERATOR.password } })).status, 401, 'an unknown user')
   t.match(logText(), /console: alice \(-\): login the console: refused/, 'the refused login is logged')
-  await client(base).request('/api/session', { method: 'POST', json: { name: 'mallory\nINFO forged line', password: 'x' } })
-  t.match(logText(), /console: mallory\?INFO forged line \(-\): login/, 'a name typed at a login cannot forge a line of the log')
+  await client(base).request('/api/session', { method: 'POST', json: { name: OPERATOR.password, password: '' } })
+  t.notMatch(logText(), OPERATOR.password, 'a password typed into the name field is not logged')
+  t.match(logText(), /console: \(a name no account has\) \(-\): login/)
+  // The route Fastify matches, however its address is written: encoded, or absolute.
+  t.equal((await client(base).request('/%61pi/jobs')).status, 401, '/%61pi/jobs')
+  t.equal((await client(base).request('/api/%6Aobs')).status, 401, '/api/%6Aobs')
+  const absolute = await rawRequest(base, 'GET http://elsewhere/api/jobs HTTP/1.1\r\nHost: elsewhere\r\nConnection: close\r\n\r\n')
+  t.match(absolute, /^HTTP\/1\.1 401 /, `an absolute address: ${absolute}\n${logText().split('\n').filter((line) => /ERROR/.test(line)).join('\n')}`)
   // The pages themselves are public: they hold no data.
   const page = await client(base).request('/')
   t.equal(page.status, 200)
@@ -90,7 +69,11 @@ t.test('an operator logs in, sees the jobs worst first, browses a snapshot and d
   t.equal(file.status, 200)
   t.match(file.headers.get('content-disposition'), /attachment; filename="blob.bin"/)
   t.ok(file.body_.equals(FILE), "the file's bytes are the original's")
-  const folder = await browser.request(`/api/jobs/web/download?snapshot=${webSnapshot}&path=${encodeURIComponent(join(volumes, 'data'))}`)
+  t.equal(file.headers.get('content-length'), String(FILE.length), "a file's length is said: a download cut short shows")
+  const folderPath = `/api/jobs/web/download?snapshot=${webSnapshot}&path=${encodeURIComponent(join(volumes, 'data'))}`
+  const cookie = await loginCookie(base)
+  t.match(await rawRequest(base, `GET ${folderPath} HTTP/1.0\r\ncookie: ${cookie}\r\n\r\n`), /^HTTP\/1\.1 426 [\s\S]*HTTP\/1\.0 cannot tell complete from cut short/, 'no folder over HTTP/1.0')
+  const folder = await browser.request(folderPath)
   t.equal(folder.headers.get('content-type'), 'application/x-tar')
   await writeFile(join(dir, 'folder.tar'), folder.body_)
   const out = join(dir, 'untarred')
@@ -108,48 +91,6 @@ t.test("a snapshot of another job, an unknown one, or a path outside the snapsho
   t.equal((await browser.request(`/api/jobs/web/files?snapshot=${webSnapshot}&path=${encodeURIComponent(`${volumes}/../etc`)}`)).status, 400, 'a path with ..')
   t.equal((await browser.request(`/api/jobs/web/download?snapshot=${webSnapshot}&path=${encodeURIComponent(`${volumes}/missing`)}`)).status, 404, 'a path not in it')
   t.equal((await browser.request('/api/jobs/nope')).status, 404, 'no such job')
-})
-
-t.test('backing up needs an operator, and a page\'s request its CSRF token', async (t) => {
-  const base = await serve(t)
-  const operator = await login(base, OPERATOR)
-  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST' })).status, 403, 'without the CSRF token')
-  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': 'forged' } })).status, 403, 'with a forged one')
-  t.same(backupsAsked, [])
-  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': operator.csrf! } })).status, 202)
-  t.same(backupsAsked, ['web'])
-  const reader = await login(base, READER)
-  const refused = await reader.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': reader.csrf! } })
-  t.equal(refused.status, 403)
-  t.match(jsonOf(refused).error, /bob is read-only/)
-  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs/web/backup', { method: 'POST' })).status, 403, 'a read-only token')
-  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs')).status, 200, 'a read-only token reads')
-  t.equal((await client(base, { authorization: `Bearer ${operatorToken.token}` }).request('/api/jobs/web/backup', { method: 'POST' })).status, 202, "an operator's token (no cookie, no CSRF)")
-  t.same(backupsAsked, ['web', 'web'])
-  const audit = jsonOf(await reader.request('/api/audit')).entries as { who: string; action: string; outcome: string }[]
-  t.same(audit.filter((entry) => entry.action === 'backup now').map((entry) => [entry.who, entry.outcome]), [['deploy', 'started'], ['alice', 'started']], 'who backed up what, newest first')
-})
-
-t.test('an in-place restore needs an operator, the CSRF token, a snapshot of the job and its name typed again; it runs on, and its end is in the actions and the log', async (t) => {
-  const base = await serve(t)
-  const operator = await login(base, OPERATOR)
-  const restore = (who: Client, body: unknown, headers: Record<string, string> = { 'x-csrf-token': who.csrf! }) => who.request('/api/jobs/web/restore', { method: 'POST', json: body, headers })
-  t.equal((await restore(operator, { snapshot: webSnapshot, confirm: 'web' }, {})).status, 403, 'without the CSRF token')
-  const unconfirmed = await restore(operator, { snapshot: webSnapshot })
-  t.equal(unconfirmed.status, 400)
-  t.match(jsonOf(unconfirmed).error, /replaces the live data of web: give confirm="web"/)
-  t.equal((await restore(operator, { snapshot: webSnapshot, confirm: 'db' })).status, 400, "another job's name")
-  t.equal((await restore(operator, { snapshot: otherSnapshot, confirm: 'web' })).status, 404, "another job's snapshot")
-  const reader = await login(base, READER)
-  t.equal((await restore(reader, { snapshot: webSnapshot, confirm: 'web' })).status, 403, "a read-only user's restore")
-  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs/web/restore', { method: 'POST', json: { snapshot: webSnapshot, confirm: 'web' } })).status, 403, "a read-only token's")
-  t.same(restoresAsked, [], 'nothing restored so far')
-  const started = await restore(operator, { snapshot: webSnapshot.slice(0, 8), confirm: 'web' })
-  t.equal(started.status, 202)
-  t.same(restoresAsked, [`web ${webSnapshot}`], 'by its full ID')
-  const actions = jsonOf(await operator.request('/api/actions')).actions as { kind: string; state: string; message: string; who: string }[]
-  t.match(actions, [{ kind: 'restore in place', who: 'alice', state: 'succeeded', message: /restored in place from snapshot/ }])
-  t.match(logText(), new RegExp(`console: alice \\(operator\\): restore in place web from snapshot ${webSnapshot.slice(0, 8)}: started[\\s\\S]*: succeeded: service app_web restored`))
 })
 
 t.test('a session ends when its user logs out, and after a while without a request', async (t) => {

@@ -29,7 +29,9 @@ function Login({ onLogin }) {
   </main>`
 }
 
-const route = () => location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent)
+// A part of the address that is not valid %-encoding is taken as it is.
+const decode = (part) => { try { return decodeURIComponent(part) } catch { return part } }
+const route = () => location.hash.replace(/^#\/?/, '').split('/').map(decode)
 
 function App() {
   const [user, setUser] = useState(undefined)

@@ -1,0 +1,77 @@
+// The console's actions through its API: who may start a backup, a restore or a drill, how each is
+// asked, and how its end is recorded. The security of the API as a whole is test/console/server.ts's.
+import t from 'tap'
+import { consoleFixture, OPERATOR, READER } from '../fixtures/console.js'
+import { consoleClients, jsonOf, type Client } from '../fixtures/console-client.js'
+
+const { log, logText, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, readToken, operatorToken, accounts } = await consoleFixture(t)
+const { serve, client, login } = consoleClients({ accounts, backend, log })
+
+t.test('backing up needs an operator, and a page\'s request its CSRF token', async (t) => {
+  const base = await serve(t)
+  const operator = await login(base, OPERATOR)
+  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST' })).status, 403, 'without the CSRF token')
+  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': 'forged' } })).status, 403, 'with a forged one')
+  t.same(backupsAsked, [])
+  t.equal((await operator.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': operator.csrf! } })).status, 202)
+  t.same(backupsAsked, ['web'])
+  const reader = await login(base, READER)
+  const refused = await reader.request('/api/jobs/web/backup', { method: 'POST', headers: { 'x-csrf-token': reader.csrf! } })
+  t.equal(refused.status, 403)
+  t.match(jsonOf(refused).error, /bob is read-only/)
+  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs/web/backup', { method: 'POST' })).status, 403, 'a read-only token')
+  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs')).status, 200, 'a read-only token reads')
+  t.equal((await client(base, { authorization: `Bearer ${operatorToken.token}` }).request('/api/jobs/web/backup', { method: 'POST' })).status, 202, "an operator's token (no cookie, no CSRF)")
+  t.same(backupsAsked, ['web', 'web'])
+  const audit = jsonOf(await reader.request('/api/audit')).entries as { who: string; action: string; outcome: string }[]
+  t.same(audit.filter((entry) => entry.action === 'backup now').map((entry) => [entry.who, entry.outcome]), [
+    ['deploy', 'succeeded: backed up: snapshot 1234abcd saved'],
+    ['deploy', 'started'],
+    ['alice', 'succeeded: backed up: snapshot 1234abcd saved'],
+    ['alice', 'started'],
+  ], 'who backed up what, and how it ended, newest first')
+  const labelError = await operator.request('/api/jobs/db/backup', { method: 'POST', headers: { 'x-csrf-token': operator.csrf! } })
+  t.equal(labelError.status, 409)
+  t.match(jsonOf(labelError).error, /its labels are wrong/)
+})
+
+
+t.test('an in-place restore needs an operator, the CSRF token, a snapshot of the job and its name typed again; it runs on, and its end is in the actions and the log', async (t) => {
+  const base = await serve(t)
+  const operator = await login(base, OPERATOR)
+  const restore = (who: Client, body: unknown, headers: Record<string, string> = { 'x-csrf-token': who.csrf! }) => who.request('/api/jobs/web/restore', { method: 'POST', json: body, headers })
+  t.equal((await restore(operator, { snapshot: webSnapshot, confirm: 'web' }, {})).status, 403, 'without the CSRF token')
+  const unconfirmed = await restore(operator, { snapshot: webSnapshot })
+  t.equal(unconfirmed.status, 400)
+  t.match(jsonOf(unconfirmed).error, /replaces the live data of web: give confirm="web"/)
+  t.equal((await restore(operator, { snapshot: webSnapshot, confirm: 'db' })).status, 400, "another job's name")
+  t.equal((await restore(operator, { snapshot: otherSnapshot, confirm: 'web' })).status, 404, "another job's snapshot")
+  t.equal((await restore(operator, { snapshot: webSnapshot, confirm: 'web', toNode: 5 })).status, 400, 'a node that is no name')
+  const reader = await login(base, READER)
+  t.equal((await restore(reader, { snapshot: webSnapshot, confirm: 'web' })).status, 403, "a read-only user's restore")
+  t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs/web/restore', { method: 'POST', json: { snapshot: webSnapshot, confirm: 'web' } })).status, 403, "a read-only token's")
+  t.same(restoresAsked, [], 'nothing restored so far')
+  const started = await restore(operator, { snapshot: webSnapshot.slice(0, 8), confirm: 'web' })
+  t.equal(started.status, 202)
+  t.same(restoresAsked, [`web ${webSnapshot}`], 'by its full ID')
+  const actions = jsonOf(await operator.request('/api/actions')).actions as { kind: string; state: string; message: string; who: string }[]
+  t.match(actions, [{ kind: 'restore in place', who: 'alice', state: 'succeeded', message: /restored in place from snapshot/ }])
+  t.match(logText(), new RegExp(`console: alice \\(operator\\): restore in place web from snapshot ${webSnapshot.slice(0, 8)}: started[\\s\\S]*: succeeded: service app_web restored`))
+})
+
+
+t.test('a drill now needs an operator; its outcome, passed or failed, is the action\'s', async (t) => {
+  const base = await serve(t)
+  const operator = await login(base, OPERATOR)
+  const drill = (who: Client, job: string) => who.request(`/api/jobs/${job}/drill`, { method: 'POST', headers: { 'x-csrf-token': who.csrf! } })
+  t.equal((await drill(await login(base, READER), 'web')).status, 403, "a read-only user's drill")
+  t.equal((await drill(operator, 'nope')).status, 404)
+  t.equal((await drill(operator, 'web')).status, 202)
+  t.equal((await drill(operator, 'db')).status, 202)
+  const actions = jsonOf(await operator.request('/api/actions')).actions as { job: string; kind: string; state: string; message: string }[]
+  t.match(actions, [
+    { job: 'db', kind: 'drill', state: 'failed', message: 'the drill of db failed: its command exited 1' },
+    { job: 'web', kind: 'drill', state: 'succeeded', message: 'the drill of web passed: 2 files restored' },
+  ])
+})
+
