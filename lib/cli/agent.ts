@@ -31,7 +31,7 @@ export function addAgentCommand(program: Command, { cli, setExitCode }: CommandC
         setExitCode(
           await withController(cli, log, true, async (controller, swarm) => {
             await start()
-            const closeConsole = consoleUsers && (await import('../console/start.js').then(({ startConsole }) => startConsole(controller, swarm, consoleUsers, config, log, cli.stop)))
+            const closeConsole = consoleUsers && (await import('../console/start.js').then(({ startConsole }) => startConsole(controller, swarm, consoleUsers, config, log, swarm.stop)))
             try {
               await controller.run()
             } finally {

@@ -63,6 +63,8 @@ export interface SwarmContext {
   jobEnv: string[]
   /** The job services' names in this Swarm, and which have ended. */
   ledger: JobLedger
+  /** Aborted when the command stops, or the controller loses the Swarm's lease to another. */
+  stop: AbortSignal
 }
 
 export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller, swarm: SwarmContext) => Promise<number>): Promise<number> {
@@ -179,7 +181,7 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
       : undefined
     try {
-      const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger })) ?? EXIT.ok
+      const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger, stop })) ?? EXIT.ok
       return lost?.aborted && !cli.stop.aborted ? EXIT.failure : code
     } finally {
       rehearsals?.stop()

@@ -22,6 +22,7 @@ const KEPT = 100
 export class Actions {
   private readonly actions: Action[] = []
   private readonly running = new Set<Promise<void>>()
+  private readonly alone = new WeakSet<Action>()
   private next = 1
 
   constructor(
@@ -29,9 +30,9 @@ export class Actions {
     private readonly stop: AbortSignal,
   ) {}
 
-  /** Whether an action on the job is still going. */
+  /** Whether an action on the job, or one that runs alone (a recovery, which moves many jobs), is still going. */
   busy(job: string): boolean {
-    return this.actions.some((action) => action.job === job && action.state === 'running')
+    return this.actions.some((action) => action.state === 'running' && (action.job === job || this.alone.has(action)))
   }
 
   /** Every action's end, once the actions going now have ended (a stop makes them end soon). */
@@ -39,11 +40,12 @@ export class Actions {
     await Promise.allSettled([...this.running])
   }
 
-  /** Starts `run`; undefined when an action on the job is still going. */
-  start(kind: string, job: string, account: { name: string; role: string }, target: string, run: (signal: AbortSignal) => Promise<string>): Action | undefined {
-    if (this.busy(job)) return undefined
+  /** Starts `run`; undefined when the job is busy, or, for an action that runs `alone`, when any action is going. */
+  start(kind: string, job: string, account: { name: string; role: string }, target: string, run: (signal: AbortSignal) => Promise<string>, alone = false): Action | undefined {
+    if (this.busy(job) || (alone && this.actions.some((other) => other.state === 'running'))) return undefined
     const action: Action = { id: this.next++, kind, job, who: account.name, startedAt: new Date().toISOString(), state: 'running' }
     this.actions.push(action)
+    if (alone) this.alone.add(action)
     const oldestEnded = this.actions.findIndex((old) => old.state !== 'running')
     if (this.actions.length > KEPT && oldestEnded !== -1) this.actions.splice(oldestEnded, 1)
     this.audit.record({ who: account.name, role: account.role, action: kind, target, outcome: 'started' })

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ConsoleOptions } from './backend.js'
 import type { Actions } from './actions.js'
 import { downloadRoute } from './download.js'
@@ -79,6 +79,25 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log }: Cons
   })
 
   app.get('/api/nodes', async () => ({ nodes: await backend.nodes() }))
+
+  app.get('/api/recovery', async (request: FastifyRequest<{ Querystring: { node?: string; to?: string } }>) => {
+    const { node, to } = request.query
+    if (!node) throw new HttpError(400, 'give node=NODE: the node that is down, or the host name of one removed with docker node rm.')
+    return backend.recoveryPlan(node, to || undefined, stop)
+  })
+
+  app.post('/api/recovery', async (request: FastifyRequest<{ Body: { node?: unknown; to?: unknown; confirm?: unknown; steps?: unknown } | undefined }>, reply: FastifyReply) => {
+    const account = operator(request)
+    const { node, to, confirm, steps } = request.body ?? {}
+    if (typeof node !== 'string' || node === '' || (to !== undefined && typeof to !== 'string')) throw new HttpError(400, 'give node, the lost node, and to, a node to move every service to, if wanted.')
+    if (!Array.isArray(steps) || steps.some((step) => typeof step !== 'string')) throw new HttpError(400, 'give steps, the plan you confirm: "JOB -> NODE" for each service that GET /api/recovery says comes back.')
+    // Services are stopped, restored elsewhere and moved: said again, by the lost node's name.
+    if (confirm !== node) throw new HttpError(400, `a recovery restores and moves every service whose data was on ${node}: give confirm="${node}" to say that you mean it.`)
+    // Alone: no other action starts while it goes, nor it while another goes.
+    const action = actions.start('recover a node', `node ${node}`, account, `${node}${to ? ` onto ${to}` : ''}`, (signal) => backend.recoverNode(node, to, steps as string[], signal), true)
+    if (!action) throw new HttpError(409, 'another action is going; a recovery runs alone: wait for it to end (GET /api/actions).')
+    return reply.code(202).send({ action })
+  })
 
   app.get('/api/actions', async () => ({ actions: actions.list() }))
 

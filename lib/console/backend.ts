@@ -6,6 +6,12 @@ import type { JobStatus } from '../observe/status.js'
 import type { CoverageRow } from '../swarm/coverage.js'
 import type { SwarmNode } from '../swarm/cluster.js'
 
+/** A recovery's plan as the console shows it: a line for each service, as rds recover prints it. */
+export interface RecoveryPlanView {
+  lost: string
+  steps: { job: string; service: string; target?: string; data?: string; dump?: string; problem?: string; said: string }[]
+}
+
 /** A job as the console shows it: where it runs, its schedule, and what STATUS_FILE says of it. */
 export interface JobView {
   name: string
@@ -47,6 +53,13 @@ export interface ConsoleBackend {
   nodes(): Promise<SwarmNode[]>
   /** A restore drill of the job now, as its schedule makes it (DRILL_AT); resolves to how it went, rejects when it failed. */
   drillNow(job: string): Promise<string>
+  /** What `rds recover --node NODE [--to TO]` would do: each service whose data was on the lost node, and where it goes. */
+  recoveryPlan(node: string, to: string | undefined, signal: AbortSignal): Promise<RecoveryPlanView>
+  /**
+   * Carries that plan out (`rds recover --yes`) if it is still the one shown (`shown`: "JOB -> NODE"
+   * for each service it moves); resolves to what came back, rejects when any service did not.
+   */
+  recoverNode(node: string, to: string | undefined, shown: string[], signal: AbortSignal): Promise<string>
   /** Every volume on every node and what covers it (rds coverage), from a survey of each node now. */
   coverage(): Promise<CoverageRow[]>
 }

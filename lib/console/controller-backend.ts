@@ -6,10 +6,11 @@ import type { Config } from '../config/environment.js'
 import { RunError } from '../errors.js'
 import { restoreService, type RestoreDeps } from '../recover/service-restore.js'
 import { findNode } from '../recover/to-volume.js'
+import { carryOutRecovery, describeStep, planNodeRecovery, type RecoveryPlan } from '../recover/node-recovery.js'
 import { nameNodes } from '../swarm/cluster.js'
 import type { CoverageRow } from '../swarm/coverage.js'
 import { surveyCoverage } from '../swarm/coverage-survey.js'
-import type { ConsoleBackend, JobView } from './backend.js'
+import type { ConsoleBackend, JobView, RecoveryPlanView } from './backend.js'
 
 /** What the console reaches the Swarm and the repositories with, as the controller's commands do. */
 export type ConsoleSwarm = Omit<RestoreDeps, 'lockDir'>
@@ -29,6 +30,17 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
   const { statusFile } = config
   // One survey at a time, whoever asks: each runs a job on every node.
   let surveying: Promise<CoverageRow[]> | undefined
+  const plans = new Map<string, Promise<RecoveryPlanView>>()
+  const recoveryInput = async (signal: AbortSignal) => {
+    const failed = await controller.sync('a recovery from the console')
+    if (failed) throw failed
+    const jobs = [...controller.jobs.values()].map(({ job }) => job)
+    return { deps: { ...swarm, lockDir: config.lockDir }, jobs, services: controller.services, rejected: await rejectedNow(), log, signal }
+  }
+  const planView = (plan: RecoveryPlan): RecoveryPlanView => ({
+    lost: plan.lost.name,
+    steps: plan.steps.map((step) => ({ job: step.job.name, service: step.job.service, target: step.target?.name, data: step.data?.id, dump: step.dump?.id, problem: step.problem, said: describeStep(step, plan.plannedAt) })),
+  })
   const rejectedNow = async () => [...config.rejectedSnapshots, ...(statusFile ? rejectedIn(await readStatus(statusFile)) : [])]
   return {
     async jobs(): Promise<JobView[]> {
@@ -60,8 +72,10 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
       if (!scheduled) return undefined
       if (scheduled.job.error) return { refused: `its labels are wrong: ${scheduled.job.error}` }
       if (scheduled.running) return { refused: `a run of ${name} is ${scheduled.queued ? 'waiting to start' : 'going'}; wait for it to end.` }
+      // A run that records nothing (its job dropped meanwhile, the controller stopping) leaves the last one's record as it was.
+      const before = scheduled.last
       const run = controller.runNow(name).then((last) => {
-        if (!last) throw new RunError(`a run of ${name} was going already.`)
+        if (!last || last === before) throw new RunError(`the run of ${name} did not take place: its job was dropped, or the controller is stopping; see its log.`)
         if (!last.ok) throw new RunError(last.message)
         return last.message
       })
@@ -72,7 +86,7 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
     },
     async restore(name, snapshot, toNodeName, signal) {
       // The Swarm as it is now, as rds restore --service reads it.
-      const failed = await controller.sync('an in-place restore from the console')
+      const failed = await controller.sync('a restore from the console')
       if (failed) throw failed
       const job = controller.jobs.get(name)?.job
       const service = job && controller.services.find((candidate) => candidate.name === job.service)
@@ -90,6 +104,25 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
       const said = statusFile ? (await readStatus(statusFile)).jobs[name]?.lastDrill?.message : undefined
       if (!passed) throw new RunError(said ?? `the drill of ${name} failed; the controller's log says why.`)
       return said ?? `the drill of ${name} passed`
+    },
+    recoveryPlan(node, to, signal) {
+      // One plan at a time for a node, whoever asks: each surveys every node.
+      const key = `${node} ${to ?? ''}`
+      const planning = plans.get(key) ?? planNodeRecovery(recoveryInput(signal), node, { to }).then(planView).finally(() => plans.delete(key))
+      plans.set(key, planning)
+      return planning
+    },
+    async recoverNode(node, to, shown, signal) {
+      const input = recoveryInput(signal)
+      // Planned again now, and carried out only if it is the plan the person saw and confirmed.
+      const plan = await planNodeRecovery(input, node, { to })
+      const now = planView(plan).steps.filter((step) => !step.problem).map((step) => `${step.job} -> ${step.target}`)
+      if (JSON.stringify(now) !== JSON.stringify(shown)) throw new RunError(`the plan changed since it was shown (now: ${now.join(', ') || 'nothing to move'}); show it again and confirm that one.`)
+      if (plan.steps.length === 0) return `no labelled service has its data on ${plan.lost.name}: nothing to recover`
+      const results = await carryOutRecovery(input, plan)
+      const said = results.map(({ step, outcome }) => (outcome === 'back' ? `${step.job.name} back on ${step.target!.name}` : `${step.job.name} ${outcome}: ${step.problem}`)).join('; ')
+      if (results.some(({ outcome }) => outcome !== 'back')) throw new RunError(`not all came back from ${plan.lost.name}: ${said}`)
+      return `recovered from ${plan.lost.name}: ${said}`
     },
     coverage() {
       surveying ??= (async () => {

@@ -72,8 +72,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   })
 
   addLogin(app, options)
-  // Closing the console (the controller stops, or loses its lease) stops its downloads and actions:
-  // a restore puts back what it replaced, and its end is logged, before the console is gone.
+  // Closing the console (the controller stops, or loses its lease) stops its downloads and actions,
+  // and waits for their ends to be logged; a restore cut off is left stopped and marked, as the CLI's.
   const closing = new AbortController()
   const stop = AbortSignal.any([closing.signal, ...(options.stop ? [options.stop] : [])])
   const actions = new Actions(options.audit, stop)
@@ -83,7 +83,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   })
   addApiRoutes(app, options, actions, stop)
   app.setErrorHandler((error: { statusCode?: number; message: string }, request: FastifyRequest, reply: FastifyReply) => {
-    const status = error.statusCode ?? 500
+    // A bad value in a request (a node that is not lost, say) is the asker's to mend, as on the command line.
+    const status = error instanceof ConfigError ? 400 : (error.statusCode ?? 500)
     if (status >= 500) options.log.error(`console: ${request.method} ${request.url}: ${error.message}`)
     return reply.code(status).send({ error: status >= 500 ? 'the controller could not answer; its log says why.' : error.message })
   })

@@ -323,7 +323,7 @@ async function runOnSimulatedSwarm() {
     await sim('rds-sim3', ['exec', web, 'rm', '-r', '/usr/share/nginx/html/console'])
     await page.getByRole('link', { name: `${STACK}_web` }).click()
     const newest = page.locator('tbody tr').filter({ has: page.getByRole('cell', { name: '/volumes', exact: true }) }).first()
-    await newest.getByRole('button', { name: /^Restore in place from / }).click()
+    await newest.getByRole('button', { name: /^Restore from / }).click()
     await page.getByLabel(`Type ${STACK}_web to confirm`).fill(`${STACK}_web`)
     await page.getByRole('button', { name: 'Restore in place', exact: true }).click()
     await page.getByRole('status').getByText(/^Restore succeeded: service backup_web restored in place/).waitFor({ timeout: 300_000 })

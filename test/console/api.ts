@@ -4,7 +4,7 @@ import t from 'tap'
 import { consoleFixture, OPERATOR, READER } from '../fixtures/console.js'
 import { consoleClients, jsonOf, type Client } from '../fixtures/console-client.js'
 
-const { log, logText, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, readToken, operatorToken, accounts } = await consoleFixture(t)
+const { log, logText, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, recoveriesAsked, readToken, operatorToken, accounts } = await consoleFixture(t)
 const { serve, client, login } = consoleClients({ accounts, backend, log })
 
 t.test('backing up needs an operator, and a page\'s request its CSRF token', async (t) => {
@@ -75,3 +75,23 @@ t.test('a drill now needs an operator; its outcome, passed or failed, is the act
   ])
 })
 
+
+t.test("a lost node's recovery: its plan for anyone, carried out by an operator who names the node again", async (t) => {
+  const base = await serve(t)
+  const reader = await login(base, READER)
+  const plan = jsonOf(await reader.request('/api/recovery?node=node-2'))
+  t.match(plan, { lost: 'node-2', steps: [{ job: 'web', target: 'node-1', said: /^web: volumes from snapshot/ }] })
+  const ready = await reader.request('/api/recovery?node=node-1')
+  t.equal(ready.status, 400, 'a node that is not lost')
+  t.match(jsonOf(ready).error, /node-1 is ready/)
+  const carry = (who: Client, body: unknown) => who.request('/api/recovery', { method: 'POST', json: body, headers: { 'x-csrf-token': who.csrf! } })
+  const shown = ['web -> node-1']
+  t.equal((await carry(reader, { node: 'node-2', confirm: 'node-2', steps: shown })).status, 403, "a read-only user's")
+  const operator = await login(base, OPERATOR)
+  t.equal((await carry(operator, { node: 'node-2', steps: shown })).status, 400, 'not confirmed')
+  t.equal((await carry(operator, { node: 'node-2', confirm: 'node-2' })).status, 400, 'no plan confirmed')
+  t.same(recoveriesAsked, [])
+  t.equal((await carry(operator, { node: 'node-2', confirm: 'node-2', steps: shown })).status, 202)
+  t.same(recoveriesAsked, ['node-2'])
+  t.match(jsonOf(await operator.request('/api/actions')).actions, [{ kind: 'recover a node', job: 'node node-2', state: 'succeeded', message: 'recovered from node-2: web back on node-1' }])
+})

@@ -45,7 +45,7 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await page.getByRole('status').getByText('Drill succeeded: the drill of web passed: 2 files restored').waitFor()
 
   // An in-place restore is asked again: its button waits for the job's name.
-  await page.getByRole('button', { name: `Restore in place from ${webSnapshot.slice(0, 8)}` }).click()
+  await page.getByRole('button', { name: `Restore from ${webSnapshot.slice(0, 8)}` }).click()
   const confirm = page.getByRole('button', { name: 'Restore in place', exact: true })
   t.ok(await confirm.isDisabled(), 'not before the name is typed')
   await page.getByLabel('Type web to confirm').fill('web')
@@ -54,11 +54,11 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   t.same(restoresAsked, [`web ${webSnapshot}`])
   // Onto another node: the nodes it does not run on are offered.
   await page.reload()
-  await page.getByRole('button', { name: `Restore in place from ${webSnapshot.slice(0, 8)}` }).click()
+  await page.getByRole('button', { name: `Restore from ${webSnapshot.slice(0, 8)}` }).click()
   await page.getByLabel('Restore onto').selectOption('node-2')
   t.same(await page.getByLabel('Restore onto').locator('option').allTextContents(), ['the node it runs on (node-1)', 'node-2, and move it there'])
   await page.getByLabel('Type web to confirm').fill('web')
-  await page.getByRole('button', { name: 'Restore in place', exact: true }).click()
+  await page.getByRole('button', { name: 'Restore onto node-2 and move it there' }).click()
   await page.getByRole('status').getByText(/Restore succeeded: service app_web restored onto node-2/).waitFor()
   t.same(restoresAsked, [`web ${webSnapshot}`, `web ${webSnapshot} onto node-2`])
 
@@ -72,6 +72,14 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await page.getByRole('link', { name: 'Coverage' }).click()
   await page.getByRole('status').getByText('1 volume(s) or node(s) need a look').waitFor()
   t.same(await page.locator('tbody tr th').allTextContents(), ['cache', 'app_data'], 'the volume NOT COVERED first')
+
+  await page.getByRole('link', { name: 'Recover a node' }).click()
+  await page.getByLabel('The lost node').fill('node-2')
+  await page.getByRole('button', { name: 'Show the plan' }).click()
+  await page.getByRole('listitem').getByText(/^web: volumes from snapshot \w+ -> node-1$/).waitFor()
+  await page.getByLabel('Type node-2 to carry it out').fill('node-2')
+  await page.getByRole('button', { name: 'Carry out the plan' }).click()
+  await page.getByRole('status').getByText('Recovery succeeded: recovered from node-2: web back on node-1').waitFor()
 
   await page.getByRole('link', { name: 'Who did what' }).click()
   await page.getByRole('row').filter({ hasText: /download .*blob\.bin.*done$/ }).waitFor()
@@ -94,7 +102,7 @@ t.test("a read-only user is offered no backup, and the pages fit a phone's width
   t.equal(await page.getByRole('button', { name: /Back up .* now/ }).count(), 0)
   await page.getByRole('link', { name: 'web' }).click()
   await page.getByRole('link', { name: /^Browse snapshot / }).waitFor()
-  t.equal(await page.getByRole('button', { name: /Restore in place|Drill now/ }).count(), 0, 'nor a restore, nor a drill')
+  t.equal(await page.getByRole('button', { name: /Restore|Drill now/ }).count(), 0, 'nor a restore, nor a drill')
   await page.getByRole('link', { name: 'Overview' }).click()
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen: a wide table scrolls on its own')
   await page.getByRole('button', { name: 'Log out' }).click()

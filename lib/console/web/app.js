@@ -6,6 +6,7 @@ import { Job } from '/job.js'
 import { Browse } from '/browse.js'
 import { Audit } from '/audit.js'
 import { Coverage } from '/coverage.js'
+import { Recover } from '/recover.js'
 
 function Login({ onLogin }) {
   const [error, setError] = useState('')
@@ -59,10 +60,11 @@ function App() {
     : name === 'browse' ? html`<${Browse} job=${rest[0]} snapshot=${rest[1]} path=${rest.slice(2).join('/')} />`
     : name === 'audit' ? html`<${Audit} />`
     : name === 'coverage' ? html`<${Coverage} />`
+    : name === 'recover' ? html`<${Recover} user=${user} />`
     : html`<${Overview} user=${user} />`
   return html`<header>
       <strong>restic-docker-swarm</strong>
-      <nav aria-label="Pages"><a href="#/">Overview</a><a href="#/coverage">Coverage</a><a href="#/audit">Who did what</a></nav>
+      <nav aria-label="Pages"><a href="#/">Overview</a><a href="#/coverage">Coverage</a><a href="#/recover">Recover a node</a><a href="#/audit">Who did what</a></nav>
       <span class="muted">${user.name} (${user.role})</span>
       <button type="button" onClick=${logout}>Log out</button>
     </header>

@@ -4,7 +4,7 @@ import { api, jobPath } from '/api.js'
 import { age, usePolling } from '/live.js'
 import { BackupNow, stateClass } from '/overview.js'
 import { browseUrl } from '/browse.js'
-import { RestoreInPlace } from '/restore.js'
+import { RestoreService } from '/restore.js'
 import { ActionState } from '/actions.js'
 
 const size = (bytes) => (bytes === undefined ? '-' : bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`)
@@ -37,7 +37,7 @@ export function Job({ job: name, user }) {
       <dt>Last snapshot</dt><dd>${status.lastSnapshot ? html`${status.lastSnapshot.id.slice(0, 8)}, ${size(status.lastSnapshot.bytesAdded)} added of ${size(status.lastSnapshot.bytesProcessed)}` : 'none yet'}</dd>
       <dt>Runs</dt><dd>${status.runs ? `${status.runs.success} succeeded, ${status.runs.failure} failed` : '-'}</dd>
     </dl>
-    ${restoring && html`<${RestoreInPlace} key=${restoring.id} job=${job} snapshot=${restoring} onClose=${() => setRestoring(undefined)} />`}
+    ${restoring && html`<${RestoreService} key=${restoring.id} job=${job} snapshot=${restoring} onClose=${() => setRestoring(undefined)} />`}
     <div class="table"><table>
       <caption>Snapshots, newest first (${snapshots.length})</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">ID</th><th scope="col">Paths</th><th scope="col">Tags</th>${user.role === 'operator' ? html`<th scope="col">Action</th>` : ''}</tr></thead>
@@ -46,7 +46,7 @@ export function Job({ job: name, user }) {
         <td><a href=${browseUrl(job.name, snapshot.id, snapshot.paths[0] ?? '/')} aria-label=${`Browse snapshot ${snapshot.short_id}`}>${snapshot.short_id}</a></td>
         <td><code>${snapshot.paths.join(', ')}</code></td>
         <td>${(snapshot.tags ?? []).join(', ')}</td>
-        ${user.role === 'operator' ? html`<td><button type="button" onClick=${() => setRestoring(snapshot)} aria-label=${`Restore in place from ${snapshot.short_id}`}>Restore in place</button></td>` : ''}
+        ${user.role === 'operator' ? html`<td><button type="button" onClick=${() => setRestoring(snapshot)} aria-label=${`Restore from ${snapshot.short_id}`}>Restore</button></td>` : ''}
       </tr>`)}</tbody>
     </table></div>`
 }
