@@ -224,7 +224,11 @@ async function runEndToEnd() {
     }
     t.equal(restored.exitCode, 0, restored.stderr)
     const inVolume = await dockerOk(['run', '--rm', '-v', `${STACK}_restored-dump:/restored:ro`, 'debian:trixie-slim', 'cat', '/restored/all.sql'])
-    t.equal(inVolume, dump, 'the dump is in the new volume')
+    // The restore may be of a newer snapshot (above): its dump holds the same data, but pg_dumpall
+    // (Postgres 17.6 and later) writes a random key of its own in each dump's \restrict lines.
+    const withoutKeys = (text: string) => text.replace(/^\\(un)?restrict \S+$/gm, '\\$1restrict KEY')
+    t.match(inVolume, /CREATE TABLE public\.rows_to_keep/)
+    t.equal(withoutKeys(inVolume), withoutKeys(dump), 'the dump is in the new volume')
   })
 
   t.test('with two replicas, the hooks run in exactly one of them', async (t) => {
