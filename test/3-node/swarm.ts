@@ -256,7 +256,7 @@ async function runOnSimulatedSwarm() {
     const on = await execa('bash', ['-e', '-c', turnOn!.replace(/ backup_agent$/, ' --publish-add mode=host,target=8080,published=8088 backup_agent')], { cwd: dir, env: nodeEnv('rds-sim1'), reject: false, all: true })
     t.equal(on.exitCode, 0, on.all)
     t.teardown(async () => {
-      await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CONSOLE_PORT', '--env-rm', 'CONSOLE_USERS_FILE', '--secret-rm', 'console-users', '--publish-rm', '8080', `${STACK}_agent`])
+      await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CONSOLE_PORT', '--env-rm', 'CONSOLE_USERS_FILE', '--secret-rm', 'console-users', '--publish-rm', 'published=8088,target=8080,mode=host', `${STACK}_agent`])
       await sim('rds-sim1', ['secret', 'rm', 'console-users'])
     })
     const base = `http://${await nodeAddress('rds-sim1')}:8088`
