@@ -9,7 +9,7 @@ import { jobFromConfig, type Job } from '../run/job.js'
 import type { RunContext } from '../run/run.js'
 import type { Logger } from '../observe/log.js'
 import { Reporter } from '../observe/reporter.js'
-import { readStatus, rejectedIn, type StatusTable } from '../observe/status.js'
+import { rejectedSnapshots } from '../observe/status.js'
 import { notificationsFrom } from '../notify/listener.js'
 import { checkResticVersion, type Restic } from '../restic/command.js'
 import { repositoryOfKey, urlRepository } from '../restic/repository.js'
@@ -132,12 +132,6 @@ async function resticForHost(restic: Restic, config: Config, host: string | unde
   if (repoPath === config.repoPath) return restic
   const named = config.repositories.file === undefined ? undefined : await readRepositories(config.repositories.file)
   return { ...restic, repository: repositoryOfKey(repoPath, config, restic.repository.ssh.transport, named) }
-}
-
-/** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
-export async function rejectedSnapshots(config: Pick<Config, 'statusFile' | 'rejectedSnapshots'>): Promise<string[]> {
-  const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
-  return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
 /** Where runs are recorded (STATUS_FILE) and notified (NOTIFY_URLS). */

@@ -3,8 +3,8 @@ import { EXIT } from '../errors.js'
 import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
 import { rehearseAndRecord } from '../recover/rehearse-record.js'
-import { rejectedSnapshots, reporterFor, swarmConfig, type CommandContext } from './context.js'
-import { withController, withDefaults } from './with-controller.js'
+import { swarmConfig, type CommandContext } from './context.js'
+import { withController } from './with-controller.js'
 
 export function addRehearseCommand(program: Command, { cli, setExitCode }: CommandContext): void {
   program
@@ -12,14 +12,12 @@ export function addRehearseCommand(program: Command, { cli, setExitCode }: Comma
     .description("with MODE=swarm: rehearse a stack's restore: a copy of it deployed from its backups under another name on an internal network, waited for until it runs (and its probes pass), recorded like a drill, then removed; exit 0 only if it passed")
     .requiredOption('--stack <stack>', 'the stack to rehearse')
     .action(async (options: { stack: string }) => {
-      const config = swarmConfig(cli.env, 'rehearse')
+      swarmConfig(cli.env, 'rehearse')
       const log = createLogger({ stream: cli.stderr })
       setExitCode(
         await withController(cli, log, false, async (controller, swarm) => {
           await controller.sync('rds rehearse')
-          const jobs = [...controller.jobs.values()].map(({ job }) => job)
-          const context = { deps: swarm, lockDir: config.lockDir, jobs, services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter: await reporterFor(config, log) }
-          const { ok, report } = await rehearseAndRecord(context, options.stack, log, cli.stop)
+          const { ok, report } = await rehearseAndRecord(await swarm.rehearsal(), options.stack, log, cli.stop)
           await writeOut(cli.stdout, `Rehearsal of stack ${options.stack} ${ok ? 'passed' : 'FAILED'}:\n${report.map((line) => `  ${line}\n`).join('')}`)
           return ok ? EXIT.ok : EXIT.failure
         }),

@@ -7,7 +7,8 @@ import { restoreDump } from '../restore/dump.js'
 import { loadDump, loadSqliteDump } from '../recover/service-jobs.js'
 import { restoreSqlite } from '../restore/sqlite.js'
 import { readConfig } from '../config/environment.js'
-import { HOST_HELP, HOST_OPTION, rejectedSnapshots, snapshotChoice, withRestic, type CommandContext } from './context.js'
+import { HOST_HELP, HOST_OPTION, snapshotChoice, withRestic, type CommandContext } from './context.js'
+import { rejectedSnapshots } from '../observe/status.js'
 import { withController } from './with-controller.js'
 
 interface Options {

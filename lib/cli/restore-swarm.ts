@@ -6,7 +6,8 @@ import type { SwarmJob } from '../swarm/discover.js'
 import { chooseSnapshot, jobOfHost } from '../recover/swarm-snapshot.js'
 import { restoreService } from '../recover/service-restore.js'
 import { findNode, restoreToVolumeInSwarm } from '../recover/to-volume.js'
-import { parseAt, rejectedSnapshots, snapshotChoice, type CliContext } from './context.js'
+import { parseAt, snapshotChoice, type CliContext } from './context.js'
+import { rejectedSnapshots } from '../observe/status.js'
 import { withController } from './with-controller.js'
 
 /** What rds restore was given (see restore.ts). */

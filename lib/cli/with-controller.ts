@@ -1,7 +1,8 @@
 import type Docker from 'dockerode'
 import { join } from 'node:path'
-import { rejectedSnapshots, reporterFor, withRestic, type CliContext } from './context.js'
-import { scheduleRehearsals } from '../recover/rehearse-record.js'
+import { reporterFor, withRestic, type CliContext } from './context.js'
+import { rejectedSnapshots } from '../observe/status.js'
+import { scheduleRehearsals, type RehearsalContext } from '../recover/rehearse-record.js'
 import type { JobTemplate } from '../swarm/job-service.js'
 import { ownJobTemplate } from '../swarm/own-service.js'
 import { VOLUMES_ROOT } from '../swarm/job-service.js'
@@ -65,6 +66,8 @@ export interface SwarmContext {
   ledger: JobLedger
   /** Aborted when the command stops, or the controller loses the Swarm's lease to another. */
   stop: AbortSignal
+  /** What a rehearsal of a stack needs (rds rehearse, REHEARSE_AT, the console), as the Swarm is now. */
+  rehearsal: () => Promise<RehearsalContext>
 }
 
 export function withController(cli: CliContext, log: Logger, schedule: boolean, use: (controller: Controller, swarm: SwarmContext) => Promise<number>): Promise<number> {
@@ -176,12 +179,12 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
       // that has no schedules.
       onChange: schedule && config.jobsFile ? (jobs) => void writeJobsFile(config.jobsFile!, jobRows(jobs)).catch((error) => log.warn(`controller: could not write JOBS_FILE: ${(error as Error).message}`)) : undefined,
     })
+    // What a rehearsal needs, as the Swarm is now.
+    const rehearsal = async (): Promise<RehearsalContext> => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter })
     // REHEARSE_AT, only in the controller that schedules: each stack's copy, from its backups.
-    const rehearsals = schedule && config.rehearseAt
-      ? scheduleRehearsals(config.rehearseAt, async () => ({ deps: { docker, template, resticFor, jobEnv, ledger }, lockDir: config.lockDir, jobs: [...controller.jobs.values()].map(({ job }) => job), services: controller.services, ...(await withDefaults(controller, config)), rejected: await rejectedSnapshots(config), env: cli.env, reporter }), log, stop)
-      : undefined
+    const rehearsals = schedule && config.rehearseAt ? scheduleRehearsals(config.rehearseAt, rehearsal, log, stop) : undefined
     try {
-      const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger, stop })) ?? EXIT.ok
+      const code = (await use(controller, { docker, template, resticFor, jobEnv, ledger, stop, rehearsal })) ?? EXIT.ok
       return lost?.aborted && !cli.stop.aborted ? EXIT.failure : code
     } finally {
       rehearsals?.stop()

@@ -13,7 +13,7 @@ const COVERAGE_WORST_FIRST = ['NOT SURVEYED', 'NOT COVERED', 'covered', 'exclude
 const busy = (job: string) => new HttpError(409, `an action on ${job} is going; wait for it to end (GET /api/actions).`)
 
 /** The JSON API under /api/ (docs/console.md), which the pages use too; the login's routes are in login.ts. */
-export function addApiRoutes(app: FastifyInstance, { backend, audit, log }: ConsoleOptions, actions: Actions, stop: AbortSignal): void {
+export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalledMs }: ConsoleOptions, actions: Actions, stop: AbortSignal): void {
   const { resticOf, snapshotOf, pathOf, operator } = jobRequests(backend, log)
 
   app.get('/api/jobs', async () => {
@@ -38,7 +38,7 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log }: Cons
     return { snapshot: snapshot.id, path, type: self?.type ?? 'dir', entries: entries.filter((node) => node !== self) }
   })
 
-  app.get('/api/jobs/:job/download', downloadRoute(backend, audit, log, stop))
+  app.get('/api/jobs/:job/download', downloadRoute(backend, audit, log, stop, stalledMs))
 
   app.post('/api/jobs/:job/backup', async (request: JobRequest, reply: FastifyReply) => {
     const account = operator(request)
@@ -75,6 +75,16 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log }: Cons
     // A drill restores into a throwaway container: it changes no data, and is not asked again.
     const action = actions.start('drill', job, account, job, () => backend.drillNow(job))
     if (!action) throw busy(job)
+    return reply.code(202).send({ action })
+  })
+
+  app.post('/api/stacks/:stack/rehearse', async (request: FastifyRequest<{ Params: { stack: string } }>, reply: FastifyReply) => {
+    const account = operator(request)
+    const stack = request.params.stack
+    if (!(await backend.jobs()).some((job) => job.stack === stack)) throw new HttpError(404, `there is no stack ${stack} with a labelled service; GET /api/jobs gives each job's stack.`)
+    // A copy of the stack, from its backups, beside it on an internal network: it changes no data, and is not asked again.
+    const action = actions.start('rehearsal', `stack ${stack}`, account, `stack ${stack}`, (signal) => backend.rehearseNow(stack, signal))
+    if (!action) throw busy(`stack ${stack}`)
     return reply.code(202).send({ action })
   })
 

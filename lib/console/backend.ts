@@ -16,6 +16,8 @@ export interface RecoveryPlanView {
 export interface JobView {
   name: string
   service: string
+  /** The stack its service belongs to, if any: what a rehearsal copies. */
+  stack?: string
   node?: string
   /** The repository's path on the server (or its name in REPOSITORIES_FILE). */
   repository?: string
@@ -53,6 +55,11 @@ export interface ConsoleBackend {
   nodes(): Promise<SwarmNode[]>
   /** A restore drill of the job now, as its schedule makes it (DRILL_AT); resolves to how it went, rejects when it failed. */
   drillNow(job: string): Promise<string>
+  /**
+   * A rehearsal of the stack now, as `rds rehearse --stack` makes it (a copy deployed from its
+   * backups, waited for, removed); resolves to how it went, rejects when it failed.
+   */
+  rehearseNow(stack: string, signal: AbortSignal): Promise<string>
   /** What `rds recover --node NODE [--to TO]` would do: each service whose data was on the lost node, and where it goes. */
   recoveryPlan(node: string, to: string | undefined, signal: AbortSignal): Promise<RecoveryPlanView>
   /**
@@ -73,4 +80,6 @@ export interface ConsoleOptions {
   stop?: AbortSignal
   /** A session ends after this long without a request (30 minutes). */
   idleMs?: number
+  /** A download whose reader takes nothing for this long is stopped (5 minutes). */
+  stalledMs?: number
 }

@@ -1,6 +1,6 @@
 import type { Controller } from '../swarm/controller.js'
 import type { Logger } from '../observe/log.js'
-import { readStatus, rejectedIn, type JobStatus } from '../observe/status.js'
+import { readStatus, rejectedSnapshots, type JobStatus } from '../observe/status.js'
 import { stateOf } from '../observe/job-state.js'
 import type { Config } from '../config/environment.js'
 import { RunError } from '../errors.js'
@@ -10,10 +10,11 @@ import { carryOutRecovery, describeStep, planNodeRecovery, type RecoveryPlan } f
 import { nameNodes } from '../swarm/cluster.js'
 import type { CoverageRow } from '../swarm/coverage.js'
 import { surveyCoverage } from '../swarm/coverage-survey.js'
+import { rehearseAndRecord, rehearsedStacks, type RehearsalContext } from '../recover/rehearse-record.js'
 import type { ConsoleBackend, JobView, RecoveryPlanView } from './backend.js'
 
 /** What the console reaches the Swarm and the repositories with, as the controller's commands do. */
-export type ConsoleSwarm = Omit<RestoreDeps, 'lockDir'>
+export type ConsoleSwarm = Omit<RestoreDeps, 'lockDir'> & { rehearsal: () => Promise<RehearsalContext> }
 
 /**
  * A job's status as the console shows it: the repository a snapshot went to is named by the job's
@@ -35,13 +36,12 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
     const failed = await controller.sync('a recovery from the console')
     if (failed) throw failed
     const jobs = [...controller.jobs.values()].map(({ job }) => job)
-    return { deps: { ...swarm, lockDir: config.lockDir }, jobs, services: controller.services, rejected: await rejectedNow(), log, signal }
+    return { deps: { ...swarm, lockDir: config.lockDir }, jobs, services: controller.services, rejected: await rejectedSnapshots(config), log, signal }
   }
   const planView = (plan: RecoveryPlan): RecoveryPlanView => ({
     lost: plan.lost.name,
     steps: plan.steps.map((step) => ({ job: step.job.name, service: step.job.service, target: step.target?.name, data: step.data?.id, dump: step.dump?.id, problem: step.problem, said: describeStep(step, plan.plannedAt) })),
   })
-  const rejectedNow = async () => [...config.rejectedSnapshots, ...(statusFile ? rejectedIn(await readStatus(statusFile)) : [])]
   return {
     async jobs(): Promise<JobView[]> {
       const table = statusFile ? await readStatus(statusFile) : undefined
@@ -52,6 +52,7 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
         return {
           name: job.name,
           service: job.service,
+          stack: controller.services.find((service) => service.name === job.service)?.stack,
           node: job.node?.nodeName,
           repository: job.backup?.repoPath,
           schedule: job.backup?.schedule,
@@ -94,7 +95,7 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
       if (job.error) throw new RunError(job.error)
       const toNode = toNodeName === undefined ? undefined : findNode(await this.nodes(), toNodeName, 'the node to restore onto')
       const placement = toNode && { nodeId: toNode.id, nodeName: toNode.name }
-      await restoreService({ ...swarm, lockDir: config.lockDir }, { job, service, snapshot, includes: [], rejected: await rejectedNow(), toNode: placement }, log, signal)
+      await restoreService({ ...swarm, lockDir: config.lockDir }, { job, service, snapshot, includes: [], rejected: await rejectedSnapshots(config), toNode: placement }, log, signal)
       return `service ${job.service} restored ${toNode ? `onto ${toNode.name}` : 'in place'} from snapshot ${snapshot.slice(0, 8)}`
     },
     async drillNow(name) {
@@ -104,6 +105,15 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
       const said = statusFile ? (await readStatus(statusFile)).jobs[name]?.lastDrill?.message : undefined
       if (!passed) throw new RunError(said ?? `the drill of ${name} failed; the controller's log says why.`)
       return said ?? `the drill of ${name} passed`
+    },
+    async rehearseNow(stack, signal) {
+      const failed = await controller.sync('a rehearsal from the console')
+      if (failed) throw failed
+      const context = await swarm.rehearsal()
+      if (!rehearsedStacks(context).includes(stack)) throw new RunError(`stack ${stack} has no labelled service any more; there is nothing of it to rehearse.`)
+      const { ok, report } = await rehearseAndRecord(context, stack, log, signal)
+      if (!ok) throw new RunError(`the rehearsal of stack ${stack} FAILED: ${report.join('; ')}`)
+      return `the rehearsal of stack ${stack} passed: ${report.join('; ')}`
     },
     recoveryPlan(node, to, signal) {
       // One plan at a time for a node, whoever asks: each surveys every node.
@@ -126,7 +136,7 @@ export function controllerBackend(controller: Controller, swarm: ConsoleSwarm, c
     },
     coverage() {
       surveying ??= (async () => {
-        const rejected = await rejectedNow()
+        const rejected = await rejectedSnapshots(config)
         const jobs = [...controller.jobs.values()].map(({ job }) => job)
         return surveyCoverage({ ...swarm, jobs, services: controller.services, statusFile, rejected, log })
       })().finally(() => (surveying = undefined))

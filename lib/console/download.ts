@@ -17,7 +17,7 @@ const STALLED_MS = 5 * 60 * 1000
  * download cut short (restic failed, the controller stopped) is never taken for a whole one, and
  * HTTP/1.0, which has no other way to tell, gets no folder.
  */
-export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Logger, stop: AbortSignal) {
+export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Logger, stop: AbortSignal, stalledMs = STALLED_MS) {
   const { resticOf, snapshotOf, pathOf } = jobRequests(backend, log)
   return async (request: JobRequest, reply: FastifyReply) => {
     const account = accountOf(request)
@@ -40,10 +40,11 @@ export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Log
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     })
-    // The reader gone, stalled, or the controller stopping: restic gets SIGTERM and removes its lock.
+    // The reader gone, or stalled (its connection closed then), or the controller stopping: restic
+    // gets SIGTERM, and its output is read (to nowhere) until it has removed its lock and ended.
     const readerGone = new AbortController()
     response.on('close', () => response.writableFinished || readerGone.abort())
-    response.setTimeout(STALLED_MS, () => readerGone.abort())
+    response.setTimeout(stalledMs, () => response.destroy())
     try {
       await runRestic({ ...restic, signal: AbortSignal.any([readerGone.signal, stop]) }, asTar ? dumpArgs('--archive', 'tar', snapshot.id, path) : dumpArgs(snapshot.id, path), { log, stdoutTo: response })
       response.end()

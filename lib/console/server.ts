@@ -80,6 +80,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.addHook('preClose', async () => {
     closing.abort()
     await actions.settled()
+    await options.audit.written()
   })
   addApiRoutes(app, options, actions, stop)
   app.setErrorHandler((error: { statusCode?: number; message: string }, request: FastifyRequest, reply: FastifyReply) => {

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import type { Logger } from './log.js'
+import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedIn, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
@@ -173,6 +174,7 @@ export class Reporter {
         return
       }
       const status = (table.jobs[report.job] ??= { watchedSince: report.outcome.startedAt })
+      status.history = withRun(status.history, runRecord(report))
       if (recordsAttempts(report.kind)) {
         previous = status.lastAttempt
         if (report.outcome.ok && status.overdueNotifiedAt) {

@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
+import type { RunRecord } from './run-history.js'
 
 /** How one attempt of something (a backup, a check, a drill) ended. */
 export interface Outcome {
@@ -70,6 +71,8 @@ export interface JobStatus {
    * snapshot, the job stays while the service's task is gone from the node, until `rds jobs --forget`.
    */
   keptNode?: { service: string; nodeId: string }
+  /** Its newest runs of every kind (backups, drills, copies, rehearsals), newest first, with their logs' last lines. */
+  history?: RunRecord[]
 }
 
 /** The copies of a job's snapshots into one other repository. */
@@ -172,6 +175,12 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
 
 /** Every snapshot the guard rejected that the table records: of its jobs, and of jobs that are gone. */
 export const rejectedIn = (table: StatusTable): string[] => [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
+
+/** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
+export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
+  const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
+  return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
+}
 
 /** The moment the job becomes OVERDUE, if it has a limit. */
 export function overdueAt(status: JobStatus): Date | undefined {

@@ -115,11 +115,18 @@ export function copyOutput(source: Readable, destination: Writable, onFailure: (
   }
   // Resolves once restic's output has all been read, which may be after restic has exited.
   const ended = finished(source).catch(() => undefined)
+  // Closed before restic's output ended (a reader gone): pipe() would leave restic's output unread,
+  // and restic blocked in a write for ever, deaf to SIGTERM, holding its lock.
+  const onClose = () => source.readableEnded || onError(new Error('the output was closed'))
   if (destination.errored || destination.destroyed) onError(destination.errored ?? new Error('the output was closed'))
   else {
     destination.on('error', onError)
+    destination.on('close', onClose)
     source.pipe(destination, { end: false })
-    void ended.then(() => destination.off('error', onError))
+    void ended.then(() => {
+      destination.off('error', onError)
+      destination.off('close', onClose)
+    })
   }
   return ended
 }

@@ -1,10 +1,10 @@
-// The console's actions through its API: who may start a backup, a restore or a drill, how each is
+// The console's actions through its API: who may start a backup, a restore, a drill or a rehearsal, how each is
 // asked, and how its end is recorded. The security of the API as a whole is test/console/server.ts's.
 import t from 'tap'
 import { consoleFixture, OPERATOR, READER } from '../fixtures/console.js'
 import { consoleClients, jsonOf, type Client } from '../fixtures/console-client.js'
 
-const { log, logText, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, recoveriesAsked, readToken, operatorToken, accounts } = await consoleFixture(t)
+const { log, logText, webSnapshot, otherSnapshot, backend, backupsAsked, restoresAsked, recoveriesAsked, rehearsalsAsked, endRehearsal, readToken, operatorToken, accounts } = await consoleFixture(t)
 const { serve, client, login } = consoleClients({ accounts, backend, log })
 
 t.test('backing up needs an operator, and a page\'s request its CSRF token', async (t) => {
@@ -75,6 +75,27 @@ t.test('a drill now needs an operator; its outcome, passed or failed, is the act
   ])
 })
 
+
+t.test("a stack's rehearsal now needs an operator, runs once at a time, and its outcome is the action's", async (t) => {
+  const base = await serve(t)
+  const operator = await login(base, OPERATOR)
+  const rehearse = (who: Client, stack: string) => who.request(`/api/stacks/${stack}/rehearse`, { method: 'POST', headers: { 'x-csrf-token': who.csrf! } })
+  t.match(jsonOf(await operator.request('/api/jobs')).jobs, [{ name: 'db', stack: 'app' }, { name: 'web', stack: 'app' }], "each job's stack")
+  t.equal((await rehearse(await login(base, READER), 'app')).status, 403, "a read-only user's rehearsal")
+  const unknown = await rehearse(operator, 'nope')
+  t.equal(unknown.status, 404)
+  t.match(jsonOf(unknown).error, /there is no stack nope with a labelled service/)
+  t.equal((await rehearse(operator, 'app')).status, 202)
+  const again = await rehearse(operator, 'app')
+  t.equal(again.status, 409, 'not a second one while the first goes')
+  t.match(jsonOf(again).error, /an action on stack app is going/)
+  t.same(rehearsalsAsked, ['app'])
+  t.match(jsonOf(await operator.request('/api/actions')).actions, [{ job: 'stack app', kind: 'rehearsal', state: 'running' }])
+  endRehearsal()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.match(jsonOf(await operator.request('/api/actions')).actions, [{ job: 'stack app', kind: 'rehearsal', state: 'succeeded', message: 'the rehearsal of stack app passed: app_web ran, its probe passed' }])
+  t.match(logText(), /console: alice \(operator\): rehearsal stack app: succeeded/)
+})
 
 t.test("a lost node's recovery: its plan for anyone, carried out by an operator who names the node again", async (t) => {
   const base = await serve(t)

@@ -7,9 +7,9 @@ import t from 'tap'
 import { buildConsole } from '../../lib/console/server.js'
 import { AuditLog } from '../../lib/console/audit.js'
 import { consoleFixture, OPERATOR, PASSWORD, READER } from '../fixtures/console.js'
-import { launchBrowser, watchPage } from '../fixtures/browser.js'
+import { accessibilityProblems, launchBrowser, watchPage } from '../fixtures/browser.js'
 
-const { log, file, backend, backupsAsked, restoresAsked, webSnapshot, accounts } = await consoleFixture(t)
+const { log, file, backend, backupsAsked, restoresAsked, rehearsalsAsked, endRehearsal, webSnapshot, accounts } = await consoleFixture(t)
 const app = await buildConsole({ accounts, backend, audit: new AuditLog(log), log })
 // On an address of this machine that is not loopback, as a browser elsewhere reaches the console:
 // a browser trusts loopback more (its plain HTTP is "secure"), which hid a CSP that upgraded every request to HTTPS.
@@ -29,6 +29,7 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await page.getByLabel('Password').fill('not the password')
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('alert').getByText('wrong name or password.').waitFor()
+  const problems = await accessibilityProblems(page)
   await page.getByLabel('Password').fill(OPERATOR.password)
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('heading', { name: 'Overview' }).waitFor()
@@ -36,18 +37,32 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await rows.nth(1).waitFor()
   t.same(await rows.locator('th').allTextContents(), ['db', 'web'], 'the OVERDUE job first')
   t.match(await rows.nth(0).textContent(), /OVERDUE/)
-  await page.getByRole('button', { name: 'Back up web now' }).click()
+  problems.push(...(await accessibilityProblems(page)))
+  await page.getByRole('button', { name: 'Back up now: web' }).click()
   await page.getByRole('status').getByText('started').waitFor()
   t.same(backupsAsked, ['web'])
 
   await page.getByRole('link', { name: 'web' }).click()
+  const runs = page.getByRole('table', { name: /^Runs, newest first/ }).locator('tbody tr')
+  await runs.nth(1).waitFor()
+  t.match(await runs.nth(0).textContent(), /backup.*60 min ago.*12\.5 s.*3\.0 MiB.*succeeded.*snapshot 1234abcd saved/, "a run's duration, what it added, its outcome")
+  t.match(await runs.nth(1).textContent(), /3 min.*FAILED \(exit 1\): the server did not answer/)
+  await runs.nth(1).getByText('Log (2 lines)').click()
+  await runs.nth(1).getByText('ERROR ssh: connect to host backup-server port 22: Connection refused').waitFor()
   await page.getByRole('button', { name: 'Drill now' }).click()
   await page.getByRole('status').getByText('Drill succeeded: the drill of web passed: 2 files restored').waitFor()
+  await page.getByRole('button', { name: 'Rehearse stack app now' }).click()
+  await page.getByRole('status').getByText(/^Rehearsal running since /).waitFor()
+  t.same(rehearsalsAsked, ['app'])
+  endRehearsal()
+  await page.getByRole('status').getByText('Rehearsal succeeded: the rehearsal of stack app passed: app_web ran, its probe passed').waitFor()
+  problems.push(...(await accessibilityProblems(page)))
 
   // An in-place restore is asked again: its button waits for the job's name.
   await page.getByRole('button', { name: `Restore from ${webSnapshot.slice(0, 8)}` }).click()
   const confirm = page.getByRole('button', { name: 'Restore in place', exact: true })
   t.ok(await confirm.isDisabled(), 'not before the name is typed')
+  problems.push(...(await accessibilityProblems(page)))
   await page.getByLabel('Type web to confirm').fill('web')
   await confirm.click()
   await page.getByRole('status').getByText(/Restore succeeded: service app_web restored in place/).waitFor()
@@ -65,6 +80,8 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await page.getByRole('link', { name: /^Browse snapshot / }).click()
   await page.getByRole('link', { name: 'data/' }).click()
   await page.getByRole('link', { name: 'sub dir/' }).click()
+  await page.getByRole('link', { name: 'Download blob.bin' }).waitFor()
+  problems.push(...(await accessibilityProblems(page)))
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download blob.bin' }).click()])
   t.equal(download.suggestedFilename(), 'blob.bin')
   t.ok((await readFile((await download.path())!)).equals(file), "the downloaded file's bytes are the original's")
@@ -72,17 +89,21 @@ t.test('an operator logs in, sees what needs a person first, backs up now, brows
   await page.getByRole('link', { name: 'Coverage' }).click()
   await page.getByRole('status').getByText('1 volume(s) or node(s) need a look').waitFor()
   t.same(await page.locator('tbody tr th').allTextContents(), ['cache', 'app_data'], 'the volume NOT COVERED first')
+  problems.push(...(await accessibilityProblems(page)))
 
   await page.getByRole('link', { name: 'Recover a node' }).click()
   await page.getByLabel('The lost node').fill('node-2')
   await page.getByRole('button', { name: 'Show the plan' }).click()
   await page.getByRole('listitem').getByText(/^web: volumes from snapshot \w+ -> node-1$/).waitFor()
+  problems.push(...(await accessibilityProblems(page)))
   await page.getByLabel('Type node-2 to carry it out').fill('node-2')
   await page.getByRole('button', { name: 'Carry out the plan' }).click()
   await page.getByRole('status').getByText('Recovery succeeded: recovered from node-2: web back on node-1').waitFor()
 
   await page.getByRole('link', { name: 'Who did what' }).click()
   await page.getByRole('row').filter({ hasText: /download .*blob\.bin.*done$/ }).waitFor()
+  problems.push(...(await accessibilityProblems(page)))
+  t.same(problems, [], 'no page breaks a rule of WCAG 2.1 A or AA that axe-core checks (labels, names, contrast, landmarks, keyboard)')
   await watched.settled()
   // The two 401s are the session asked for before the login, and the wrong password.
   t.same(watched.errors.filter((error) => !/status of 401/.test(error)), [], 'no script error, no refusal of the Content-Security-Policy, no missing file')
@@ -99,10 +120,11 @@ t.test("a read-only user is offered no backup, and the pages fit a phone's width
   await page.getByLabel('Password').fill(READER.password)
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.locator('tbody tr').nth(1).waitFor()
-  t.equal(await page.getByRole('button', { name: /Back up .* now/ }).count(), 0)
+  t.equal(await page.getByRole('button', { name: /^Back up now/ }).count(), 0)
   await page.getByRole('link', { name: 'web' }).click()
   await page.getByRole('link', { name: /^Browse snapshot / }).waitFor()
-  t.equal(await page.getByRole('button', { name: /Restore|Drill now/ }).count(), 0, 'nor a restore, nor a drill')
+  t.equal(await page.getByRole('button', { name: /Restore|Drill now|Rehearse/ }).count(), 0, 'nor a restore, nor a drill, nor a rehearsal')
+  t.same(await accessibilityProblems(page), [], "a job's page at a phone's width, by axe-core's rules")
   await page.getByRole('link', { name: 'Overview' }).click()
   t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'nothing wider than the screen: a wide table scrolls on its own')
   await page.getByRole('button', { name: 'Log out' }).click()

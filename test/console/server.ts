@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import t from 'tap'
 import type { JobView } from '../../lib/console/backend.js'
+import { buildConsole } from '../../lib/console/server.js'
+import { AuditLog } from '../../lib/console/audit.js'
 import { consoleFixture, OPERATOR, PASSWORD, READER } from '../fixtures/console.js'
 import { consoleClients, jsonOf } from '../fixtures/console-client.js'
 
@@ -94,7 +96,7 @@ t.test("a snapshot of another job, an unknown one, or a path outside the snapsho
 })
 
 t.test('a session ends when its user logs out, and after a while without a request', async (t) => {
-  const base = await serve(t, 300)
+  const base = await serve(t, { idleMs: 300 })
   const browser = await login(base, READER)
   t.equal((await browser.request('/api/jobs')).status, 200)
   t.equal((await browser.request('/api/session', { method: 'DELETE', headers: { 'x-csrf-token': browser.csrf! } })).status, 204)
@@ -128,4 +130,26 @@ t.test('the session cookie is HttpOnly and SameSite=Strict, and no answer ever h
   t.ok(answers.length > 30, `${answers.length} answers`)
   t.notOk(answers.some((answer) => answer.includes(PASSWORD)), 'none holds the password')
   t.notOk(answers.some((answer) => answer.includes(OPERATOR.password) || answer.includes(readToken.token)), 'nor a user\'s password or a token')
+})
+
+t.test("every route of the API is in docs/console.md's table, and every route there is served", async (t) => {
+  const app = await buildConsole({ accounts, backend, audit: new AuditLog(log), log })
+  t.teardown(() => app.close())
+  await app.ready()
+  // Fastify's tree of routes: each line a path (under its parent's) and its methods.
+  const served: string[] = []
+  const parents: string[] = []
+  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
+    const found = /^([│ ]*)[├└]── (\S+) \(([^)]+)\)/.exec(line)
+    if (!found) continue
+    const depth = found[1]!.length / 4
+    parents.length = depth
+    const path = `${parents.join('')}${found[2]}`
+    parents.push(path.slice(parents.join('').length))
+    if (path.startsWith('/api/')) for (const method of found[3]!.split(', ')) if (method !== 'HEAD') served.push(`${method} ${path}`)
+  }
+  const docs = await readFile(new URL('../../docs/console.md', import.meta.url), 'utf8')
+  const documented = [...docs.matchAll(/^\| `(GET|POST|DELETE|PUT) (\/api\/[^`?\s]+)/gm)].map(([, method, path]) => `${method} ${path!.replace(/\/([A-Z]+)(?=\/|$)/g, (_, name: string) => `/:${name.toLowerCase()}`)}`)
+  t.ok(served.length >= 15, `the API's routes read (${served.length})`)
+  t.same([...new Set(documented)].sort(), [...new Set(served)].sort())
 })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { Reporter } from '../../lib/observe/reporter.js'
+import { RUNS_KEPT } from '../../lib/observe/run-history.js'
 import type { RunListener, RunReport } from '../../lib/observe/run-report.js'
 import { notifications } from '../../lib/notify/listener.js'
 import { outcomeOf, readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
@@ -60,6 +61,28 @@ t.test('runs are recorded in STATUS_FILE and told to the listeners with the outc
   t.equal((await readStatus(file)).jobs.app?.lastSnapshot?.id, 'abc')
   await reporter.foundInRepository('bad', { id: 'found', time: '2020-01-01T00:00:00Z', repository: 'r' }, 9)
   t.match((await readStatus(file)).jobs.bad, { lastSuccess: { finishedAt: '2020-01-01T00:00:00Z' }, lastSnapshot: { id: 'found' }, snapshots: 9 })
+})
+
+t.test("a job's history keeps its newest runs of every kind, newest first, with what a backup added and its log's last lines", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true }))
+  const file = join(dir, 'status.json')
+  const reporter = new Reporter({ statusFile: file, log: captureLogger().log })
+  const log = Array.from({ length: 30 }, (_, i) => `INFO line ${i}`).concat(['x'.repeat(1000)])
+  await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(false, 'server gone'), logTail: log })
+  await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, 'backed up'), snapshot: { id: 'abc', time: 'now', repository: 'r', bytesAdded: 4096 } })
+  await reporter.finished({ job: 'app', kind: 'drill', outcome: outcome(true, 'the drill passed') })
+  await reporter.finished({ job: 'repository app', kind: 'check', outcome: outcome(true, 'no errors'), checked: { repository: 'app', jobs: ['app'] } })
+  let history = (await readStatus(file)).jobs.app?.history ?? []
+  t.same(history.map((run) => `${run.kind} ${run.ok} ${run.message}`), ['drill true the drill passed', 'backup true backed up', 'backup false server gone'], "a repository's check is not one of the job's runs")
+  t.match(history[1], { snapshot: 'abc', bytesAdded: 4096 })
+  t.equal(history[2]?.log?.length, 20, "a run's log is cut to its last 20 lines")
+  t.equal(history[2]?.log?.[0], 'INFO line 11')
+  t.ok(history[2]!.log!.at(-1)!.length < 500, 'and each line to a few hundred characters')
+  for (let i = 0; i < RUNS_KEPT; i++) await reporter.finished({ job: 'app', kind: 'backup', outcome: outcome(true, `run ${i}`) })
+  history = (await readStatus(file)).jobs.app?.history ?? []
+  t.equal(history.length, RUNS_KEPT, `at most ${RUNS_KEPT} runs are kept`)
+  t.equal(history[0]?.message, `run ${RUNS_KEPT - 1}`)
 })
 
 t.test('without STATUS_FILE nothing is written, and listeners still hear', async (t) => {

@@ -29,7 +29,7 @@ export function Browse({ job, snapshot, path: rest }) {
           <th scope="row">${entry.type === 'dir' ? html`<a href=${browseUrl(job, snapshot, entry.path)}>${name}/</a>` : name}</th>
           <td>${entry.type === 'file' ? entry.size : ''}</td>
           <td>${entry.mtime ? new Date(entry.mtime).toLocaleString() : ''}</td>
-          <td><a href=${downloadUrl(job, snapshot, entry.path)} download aria-label=${`Download ${name}`}>${entry.type === 'dir' ? 'tar' : 'file'}</a></td>
+          <td><a href=${downloadUrl(job, snapshot, entry.path)} download aria-label=${`Download ${name} as ${entry.type === 'dir' ? 'tar' : 'file'}`}>${entry.type === 'dir' ? 'tar' : 'file'}</a></td>
         </tr>`
       })}</tbody>
     </table></div>`}`

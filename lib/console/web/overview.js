@@ -16,7 +16,7 @@ export function BackupNow({ job, user, onStarted }) {
       setSaid(failure.message)
     }
   }
-  return html`<button type="button" onClick=${start} disabled=${job.state === 'RUNNING' || job.state === 'LABEL ERROR'} aria-label=${`Back up ${job.name} now`}>Back up now</button>
+  return html`<button type="button" onClick=${start} disabled=${job.state === 'RUNNING' || job.state === 'LABEL ERROR'} aria-label=${`Back up now: ${job.name}`}>Back up now</button>
     <span role="status" class="muted">${said}</span>`
 }
 
