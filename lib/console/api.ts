@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ConsoleOptions } from './backend.js'
 import type { Actions } from './actions.js'
 import { downloadRoute } from './download.js'
-import { HttpError } from './http-error.js'
+import { accountOf, HttpError } from './http-error.js'
 import { jobRequests, noSuchJob, notInSnapshot, type JobRequest } from './job-request.js'
 import { listPath, snapshotsOfHost, type SnapshotNode } from '../restic/snapshots.js'
 
@@ -18,14 +18,18 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
 
   app.get('/api/jobs', async () => {
     const jobs = await backend.jobs()
-    return { jobs: jobs.sort((a, b) => WORST_FIRST.indexOf(a.state) - WORST_FIRST.indexOf(b.state) || a.name.localeCompare(b.name)) }
+    // Without their histories: the overview asks every few seconds, and shows none.
+    const listed = jobs.map((job) => (job.status?.history ? { ...job, status: { ...job.status, history: undefined } } : job))
+    return { jobs: listed.sort((a, b) => WORST_FIRST.indexOf(a.state) - WORST_FIRST.indexOf(b.state) || a.name.localeCompare(b.name)) }
   })
 
   app.get('/api/jobs/:job', async (request: JobRequest) => {
     const job = (await backend.jobs()).find((candidate) => candidate.name === request.params.job)
     if (!job) throw noSuchJob(request.params.job)
     const snapshots = await snapshotsOfHost(resticOf(request), job.name, log)
-    return { job, snapshots: snapshots.reverse() }
+    // A run's log holds what its hooks printed, which may be an application's secrets: an operator's to read.
+    const history = accountOf(request).role === 'operator' ? job.status?.history : job.status?.history?.map(({ log: _log, ...run }) => run)
+    return { job: job.status ? { ...job, status: { ...job.status, history } } : job, snapshots: snapshots.reverse() }
   })
 
   app.get('/api/jobs/:job/files', async (request: JobRequest) => {

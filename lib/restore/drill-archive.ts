@@ -87,7 +87,13 @@ export function drillArchive(restic: Restic, parts: DrillParts, log: Logger): { 
         const sink = pack.entry({ name: filename, size: bytes, mode: 0o600 }, (error) => (error ? reject(error) : resolve()))
         sink.on('error', () => undefined)
         reading = sink
-        if (stopped) sink.destroy(new RunError(stopped))
+        // Stopped already: restic is not started (tar-stream's entry says nothing of its destroy,
+        // so restic would write into it, unread, and block holding its lock).
+        if (stopped) {
+          sink.destroy(new RunError(stopped))
+          reject(new RunError(stopped))
+          return
+        }
         void runRestic(restic, dumpArgs(snapshot.id, `/${filename}`), { log, stdoutTo: sink }).then(
           () => {
             written = true

@@ -76,6 +76,19 @@ t.test('a drill now needs an operator; its outcome, passed or failed, is the act
 })
 
 
+t.test("a job's runs: on its own page, not in the list; their logs, which hold what hooks printed, for an operator only", async (t) => {
+  const base = await serve(t)
+  const operator = await login(base, OPERATOR)
+  const reader = await login(base, READER)
+  const listed = jsonOf(await reader.request('/api/jobs')).jobs as { name: string; status?: { history?: unknown } }[]
+  t.equal(listed.find((job) => job.name === 'web')?.status?.history, undefined, 'the list has no history')
+  const historyOf = async (who: Client) => ((jsonOf(await who.request('/api/jobs/web')).job as { status: { history: { message: string; log?: string[] }[] } }).status.history)
+  t.match(await historyOf(operator), [{ message: /snapshot 1234abcd saved/, log: [/Added to the repository/] }, { message: 'the server did not answer', log: [String, /Connection refused/] }])
+  const read = await historyOf(reader)
+  t.same(read.map((run) => run.message), ['backed up: snapshot 1234abcd saved', 'the server did not answer'], 'a reader sees the runs')
+  t.notOk(read.some((run) => 'log' in run), 'and none of their logs')
+})
+
 t.test("a stack's rehearsal now needs an operator, runs once at a time, and its outcome is the action's", async (t) => {
   const base = await serve(t)
   const operator = await login(base, OPERATOR)

@@ -8,7 +8,7 @@ export function Audit() {
   useEffect(() => { document.title = 'Who did what · restic-docker-swarm' }, [])
   return html`<h1>Who did what</h1>
     ${error && html`<p role="alert" class="error">${error}</p>`}
-    <div class="table"><table>
+    <div class="table" tabindex="0" role="region" aria-label="Who did what"><table>
       <caption>Logins and actions since the controller started, newest first</caption>
       <thead><tr><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Outcome</th></tr></thead>
       <tbody>${(entries ?? []).map((entry, index) => html`<tr key=${index}>

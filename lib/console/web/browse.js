@@ -20,7 +20,7 @@ export function Browse({ job, snapshot, path: rest }) {
       · <a href=${downloadUrl(job, snapshot, path)} download>Download ${path} as tar</a></p>
     ${error && html`<p role="alert" class="error">${error}</p>`}
     ${!listing && !error ? html`<p>Loading…</p>` : ''}
-    ${listing && html`<div class="table"><table>
+    ${listing && html`<div class="table" tabindex="0" role="region" aria-label="Files"><table>
       <caption>In ${path}</caption>
       <thead><tr><th scope="col">Name</th><th scope="col">Size</th><th scope="col">Modified</th><th scope="col">Download</th></tr></thead>
       <tbody>${listing.entries.map((entry) => {

@@ -15,7 +15,7 @@ export function Coverage() {
     ${error && html`<p role="alert" class="error">${error}</p>`}
     ${!rows && !error ? html`<p role="status">Surveying the volumes of every node…</p>` : ''}
     ${rows && html`<p role="status" class=${missing ? 'error' : ''}>${missing ? `${missing} volume(s) or node(s) need a look` : 'Every volume in use is covered'}</p>
-    <div class="table"><table>
+    <div class="table" tabindex="0" role="region" aria-label="Coverage"><table>
       <caption>Every volume on every node</caption>
       <thead><tr><th scope="col">Node</th><th scope="col">Volume</th><th scope="col">Status</th><th scope="col">Used by</th><th scope="col">Backed up</th></tr></thead>
       <tbody>${rows.map((row) => html`<tr key=${`${row.node}/${row.volume}`}>

@@ -29,7 +29,7 @@ export function Job({ job: name, user }) {
     </dl>
     <${RunHistory} history=${status.history ?? []} />
     ${restoring && html`<${RestoreService} key=${restoring.id} job=${job} snapshot=${restoring} onClose=${() => setRestoring(undefined)} />`}
-    <div class="table"><table>
+    <div class="table" tabindex="0" role="region" aria-label="Snapshots"><table>
       <caption>Snapshots, newest first (${snapshots.length})</caption>
       <thead><tr><th scope="col">Time</th><th scope="col">ID</th><th scope="col">Paths</th><th scope="col">Tags</th>${user.role === 'operator' ? html`<th scope="col">Action</th>` : ''}</tr></thead>
       <tbody>${snapshots.map((snapshot) => html`<tr key=${snapshot.id}>

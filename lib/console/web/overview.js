@@ -27,7 +27,7 @@ export function Overview({ user }) {
   useEffect(() => { document.title = 'Overview · restic-docker-swarm' }, [])
   return html`<h1>Overview</h1>
     ${error && html`<p role="alert" class="error">${error}</p>`}
-    <div class="table"><table>
+    <div class="table" tabindex="0" role="region" aria-label="Jobs"><table>
       <caption>Every labelled service's backup job, those that need a person first</caption>
       <thead><tr><th scope="col">Job</th><th scope="col">State</th><th scope="col">Node</th><th scope="col">Last good backup</th><th scope="col">Next run</th><th scope="col">Checks</th><th scope="col">Action</th></tr></thead>
       <tbody>${(jobs ?? []).map((job) => html`<tr key=${job.name} data-job=${job.name}>

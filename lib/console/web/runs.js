@@ -8,7 +8,7 @@ const duration = (seconds) => (seconds < 120 ? `${seconds.toFixed(1)} s` : `${Ma
 
 export function RunHistory({ history }) {
   if (history.length === 0) return html`<p>No run recorded yet.</p>`
-  return html`<div class="table"><table>
+  return html`<div class="table" tabindex="0" role="region" aria-label="Runs"><table>
     <caption>Runs, newest first (${history.length})</caption>
     <thead><tr><th scope="col">Kind</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Added</th><th scope="col">Outcome</th></tr></thead>
     <tbody>${history.map((run) => html`<tr key=${`${run.kind} ${run.startedAt}`}>
