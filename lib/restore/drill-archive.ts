@@ -87,8 +87,8 @@ export function drillArchive(restic: Restic, parts: DrillParts, log: Logger): { 
         const sink = pack.entry({ name: filename, size: bytes, mode: 0o600 }, (error) => (error ? reject(error) : resolve()))
         sink.on('error', () => undefined)
         reading = sink
-        // Stopped already: restic is not started (tar-stream's entry says nothing of its destroy,
-        // so restic would write into it, unread, and block holding its lock).
+        // Stopped already: restic is not started (it would write into the destroyed entry, which
+        // nobody reads, and could block there holding its lock).
         if (stopped) {
           sink.destroy(new RunError(stopped))
           reject(new RunError(stopped))

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
-import { isOverdue, isRunning, jobStatus, outcomeOf, overdueAt, readStatus, recordOutcome, rejectedSnapshots, updateStatus, type JobStatus } from '../../lib/observe/status.js'
+import { isOverdue, isRunning, jobStatus, outcomeOf, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus } from '../../lib/observe/status.js'
 
 const tempDir = async (t: Test) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-status-'))
@@ -74,14 +74,4 @@ t.test('a run recorded as going is going only while its process lives', async (t
   await child.catch(() => undefined)
   t.notOk(isRunning({ watchedSince: '', running: { since: '', pid: child.pid! } }), 'a killed run is not taken for a running one')
   t.notOk(isRunning({ watchedSince: '' }))
-})
-
-t.test("the guard's rejected snapshots: REJECTED_SNAPSHOTS and STATUS_FILE's; an unreadable STATUS_FILE is never taken for one that rejected nothing", async (t) => {
-  const dir = await tempDir(t)
-  const file = join(dir, 'status.json')
-  t.same(await rejectedSnapshots({ statusFile: file, rejectedSnapshots: ['aaaa1111'] }), ['aaaa1111'], 'nothing recorded yet')
-  await updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now', rejectedSnapshots: ['bbbb2222'] }))
-  t.same(await rejectedSnapshots({ statusFile: file, rejectedSnapshots: ['aaaa1111'] }), ['aaaa1111', 'bbbb2222'])
-  await writeFile(file, '{half')
-  await t.rejects(rejectedSnapshots({ statusFile: file, rejectedSnapshots: [] }), { message: /^STATUS_FILE \S+status\.json cannot be read \(.*JSON.*\), and it records the snapshots the guard rejected/ })
 })
