@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
-import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedIn, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedSnapshots, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
 
 // How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
 const REJECTED_KEPT = 1000
@@ -232,11 +232,8 @@ export class Reporter {
   }
 
   /** Every snapshot any job's guard rejected, as recorded. */
-  async rejectedSnapshots(): Promise<string[]> {
-    const file = this.options.statusFile
-    if (!file) return []
-    const table = await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)
-    return rejectedIn(table)
+  rejectedSnapshots(): Promise<string[]> {
+    return rejectedSnapshots({ statusFile: this.options.statusFile, rejectedSnapshots: [] })
   }
 
   /** The per-node jobs that have saved a snapshot: their nodes hold backed-up data, so their jobs stay. */
