@@ -1,23 +1,15 @@
 // The console's pages in a real browser (Debian's chromium) against the console's server, with a
 // real restic repository behind it; the same against the real controller runs in test/3-node/swarm.ts.
 import { readFile } from 'node:fs/promises'
-import type { AddressInfo } from 'node:net'
-import { networkInterfaces } from 'node:os'
 import t from 'tap'
 import { buildConsole } from '../../lib/console/server.js'
 import { AuditLog } from '../../lib/console/audit.js'
 import { consoleFixture, OPERATOR, PASSWORD, READER } from '../fixtures/console.js'
-import { accessibilityProblems, launchBrowser, watchPage } from '../fixtures/browser.js'
+import { accessibilityProblems, launchBrowser, servedOffLoopback, watchPage } from '../fixtures/browser.js'
 
 const { log, file, backend, backupsAsked, restoresAsked, rehearsalsAsked, endRehearsal, webSnapshot, accounts } = await consoleFixture(t)
 const app = await buildConsole({ accounts, backend, audit: new AuditLog(log), log })
-// On an address of this machine that is not loopback, as a browser elsewhere reaches the console:
-// a browser trusts loopback more (its plain HTTP is "secure"), which hid a CSP that upgraded every request to HTTPS.
-const address = Object.values(networkInterfaces()).flat().find((candidate) => candidate?.family === 'IPv4' && !candidate.internal)?.address
-if (!address) throw new Error('this machine has no IPv4 address but loopback')
-await app.listen({ port: 0, host: address })
-const base = `http://${address}:${(app.server.address() as AddressInfo).port}`
-t.teardown(() => app.close())
+const base = await servedOffLoopback(t, app)
 const browser = await launchBrowser(t)
 
 t.test('an operator logs in, sees what needs a person first, backs up now, browses a snapshot and downloads a file whole', async (t) => {
