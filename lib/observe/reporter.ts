@@ -2,7 +2,8 @@ import { hostname } from 'node:os'
 import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
-import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, rejectedSnapshots, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { rejectedSnapshots } from './rejected.js'
 
 // How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
 const REJECTED_KEPT = 1000

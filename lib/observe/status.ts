@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
 import type { RunRecord } from './run-history.js'
+import { salvageRejected } from './rejected.js'
 
 /** How one attempt of something (a backup, a check, a drill) ended. */
 export interface Outcome {
@@ -147,8 +148,24 @@ let writes = 0
  */
 async function setAside(file: string, error: Error): Promise<never> {
   const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
-  await rename(file, aside)
-  throw new Error(`STATUS_FILE ${file} could not be read (${error.message}); it was moved to ${aside} and a new one is started, so rds status has lost the jobs' history until you mend it`)
+  const rejected = salvageRejected(await readFile(file, 'utf8'))
+  // The rejected snapshots it still shows go on in the new table ("latest" must never become one of
+  // them), which replaces it in one rename: at no moment is neither there.
+  if (rejected.length > 0) {
+    await copyFile(file, aside)
+    await writeWhole(file, { jobs: {}, rejectedSnapshots: rejected })
+  } else {
+    await rename(file, aside)
+  }
+  const kept = rejected.length > 0 ? ` (with the ${rejected.length} rejected snapshot(s) it still shows)` : ''
+  throw new Error(`STATUS_FILE ${file} could not be read (${error.message}); it was moved to ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it`)
+}
+
+/** Written aside and renamed: a reader never sees half of it. */
+async function writeWhole(file: string, table: StatusTable): Promise<void> {
+  const partial = `${file}.${process.pid}.${++writes}.partial`
+  await writeFile(partial, `${JSON.stringify(table, null, 2)}\n`)
+  await rename(partial, file)
 }
 
 /**
@@ -164,22 +181,11 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
     const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)))
     delete table.jobs[LEGACY_JOB]
     change(table)
-    const partial = `${file}.${process.pid}.${++writes}.partial`
-    await writeFile(partial, `${JSON.stringify(table, null, 2)}\n`)
-    await rename(partial, file)
+    await writeWhole(file, table)
     return table
   } finally {
     await release()
   }
-}
-
-/** Every snapshot the guard rejected that the table records: of its jobs, and of jobs that are gone. */
-export const rejectedIn = (table: StatusTable): string[] => [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs).flatMap((status) => status.rejectedSnapshots ?? [])]
-
-/** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
-export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
-  const recorded = config.statusFile ? await readStatus(config.statusFile).catch(() => ({ jobs: {} }) as StatusTable) : { jobs: {} }
-  return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
 /** The moment the job becomes OVERDUE, if it has a limit. */

@@ -19,7 +19,7 @@ import { readmeShellBlocks } from '../fixtures/readme.js'
 import { NODES, nodeAddress, nodeEnv, rejoinSwarm, sim, startSimulatedSwarm, swarmOfItsOwn, waitFor, type SimNode } from '../fixtures/swarm.js'
 import { ROOT } from '../fixtures/root.js'
 import { startBackends, type Backend } from '../fixtures/backends.js'
-import { launchBrowser, watchPage } from '../fixtures/browser.js'
+import { accessibilityProblems, launchBrowser, watchPage } from '../fixtures/browser.js'
 import { containerOf, controllerLog, definitionsOf, deployStack, FREQUENT, jobServices, RARE, rds, removeStack, runReadme, scheduledMeanwhile, serviceLog, setSchedule, snapshotsOf, STACK } from '../fixtures/swarm-stack.js'
 
 // What the quick start's restore step starts.
@@ -288,12 +288,15 @@ async function runOnSimulatedSwarm() {
     }, 180)
     t.not(after, before, 'a new last good backup')
     t.match(after, /\d+ s ago/)
+    // axe-core's WCAG rules on the pages as the real controller fills them.
+    const problems = await accessibilityProblems(page)
     if (process.env.RDS_SCREENSHOTS) await page.screenshot({ path: join(process.env.RDS_SCREENSHOTS, 'console-overview.png') })
 
     await page.getByRole('link', { name: 'Coverage' }).click()
     await page.getByRole('status').getByText(/need a look|is covered/).waitFor({ timeout: 120_000 })
     const site = page.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name: `${STACK}_site`, exact: true }) })
     t.match(await site.textContent(), new RegExp(`^rds-sim3${STACK}_sitecovered`), "the web service's volume, covered on its node")
+    problems.push(...(await accessibilityProblems(page)))
     if (process.env.RDS_SCREENSHOTS) await page.screenshot({ path: join(process.env.RDS_SCREENSHOTS, 'console-coverage.png'), fullPage: true })
 
     await page.getByRole('link', { name: 'Overview' }).click()
@@ -303,6 +306,8 @@ async function runOnSimulatedSwarm() {
     t.match(await newestRun.textContent(), /^backup\d+ s ago.*\d s.*(B|KiB|MiB)succeeded: /, "the run just made heads the job's runs, with its duration and what it added")
     await newestRun.getByText(/^Log \(\d+ lines\)$/).click()
     await newestRun.locator('pre').getByText(/restic|snapshot/).first().waitFor()
+    problems.push(...(await accessibilityProblems(page)))
+    t.same(problems, [], 'the overview, the coverage and a job\'s page break no rule of WCAG 2.1 A or AA that axe-core checks')
     // The newest snapshot of the volumes (the job's snapshots also hold its stack's definitions).
     await page.locator('tbody tr').filter({ has: page.getByRole('cell', { name: '/volumes', exact: true }) }).first().getByRole('link', { name: /^Browse snapshot / }).click()
     await page.getByRole('link', { name: 'site/' }).click()

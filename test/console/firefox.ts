@@ -25,6 +25,16 @@ const said = (page: Page, role: string, text: string) =>
 /** The text of every row's header cell of the page's (first) table. */
 const rowHeaders = (page: Page) => page.$$eval('tbody tr th', (cells) => cells.map((cell) => cell.textContent))
 
+/** Presses Tab until the control of this accessible name has the focus (as a keyboard's user reaches it), then Enter. */
+async function pressByKeyboard(page: Page, name: string): Promise<void> {
+  for (let presses = 0; presses < 60; presses++) {
+    await page.keyboard.press('Tab')
+    const focused = await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim())
+    if (focused === name) return page.keyboard.press('Enter')
+  }
+  throw new Error(`no control named ${JSON.stringify(name)} is reached by Tab`)
+}
+
 /** Script errors and what the Content-Security-Policy refused (Firefox says both as page errors). */
 function errorsOf(page: Page): string[] {
   const errors: string[] = []
@@ -33,7 +43,7 @@ function errorsOf(page: Page): string[] {
   return errors
 }
 
-t.test('an operator logs in by keyboard, backs up, restores after typing the name, browses and downloads a file whole', async (t) => {
+t.test('an operator logs in, backs up and restores (asked again) by keyboard, browses and downloads a file whole', async (t) => {
   const downloads = await mkdtemp(join(tmpdir(), 'rds-firefox-'))
   t.teardown(() => rm(downloads, { recursive: true, force: true }))
   const context = await browser.createBrowserContext({ downloadBehavior: { policy: 'allow', downloadPath: downloads } })
@@ -49,7 +59,7 @@ t.test('an operator logs in by keyboard, backs up, restores after typing the nam
   await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 2)
   t.same(await rowHeaders(page), ['db', 'web'], 'the OVERDUE job first')
   const problems = await accessibilityProblems(page)
-  await page.locator(named('button', 'Back up now: web')).click()
+  await pressByKeyboard(page, 'Back up now: web')
   await said(page, 'status', 'started')
   t.same(backupsAsked, ['web'])
 
@@ -59,7 +69,7 @@ t.test('an operator logs in by keyboard, backs up, restores after typing the nam
   t.ok(await page.$eval(confirm, (button) => (button as HTMLButtonElement).disabled), 'not before the name is typed')
   problems.push(...(await accessibilityProblems(page)))
   await page.locator(named('textbox', 'Type web to confirm')).fill('web')
-  await page.locator(confirm).click()
+  await pressByKeyboard(page, 'Restore in place')
   await said(page, 'status', 'Restore succeeded: service app_web restored in place')
   t.same(restoresAsked, [`web ${webSnapshot}`])
 

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { execa } from 'execa'
 import { isOverdue, isRunning, jobStatus, outcomeOf, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus } from '../../lib/observe/status.js'
+import { rejectedSnapshots } from '../../lib/observe/rejected.js'
 
 const tempDir = async (t: Test) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-status-'))
@@ -29,6 +30,29 @@ t.test('the table is written whole and read back; concurrent updates lose nothin
   t.equal(await readFile(join(dir, 'nested', aside), 'utf8'), '{half', 'kept as it was, for a person to mend')
   await updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now' }))
   t.same(Object.keys((await readStatus(file)).jobs), ['app'], 'the next update starts a new table')
+})
+
+t.test("a table cut short still gives the guard's verdicts it holds, and the new table keeps them", async (t) => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'status.json')
+  const [gone, first, second] = ['a', 'b', 'c'].map((digit) => digit.repeat(64))
+  await updateStatus(file, (table) => {
+    table.rejectedSnapshots = [gone!]
+    table.jobs.app = { watchedSince: 'now', rejectedSnapshots: [first!, second!], lastSnapshot: { id: 'd'.repeat(64), time: 'now', repository: 'repo' } }
+  })
+  t.same(await rejectedSnapshots({ statusFile: file, rejectedSnapshots: [] }), [gone, first, second])
+  // Cut where a full disk might: after the verdicts, before the end.
+  const text = await readFile(file, 'utf8')
+  await writeFile(file, text.slice(0, text.indexOf(second!) + 70))
+  // The list of jobs that are gone is written after the jobs: lost with the end of the file.
+  t.same(await rejectedSnapshots({ statusFile: file, rejectedSnapshots: [] }), [first, second], 'read from what is left: "latest" never becomes one of them')
+  await writeFile(file, text.slice(0, text.indexOf(second!) + 10))
+  t.same(await rejectedSnapshots({ statusFile: file, rejectedSnapshots: [gone!] }), [gone, first], 'an ID cut in two is no ID')
+  await writeFile(file, text.slice(0, text.indexOf(second!) + 70))
+  await t.rejects(updateStatus(file, () => undefined), { message: /; it was moved to \S+status\.json\.unreadable-\S+ and a new one is started \(with the 2 rejected snapshot\(s\) it still shows\)/ })
+  t.same(await readStatus(file), { jobs: {}, rejectedSnapshots: [first, second] }, 'the new table starts with them')
+  const aside = (await readdir(dir)).find((name) => name.startsWith('status.json.unreadable-'))!
+  t.equal(await readFile(join(dir, aside), 'utf8'), text.slice(0, text.indexOf(second!) + 70), 'the old one kept as it was')
 })
 
 t.test('a status written by a version before the table keeps its last snapshot for the job', async (t) => {
