@@ -6,7 +6,7 @@ import type { Job } from '../run/job.js'
 import { lastAccepted } from '../restic/snapshots.js'
 import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
-import { snapshotRecord } from '../observe/status.js'
+import { snapshotRecord } from '../observe/outcome.js'
 import { snapshotsOfHost } from '../restic/snapshots.js'
 import { overdueAfterMs } from '../observe/overdue.js'
 

@@ -4,7 +4,9 @@ import { ConfigError, EXIT } from '../errors.js'
 import type { CliContext, CommandContext } from './context.js'
 import { writeOut } from '../output.js'
 import { checking } from './checking.js'
-import { isRunning, overdueAt, readStatus, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+import { readStatus, type CopyStatus, type JobStatus, type StatusTable } from '../observe/status.js'
+import { isRunning } from '../observe/outcome.js'
+import { overdueAt } from '../observe/overdue.js'
 import { stateOf } from '../observe/job-state.js'
 
 /** STATUS_FILE's table; a ConfigError when the variable is not set. */

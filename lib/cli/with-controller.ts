@@ -150,7 +150,8 @@ export function withController(cli: CliContext, log: Logger, schedule: boolean, 
           async () => docker,
           reporter,
           log,
-          cli.stop,
+          // Also when the lease is lost: the controller that took over runs the drills now.
+          stop,
         ),
       checkRepository: (repoPath) => withLockCare(resticFor(repoPath), ownerIsDead, log, (locking) => checkRepository(locking, config.checkReadDataSubset, log)),
       // Services that share a new repository would each create it at once: the controller does, first.

@@ -1,4 +1,6 @@
-import { isOverdue, isRunning, type JobStatus } from './status.js'
+import { type JobStatus } from './status.js'
+import { isOverdue } from './overdue.js'
+import { isRunning } from './outcome.js'
 
 /** A job's state in one word, worst first: what needs a person's attention shows. */
 export function stateOf(status: JobStatus, now = new Date()): 'LABEL ERROR' | 'OVERDUE' | 'RUNNING' | 'FAILING' | 'OK' | 'WAITING' {

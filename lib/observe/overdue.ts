@@ -1,4 +1,5 @@
 import { Cron } from 'croner'
+import type { JobStatus } from './status.js'
 
 /** How many of a schedule's next runs are looked at to find its longest gap. */
 const RUNS_LOOKED_AT = 12
@@ -24,3 +25,12 @@ export function overdueAfterMs(schedule: string | undefined, configuredMs: numbe
   const gap = longestGapMs(schedule)
   return gap === undefined ? undefined : 2 * gap
 }
+
+/** The moment the job becomes OVERDUE, if it has a limit. */
+export function overdueAt(status: JobStatus): Date | undefined {
+  if (status.overdueAfterSeconds === undefined) return undefined
+  const since = Date.parse(status.lastSuccess?.finishedAt ?? status.watchedSince)
+  return new Date(since + status.overdueAfterSeconds * 1000)
+}
+
+export const isOverdue = (status: JobStatus, now = new Date()) => (overdueAt(status)?.getTime() ?? Infinity) <= now.getTime()

@@ -10,14 +10,30 @@ interface Recorded {
 export const rejectedIn = (table: Recorded): string[] => [...(table.rejectedSnapshots ?? []), ...Object.values(table.jobs ?? {}).flatMap((status) => status.rejectedSnapshots ?? [])]
 
 /**
- * The rejected snapshots' IDs a STATUS_FILE that is not JSON (cut short by a full disk, edited by
- * hand) still holds: every full ID in its "rejectedSnapshots" lists, up to where it breaks. On an
- * append-only server, where the guard cannot tag a snapshot, this table is their only record; lost,
- * "latest" could become a snapshot the guard refused.
+ * The guard's verdicts a STATUS_FILE that is not JSON (edited by hand, damaged by a crash) still
+ * shows, each under its job: where the guard could not tag a snapshot (the server refused even the
+ * tagged copy), the table is their only record, and "latest" must never become one of them. Read
+ * line by line as updateStatus writes the table (two spaces a level, an ID a line): a list ends at
+ * the first line that is not a whole ID, so nothing after a damaged list is taken for a verdict.
  */
-export function salvageRejected(text: string): string[] {
-  const lists = text.split(/"rejectedSnapshots"\s*:\s*\[/).slice(1)
-  return [...new Set(lists.flatMap((list) => [...list.split(']')[0]!.matchAll(/"([0-9a-f]{64})"/g)].map((match) => match[1]!)))]
+export function salvageRejected(text: string): { jobs: Record<string, string[]>; gone: string[] } {
+  const salvaged = { jobs: {} as Record<string, string[]>, gone: [] as string[] }
+  let job: string | undefined
+  let list: string[] | undefined
+  for (const line of text.split('\n')) {
+    const id = list && /^ *"([0-9a-f]{64})",?$/.exec(line)
+    if (id) {
+      list!.push(id[1]!)
+      continue
+    }
+    list = undefined
+    const entry = /^ {4}("(?:[^"\\]|\\.)*"): \{$/.exec(line)
+    if (entry) job = JSON.parse(entry[1]!) as string
+    else if (/^ {2}"/.test(line)) job = undefined
+    if (/^ {2}"rejectedSnapshots": \[$/.test(line)) list = salvaged.gone
+    else if (job !== undefined && /^ {6}"rejectedSnapshots": \[$/.test(line)) list = salvaged.jobs[job] ??= []
+  }
+  return salvaged
 }
 
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
@@ -32,6 +48,7 @@ async function recordedIn(file: string): Promise<string[]> {
   try {
     return rejectedIn(JSON.parse(text) as Recorded)
   } catch {
-    return salvageRejected(text)
+    const { jobs, gone } = salvageRejected(text)
+    return [...gone, ...Object.values(jobs).flat()]
   }
 }

@@ -2,7 +2,9 @@ import { hostname } from 'node:os'
 import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
-import { HEARTBEAT_MS, isOverdue, jobStatus, overdueAt, readStatus, recordOutcome, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { HEARTBEAT_MS, jobStatus, readStatus, readStatusOrVerdicts, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { isOverdue, overdueAt } from './overdue.js'
+import { recordOutcome } from './outcome.js'
 import { rejectedSnapshots } from './rejected.js'
 
 // How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
@@ -270,7 +272,8 @@ export class Reporter {
   /** What is recorded of a job, if anything. */
   async status(job: string): Promise<JobStatus | undefined> {
     const file = this.options.statusFile
-    return file ? jobStatus(await readStatus(file).catch(() => ({ jobs: {} })), job) : undefined
+    // A table that is not JSON still gives the job's verdicts: its guard never compares with a rejected snapshot.
+    return file ? jobStatus(await readStatusOrVerdicts(file).catch(() => ({ jobs: {} })), job) : undefined
   }
 
   /**

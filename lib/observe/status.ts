@@ -1,8 +1,8 @@
-import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
 import type { RunRecord } from './run-history.js'
-import { salvageRejected } from './rejected.js'
+import { rejectedIn, salvageRejected } from './rejected.js'
 
 /** How one attempt of something (a backup, a check, a drill) ended. */
 export interface Outcome {
@@ -143,29 +143,54 @@ export function jobStatus(table: StatusTable, name: string): JobStatus | undefin
 let writes = 0
 
 /**
- * A table that cannot be read (cut short, edited by hand) is never overwritten: it is moved aside,
- * kept for a person to mend, and the update fails saying so; the next one starts a new table.
+ * A table that cannot be read (edited by hand, damaged by a crash) is never overwritten: it is kept
+ * aside for a person to mend, and a new table starts with the guard's verdicts it still shows ("latest"
+ * must never become one of them). The update is made on the new table and fails saying so.
  */
-async function setAside(file: string, error: Error): Promise<never> {
+async function setAside(file: string, error: Error): Promise<{ table: StatusTable; said: Error }> {
   const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
-  const rejected = salvageRejected(await readFile(file, 'utf8'))
-  // The rejected snapshots it still shows go on in the new table ("latest" must never become one of
-  // them), which replaces it in one rename: at no moment is neither there.
-  if (rejected.length > 0) {
-    await copyFile(file, aside)
-    await writeWhole(file, { jobs: {}, rejectedSnapshots: rejected })
-  } else {
-    await rename(file, aside)
-  }
-  const kept = rejected.length > 0 ? ` (with the ${rejected.length} rejected snapshot(s) it still shows)` : ''
-  throw new Error(`STATUS_FILE ${file} could not be read (${error.message}); it was moved to ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it`)
+  const table = salvagedTable(await readFile(file, 'utf8'))
+  // A second name for it, then the new table renamed over the first: at no moment is neither there,
+  // and no space is needed. A file system without hard links gets a copy.
+  await link(file, aside).catch(() => copyFile(file, aside))
+  const count = rejectedIn(table).length
+  const kept = count > 0 ? ` (with the ${count} rejected snapshot(s) it still shows)` : ''
+  return { table, said: new Error(`STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it`) }
 }
 
-/** Written aside and renamed: a reader never sees half of it. */
+/** Of a table that is not JSON, what it still shows that must not be lost: the guard's verdicts, each job's its own. */
+function salvagedTable(text: string): StatusTable {
+  const { jobs, gone } = salvageRejected(text)
+  const now = new Date().toISOString()
+  return { jobs: Object.fromEntries(Object.entries(jobs).map(([job, rejected]) => [job, { watchedSince: now, rejectedSnapshots: rejected }])), rejectedSnapshots: gone.length > 0 ? gone : undefined }
+}
+
+/** The table; of one that is not JSON (until the next update sets it aside), the verdicts it still shows. */
+export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
+  try {
+    return await readStatus(file)
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error
+    return salvagedTable(await readFile(file, 'utf8'))
+  }
+}
+
+/** Written aside, flushed to the disk and renamed: a reader never sees half of it, nor a crash an empty one. */
 async function writeWhole(file: string, table: StatusTable): Promise<void> {
   const partial = `${file}.${process.pid}.${++writes}.partial`
-  await writeFile(partial, `${JSON.stringify(table, null, 2)}\n`)
-  await rename(partial, file)
+  try {
+    const handle = await open(partial, 'w')
+    try {
+      await handle.writeFile(`${JSON.stringify(table, null, 2)}\n`)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(partial, file)
+  } catch (error) {
+    await rm(partial, { force: true })
+    throw error
+  }
 }
 
 /**
@@ -178,70 +203,16 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
   const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
   try {
     // Only a table that is not JSON is set aside; a file that cannot be read now (EACCES, EIO) fails this update alone.
-    const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)))
+    const { table, said } = await readStatus(file).then(
+      (table) => ({ table, said: undefined }),
+      (error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)),
+    )
     delete table.jobs[LEGACY_JOB]
     change(table)
     await writeWhole(file, table)
+    if (said) throw said
     return table
   } finally {
     await release()
-  }
-}
-
-/** The moment the job becomes OVERDUE, if it has a limit. */
-export function overdueAt(status: JobStatus): Date | undefined {
-  if (status.overdueAfterSeconds === undefined) return undefined
-  const since = Date.parse(status.lastSuccess?.finishedAt ?? status.watchedSince)
-  return new Date(since + status.overdueAfterSeconds * 1000)
-}
-
-export const isOverdue = (status: JobStatus, now = new Date()) => (overdueAt(status)?.getTime() ?? Infinity) <= now.getTime()
-
-/** Whether a run recorded as going is really going: its process may have been killed. */
-export function isRunning(status: JobStatus): boolean {
-  if (!status.running) return false
-  try {
-    process.kill(status.running.pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but is not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** The attempt's outcome in the table: the last attempt, and the last success or one more failure in a row. */
-export function recordOutcome(status: JobStatus, outcome: Outcome): void {
-  status.lastAttempt = outcome
-  delete status.running
-  status.runs ??= { success: 0, failure: 0 }
-  status.runs[outcome.ok ? 'success' : 'failure']++
-  if (outcome.ok) {
-    status.lastSuccess = outcome
-    status.failuresInARow = 0
-  } else {
-    status.failuresInARow = (status.failuresInARow ?? 0) + 1
-  }
-}
-
-export function outcomeOf(startedAt: Date, finishedAt: Date, ok: boolean, message: string, exitCode?: number): Outcome {
-  return {
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    ok,
-    exitCode,
-    message,
-    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 100) / 10,
-  }
-}
-
-/** A snapshot as `restic snapshots --json` lists it, as the status keeps it. */
-export function snapshotRecord(snapshot: { id: string; time: string; summary?: { total_files_processed: number; total_bytes_processed: number; data_added?: number } }, repository: string): SnapshotRecord {
-  return {
-    id: snapshot.id,
-    time: snapshot.time,
-    repository,
-    files: snapshot.summary?.total_files_processed,
-    bytesAdded: snapshot.summary?.data_added,
-    bytesProcessed: snapshot.summary?.total_bytes_processed,
   }
 }

@@ -1,7 +1,7 @@
 import { Cron } from 'croner'
 import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
-import { outcomeOf } from '../observe/status.js'
+import { outcomeOf } from '../observe/outcome.js'
 import type { Restic } from '../restic/command.js'
 import type { SwarmService } from '../swarm/cluster.js'
 import type { SwarmJob } from '../swarm/discover.js'

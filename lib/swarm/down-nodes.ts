@@ -2,7 +2,7 @@ import type { SwarmNode } from './cluster.js'
 import type { SwarmJob } from './discover.js'
 import type { Logger } from '../observe/log.js'
 import type { Reporter } from '../observe/reporter.js'
-import { outcomeOf } from '../observe/status.js'
+import { outcomeOf } from '../observe/outcome.js'
 
 /** Whether a failure's sentence says that this node went down, or was down (as discover and job-task word it). */
 const failedThere = (node: string, message = '') => message.includes(`node ${node} went down`) || message.includes(`node ${node} is down`)

@@ -4,7 +4,8 @@ import { ConfigError } from '../errors.js'
 import type { ControllerOptions } from './controller-options.js'
 import type { KeptNode, SwarmJob } from './discover.js'
 import { lastAccepted, type SnapshotInfo } from '../restic/snapshots.js'
-import { snapshotRecord, type SnapshotRecord } from '../observe/status.js'
+import { type SnapshotRecord } from '../observe/status.js'
+import { snapshotRecord } from '../observe/outcome.js'
 
 /** A per-node job found again in its repository: its node, and its last accepted snapshot there. */
 export interface FoundKeptNode {

@@ -4,13 +4,13 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { Page } from 'puppeteer-core'
 import { buildConsole } from '../../lib/console/server.js'
 import { AuditLog } from '../../lib/console/audit.js'
 import { consoleFixture, OPERATOR, READER } from '../fixtures/console.js'
 import { accessibilityProblems, launchFirefox, servedOffLoopback } from '../fixtures/browser.js'
+import { waitFor } from '../fixtures/swarm.js'
 
 const { log, file, backend, backupsAsked, restoresAsked, webSnapshot, accounts } = await consoleFixture(t)
 const app = await buildConsole({ accounts, backend, audit: new AuditLog(log), log })
@@ -80,7 +80,10 @@ t.test('an operator logs in, backs up and restores (asked again) by keyboard, br
   problems.push(...(await accessibilityProblems(page)))
   await page.locator(named('link', 'Download blob.bin as file')).click()
   // Firefox writes blob.bin.part and renames it to blob.bin once whole.
-  while (!(await readdir(downloads)).includes('blob.bin') || (await readdir(downloads)).some((name) => name.endsWith('.part'))) await sleep(100)
+  await waitFor('the download to end', async () => {
+    const names = await readdir(downloads)
+    return names.includes('blob.bin') && !names.some((name) => name.endsWith('.part'))
+  }, 60)
   t.ok((await readFile(join(downloads, 'blob.bin'))).equals(file), "the downloaded file's bytes are the original's")
 
   await page.locator(named('link', 'Coverage')).click()

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -8,7 +8,8 @@ import { Reporter } from '../../lib/observe/reporter.js'
 import { RUNS_KEPT } from '../../lib/observe/run-history.js'
 import type { RunListener, RunReport } from '../../lib/observe/run-report.js'
 import { notifications } from '../../lib/notify/listener.js'
-import { outcomeOf, readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
+import { readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
+import { outcomeOf } from '../../lib/observe/outcome.js'
 import { captureLogger } from '../fixtures/log.js'
 
 const outcome = (ok: boolean, message: string) => outcomeOf(new Date(Date.now() - 1000), new Date(), ok, message, ok ? 0 : 1)
@@ -181,4 +182,20 @@ t.test('an OVERDUE notice still being sent is not sent again by the next heartbe
   t.notOk((await reporter.status('app'))?.overdueUnsent, 'and it got there')
   await reporter.noticeOverdue(new Date(overdueAt + 122_000))
   t.equal(calls, 1, 'not again in the episode')
+})
+
+t.test("a job's verdicts reach its guard from a table that is no longer JSON, before and after it is set aside", async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rds-reporter-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'status.json')
+  const rejected = 'b'.repeat(64)
+  await updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'then', rejectedSnapshots: [rejected] }))
+  await appendFile(file, '{ damaged')
+  const { log, text } = captureLogger()
+  const reporter = new Reporter({ statusFile: file, log })
+  t.same((await reporter.status('app'))?.rejectedSnapshots, [rejected], 'what the guard and the job container are given')
+  t.same(await reporter.rejectedSnapshots(), [rejected])
+  await reporter.started('app', 'backup')
+  t.match(text(), /STATUS_FILE \S+ could not be read .* a new one is started \(with the 1 rejected snapshot\(s\) it still shows\)/)
+  t.match(await reporter.status('app'), { rejectedSnapshots: [rejected], running: {} }, 'the new table has them, and the run')
 })

@@ -7,7 +7,8 @@ import t from 'tap'
 import { DownNodes } from '../../lib/swarm/down-nodes.js'
 import type { SwarmJob } from '../../lib/swarm/discover.js'
 import { Reporter } from '../../lib/observe/reporter.js'
-import { outcomeOf, readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status.js'
+import { outcomeOf } from '../../lib/observe/outcome.js'
 import { captureLogger } from '../fixtures/log.js'
 
 const backup = { schedule: '0 3 * * *', volumes: [], hooks: {}, excludes: [], retention: { prune: false }, repoPath: 'repo', maxRunTime: 1000 } as unknown as SwarmJob['backup']
