@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { ConfigError, EXIT } from '../errors.js'
 import { readJobsFile, type JobRow } from '../observe/jobs-file.js'
-import { readStatus, updateStatus } from '../observe/status.js'
+import { readStatus, updateStatus } from '../observe/status-file.js'
 import { checking } from './checking.js'
 import type { CommandContext } from './context.js'
 import { writeOut } from '../output.js'

@@ -1,6 +1,7 @@
 import type { Controller } from '../swarm/controller.js'
 import type { Logger } from '../observe/log.js'
-import { readStatus, type JobStatus } from '../observe/status.js'
+import { type JobStatus } from '../observe/status.js'
+import { readStatus } from '../observe/status-file.js'
 import { rejectedSnapshots } from '../observe/rejected.js'
 import { stateOf } from '../observe/job-state.js'
 import type { Config } from '../config/environment.js'

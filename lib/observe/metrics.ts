@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { ConfigError } from '../errors.js'
 import type { Logger } from './log.js'
-import { readStatus, type JobStatus, type Outcome, type StatusTable } from './status.js'
+import { type JobStatus, type Outcome, type StatusTable } from './status.js'
+import { readStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 
 const seconds = (iso: string) => Date.parse(iso) / 1000

@@ -14,13 +14,15 @@ export const rejectedIn = (table: Recorded): string[] => [...(table.rejectedSnap
  * shows, each under its job: where the guard could not tag a snapshot (the server refused even the
  * tagged copy), the table is their only record, and "latest" must never become one of them. Read
  * line by line as updateStatus writes the table (two spaces a level, an ID a line): a list ends at
- * the first line that is not a whole ID, so nothing after a damaged list is taken for a verdict.
+ * the first line that is not a whole ID, so nothing after a damaged list is taken for a verdict. A
+ * table laid out otherwise (by hand) gives its lists' IDs to no job in particular.
  */
 export function salvageRejected(text: string): { jobs: Record<string, string[]>; gone: string[] } {
-  const salvaged = { jobs: {} as Record<string, string[]>, gone: [] as string[] }
+  const jobs = new Map<string, string[]>()
+  const gone: string[] = []
   let job: string | undefined
   let list: string[] | undefined
-  for (const line of text.split('\n')) {
+  for (const line of text.split(/\r?\n/)) {
     const id = list && /^ *"([0-9a-f]{64})",?$/.exec(line)
     if (id) {
       list!.push(id[1]!)
@@ -28,12 +30,28 @@ export function salvageRejected(text: string): { jobs: Record<string, string[]>;
     }
     list = undefined
     const entry = /^ {4}("(?:[^"\\]|\\.)*"): \{$/.exec(line)
-    if (entry) job = JSON.parse(entry[1]!) as string
+    if (entry) job = jobName(entry[1]!)
     else if (/^ {2}"/.test(line)) job = undefined
-    if (/^ {2}"rejectedSnapshots": \[$/.test(line)) list = salvaged.gone
-    else if (job !== undefined && /^ {6}"rejectedSnapshots": \[$/.test(line)) list = salvaged.jobs[job] ??= []
+    if (/^ {2}"rejectedSnapshots": \[$/.test(line)) list = gone
+    else if (job !== undefined && /^ {6}"rejectedSnapshots": \[$/.test(line)) list = jobs.get(job) ?? jobs.set(job, []).get(job)
   }
-  return salvaged
+  if (jobs.size === 0 && gone.length === 0) gone.push(...anyLayout(text))
+  return { jobs: Object.fromEntries(jobs), gone }
+}
+
+/** A job's name as its key writes it; undefined for a key damaged past reading. */
+function jobName(key: string): string | undefined {
+  try {
+    return JSON.parse(key) as string
+  } catch {
+    return undefined
+  }
+}
+
+/** The IDs that open each "rejectedSnapshots" list, up to the first thing in it that is not an ID, whatever the layout. */
+function anyLayout(text: string): string[] {
+  const lists = text.split(/"rejectedSnapshots"\s*:\s*\[/).slice(1)
+  return lists.flatMap((list) => [.../^(?:\s*"[0-9a-f]{64}"\s*,?)*/.exec(list)![0].matchAll(/[0-9a-f]{64}/g)].map((match) => match[0]))
 }
 
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */

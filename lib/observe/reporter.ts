@@ -2,7 +2,8 @@ import { hostname } from 'node:os'
 import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
-import { HEARTBEAT_MS, jobStatus, readStatus, readStatusOrVerdicts, updateStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { HEARTBEAT_MS, jobStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
+import { readStatus, readStatusOrVerdicts, StatusSetAside, updateStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 import { recordOutcome } from './outcome.js'
 import { rejectedSnapshots } from './rejected.js'
@@ -34,6 +35,11 @@ export class Reporter {
     try {
       return await updateStatus(file, change)
     } catch (error) {
+      // Damaged, kept aside, and the change made on a new table: written, and said loudly.
+      if (error instanceof StatusSetAside && error.table) {
+        this.options.log.error(`status: ${error.message}`)
+        return error.table
+      }
       this.options.log.warn(`status: cannot write STATUS_FILE ${file}: ${(error as Error).message}`)
       return undefined
     }

@@ -1,7 +1,7 @@
 import type Docker from 'dockerode'
 import { EXIT, type RunError } from '../errors.js'
 import type { Logger } from '../observe/log.js'
-import { readStatus } from '../observe/status.js'
+import { readStatus } from '../observe/status-file.js'
 import type { Restic } from '../restic/command.js'
 import { DEFINITION_TAG, isAccepted, rejectedAmong, resticJson, type SnapshotInfo } from '../restic/snapshots.js'
 import { computeCoverage, type CoverageRow } from './coverage.js'

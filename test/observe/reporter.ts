@@ -8,7 +8,8 @@ import { Reporter } from '../../lib/observe/reporter.js'
 import { RUNS_KEPT } from '../../lib/observe/run-history.js'
 import type { RunListener, RunReport } from '../../lib/observe/run-report.js'
 import { notifications } from '../../lib/notify/listener.js'
-import { readStatus, updateStatus, type Outcome } from '../../lib/observe/status.js'
+import { type Outcome } from '../../lib/observe/status.js'
+import { readStatus, updateStatus } from '../../lib/observe/status-file.js'
 import { outcomeOf } from '../../lib/observe/outcome.js'
 import { captureLogger } from '../fixtures/log.js'
 
@@ -198,4 +199,8 @@ t.test("a job's verdicts reach its guard from a table that is no longer JSON, be
   await reporter.started('app', 'backup')
   t.match(text(), /STATUS_FILE \S+ could not be read .* a new one is started \(with the 1 rejected snapshot\(s\) it still shows\)/)
   t.match(await reporter.status('app'), { rejectedSnapshots: [rejected], running: {} }, 'the new table has them, and the run')
+  await appendFile(file, '{ damaged again')
+  const snapshot = { id: 'c'.repeat(64), time: '2026-12-01T03:00:00Z', repository: 'repo' }
+  t.ok(await reporter.keepNode('app@n2', { service: 'app', nodeId: 'n2' }, snapshot, 1), 'a change made on the new table is written, and said so')
+  t.match(await reporter.status('app@n2'), { keptNode: { nodeId: 'n2' } })
 })

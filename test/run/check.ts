@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { damagePacks, serverWithRandomData } from '../fixtures/sftp-server.js'
-import { readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status-file.js'
 
 t.test('CHECK_AT checks the repository on schedule; a damaged pack fails the check, which is recorded and notified', async (t) => {
   const { server, data } = await serverWithRandomData(t, 5, 1024 * 1024)

@@ -11,7 +11,7 @@ import { RDS, runBin } from '../fixtures/cli.js'
 import { addRandomFiles } from '../fixtures/data.js'
 import { startSftpServer, type SftpServer } from '../fixtures/sftp-server.js'
 import { useHostEngine } from '../fixtures/docker.js'
-import { readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status-file.js'
 
 const SERVICE = 'rds-test-pause'
 const IMAGE = 'debian:trixie-slim'

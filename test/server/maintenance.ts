@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { execa } from 'execa'
-import { readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status-file.js'
 import { RDS, runBin } from '../fixtures/cli.js'
 import { waitFor } from '../fixtures/swarm.js'
 

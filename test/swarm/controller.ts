@@ -17,7 +17,7 @@ import { Controller, type ControllerOptions, type ScheduledJob } from '../../lib
 import { jobRows } from '../../lib/swarm/controller-options.js'
 import { Reporter } from '../../lib/observe/reporter.js'
 import { EXIT, RunError } from '../../lib/errors.js'
-import { readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status-file.js'
 import { runRestic, type Restic } from '../../lib/restic/command.js'
 import { snapshotsOfHosts } from '../../lib/restic/snapshots.js'
 import { urlRepository } from '../../lib/restic/repository.js'

@@ -7,7 +7,7 @@ import t from 'tap'
 import { DownNodes } from '../../lib/swarm/down-nodes.js'
 import type { SwarmJob } from '../../lib/swarm/discover.js'
 import { Reporter } from '../../lib/observe/reporter.js'
-import { readStatus } from '../../lib/observe/status.js'
+import { readStatus } from '../../lib/observe/status-file.js'
 import { outcomeOf } from '../../lib/observe/outcome.js'
 import { captureLogger } from '../fixtures/log.js'
 

@@ -2,8 +2,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { jobStatus, readStatus, updateStatus } from '../../lib/observe/status.js'
-import { rejectedSnapshots } from '../../lib/observe/rejected.js'
+import { jobStatus } from '../../lib/observe/status.js'
+import { readStatus, updateStatus } from '../../lib/observe/status-file.js'
+import { rejectedSnapshots, salvageRejected } from '../../lib/observe/rejected.js'
 
 const tempDir = async (t: Test) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-status-'))
@@ -36,7 +37,9 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   const file = join(dir, 'status.json')
   const [gone, first, second, other, saved] = ['a', 'b', 'c', 'e', 'd'].map((digit) => digit.repeat(64))
   await updateStatus(file, (table) => {
-    table.jobs.app = { watchedSince: 'then', rejectedSnapshots: [first!, second!], lastSnapshot: { id: saved!, time: 'then', repository: 'repo' } }
+    // A log line that is a bare ID, after the list: never taken for a verdict.
+    const run = { kind: 'backup', startedAt: 'then', durationSeconds: 1, ok: true, message: 'backed up', log: [saved!] }
+    table.jobs.app = { watchedSince: 'then', rejectedSnapshots: [first!, second!], lastSnapshot: { id: saved!, time: 'then', repository: 'repo' }, history: [run] }
     table.jobs['db "main"'] = { watchedSince: 'then', rejectedSnapshots: [other!] }
     table.rejectedSnapshots = [gone!]
   })
@@ -51,6 +54,11 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   // A list whose end is lost: what follows it (the last snapshot, accepted) is no verdict.
   await writeFile(file, text.replace(/(c{64}")\n\s*\],/, '$1,'))
   t.same((await all()).sort(), [gone, first, second, other].sort(), 'the last snapshot after a list without its end is not taken')
+  t.same(salvageRejected(text.replace(/\n/g, '\r\n').replace(/\}\s*$/, '')), { jobs: { app: [first, second], 'db "main"': [other] }, gone: [gone] }, "with the line ends of Windows, each job's its own")
+  await writeFile(file, `${JSON.stringify(JSON.parse(text))},`)
+  t.same((await all()).sort(), [gone, first, second, other].sort(), 'on one line: the lists read, whatever the layout')
+  await writeFile(file, text.replace('"db \\"main\\"": {', '"db \\q": {').replace(/\}\s*$/, ''))
+  t.same((await all()).sort(), [gone, first, second].sort(), "a job's key damaged past reading: its verdicts lost, the others read")
   await writeFile(file, `${text.slice(0, text.lastIndexOf('}'))},`)
   await t.rejects(updateStatus(file, (table) => void (table.heartbeatAt = 'now')), { message: /; it was kept as \S+status\.json\.unreadable-\S+ and a new one is started \(with the 4 rejected snapshot\(s\) it still shows\)/ })
   const renewed = await readStatus(file)
@@ -58,6 +66,10 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   t.notOk(renewed.jobs.app?.lastSnapshot, 'and nothing else of the old one')
   const aside = (await readdir(dir)).find((name) => name.startsWith('status.json.unreadable-'))!
   t.equal(await readFile(join(dir, aside), 'utf8'), `${text.slice(0, text.lastIndexOf('}'))},`, 'the old one kept as it was')
+  // A change that fails on the new table: the damage is what is said, and the verdicts are kept.
+  await writeFile(file, 'null')
+  await t.rejects(updateStatus(file, () => { throw new Error('keeps no job x') }), { message: /^STATUS_FILE \S+ could not be read \(it holds no table\); it was kept as/ })
+  t.same(await readStatus(file), { jobs: {} })
 })
 
 t.test('a status written by a version before the table keeps its last snapshot for the job', async (t) => {

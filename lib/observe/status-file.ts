@@ -1,0 +1,120 @@
+import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import lockfile from 'proper-lockfile'
+import { rejectedIn, salvageRejected } from './rejected.js'
+import { LEGACY_JOB, type StatusTable } from './status.js'
+
+/** The table, or an empty one when nothing has been recorded yet. */
+export async function readStatus(file: string): Promise<StatusTable> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { jobs: {} }
+    throw error
+  }
+  const parsed = JSON.parse(text) as (Partial<StatusTable> & LegacyStatus) | null
+  // JSON, but no table (null, a number, a list): as damaged as text that is not JSON.
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('it holds no table')
+  return parsed.jobs ? (parsed as StatusTable) : fromLegacy(parsed)
+}
+
+/** STATUS_FILE as versions before the status table wrote it: one job, unnamed. */
+interface LegacyStatus {
+  lastSnapshot?: { id: string; savedAt: string; repository: string }
+}
+
+/** The one thing of an old status that matters is the last snapshot (the vanished-repository guard). */
+function fromLegacy(legacy: LegacyStatus): StatusTable {
+  const saved = legacy.lastSnapshot
+  return { jobs: saved ? { [LEGACY_JOB]: { watchedSince: saved.savedAt, lastSnapshot: { id: saved.id, time: saved.savedAt, repository: saved.repository } } } : {} }
+}
+
+let writes = 0
+
+/**
+ * A table that cannot be read (edited by hand, damaged by a crash) is never overwritten: it is kept
+ * aside for a person to mend, and a new table starts with the guard's verdicts it still shows ("latest"
+ * must never become one of them). The update is made on the new table and fails saying so.
+ */
+async function setAside(file: string, error: Error): Promise<{ table: StatusTable; said: StatusSetAside }> {
+  const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  const table = salvagedTable(await readFile(file, 'utf8'))
+  // A second name for it, then the new table renamed over the first: at no moment is neither there,
+  // and no space is needed. A file system without hard links gets a copy.
+  await link(file, aside).catch(() => copyFile(file, aside))
+  const count = rejectedIn(table).length
+  const kept = count > 0 ? ` (with the ${count} rejected snapshot(s) it still shows)` : ''
+  // Written before the change is made: a change that throws leaves the verdicts kept all the same.
+  await writeWhole(file, table)
+  return { table, said: new StatusSetAside(`STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it`) }
+}
+
+/** An update that found STATUS_FILE damaged: made on a new table (`table`, written), and said. */
+export class StatusSetAside extends Error {
+  table?: StatusTable
+}
+
+/** Of a table that is not JSON, what it still shows that must not be lost: the guard's verdicts, each job's its own. */
+function salvagedTable(text: string): StatusTable {
+  const { jobs, gone } = salvageRejected(text)
+  const now = new Date().toISOString()
+  return { jobs: Object.fromEntries(Object.entries(jobs).map(([job, rejected]) => [job, { watchedSince: now, rejectedSnapshots: rejected }])), rejectedSnapshots: gone.length > 0 ? gone : undefined }
+}
+
+/** The table; of one that is not JSON (until the next update sets it aside), the verdicts it still shows. */
+export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
+  try {
+    return await readStatus(file)
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error
+    return salvagedTable(await readFile(file, 'utf8'))
+  }
+}
+
+/** Written aside, flushed to the disk and renamed: a reader never sees half of it, nor a crash an empty one. */
+async function writeWhole(file: string, table: StatusTable): Promise<void> {
+  const partial = `${file}.${process.pid}.${++writes}.partial`
+  try {
+    const handle = await open(partial, 'w')
+    try {
+      await handle.writeFile(`${JSON.stringify(table, null, 2)}\n`)
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(partial, file)
+  } catch (error) {
+    await rm(partial, { force: true })
+    throw error
+  }
+}
+
+/**
+ * Reads the table, lets `change` edit it, and writes it back whole (a reader never sees half of
+ * it), under a lock that every process writing STATUS_FILE shares: the agent, and an `rds backup`
+ * started beside it with docker exec, each change their own job's entry.
+ */
+export async function updateStatus(file: string, change: (table: StatusTable) => void): Promise<StatusTable> {
+  await mkdir(dirname(file), { recursive: true })
+  const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
+  try {
+    // Only a table that is not JSON is set aside; a file that cannot be read now (EACCES, EIO) fails this update alone.
+    const { table, said } = await readStatus(file).then(
+      (table) => ({ table, said: undefined }),
+      (error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)),
+    )
+    delete table.jobs[LEGACY_JOB]
+    try {
+      change(table)
+    } catch (error) {
+      // What the person must hear first is that the table was damaged.
+      throw said ?? error
+    }
+    await writeWhole(file, table)
+    if (said) throw Object.assign(said, { table })
+    return table
+  } finally {
+    await release()
+  }
+}
