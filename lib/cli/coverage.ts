@@ -6,7 +6,7 @@ import type { CoverageRow } from '../swarm/coverage.js'
 import { surveyCoverage } from '../swarm/coverage-survey.js'
 import { createLogger } from '../observe/log.js'
 import { swarmConfig, type CommandContext } from './context.js'
-import { rejectedSnapshots } from '../observe/rejected.js'
+import { rejectedSnapshots } from '../observe/status-file.js'
 import { withController } from './with-controller.js'
 import { writeOut } from '../output.js'
 

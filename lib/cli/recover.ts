@@ -4,7 +4,7 @@ import { createLogger } from '../observe/log.js'
 import { writeOut } from '../output.js'
 import { carryOutRecovery, describeSnapshots, describeStep, planNodeRecovery } from '../recover/node-recovery.js'
 import { parseAt, swarmConfig, type CommandContext } from './context.js'
-import { rejectedSnapshots } from '../observe/rejected.js'
+import { rejectedSnapshots } from '../observe/status-file.js'
 import { withController } from './with-controller.js'
 
 export function addRecoverCommand(program: Command, { cli, setExitCode }: CommandContext): void {

@@ -8,7 +8,7 @@ import { loadDump, loadSqliteDump } from '../recover/service-jobs.js'
 import { restoreSqlite } from '../restore/sqlite.js'
 import { readConfig } from '../config/environment.js'
 import { HOST_HELP, HOST_OPTION, snapshotChoice, withRestic, type CommandContext } from './context.js'
-import { rejectedSnapshots } from '../observe/rejected.js'
+import { rejectedSnapshots } from '../observe/status-file.js'
 import { withController } from './with-controller.js'
 
 interface Options {

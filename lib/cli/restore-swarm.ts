@@ -7,7 +7,7 @@ import { chooseSnapshot, jobOfHost } from '../recover/swarm-snapshot.js'
 import { restoreService } from '../recover/service-restore.js'
 import { findNode, restoreToVolumeInSwarm } from '../recover/to-volume.js'
 import { parseAt, snapshotChoice, type CliContext } from './context.js'
-import { rejectedSnapshots } from '../observe/rejected.js'
+import { rejectedSnapshots } from '../observe/status-file.js'
 import { withController } from './with-controller.js'
 
 /** What rds restore was given (see restore.ts). */

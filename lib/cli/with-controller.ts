@@ -1,7 +1,7 @@
 import type Docker from 'dockerode'
 import { join } from 'node:path'
 import { reporterFor, withRestic, type CliContext } from './context.js'
-import { rejectedSnapshots } from '../observe/rejected.js'
+import { rejectedSnapshots } from '../observe/status-file.js'
 import { scheduleRehearsals, type RehearsalContext } from '../recover/rehearse-record.js'
 import type { JobTemplate } from '../swarm/job-service.js'
 import { ownJobTemplate } from '../swarm/own-service.js'

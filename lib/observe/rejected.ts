@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises'
-
 /** What STATUS_FILE records of rejected snapshots: of jobs that are gone, and of each job. */
 interface Recorded {
   rejectedSnapshots?: string[]
@@ -52,21 +50,4 @@ function jobName(key: string): string | undefined {
 function anyLayout(text: string): string[] {
   const lists = text.split(/"rejectedSnapshots"\s*:\s*\[/).slice(1)
   return lists.flatMap((list) => [.../^(?:\s*"[0-9a-f]{64}"\s*,?)*/.exec(list)![0].matchAll(/[0-9a-f]{64}/g)].map((match) => match[0]))
-}
-
-/** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
-export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
-  return [...config.rejectedSnapshots, ...(config.statusFile ? await recordedIn(config.statusFile) : [])]
-}
-
-async function recordedIn(file: string): Promise<string[]> {
-  // A file that cannot be read now (missing, EACCES) records none, as before: a restore by ID never needs it.
-  const text = await readFile(file, 'utf8').catch(() => undefined)
-  if (text === undefined) return []
-  try {
-    return rejectedIn(JSON.parse(text) as Recorded)
-  } catch {
-    const { jobs, gone } = salvageRejected(text)
-    return [...gone, ...Object.values(jobs).flat()]
-  }
 }

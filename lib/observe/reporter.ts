@@ -3,10 +3,9 @@ import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, jobStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
-import { readStatus, readStatusOrVerdicts, StatusSetAside, updateStatus } from './status-file.js'
+import { readStatus, readStatusOrVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 import { recordOutcome } from './outcome.js'
-import { rejectedSnapshots } from './rejected.js'
 
 // How many rejected snapshots a job's status remembers: years of nights, weeks of hours of a lost volume.
 const REJECTED_KEPT = 1000

@@ -4,19 +4,28 @@ import lockfile from 'proper-lockfile'
 import { rejectedIn, salvageRejected } from './rejected.js'
 import { LEGACY_JOB, type StatusTable } from './status.js'
 
-/** The table, or an empty one when nothing has been recorded yet. */
-export async function readStatus(file: string): Promise<StatusTable> {
-  let text: string
+/** STATUS_FILE's text; undefined when nothing has been recorded yet. */
+async function readText(file: string): Promise<string | undefined> {
   try {
-    text = await readFile(file, 'utf8')
+    return await readFile(file, 'utf8')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { jobs: {} }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw error
   }
+}
+
+/** The table the text holds; a SyntaxError for one that is damaged. */
+function parseTable(text: string | undefined): StatusTable {
+  if (text === undefined) return { jobs: {} }
   const parsed = JSON.parse(text) as (Partial<StatusTable> & LegacyStatus) | null
   // JSON, but no table (null, a number, a list): as damaged as text that is not JSON.
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('it holds no table')
   return parsed.jobs ? (parsed as StatusTable) : fromLegacy(parsed)
+}
+
+/** The table, or an empty one when nothing has been recorded yet. */
+export async function readStatus(file: string): Promise<StatusTable> {
+  return parseTable(await readText(file))
 }
 
 /** STATUS_FILE as versions before the status table wrote it: one job, unnamed. */
@@ -37,9 +46,9 @@ let writes = 0
  * aside for a person to mend, and a new table starts with the guard's verdicts it still shows ("latest"
  * must never become one of them). The update is made on the new table and fails saying so.
  */
-async function setAside(file: string, error: Error): Promise<{ table: StatusTable; said: StatusSetAside }> {
+async function setAside(file: string, text: string, error: Error): Promise<{ table: StatusTable; said: string }> {
   const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
-  const table = salvagedTable(await readFile(file, 'utf8'))
+  const table = salvagedTable(text)
   // A second name for it, then the new table renamed over the first: at no moment is neither there,
   // and no space is needed. A file system without hard links gets a copy.
   await link(file, aside).catch(() => copyFile(file, aside))
@@ -47,12 +56,17 @@ async function setAside(file: string, error: Error): Promise<{ table: StatusTabl
   const kept = count > 0 ? ` (with the ${count} rejected snapshot(s) it still shows)` : ''
   // Written before the change is made: a change that throws leaves the verdicts kept all the same.
   await writeWhole(file, table)
-  return { table, said: new StatusSetAside(`STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it`) }
+  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it` }
 }
 
-/** An update that found STATUS_FILE damaged: made on a new table (`table`, written), and said. */
+/** An update that found STATUS_FILE damaged, and said so; `table` is the new one, when the change was made on it and written. */
 export class StatusSetAside extends Error {
-  table?: StatusTable
+  constructor(
+    message: string,
+    readonly table?: StatusTable,
+  ) {
+    super(message)
+  }
 }
 
 /** Of a table that is not JSON, what it still shows that must not be lost: the guard's verdicts, each job's its own. */
@@ -64,12 +78,20 @@ function salvagedTable(text: string): StatusTable {
 
 /** The table; of one that is not JSON (until the next update sets it aside), the verdicts it still shows. */
 export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
+  const text = await readText(file)
   try {
-    return await readStatus(file)
+    return parseTable(text)
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error
-    return salvagedTable(await readFile(file, 'utf8'))
+    return salvagedTable(text!)
   }
+}
+
+/** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
+export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
+  // A file that cannot be read now (EACCES) records none, as before: a restore by ID never needs it.
+  const recorded = config.statusFile ? await readStatusOrVerdicts(config.statusFile).catch((): StatusTable => ({ jobs: {} })) : { jobs: {} }
+  return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
 /** Written aside, flushed to the disk and renamed: a reader never sees half of it, nor a crash an empty one. */
@@ -90,6 +112,18 @@ async function writeWhole(file: string, table: StatusTable): Promise<void> {
   }
 }
 
+/** The table; one that is not JSON is set aside, and the new one given with what to say of it. */
+async function tableToUpdate(file: string): Promise<{ table: StatusTable; said?: string }> {
+  const text = await readText(file)
+  try {
+    return { table: parseTable(text) }
+  } catch (error) {
+    // Only a table that is not JSON is set aside; a file that cannot be read now (EACCES, EIO) fails this update alone.
+    if (!(error instanceof SyntaxError)) throw error
+    return setAside(file, text!, error)
+  }
+}
+
 /**
  * Reads the table, lets `change` edit it, and writes it back whole (a reader never sees half of
  * it), under a lock that every process writing STATUS_FILE shares: the agent, and an `rds backup`
@@ -99,20 +133,16 @@ export async function updateStatus(file: string, change: (table: StatusTable) =>
   await mkdir(dirname(file), { recursive: true })
   const release = await lockfile.lock(file, { realpath: false, lockfilePath: `${file}.lock`, stale: 10_000, retries: { retries: 50, minTimeout: 20, maxTimeout: 200 } })
   try {
-    // Only a table that is not JSON is set aside; a file that cannot be read now (EACCES, EIO) fails this update alone.
-    const { table, said } = await readStatus(file).then(
-      (table) => ({ table, said: undefined }),
-      (error: Error) => (error instanceof SyntaxError ? setAside(file, error) : Promise.reject(error)),
-    )
+    const { table, said } = await tableToUpdate(file)
     delete table.jobs[LEGACY_JOB]
     try {
       change(table)
     } catch (error) {
       // What the person must hear first is that the table was damaged.
-      throw said ?? error
+      throw said === undefined ? error : new StatusSetAside(said)
     }
     await writeWhole(file, table)
-    if (said) throw Object.assign(said, { table })
+    if (said !== undefined) throw new StatusSetAside(said, table)
     return table
   } finally {
     await release()

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { jobStatus } from '../../lib/observe/status.js'
 import { readStatus, updateStatus } from '../../lib/observe/status-file.js'
-import { rejectedSnapshots, salvageRejected } from '../../lib/observe/rejected.js'
+import { salvageRejected } from '../../lib/observe/rejected.js'
+import { rejectedSnapshots } from '../../lib/observe/status-file.js'
 
 const tempDir = async (t: Test) => {
   const dir = await mkdtemp(join(tmpdir(), 'rds-status-'))
