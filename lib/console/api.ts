@@ -3,12 +3,16 @@ import type { ConsoleOptions } from './backend.js'
 import type { Actions } from './actions.js'
 import { downloadRoute } from './download.js'
 import { accountOf, HttpError } from './http-error.js'
-import { jobRequests, noSuchJob, notInSnapshot, type JobRequest } from './job-request.js'
+import { jobRequests, noSuchJob, notInSnapshot, whileAsked, type JobRequest } from './job-request.js'
 import { listPath, snapshotsOfHost, type SnapshotNode } from '../restic/snapshots.js'
 
 // The order of `rds status`'s states, worst first: what needs a person shows at the top.
 const WORST_FIRST = ['LABEL ERROR', 'OVERDUE', 'FAILING', 'RUNNING', 'WAITING', 'OK']
 const COVERAGE_WORST_FIRST = ['NOT SURVEYED', 'NOT COVERED', 'covered', 'excluded', 'unused']
+
+// The routes whose refusals (a read-only user's, a forged CSRF token, a question not answered) the
+// audit log keeps beside what they started: the error handler records them (server.ts).
+const audited = (action: string) => ({ config: { audited: action } })
 
 const busy = (job: string) => new HttpError(409, `an action on ${job} is going; wait for it to end (GET /api/actions).`)
 
@@ -32,11 +36,11 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
     return { job: job.status ? { ...job, status: { ...job.status, history } } : job, snapshots: snapshots.reverse() }
   })
 
-  app.get('/api/jobs/:job/files', async (request: JobRequest) => {
+  app.get('/api/jobs/:job/files', async (request: JobRequest, reply: FastifyReply) => {
     const snapshot = await snapshotOf(request)
     const path = pathOf(request, snapshot)
     const entries: SnapshotNode[] = []
-    await listPath(resticOf(request), snapshot, path, log, (node) => void entries.push(node)).catch(notInSnapshot)
+    await listPath({ ...resticOf(request), signal: whileAsked(reply, stop) }, snapshot, path, log, (node) => void entries.push(node)).catch(notInSnapshot)
     // restic lists the folder itself first; a file's listing is the file alone.
     const self = entries.find((node) => node.path === path)
     return { snapshot: snapshot.id, path, type: self?.type ?? 'dir', entries: entries.filter((node) => node !== self) }
@@ -44,21 +48,18 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
 
   app.get('/api/jobs/:job/download', downloadRoute(backend, audit, log, stop, stalledMs))
 
-  app.post('/api/jobs/:job/backup', async (request: JobRequest, reply: FastifyReply) => {
+  app.post('/api/jobs/:job/backup', audited('backup now'), async (request: JobRequest, reply: FastifyReply) => {
     const account = operator(request)
     const job = request.params.job
     if (actions.busy(job)) throw busy(job)
     const asked = backend.backupNow(job)
     if (asked === undefined) throw noSuchJob(job)
-    if ('refused' in asked) {
-      audit.record({ who: account.name, role: account.role, action: 'backup now', target: job, outcome: `refused: ${asked.refused}` })
-      throw new HttpError(409, asked.refused)
-    }
+    if ('refused' in asked) throw new HttpError(409, asked.refused)
     const action = actions.start('backup now', job, account, job, () => asked.run)!
     return reply.code(202).send({ action })
   })
 
-  app.post('/api/jobs/:job/restore', async (request: JobRequest, reply: FastifyReply) => {
+  app.post('/api/jobs/:job/restore', audited('restore'), async (request: JobRequest, reply: FastifyReply) => {
     const account = operator(request)
     const job = request.params.job
     const { snapshot: id, confirm, toNode } = request.body ?? {}
@@ -72,7 +73,7 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
     return reply.code(202).send({ action })
   })
 
-  app.post('/api/jobs/:job/drill', async (request: JobRequest, reply: FastifyReply) => {
+  app.post('/api/jobs/:job/drill', audited('drill'), async (request: JobRequest, reply: FastifyReply) => {
     const account = operator(request)
     const job = request.params.job
     resticOf(request)
@@ -82,7 +83,7 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
     return reply.code(202).send({ action })
   })
 
-  app.post('/api/stacks/:stack/rehearse', async (request: FastifyRequest<{ Params: { stack: string } }>, reply: FastifyReply) => {
+  app.post('/api/stacks/:stack/rehearse', audited('rehearsal'), async (request: FastifyRequest<{ Params: { stack: string } }>, reply: FastifyReply) => {
     const account = operator(request)
     const stack = request.params.stack
     if (!(await backend.jobs()).some((job) => job.stack === stack)) throw new HttpError(404, `there is no stack ${stack} with a labelled service; GET /api/jobs gives each job's stack.`)
@@ -100,7 +101,7 @@ export function addApiRoutes(app: FastifyInstance, { backend, audit, log, stalle
     return backend.recoveryPlan(node, to || undefined, stop)
   })
 
-  app.post('/api/recovery', async (request: FastifyRequest<{ Body: { node?: unknown; to?: unknown; confirm?: unknown; steps?: unknown } | undefined }>, reply: FastifyReply) => {
+  app.post('/api/recovery', audited('recover a node'), async (request: FastifyRequest<{ Body: { node?: unknown; to?: unknown; confirm?: unknown; steps?: unknown } | undefined }>, reply: FastifyReply) => {
     const account = operator(request)
     const { node, to, confirm, steps } = request.body ?? {}
     if (typeof node !== 'string' || node === '' || (to !== undefined && typeof to !== 'string')) throw new HttpError(400, 'give node, the lost node, and to, a node to move every service to, if wanted.')

@@ -1,4 +1,5 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import type { Logger } from '../observe/log.js'
 
@@ -19,10 +20,14 @@ const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, '?').sl
 const isEntry = (value: unknown): value is AuditEntry =>
   typeof value === 'object' && value !== null && ['at', 'who', 'role', 'action', 'target', 'outcome'].every((key) => typeof (value as Record<string, unknown>)[key] === 'string')
 
-/** The file holds these entries, whole: written aside, then put in its place. */
+/**
+ * The file holds these entries, whole: written aside, then put in its place. The name aside is this
+ * container's own: two controllers share the volume while one hands over to the other.
+ */
 async function writeWhole(file: string, entries: AuditEntry[]): Promise<void> {
-  await writeFile(`${file}.new`, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 })
-  await rename(`${file}.new`, file)
+  const aside = `${file}.${hostname()}-${process.pid}.new`
+  await writeFile(aside, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 })
+  await rename(aside, file)
 }
 
 /**

@@ -2,7 +2,7 @@ import { posix } from 'node:path'
 import type { FastifyReply } from 'fastify'
 import type { AuditLog } from './audit.js'
 import { accountOf, HttpError } from './http-error.js'
-import { jobRequests, notInSnapshot, type JobRequest } from './job-request.js'
+import { jobRequests, notInSnapshot, whileAsked, type JobRequest } from './job-request.js'
 import type { ConsoleBackend } from './backend.js'
 import type { Logger } from '../observe/log.js'
 import { runRestic } from '../restic/command.js'
@@ -23,7 +23,9 @@ export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Log
     const account = accountOf(request)
     const snapshot = await snapshotOf(request)
     const path = pathOf(request, snapshot)
-    const restic = resticOf(request)
+    // The reader gone (its connection closed, or stalled: closed below), or the controller stopping:
+    // restic gets SIGTERM, and its output is read (to nowhere) until it has removed its lock and ended.
+    const restic = { ...resticOf(request), signal: whileAsked(reply, stop) }
     let self: SnapshotNode | undefined
     await listPath(restic, snapshot, path, log, (node) => void (node.path === path && (self = node))).catch(notInSnapshot)
     const asTar = self?.type !== 'file'
@@ -40,13 +42,9 @@ export function downloadRoute(backend: ConsoleBackend, audit: AuditLog, log: Log
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     })
-    // The reader gone, or stalled (its connection closed then), or the controller stopping: restic
-    // gets SIGTERM, and its output is read (to nowhere) until it has removed its lock and ended.
-    const readerGone = new AbortController()
-    response.on('close', () => response.writableFinished || readerGone.abort())
     response.setTimeout(stalledMs, () => response.destroy())
     try {
-      await runRestic({ ...restic, signal: AbortSignal.any([readerGone.signal, stop]) }, asTar ? dumpArgs('--archive', 'tar', snapshot.id, path) : dumpArgs(snapshot.id, path), { log, stdoutTo: response })
+      await runRestic(restic, asTar ? dumpArgs('--archive', 'tar', snapshot.id, path) : dumpArgs(snapshot.id, path), { log, stdoutTo: response })
       response.end()
       audit.record({ who: account.name, role: account.role, action: 'download', target: what, outcome: 'done' })
     } catch (error) {

@@ -1,5 +1,5 @@
 import { posix } from 'node:path'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ConsoleBackend } from './backend.js'
 import { accountOf, HttpError } from './http-error.js'
 import { RunError } from '../errors.js'
@@ -46,6 +46,16 @@ export function jobRequests(backend: ConsoleBackend, log: Logger) {
       return account
     },
   }
+}
+
+/**
+ * Aborted when the asker goes away before the answer is whole (a browser leaves the page, a script
+ * is stopped), or the console closes: restic, stopped, removes its lock rather than list on for no one.
+ */
+export function whileAsked(reply: FastifyReply, stop: AbortSignal): AbortSignal {
+  const gone = new AbortController()
+  reply.raw.on('close', () => reply.raw.writableFinished || gone.abort())
+  return AbortSignal.any([gone.signal, stop])
 }
 
 /** restic's "not in snapshot" as a 404; any other failure as it is. */

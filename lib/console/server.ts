@@ -28,6 +28,10 @@ declare module 'fastify' {
     /** Who asks: a logged-in user or a token; set for every /api/ route but the login. */
     account?: { name: string; role: Role; viaToken: boolean }
   }
+  interface FastifyContextConfig {
+    /** The action a route starts, as the audit log names it: its refusals are logged too (api.ts). */
+    audited?: string
+  }
 }
 
 const IDLE_MS = 30 * 60 * 1000
@@ -87,9 +91,22 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
     // A bad value in a request (a node that is not lost, say) is the asker's to mend, as on the command line.
     const status = error instanceof ConfigError ? 400 : (error.statusCode ?? 500)
     if (status >= 500) options.log.error(`console: ${request.method} ${request.url}: ${error.message}`)
+    const action = request.routeOptions.config?.audited
+    if (action && request.account) {
+      const { name, role } = request.account
+      const outcome = status >= 500 ? 'failed: the controller could not answer; its log says why' : `refused: ${error.message}`
+      options.audit.record({ who: name, role, action, target: targetOf(request), outcome })
+    }
     return reply.code(status).send({ error: status >= 500 ? 'the controller could not answer; its log says why.' : error.message })
   })
   return app
+}
+
+/** What an action of the API was asked for: its job, stack or node. */
+function targetOf(request: FastifyRequest): string {
+  const params = (request.params ?? {}) as { job?: string; stack?: string }
+  const node = (request.body as { node?: unknown } | undefined)?.node
+  return params.job ?? (params.stack ? `stack ${params.stack}` : typeof node === 'string' ? `node ${node}` : '')
 }
 
 /** Serves the console on `port`; resolves, once it listens, to what closes it. */

@@ -78,6 +78,8 @@ export const KNOWN_LABELS = new Set([
   LABEL,
   ...['run-at', 'at', 'volumes', 'repo', 'pre-hook', 'post-hook', 'exclude', 'prune', 'check-at', 'overdue-after', 'max-run-time', 'drill-at', 'drill-command', 'dump', 'dump.filename', 'dump.database', 'stop', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe', 'limit-upload', 'limit-download', 'copy-to', ...KEEP_KEYS.map((key) => `keep-${key}`)].map((key) => `${LABEL}.${key}`),
 ])
+// Labels that hold a command, which may hold a password inline: their values are never quoted in an error.
+const COMMAND_LABELS = new Set(['pre-hook', 'post-hook', 'dump', 'drill-command', 'restore.pre-hook', 'restore.post-hook', 'rehearse.probe'].map((key) => `${LABEL}.${key}`))
 // A path under the server's login directory: no absolute path, no "..", nothing a shell or ssh would read.
 
 /** The service's rds.backup labels from both places; a key set to two different values is an error. */
@@ -91,7 +93,8 @@ function mergedLabels(service: LabelledService): Env {
       if (key !== LABEL && !key.startsWith(`${LABEL}.`)) continue
       const earlier = merged[key]
       if (earlier !== undefined && earlier.trim() !== raw.trim()) {
-        throw new ConfigError(`${key} is ${JSON.stringify(earlier)} in deploy.labels but ${JSON.stringify(raw)} in ${place}; set it in one place.`)
+        const values = COMMAND_LABELS.has(key) ? `set to one command in deploy.labels and another in ${place}` : `${JSON.stringify(earlier)} in deploy.labels but ${JSON.stringify(raw)} in ${place}`
+        throw new ConfigError(`${key} is ${values}; set it in one place.`)
       }
       merged[key] = raw
     }

@@ -23,16 +23,22 @@ t.test('backing up needs an operator, and a page\'s request its CSRF token', asy
   t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs')).status, 200, 'a read-only token reads')
   t.equal((await client(base, { authorization: `Bearer ${operatorToken.token}` }).request('/api/jobs/web/backup', { method: 'POST' })).status, 202, "an operator's token (no cookie, no CSRF)")
   t.same(backupsAsked, ['web', 'web'])
-  const audit = jsonOf(await reader.request('/api/audit')).entries as { who: string; action: string; outcome: string }[]
-  t.same(audit.filter((entry) => entry.action === 'backup now').map((entry) => [entry.who, entry.outcome]), [
-    ['deploy', 'succeeded: backed up: snapshot 1234abcd saved'],
-    ['deploy', 'started'],
-    ['alice', 'succeeded: backed up: snapshot 1234abcd saved'],
-    ['alice', 'started'],
-  ], 'who backed up what, and how it ended, newest first')
   const labelError = await operator.request('/api/jobs/db/backup', { method: 'POST', headers: { 'x-csrf-token': operator.csrf! } })
   t.equal(labelError.status, 409)
   t.match(jsonOf(labelError).error, /its labels are wrong/)
+  const audit = jsonOf(await reader.request('/api/audit')).entries as { who: string; target: string; action: string; outcome: string }[]
+  // Refused ones too: who tried what, and why it was refused.
+  t.match(audit.filter((entry) => entry.action === 'backup now').map((entry) => [entry.who, entry.target, entry.outcome]), [
+    ['alice', 'db', /^refused: its labels are wrong/],
+    ['deploy', 'web', 'succeeded: backed up: snapshot 1234abcd saved'],
+    ['deploy', 'web', 'started'],
+    ['nightly', 'web', /^refused: nightly is read-only/],
+    ['bob', 'web', /^refused: bob is read-only/],
+    ['alice', 'web', 'succeeded: backed up: snapshot 1234abcd saved'],
+    ['alice', 'web', 'started'],
+    ['alice', 'web', /^refused: .*csrf/i],
+    ['alice', 'web', /^refused: .*csrf/i],
+  ], 'who backed up what, who was refused, and how each ended, newest first')
 })
 
 
@@ -51,6 +57,16 @@ t.test('an in-place restore needs an operator, the CSRF token, a snapshot of the
   t.equal((await restore(reader, { snapshot: webSnapshot, confirm: 'web' })).status, 403, "a read-only user's restore")
   t.equal((await client(base, { authorization: `Bearer ${readToken.token}` }).request('/api/jobs/web/restore', { method: 'POST', json: { snapshot: webSnapshot, confirm: 'web' } })).status, 403, "a read-only token's")
   t.same(restoresAsked, [], 'nothing restored so far')
+  const refusals = (jsonOf(await operator.request('/api/audit')).entries as { who: string; action: string; target: string; outcome: string }[]).filter((entry) => entry.action === 'restore')
+  t.match(refusals.map((entry) => [entry.who, entry.target, entry.outcome]), [
+    ['nightly', 'web', /^refused: nightly is read-only/],
+    ['bob', 'web', /^refused: bob is read-only/],
+    ['alice', 'web', /^refused: toNode must be the name of a node/],
+    ['alice', 'web', /^refused: job web has no snapshot/],
+    ['alice', 'web', /^refused: a restore replaces the live data of web: give confirm="web"/],
+    ['alice', 'web', /^refused: a restore replaces the live data/],
+    ['alice', 'web', /^refused: .*csrf/i],
+  ], "each refused restore in the audit log, with why")
   const started = await restore(operator, { snapshot: webSnapshot.slice(0, 8), confirm: 'web' })
   t.equal(started.status, 202)
   t.same(restoresAsked, [`web ${webSnapshot}`], 'by its full ID')

@@ -2,7 +2,7 @@
 // pace; the second is cut off, and restic stopped with its lock removed, once it has read nothing
 // for the stall limit (5 minutes; 5 seconds here).
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
@@ -86,4 +86,31 @@ t.test('a reader that goes away midway stops restic, which removes its lock', as
   })
   await waitFor('the download cut off said failed in the log', async () => failures() > before, 60)
   t.same(await listLocks(restic, log), [], "restic's lock is gone")
+})
+
+t.test("a folder's listing, or a download's, whose asker goes away before it is answered stops restic", async (t) => {
+  // restic as it is, after a pause that stands for a slow repository: its ls waits a minute first.
+  const pids = join(dir, 'ls-pids')
+  const slowRestic = join(dir, 'slow-restic')
+  await writeFile(slowRestic, `#!/bin/bash\ncase " $* " in *" ls "*) echo $$ >> '${pids}'; sleep 60 ;; esac\nexec restic "$@"\n`, { mode: 0o755 })
+  const slow = consoleClients({ accounts, backend: { ...backend, resticOf: (job) => (job === 'web' ? { ...restic, binary: slowRestic } : undefined) }, log })
+  const base = await slow.serve(t)
+  const running = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  for (const asked of [`/api/jobs/web/files?snapshot=${snapshot}`, path]) {
+    const before = await readFile(pids, 'utf8').catch(() => '')
+    const leaving = new AbortController()
+    const answer = fetch(`${base}${asked}`, { headers: { authorization: `Bearer ${operatorToken.token}` }, signal: leaving.signal }).catch((error: Error) => error)
+    const pid = await waitFor('restic ls started', async () => Number((await readFile(pids, 'utf8').catch(() => '')).slice(before.length).trim()) || undefined, 30)
+    leaving.abort()
+    t.match(await answer, { name: 'AbortError' })
+    await waitFor(`restic ls stopped once the asker of ${asked.split('?')[0]} left`, async () => !running(pid) || undefined, 20)
+    t.pass(`restic ls of ${asked.split('?')[0]} stopped`)
+  }
 })

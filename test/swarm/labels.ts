@@ -123,6 +123,9 @@ t.test('a bad label is one sentence naming the service, the label and the value'
   for (const [deploy, container, message] of cases) {
     t.throws(() => serviceBackup(service({ deploy, container }), defaults), { name: 'ConfigError', message: new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) }, message)
   }
+  // A command may hold a password inline: its two values are never quoted (the console shows label errors to read-only users).
+  const hooks = { deploy: { 'rds.backup': 'true', 'rds.backup.pre-hook': 'PGPASSWORD=hunter2 psql -c checkpoint' }, container: { 'rds.backup.pre-hook': 'PGPASSWORD=hunter3 psql -c checkpoint' } }
+  t.throws(() => serviceBackup(service(hooks), defaults), { message: 'service app_web: label rds.backup.pre-hook is set to one command in deploy.labels and another in labels; set it in one place.' })
   // The same value in both places is no conflict.
   t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'true' }, container: { 'rds.backup': 'true' } }), defaults)?.service, 'app_web')
 })
