@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { dirname } from 'node:path'
 import type { Logger } from '../observe/log.js'
@@ -14,6 +14,8 @@ export interface AuditEntry {
 }
 
 const KEPT = 1000
+// Refusals of one account a minute the log keeps: a stream of refused calls never pushes the others' entries out.
+const REFUSALS_PER_MINUTE = 10
 // What a person typed (a name at a failed login) never breaks a line of the log, nor makes it long.
 const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 200)
 
@@ -26,8 +28,13 @@ const isEntry = (value: unknown): value is AuditEntry =>
  */
 async function writeWhole(file: string, entries: AuditEntry[]): Promise<void> {
   const aside = `${file}.${hostname()}-${process.pid}.new`
-  await writeFile(aside, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 })
-  await rename(aside, file)
+  try {
+    await writeFile(aside, entries.map((entry) => `${JSON.stringify(entry)}\n`).join(''), { mode: 0o600 })
+    await rename(aside, file)
+  } catch (error) {
+    await rm(aside, { force: true })
+    throw error
+  }
 }
 
 /**
@@ -77,6 +84,18 @@ export class AuditLog {
     const whole = ++this.appended > KEPT ? [...this.entries] : undefined
     if (whole) this.appended = 0
     this.writing = this.writing.then(() => (whole ? writeWhole(file, whole) : appendFile(file, `${JSON.stringify(entry)}\n`, { mode: 0o600 }))).catch((error: Error) => this.log.warn(`console: could not keep an entry of the audit log in ${file}: ${error.message}`))
+  }
+
+  private readonly refusals = new Map<string, { minute: number; count: number }>()
+
+  /** A refused request of an account: kept as an entry, up to REFUSALS_PER_MINUTE of the account a minute, and logged always. */
+  refused(said: Omit<AuditEntry, 'at'>): void {
+    const minute = Math.floor(Date.now() / 60_000)
+    const seen = this.refusals.get(said.who)
+    const count = seen?.minute === minute ? seen.count + 1 : 1
+    this.refusals.set(said.who, { minute, count })
+    if (count <= REFUSALS_PER_MINUTE) return this.record(said)
+    this.log.warn(`console: ${oneLine(said.who)} (${said.role}): ${said.action} ${oneLine(said.target)}: ${oneLine(said.outcome)} (not in the audit log: more than ${REFUSALS_PER_MINUTE} refusals of ${oneLine(said.who)} this minute)`)
   }
 
   /** Resolves once every entry recorded so far is in the file. */

@@ -90,12 +90,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<FastifyInst
   app.setErrorHandler((error: { statusCode?: number; message: string }, request: FastifyRequest, reply: FastifyReply) => {
     // A bad value in a request (a node that is not lost, say) is the asker's to mend, as on the command line.
     const status = error instanceof ConfigError ? 400 : (error.statusCode ?? 500)
-    if (status >= 500) options.log.error(`console: ${request.method} ${request.url}: ${error.message}`)
+    // An asker who left (a page closed while restic listed) made restic stop: nothing failed.
+    if (status >= 500 && !request.raw.socket?.destroyed) options.log.error(`console: ${request.method} ${request.url}: ${error.message}`)
     const action = request.routeOptions.config?.audited
     if (action && request.account) {
       const { name, role } = request.account
       const outcome = status >= 500 ? 'failed: the controller could not answer; its log says why' : `refused: ${error.message}`
-      options.audit.record({ who: name, role, action, target: targetOf(request), outcome })
+      options.audit.refused({ who: name, role, action, target: targetOf(request), outcome })
     }
     return reply.code(status).send({ error: status >= 500 ? 'the controller could not answer; its log says why.' : error.message })
   })

@@ -18,7 +18,8 @@ export const rejectedIn = (table: Recorded): string[] => [...(table.rejectedSnap
 export function salvageRejected(text: string): { jobs: Record<string, string[]>; gone: string[] } {
   const jobs = new Map<string, string[]>()
   const gone: string[] = []
-  let job: string | undefined
+  // The job whose lines these are: null where that cannot be told (its key damaged, or its end passed).
+  let job: string | null = null
   let list: string[] | undefined
   for (const line of text.split(/\r?\n/)) {
     const id = list && /^ *"([0-9a-f]{64})",?$/.exec(line)
@@ -29,20 +30,21 @@ export function salvageRejected(text: string): { jobs: Record<string, string[]>;
     list = undefined
     const entry = /^ {4}("(?:[^"\\]|\\.)*"): \{$/.exec(line)
     if (entry) job = jobName(entry[1]!)
-    else if (/^ {2}"/.test(line)) job = undefined
+    else if (/^ {0,4}\S/.test(line)) job = null
+    // A job's list that cannot be told whose is kept under no job: a verdict is never dropped, nor given to another job.
     if (/^ {2}"rejectedSnapshots": \[$/.test(line)) list = gone
-    else if (job !== undefined && /^ {6}"rejectedSnapshots": \[$/.test(line)) list = jobs.get(job) ?? jobs.set(job, []).get(job)
+    else if (/^ {6}"rejectedSnapshots": \[$/.test(line)) list = job === null ? gone : (jobs.get(job) ?? jobs.set(job, []).get(job))
   }
   if (jobs.size === 0 && gone.length === 0) gone.push(...anyLayout(text))
   return { jobs: Object.fromEntries(jobs), gone }
 }
 
-/** A job's name as its key writes it; undefined for a key damaged past reading. */
-function jobName(key: string): string | undefined {
+/** A job's name as its key writes it; null for a key damaged past reading. */
+function jobName(key: string): string | null {
   try {
     return JSON.parse(key) as string
   } catch {
-    return undefined
+    return null
   }
 }
 

@@ -3,7 +3,7 @@ import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, jobStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
-import { readStatus, readStatusOrVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
+import { readStatus, readStatusOrVerdicts, readVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 import { recordOutcome } from './outcome.js'
 
@@ -274,10 +274,21 @@ export class Reporter {
     return file ? ((await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)).forgottenJobs ?? []) : []
   }
 
+  /**
+   * The snapshots a job's guard must never compare with: the job's own verdicts, and those the table
+   * keeps under no job (of forgotten jobs, or salvaged from a damaged table); another job's ID never
+   * matches this job's snapshots. A STATUS_FILE that cannot be read fails, saying so.
+   */
+  async rejectedFor(job: string): Promise<string[]> {
+    const file = this.options.statusFile
+    if (!file) return []
+    const table = await readVerdicts(file)
+    return [...new Set([...(jobStatus(table, job)?.rejectedSnapshots ?? []), ...(table.rejectedSnapshots ?? [])])]
+  }
+
   /** What is recorded of a job, if anything. */
   async status(job: string): Promise<JobStatus | undefined> {
     const file = this.options.statusFile
-    // A table that is not JSON still gives the job's verdicts: its guard never compares with a rejected snapshot.
     return file ? jobStatus(await readStatusOrVerdicts(file).catch(() => ({ jobs: {} })), job) : undefined
   }
 

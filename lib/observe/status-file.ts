@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
 import { rejectedIn, salvageRejected } from './rejected.js'
 import { LEGACY_JOB, type StatusTable } from './status.js'
+import { RunError } from '../errors.js'
 
 /** STATUS_FILE's text; undefined when nothing has been recorded yet. */
 async function readText(file: string): Promise<string | undefined> {
@@ -17,11 +18,16 @@ async function readText(file: string): Promise<string | undefined> {
 /** The table the text holds; a SyntaxError for one that is damaged. */
 function parseTable(text: string | undefined): StatusTable {
   if (text === undefined) return { jobs: {} }
-  const parsed = JSON.parse(text) as (Partial<StatusTable> & LegacyStatus) | null
+  const parsed: unknown = JSON.parse(text)
   // JSON, but no table (null, a number, a list): as damaged as text that is not JSON.
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SyntaxError('it holds no table')
-  return parsed.jobs ? (parsed as StatusTable) : fromLegacy(parsed)
+  if (!isObject(parsed)) throw new SyntaxError('it holds no table')
+  if (!('jobs' in parsed)) return fromLegacy(parsed as LegacyStatus & Omit<StatusTable, 'jobs'>)
+  // A table whose jobs are not a table (null, a list) would take changes that are never written.
+  if (!isObject(parsed.jobs)) throw new SyntaxError('its "jobs" is not a table')
+  return parsed as unknown as StatusTable
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The table, or an empty one when nothing has been recorded yet. */
 export async function readStatus(file: string): Promise<StatusTable> {
@@ -33,10 +39,19 @@ interface LegacyStatus {
   lastSnapshot?: { id: string; savedAt: string; repository: string }
 }
 
-/** The one thing of an old status that matters is the last snapshot (the vanished-repository guard). */
-function fromLegacy(legacy: LegacyStatus): StatusTable {
+/**
+ * The one thing of an old status that matters is the last snapshot (the vanished-repository guard);
+ * what the table keeps besides its jobs is carried too, for a table whose "jobs" was lost by hand.
+ */
+function fromLegacy(legacy: LegacyStatus & Omit<StatusTable, 'jobs'>): StatusTable {
   const saved = legacy.lastSnapshot
-  return { jobs: saved ? { [LEGACY_JOB]: { watchedSince: saved.savedAt, lastSnapshot: { id: saved.id, time: saved.savedAt, repository: saved.repository } } } : {} }
+  const { rejectedSnapshots, copiedInto, forgottenJobs } = legacy
+  return {
+    jobs: saved ? { [LEGACY_JOB]: { watchedSince: saved.savedAt, lastSnapshot: { id: saved.id, time: saved.savedAt, repository: saved.repository } } } : {},
+    ...(rejectedSnapshots && { rejectedSnapshots }),
+    ...(copiedInto && { copiedInto }),
+    ...(forgottenJobs && { forgottenJobs }),
+  }
 }
 
 let writes = 0
@@ -55,7 +70,11 @@ async function setAside(file: string, text: string, error: Error): Promise<{ tab
   const count = rejectedIn(table).length
   const kept = count > 0 ? ` (with the ${count} rejected snapshot(s) it still shows)` : ''
   // Written before the change is made: a change that throws leaves the verdicts kept all the same.
-  await writeWhole(file, table)
+  // Where it cannot be written, the damaged table is still in place: no second name is left for it.
+  await writeWhole(file, table).catch(async (error: Error) => {
+    await rm(aside, { force: true })
+    throw error
+  })
   return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it` }
 }
 
@@ -87,10 +106,19 @@ export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
   }
 }
 
+/**
+ * The table, or of one that is not JSON the verdicts it shows; a file that cannot be read now
+ * (EACCES, EIO) fails, saying so: its verdicts are never taken for none.
+ */
+export async function readVerdicts(file: string): Promise<StatusTable> {
+  return readStatusOrVerdicts(file).catch((error: Error) => {
+    throw new RunError(`STATUS_FILE ${file} cannot be read (${error.message}); it records the snapshots the guard rejected, which no backup may be compared with nor restored as "latest": make it readable again.`)
+  })
+}
+
 /** The snapshots the guard rejected, as REJECTED_SNAPSHOTS and STATUS_FILE record them: never "latest". */
 export async function rejectedSnapshots(config: { statusFile?: string; rejectedSnapshots: readonly string[] }): Promise<string[]> {
-  // A file that cannot be read now (EACCES) records none, as before: a restore by ID never needs it.
-  const recorded = config.statusFile ? await readStatusOrVerdicts(config.statusFile).catch((): StatusTable => ({ jobs: {} })) : { jobs: {} }
+  const recorded = config.statusFile ? await readVerdicts(config.statusFile) : { jobs: {} }
   return [...config.rejectedSnapshots, ...rejectedIn(recorded)]
 }
 
@@ -98,7 +126,8 @@ export async function rejectedSnapshots(config: { statusFile?: string; rejectedS
 async function writeWhole(file: string, table: StatusTable): Promise<void> {
   const partial = `${file}.${process.pid}.${++writes}.partial`
   try {
-    const handle = await open(partial, 'w')
+    // The runs' logs hold what hooks printed: the owner's alone to read.
+    const handle = await open(partial, 'w', 0o600)
     try {
       await handle.writeFile(`${JSON.stringify(table, null, 2)}\n`)
       await handle.sync()

@@ -49,10 +49,17 @@ export async function runJob(job: Job, context: RunContext): Promise<RunResult> 
     const { reporter } = context
     const { log, tail } = keepingTail(context.log)
     const previous = await reporter?.status(job.name)
+    // The guard compares with accepted snapshots only, also those an append-only server could not tag.
+    let rejected: string[]
+    try {
+      rejected = [...job.guard.rejected, ...((await reporter?.rejectedFor(job.name)) ?? [])]
+    } catch (error) {
+      const runError = asRunError(error)
+      context.log.error(runError.message)
+      return { exitCode: runError.exitCode, error: runError, rejected: [] }
+    }
     const started = new Date()
     await reporter?.started(job.name, 'backup')
-    // The guard compares with accepted snapshots only, also those an append-only server could not tag.
-    const rejected = [...job.guard.rejected, ...(previous?.rejectedSnapshots ?? [])]
     const result = await runLocked({ ...job, guard: { ...job.guard, rejected } }, { ...context, log }, previous)
     await reporter?.finished({
       job: job.name,

@@ -93,7 +93,9 @@ function mergedLabels(service: LabelledService): Env {
       if (key !== LABEL && !key.startsWith(`${LABEL}.`)) continue
       const earlier = merged[key]
       if (earlier !== undefined && earlier.trim() !== raw.trim()) {
-        const values = COMMAND_LABELS.has(key) ? `set to one command in deploy.labels and another in ${place}` : `${JSON.stringify(earlier)} in deploy.labels but ${JSON.stringify(raw)} in ${place}`
+        // Quoted only where a known label holds no command: a mistyped hook label may hold a password too.
+        const quoted = KNOWN_LABELS.has(key) && !COMMAND_LABELS.has(key)
+        const values = quoted ? `${JSON.stringify(earlier)} in deploy.labels but ${JSON.stringify(raw)} in ${place}` : `set to one value in deploy.labels and another in ${place}`
         throw new ConfigError(`${key} is ${values}; set it in one place.`)
       }
       merged[key] = raw

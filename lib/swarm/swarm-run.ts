@@ -123,7 +123,7 @@ async function runInTurn(context: SwarmRunContext, scheduled: ScheduledJob, sign
     // Stopped while the service was being scaled down: no job starts, and the service comes back.
     outcome = signal.aborted
       ? { reason: 'stopped' }
-      : await runJobService(docker, template, options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, database: current.backup!.databaseVolume?.volume, env: jobEnvironment(current, jobEnv, (await reporter.status(current.name))?.rejectedSnapshots), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!), onExited: () => turn.slot?.release() }, log, signal)
+      : await runJobService(docker, template, options.ledger, { name: current.name, nodeId: current.node.nodeId, volumes: current.backup!.volumes, database: current.backup!.databaseVolume?.volume, env: jobEnvironment(current, jobEnv, await reporter.rejectedFor(current.name)), maxRunMs: current.backup!.maxRunTime, docker: needsDocker(current.backup!), onExited: () => turn.slot?.release() }, log, signal)
   } catch (error) {
     startFailure = `the job could not be started: ${(error as Error).message}`
   } finally {

@@ -1067,11 +1067,11 @@ async function runOnSimulatedSwarm() {
     const [maintenance] = await readmeShellBlocks('Maintenance on the server')
     const policy = 'keep-within=30d keep-monthly=12 read-data-subset=5%'
     t.ok(maintenance!.includes(policy) && maintenance!.includes("'MAINTENANCE_AT=0 4 * * *'"), 'the values the test changes are in the block')
-    const maintained = await runReadme([maintenance!.replace(policy, 'keep-last=2').replace("'MAINTENANCE_AT=0 4 * * *'", "'MAINTENANCE_AT=*/30 * * * * *'")], dir)
-    t.equal(maintained.exitCode, 0, maintained.all)
     // Maintenance every 30 s and a check every 15 s (below) lock the repository whole, over and
     // over: left on, they starve every later test's backups of their lock.
     t.teardown(() => sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'MAINTENANCE_AT', `${STACK}_server`]))
+    const maintained = await runReadme([maintenance!.replace(policy, 'keep-last=2').replace("'MAINTENANCE_AT=0 4 * * *'", "'MAINTENANCE_AT=*/30 * * * * *'")], dir)
+    t.equal(maintained.exitCode, 0, maintained.all)
     // The docs' commands: rds keygen (on this machine's engine, which has the image and can mount
     // this folder), then the block it prints, against the Swarm; then the retention label removed.
     const [keygen, dropLabel] = await readmeShellBlocks('Append-only backups')
@@ -1082,8 +1082,8 @@ async function runOnSimulatedSwarm() {
     const switchedAt = new Date()
     const applied = await runReadme(printed.map((line) => line.trim()), secrets)
     t.equal(applied.exitCode, 0, applied.exitCode === 0 ? 'the printed commands, as printed' : applied.all)
-    await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'CHECK_AT=*/15 * * * * *', `${STACK}_agent`])
     t.teardown(() => sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CHECK_AT', `${STACK}_agent`]))
+    await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-add', 'CHECK_AT=*/15 * * * * *', `${STACK}_agent`])
     const serverLog = async () => serviceLog(`${STACK}_server`, switchedAt)
     const log = await waitFor('the server to start with the new key', async () => ((await serverLog()).includes('keys: rds-agent-swarm: append-only, repository swarm') ? serverLog() : undefined), 60)
     t.match(log, /keys: restic-agent: SFTP, every repository/, 'the first key still speaks SFTP')

@@ -52,3 +52,15 @@ t.test('a file that cannot be written is said in the log; the console goes on', 
   t.equal(audit.newest().length, 1)
   t.match(text(), /WARN\s+console: could not keep an entry of the audit log in .*no such folder/)
 })
+
+t.test("an account's stream of refused calls never pushes the others' entries out: ten a minute kept, the rest only logged", async (t) => {
+  const { log, text } = captureLogger()
+  const audit = new AuditLog(log)
+  audit.record({ who: 'alice', role: 'operator', action: 'restore', target: 'web', outcome: 'started' })
+  for (let n = 1; n <= 1500; n++) audit.refused({ who: 'bob', role: 'read-only', action: 'backup now', target: `job-${n}`, outcome: 'refused: bob is read-only; an operator may do this.' })
+  audit.refused({ who: 'carol', role: 'read-only', action: 'drill', target: 'web', outcome: 'refused: carol is read-only; an operator may do this.' })
+  const entries = audit.newest()
+  t.equal(entries.filter((entry) => entry.who === 'bob').length, 10, "bob's first ten refusals this minute")
+  t.match(entries.map((entry) => entry.who), ['carol', 'bob', 'bob', 'bob', 'bob', 'bob', 'bob', 'bob', 'bob', 'bob', 'bob', 'alice'], "carol's, and alice's entry still there")
+  t.match(text(), /WARN\s+console: bob \(read-only\): backup now job-1500: refused: .*\(not in the audit log: more than 10 refusals of bob this minute\)/)
+})

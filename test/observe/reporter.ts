@@ -1,4 +1,4 @@
-import { appendFile, mkdtemp, rm } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -194,7 +194,7 @@ t.test("a job's verdicts reach its guard from a table that is no longer JSON, be
   await appendFile(file, '{ damaged')
   const { log, text } = captureLogger()
   const reporter = new Reporter({ statusFile: file, log })
-  t.same((await reporter.status('app'))?.rejectedSnapshots, [rejected], 'what the guard and the job container are given')
+  t.same(await reporter.rejectedFor('app'), [rejected], 'what the guard and the job container are given')
   t.same(await reporter.rejectedSnapshots(), [rejected])
   await reporter.started('app', 'backup')
   t.match(text(), /STATUS_FILE \S+ could not be read .* a new one is started \(with the 1 rejected snapshot\(s\) it still shows\)/)
@@ -203,4 +203,12 @@ t.test("a job's verdicts reach its guard from a table that is no longer JSON, be
   const snapshot = { id: 'c'.repeat(64), time: '2026-12-01T03:00:00Z', repository: 'repo' }
   t.ok(await reporter.keepNode('app@n2', { service: 'app', nodeId: 'n2' }, snapshot, 1), 'a change made on the new table is written, and said so')
   t.match(await reporter.status('app@n2'), { keptNode: { nodeId: 'n2' } })
+  // Laid out by hand on one line, and damaged: its verdicts can be told of no job, and every job's guard gets them.
+  await writeFile(file, `{"jobs": {"app": {"rejectedSnapshots": ["${rejected}"]}}, "rejectedSnapshots": ["${'d'.repeat(64)}"]`)
+  t.same((await reporter.rejectedFor('other')).sort(), [rejected, 'd'.repeat(64)], "verdicts under no job reach each job's guard")
+  // A STATUS_FILE that cannot be read now: its verdicts are never taken for none.
+  await rm(file)
+  await mkdir(file)
+  await t.rejects(reporter.rejectedFor('app'), { message: /^STATUS_FILE \S+ cannot be read \(EISDIR.*\); it records the snapshots the guard rejected/ })
+  await t.rejects(reporter.rejectedSnapshots(), { message: /cannot be read/ })
 })

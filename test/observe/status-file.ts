@@ -59,7 +59,9 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   await writeFile(file, `${JSON.stringify(JSON.parse(text))},`)
   t.same((await all()).sort(), [gone, first, second, other].sort(), 'on one line: the lists read, whatever the layout')
   await writeFile(file, text.replace('"db \\"main\\"": {', '"db \\q": {').replace(/\}\s*$/, ''))
-  t.same((await all()).sort(), [gone, first, second].sort(), "a job's key damaged past reading: its verdicts lost, the others read")
+  t.same((await all()).sort(), [gone, first, second, other].sort(), "a job's key damaged past reading: its verdicts kept all the same")
+  t.same(salvageRejected(text.replace('"db \\"main\\"": {', '"db \\q": {').replace(/\}\s*$/, '')), { jobs: { app: [first, second] }, gone: [other, gone] }, 'under no job: never given to another')
+  t.same(salvageRejected(text.replace(/\n {4}"db \\"main\\"": \{/, '').replace(/\}\s*$/, '')), { jobs: { app: [first, second] }, gone: [other, gone] }, "a job's key line deleted: its verdicts are not the job's before it")
   await writeFile(file, `${text.slice(0, text.lastIndexOf('}'))},`)
   await t.rejects(updateStatus(file, (table) => void (table.heartbeatAt = 'now')), { message: /; it was kept as \S+status\.json\.unreadable-\S+ and a new one is started \(with the 4 rejected snapshot\(s\) it still shows\)/ })
   const renewed = await readStatus(file)
@@ -71,6 +73,11 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   await writeFile(file, 'null')
   await t.rejects(updateStatus(file, () => { throw new Error('keeps no job x') }), { message: /^STATUS_FILE \S+ could not be read \(it holds no table\); it was kept as/ })
   t.same(await readStatus(file), { jobs: {} })
+  // Jobs that are no table would take changes never written: damaged too. A table without its jobs keeps the rest.
+  await writeFile(file, '{"jobs": []}')
+  await t.rejects(readStatus(file), { name: 'SyntaxError', message: /"jobs" is not a table/ })
+  await writeFile(file, JSON.stringify({ rejectedSnapshots: [gone], forgottenJobs: ['old'] }))
+  t.same(await readStatus(file), { jobs: {}, rejectedSnapshots: [gone], forgottenJobs: ['old'] })
 })
 
 t.test('a status written by a version before the table keeps its last snapshot for the job', async (t) => {

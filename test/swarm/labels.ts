@@ -125,7 +125,16 @@ t.test('a bad label is one sentence naming the service, the label and the value'
   }
   // A command may hold a password inline: its two values are never quoted (the console shows label errors to read-only users).
   const hooks = { deploy: { 'rds.backup': 'true', 'rds.backup.pre-hook': 'PGPASSWORD=hunter2 psql -c checkpoint' }, container: { 'rds.backup.pre-hook': 'PGPASSWORD=hunter3 psql -c checkpoint' } }
-  t.throws(() => serviceBackup(service(hooks), defaults), { message: 'service app_web: label rds.backup.pre-hook is set to one command in deploy.labels and another in labels; set it in one place.' })
+  t.throws(() => serviceBackup(service(hooks), defaults), { message: 'service app_web: label rds.backup.pre-hook is set to one value in deploy.labels and another in labels; set it in one place.' })
+  const mistyped = { deploy: { 'rds.backup': 'true', 'rds.backup.prehook': 'PGPASSWORD=hunter2 psql' }, container: { 'rds.backup.prehook': 'PGPASSWORD=hunter3 psql' } }
+  for (const labels of [hooks, mistyped]) {
+    try {
+      serviceBackup(service(labels), defaults)
+      t.fail('a label set to two values is refused')
+    } catch (error) {
+      t.notMatch((error as Error).message, /hunter/, `neither value in the error: ${(error as Error).message}`)
+    }
+  }
   // The same value in both places is no conflict.
   t.equal(serviceBackup(service({ deploy: { 'rds.backup': 'true' }, container: { 'rds.backup': 'true' } }), defaults)?.service, 'app_web')
 })
