@@ -1,6 +1,6 @@
 // Locks left in the repository by killed runs, on the real SFTP server. Each "other container" is
 // a process in a UTS namespace of its own (unshare -u), with its own host name, as a container has.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -69,8 +69,9 @@ t.test('the lock of a run killed in another container is removed by the next run
   await killContainer(killed, '--limit-upload 97')
   t.match(await locks(env), [{ hostname: 'old-container' }], 'SIGKILL left its lock')
 
+  const recorded = await readFile(join(dir, 'status.json'), 'utf8').catch((error: Error) => error.message)
   const next = await runBin(RDS, ['backup'], { ...env, LOCK_DIR: join(dir, 'locks-new') })
-  t.equal(next.exitCode, 0, next.stderr)
+  t.equal(next.exitCode, 0, `${next.stderr}\nSTATUS_FILE before it: ${recorded}\nlocks: ${JSON.stringify(await locks(env))}`)
   t.match(next.stderr, /WARN\s+locks: removed the lock [0-9a-f]{8} of root@old-container \(process \d+, \S+\): made by a run of restic-docker-swarm in container old-container that started at \S+ and never ended \(it was killed\)/)
   t.match(next.stderr, /INFO\s+locks: trying again[\s\S]*retention: done/, 'retention, which the lock blocked, ran after it was removed')
   t.same(await locks(env), [], 'no lock is left')
