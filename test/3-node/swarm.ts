@@ -243,8 +243,13 @@ async function runOnSimulatedSwarm() {
     const on = await execa('bash', ['-e', '-c', turnOn!.replace(/ backup_agent$/, ' --publish-add mode=host,target=8080,published=8088 backup_agent')], { cwd: dir, env: nodeEnv('rds-sim1'), reject: false, all: true })
     t.equal(on.exitCode, 0, on.all)
     t.teardown(async () => {
-      await sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CONSOLE_PORT', '--env-rm', 'CONSOLE_USERS_FILE', '--secret-rm', 'console-users', '--publish-rm', 'published=8088,target=8080,mode=host', `${STACK}_agent`])
-      await sim('rds-sim1', ['secret', 'rm', 'console-users'])
+      // Each step asked again until it is done: the controller renews its lease by updating this same
+      // service (an update may meet it: "update out of sequence"), and a secret stays in use until
+      // the task that had it is gone. The next tests speak to the one controller that is left.
+      const done = (step: Promise<unknown>) => step.then(() => true, () => undefined)
+      await waitFor('the console turned off', () => done(sim('rds-sim1', ['service', 'update', '--detach=false', '--env-rm', 'CONSOLE_PORT', '--env-rm', 'CONSOLE_USERS_FILE', '--secret-rm', 'console-users', '--publish-rm', 'published=8088,target=8080,mode=host', `${STACK}_agent`])), 180)
+      await waitFor('the console-users secret removed', () => done(sim('rds-sim1', ['secret', 'rm', 'console-users'])), 60)
+      await waitFor('one controller running', async () => (await sim('rds-sim1', ['ps', '-q', '-f', `label=com.docker.swarm.service.name=${STACK}_agent`, '-f', 'status=running'])).split('\n').filter(Boolean).length === 1 || undefined, 60)
     })
     const base = `http://${await nodeAddress('rds-sim1')}:8088`
     await waitFor('the console to answer', async () => (await fetch(`${base}/api/session`).catch(() => undefined))?.status === 401 || undefined, 120)
