@@ -63,7 +63,12 @@ async function tearDown(): Promise<void> {
     if (networks.length > 0) await docker(['network', 'rm', ...networks])
     return networks.length === 0 || undefined
   })
-  for (const secret of SECRETS) await docker(['secret', 'rm', secret])
+  // A removed service's tasks keep its secrets in use a moment longer: asked again until all are gone.
+  await waitFor('the secrets to be gone', async () => {
+    const left = (await dockerOk(['secret', 'ls', '--format', '{{.Name}}'])).split('\n').filter((name) => SECRETS.includes(name))
+    if (left.length > 0) await docker(['secret', 'rm', ...left])
+    return left.length === 0 || undefined
+  })
   const volumes = (await dockerOk(['volume', 'ls', '-q', '--filter', `name=${STACK}_`])).split('\n').filter(Boolean)
   if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes])
 }
@@ -164,11 +169,12 @@ async function runEndToEnd() {
     t.ok((await dockerOk(['exec', agent, 'tar', '-tf', '/tmp/backup.tar'])).includes('backup/all.sql'), 'rds export wrote a tar with the dump')
   })
 
-  t.test('the stack, redeployed with a second service and a schedule every 20 seconds', async () => {
+  t.test('the stack, redeployed with a second service and a schedule every 20 seconds', async (t) => {
     await dockerOk(['stack', 'deploy', '-c', 'stack.single-service.yml', '-c', 'test/e2e/stack.extra.yml', STACK], {
       env: { STACK_NAME: STACK, RUN_AT: '*/20 * * * * *' },
     })
     await waitForServices(5)
+    t.pass('the five services run')
   })
 
   t.test('the server generates its host keys on first boot and writes known_hosts for its service name', async (t) => {
