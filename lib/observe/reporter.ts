@@ -3,7 +3,7 @@ import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, jobStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
-import { readStatus, readStatusOrVerdicts, readVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
+import { readStatus, readStatusOrSalvage, readVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 import { recordOutcome } from './outcome.js'
 
@@ -289,7 +289,7 @@ export class Reporter {
   /** What is recorded of a job, if anything. */
   async status(job: string): Promise<JobStatus | undefined> {
     const file = this.options.statusFile
-    return file ? jobStatus(await readStatusOrVerdicts(file).catch(() => ({ jobs: {} })), job) : undefined
+    return file ? jobStatus(await readStatusOrSalvage(file).catch(() => ({ jobs: {} })), job) : undefined
   }
 
   /**

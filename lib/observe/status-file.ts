@@ -1,7 +1,8 @@
 import { copyFile, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import lockfile from 'proper-lockfile'
-import { rejectedIn, salvageRejected } from './rejected.js'
+import { rejectedIn } from './rejected.js'
+import { salvagedTable } from './salvage.js'
 import { LEGACY_JOB, type StatusTable } from './status.js'
 import { RunError } from '../errors.js'
 
@@ -18,7 +19,14 @@ async function readText(file: string): Promise<string | undefined> {
 /** The table the text holds; a SyntaxError for one that is damaged. */
 function parseTable(text: string | undefined): StatusTable {
   if (text === undefined) return { jobs: {} }
-  const parsed: unknown = JSON.parse(text)
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch {
+    // JSON.parse's own words quote the text near the fault, over several lines: the runs' logs in
+    // it may hold what hooks printed.
+    throw new SyntaxError('it is not JSON')
+  }
   // JSON, but no table (null, a number, a list): as damaged as text that is not JSON.
   if (!isObject(parsed)) throw new SyntaxError('it holds no table')
   if (!('jobs' in parsed)) return fromLegacy(parsed as LegacyStatus & Omit<StatusTable, 'jobs'>)
@@ -57,9 +65,10 @@ function fromLegacy(legacy: LegacyStatus & Omit<StatusTable, 'jobs'>): StatusTab
 let writes = 0
 
 /**
- * A table that cannot be read (edited by hand, damaged by a crash) is never overwritten: it is kept
- * aside for a person to mend, and a new table starts with the guard's verdicts it still shows ("latest"
- * must never become one of them). The update is made on the new table and fails saying so.
+ * A table that cannot be read (edited by hand, damaged on the disk) is never overwritten: it is kept
+ * aside for a person to mend, and a new table starts from what can still be read of it (salvagedTable:
+ * the guard's verdicts, which "latest" must never become, each job's last snapshot). The update is
+ * made on the new table and fails saying so.
  */
 async function setAside(file: string, text: string, error: Error): Promise<{ table: StatusTable; said: string }> {
   const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
@@ -68,14 +77,14 @@ async function setAside(file: string, text: string, error: Error): Promise<{ tab
   // and no space is needed. A file system without hard links gets a copy.
   await link(file, aside).catch(() => copyFile(file, aside))
   const count = rejectedIn(table).length
-  const kept = count > 0 ? ` (with the ${count} rejected snapshot(s) it still shows)` : ''
+  const kept = `${Object.keys(table.jobs).length} job(s)${count > 0 ? `, with the ${count} rejected snapshot(s) it still shows` : ''}`
   // Written before the change is made: a change that throws leaves the verdicts kept all the same.
   // Where it cannot be written, the damaged table is still in place: no second name is left for it.
   await writeWhole(file, table).catch(async (error: Error) => {
     await rm(aside, { force: true })
     throw error
   })
-  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started${kept}, so rds status has lost the jobs' history until you mend it` }
+  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started from what could still be read of it (${kept}); what could not be read is missing from rds status until you mend it` }
 }
 
 /** An update that found STATUS_FILE damaged, and said so; `table` is the new one, when the change was made on it and written. */
@@ -88,15 +97,8 @@ export class StatusSetAside extends Error {
   }
 }
 
-/** Of a table that is not JSON, what it still shows that must not be lost: the guard's verdicts, each job's its own. */
-function salvagedTable(text: string): StatusTable {
-  const { jobs, gone } = salvageRejected(text)
-  const now = new Date().toISOString()
-  return { jobs: Object.fromEntries(Object.entries(jobs).map(([job, rejected]) => [job, { watchedSince: now, rejectedSnapshots: rejected }])), rejectedSnapshots: gone.length > 0 ? gone : undefined }
-}
-
-/** The table; of one that is not JSON (until the next update sets it aside), the verdicts it still shows. */
-export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
+/** The table; of one that is not JSON (until the next update sets it aside), what can still be read of it. */
+export async function readStatusOrSalvage(file: string): Promise<StatusTable> {
   const text = await readText(file)
   try {
     return parseTable(text)
@@ -111,7 +113,7 @@ export async function readStatusOrVerdicts(file: string): Promise<StatusTable> {
  * (EACCES, EIO) fails, saying so: its verdicts are never taken for none.
  */
 export async function readVerdicts(file: string): Promise<StatusTable> {
-  return readStatusOrVerdicts(file).catch((error: Error) => {
+  return readStatusOrSalvage(file).catch((error: Error) => {
     throw new RunError(`STATUS_FILE ${file} cannot be read (${error.message}); it records the snapshots the guard rejected, which no backup may be compared with nor restored as "latest": make it readable again.`)
   })
 }

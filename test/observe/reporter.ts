@@ -197,7 +197,7 @@ t.test("a job's verdicts reach its guard from a table that is no longer JSON, be
   t.same(await reporter.rejectedFor('app'), [rejected], 'what the guard and the job container are given')
   t.same(await reporter.rejectedSnapshots(), [rejected])
   await reporter.started('app', 'backup')
-  t.match(text(), /STATUS_FILE \S+ could not be read .* a new one is started \(with the 1 rejected snapshot\(s\) it still shows\)/)
+  t.match(text(), /STATUS_FILE \S+ could not be read .* a new one is started from what could still be read of it \(1 job\(s\), with the 1 rejected snapshot\(s\) it still shows\)/)
   t.match(await reporter.status('app'), { rejectedSnapshots: [rejected], running: {} }, 'the new table has them, and the run')
   await appendFile(file, '{ damaged again')
   const snapshot = { id: 'c'.repeat(64), time: '2026-12-01T03:00:00Z', repository: 'repo' }

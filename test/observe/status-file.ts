@@ -25,7 +25,7 @@ t.test('the table is written whole and read back; concurrent updates lose nothin
   await t.rejects(readStatus(file), SyntaxError)
   // An update never replaces what it cannot read: the file is kept aside, and the update says so.
   await t.rejects(updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now' })), {
-    message: /^STATUS_FILE \S+status\.json could not be read \(.*JSON.*\); it was kept as \S+status\.json\.unreadable-\S+ and a new one is started, so/,
+    message: /^STATUS_FILE \S+status\.json could not be read \(it is not JSON\); it was kept as \S+status\.json\.unreadable-\S+ and a new one is started from what could still be read of it \(0 job\(s\)\); what could not be read is missing from rds status until you mend it$/,
   })
   const aside = (await readdir(join(dir, 'nested'))).find((name) => name.startsWith('status.json.unreadable-'))!
   t.equal(await readFile(join(dir, 'nested', aside), 'utf8'), '{half', 'kept as it was, for a person to mend')
@@ -63,10 +63,10 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   t.same(salvageRejected(text.replace('"db \\"main\\"": {', '"db \\q": {').replace(/\}\s*$/, '')), { jobs: { app: [first, second] }, gone: [other, gone] }, 'under no job: never given to another')
   t.same(salvageRejected(text.replace(/\n {4}"db \\"main\\"": \{/, '').replace(/\}\s*$/, '')), { jobs: { app: [first, second] }, gone: [other, gone] }, "a job's key line deleted: its verdicts are not the job's before it")
   await writeFile(file, `${text.slice(0, text.lastIndexOf('}'))},`)
-  await t.rejects(updateStatus(file, (table) => void (table.heartbeatAt = 'now')), { message: /; it was kept as \S+status\.json\.unreadable-\S+ and a new one is started \(with the 4 rejected snapshot\(s\) it still shows\)/ })
+  await t.rejects(updateStatus(file, (table) => void (table.heartbeatAt = 'now')), { message: /; it was kept as \S+status\.json\.unreadable-\S+ and a new one is started from what could still be read of it \(2 job\(s\), with the 4 rejected snapshot\(s\) it still shows\)/ })
   const renewed = await readStatus(file)
   t.same([renewed.jobs.app?.rejectedSnapshots, renewed.jobs['db "main"']?.rejectedSnapshots, renewed.rejectedSnapshots, renewed.heartbeatAt], [[first, second], [other], [gone], 'now'], "the new table has each job's, the gone jobs', and the update")
-  t.notOk(renewed.jobs.app?.lastSnapshot, 'and nothing else of the old one')
+  t.same([renewed.jobs.app?.lastSnapshot, renewed.jobs.app?.history?.length], [{ id: saved, time: 'then', repository: 'repo' }, 1], 'and the rest of it, which is whole')
   const aside = (await readdir(dir)).find((name) => name.startsWith('status.json.unreadable-'))!
   t.equal(await readFile(join(dir, aside), 'utf8'), `${text.slice(0, text.lastIndexOf('}'))},`, 'the old one kept as it was')
   // A change that fails on the new table: the damage is what is said, and the verdicts are kept.

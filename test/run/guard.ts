@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -118,6 +118,27 @@ t.test('a repository that vanished under an agent that has backed up to it is no
   const status = await runBin(RDS, ['status'], env)
   t.equal(status.exitCode, 1)
   t.match(status.stdout, /FAILING; last success \S+; last run FAILED \S+ \(exit 10\): the repository vanishing .* is gone/)
+})
+
+t.test('a repository that vanished while STATUS_FILE was damaged by hand is not started afresh either: its last snapshot is read from what is whole', async (t) => {
+  const volume = await freshVolume(t, 2)
+  const state = await mkdtemp(join(tmpdir(), 'rds-guard-state-'))
+  t.teardown(() => rm(state, { recursive: true, force: true }))
+  const file = join(state, 'status.json')
+  const env = fixture.server.env(volume, { REPO_PATH: 'vanishing-damaged', STATUS_FILE: file })
+  t.equal((await runBin(RDS, ['backup'], env)).exitCode, 0)
+  // A hand edit gone wrong inside the job's history: the table is no longer JSON.
+  const text = await readFile(file, 'utf8')
+  t.match(text, /\n {6}"history": \[\n/)
+  await writeFile(file, text.replace(/\n( {6}"history": \[)\n/, '\n$1\n        oops\n'))
+  await rm(join(fixture.server.home, 'vanishing-damaged'), { recursive: true })
+  const gone = await runBin(RDS, ['backup'], env)
+  t.equal(gone.exitCode, 10, gone.stderr)
+  t.match(gone.stderr, /STATUS_FILE \S+ could not be read \(.*\); it was kept as \S+ and a new one is started from what could still be read of it \(1 job\(s\)\)/)
+  t.match(gone.stderr, /the repository vanishing-damaged on \S+ is gone, although snapshot [0-9a-f]{8} of \S+ was saved there at \S+; refusing to start a new, empty one/)
+  await t.rejects(stat(join(fixture.server.home, 'vanishing-damaged')), 'no new repository was made')
+  const again = await runBin(RDS, ['backup'], env)
+  t.equal(again.exitCode, 10, 'nor by the run after it, from the new table')
 })
 
 t.test('CREATE_REPOSITORY=never: a run into a repository that does not exist fails with exit 10 and creates none', async (t) => {
