@@ -3,7 +3,7 @@ import type { Logger } from './log.js'
 import { runRecord, withRun } from './run-history.js'
 import { recordsAttempts, type RunKind, type RunListener, type RunReport, type WatchedJob } from './run-report.js'
 import { HEARTBEAT_MS, jobStatus, type JobStatus, type Outcome, type SnapshotRecord, type StatusTable } from './status.js'
-import { readStatus, readStatusOrSalvage, readVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
+import { readStatusOrSalvage, readVerdicts, rejectedSnapshots, StatusSetAside, updateStatus } from './status-file.js'
 import { isOverdue, overdueAt } from './overdue.js'
 import { recordOutcome } from './outcome.js'
 
@@ -223,7 +223,7 @@ export class Reporter {
   async savedIn(repository: string): Promise<{ id: string; time: string; by: string } | undefined> {
     const file = this.options.statusFile
     if (!file) return undefined
-    const table = await readStatus(file)
+    const table = await readStatusOrSalvage(file)
     for (const [name, status] of Object.entries(table.jobs)) {
       const saved = status.lastSnapshot
       if (saved?.repository === repository) return { id: saved.id, time: saved.time, by: name }
@@ -235,7 +235,7 @@ export class Reporter {
   async copiedInto(name: string, describe: string): Promise<{ id: string; time: string; by: string } | undefined> {
     const file = this.options.statusFile
     if (!file) return undefined
-    const copied = (await readStatus(file)).copiedInto?.[name]
+    const copied = (await readStatusOrSalvage(file)).copiedInto?.[name]
     return copied ? { ...copied, by: `${copied.by} (a copy)` } : this.savedIn(describe)
   }
 
@@ -248,8 +248,8 @@ export class Reporter {
   async keptNodes(): Promise<{ service: string; nodeId: string }[]> {
     const file = this.options.statusFile
     if (!file) return []
-    // A table that is not JSON is set aside (and said) by the next update: what it kept is lost with it.
-    const table = await readStatus(file).catch((error: Error) => (error instanceof SyntaxError ? ({ jobs: {} } as StatusTable) : Promise.reject(error)))
+    // Of a table that is not JSON, what can still be read (the next update sets it aside, and says so).
+    const table = await readStatusOrSalvage(file)
     return Object.values(table.jobs).flatMap((status) => (status.keptNode && status.lastSnapshot ? [status.keptNode] : []))
   }
 
@@ -271,7 +271,7 @@ export class Reporter {
   /** The per-node jobs ended by rds jobs --forget, which are not to be kept again from their snapshots. */
   async forgottenJobs(): Promise<string[]> {
     const file = this.options.statusFile
-    return file ? ((await readStatus(file).catch(() => ({ jobs: {} }) as StatusTable)).forgottenJobs ?? []) : []
+    return file ? ((await readStatusOrSalvage(file).catch(() => ({ jobs: {} }) as StatusTable)).forgottenJobs ?? []) : []
   }
 
   /**

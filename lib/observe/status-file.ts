@@ -72,19 +72,21 @@ let writes = 0
  */
 async function setAside(file: string, text: string, error: Error): Promise<{ table: StatusTable; said: string }> {
   const aside = `${file}.unreadable-${new Date().toISOString().replace(/[:.]/g, '-')}`
-  const table = salvagedTable(text)
+  const { table, lostSnapshots } = salvagedTable(text)
   // A second name for it, then the new table renamed over the first: at no moment is neither there,
   // and no space is needed. A file system without hard links gets a copy.
   await link(file, aside).catch(() => copyFile(file, aside))
   const count = rejectedIn(table).length
   const kept = `${Object.keys(table.jobs).length} job(s)${count > 0 ? `, with the ${count} rejected snapshot(s) it still shows` : ''}`
+  // Without its last snapshot, a job's repository that vanishes would be started afresh: said loudest.
+  const lost = lostSnapshots > 0 ? `; the last snapshot of ${lostSnapshots} job(s) could not be read: until their next backup, a repository of theirs that vanished would be started afresh` : ''
   // Written before the change is made: a change that throws leaves the verdicts kept all the same.
   // Where it cannot be written, the damaged table is still in place: no second name is left for it.
   await writeWhole(file, table).catch(async (error: Error) => {
     await rm(aside, { force: true })
     throw error
   })
-  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started from what could still be read of it (${kept}); what could not be read is missing from rds status until you mend it` }
+  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started from what could still be read of it (${kept})${lost}; what could not be read is missing from rds status until you mend it` }
 }
 
 /** An update that found STATUS_FILE damaged, and said so; `table` is the new one, when the change was made on it and written. */
@@ -104,7 +106,7 @@ export async function readStatusOrSalvage(file: string): Promise<StatusTable> {
     return parseTable(text)
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error
-    return salvagedTable(text!)
+    return salvagedTable(text!).table
   }
 }
 

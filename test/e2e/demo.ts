@@ -2,7 +2,7 @@
 // everything it made is gone, and nothing else was touched.
 import t from 'tap'
 import { execa } from 'execa'
-import { clearCiSwarm, useHostEngine } from '../fixtures/docker.js'
+import { clearScratchSwarm, useHostEngine } from '../fixtures/docker.js'
 import { readmeShellBlocks } from '../fixtures/readme.js'
 import { ROOT } from '../fixtures/root.js'
 
@@ -16,12 +16,10 @@ if (missing) {
 } else if ((await docker(['secret', 'ls', '--format', '{{.Name}}'])).includes('restic-ssh-privkey') && !process.env.CI) {
   t.plan(0, 'this Swarm has a secret restic-ssh-privkey (a real deployment?), which the demo refuses to touch')
 } else {
-  // What the demo refuses to touch (it would be a real deployment on a person's machine) and an
-  // earlier CI run on this machine may have left.
-  if (process.env.CI) {
-    const removed = await clearCiSwarm(['restic-ssh-privkey', 'restic-ssh-authorized-keys', 'restic-ssh-known-hosts', 'restic-repo-password', 'db-password'], 'rds-demo')
-    if (removed.length > 0) t.comment(`removed what an earlier run left on this machine's Swarm: ${removed.join(', ')}`)
-  }
+  // What the demo refuses to touch (a real deployment, on a person's machine) and an earlier run on a
+  // CI machine may have left.
+  const removed = await clearScratchSwarm(['restic-ssh-privkey', 'restic-ssh-authorized-keys', 'restic-ssh-known-hosts', 'restic-repo-password', 'db-password'], 'rds-demo')
+  if (removed.length > 0) t.comment(`removed what an earlier run left on this machine's Swarm: ${removed.join(', ')}`)
   t.test('npm run demo, as the README writes it: a first backup, the jobs, the coverage, the snapshots, and the database restored; --down removes what it made', async (t) => {
     const [block] = (await readmeShellBlocks('Try it')).filter((candidate) => candidate.includes('npm run demo'))
     t.ok(block, 'the README has the demo')

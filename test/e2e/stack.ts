@@ -63,14 +63,14 @@ async function tearDown(): Promise<void> {
     if (networks.length > 0) await docker(['network', 'rm', ...networks])
     return networks.length === 0 || undefined
   })
+  const volumes = (await dockerOk(['volume', 'ls', '-q', '--filter', `name=^${STACK}_`])).split('\n').filter(Boolean)
+  if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes])
   // A removed service's tasks keep its secrets in use a moment longer: asked again until all are gone.
   await waitFor('the secrets to be gone', async () => {
     const left = (await dockerOk(['secret', 'ls', '--format', '{{.Name}}'])).split('\n').filter((name) => SECRETS.includes(name))
     if (left.length > 0) await docker(['secret', 'rm', ...left])
     return left.length === 0 || undefined
   })
-  const volumes = (await dockerOk(['volume', 'ls', '-q', '--filter', `name=${STACK}_`])).split('\n').filter(Boolean)
-  if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes])
 }
 
 /** Runs README code blocks, as written, in one bash that stops at the first failing command. */

@@ -80,6 +80,20 @@ t.test("a damaged table still gives the guard's verdicts it shows, each job's it
   t.same(await readStatus(file), { jobs: {}, rejectedSnapshots: [gone], forgottenJobs: ['old'] })
 })
 
+t.test('a table damaged in a last snapshot says that the guard of that job cannot see its repository vanish', async (t) => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'status.json')
+  const saved = { id: 'd'.repeat(64), time: 'then', repository: 'repo' }
+  await updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'then', lastSnapshot: saved }))
+  await updateStatus(file, (table) => void (table.jobs.db = { watchedSince: 'then', lastSnapshot: { ...saved, repository: 'db' } }))
+  await writeFile(file, (await readFile(file, 'utf8')).replace('"repository": "repo"', '"repository": repo'))
+  await t.rejects(updateStatus(file, (table) => void (table.heartbeatAt = 'now')), {
+    message: /a new one is started from what could still be read of it \(2 job\(s\)\); the last snapshot of 1 job\(s\) could not be read: until their next backup, a repository of theirs that vanished would be started afresh; /,
+  })
+  const renewed = await readStatus(file)
+  t.same([renewed.jobs.app?.lastSnapshot, renewed.jobs.db?.lastSnapshot?.repository], [undefined, 'db'])
+})
+
 t.test('a status written by a version before the table keeps its last snapshot for the job', async (t) => {
   const dir = await tempDir(t)
   const file = join(dir, 'status.json')

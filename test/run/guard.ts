@@ -137,8 +137,11 @@ t.test('a repository that vanished while STATUS_FILE was damaged by hand is not 
   t.match(gone.stderr, /STATUS_FILE \S+ could not be read \(.*\); it was kept as \S+ and a new one is started from what could still be read of it \(1 job\(s\)\)/)
   t.match(gone.stderr, /the repository vanishing-damaged on \S+ is gone, although snapshot [0-9a-f]{8} of \S+ was saved there at \S+; refusing to start a new, empty one/)
   await t.rejects(stat(join(fixture.server.home, 'vanishing-damaged')), 'no new repository was made')
+  const renewed = JSON.parse(await readFile(file, 'utf8')) as { jobs: Record<string, { lastSnapshot?: { id: string } }> }
+  t.match(Object.values(renewed.jobs), [{ lastSnapshot: { id: /^[0-9a-f]{64}$/ } }], 'the new table has the last snapshot')
   const again = await runBin(RDS, ['backup'], env)
   t.equal(again.exitCode, 10, 'nor by the run after it, from the new table')
+  t.match(again.stderr, /is gone, although snapshot/)
 })
 
 t.test('CREATE_REPOSITORY=never: a run into a repository that does not exist fails with exit 10 and creates none', async (t) => {
