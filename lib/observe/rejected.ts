@@ -1,3 +1,6 @@
+/** The longest line read for a key (a service's name) that opens an object: a longer one is none, and would cost a regex dearly. */
+export const MAX_KEY_LINE = 4096
+
 /** What STATUS_FILE records of rejected snapshots: of jobs that are gone, and of each job. */
 interface Recorded {
   rejectedSnapshots?: string[]
@@ -22,18 +25,19 @@ export function salvageRejected(text: string): { jobs: Record<string, string[]>;
   let job: string | null = null
   let list: string[] | undefined
   for (const line of text.split(/\r?\n/)) {
-    const id = list && /^ *"([0-9a-f]{64})",?$/.exec(line)
+    // A quote lost from an ID's line, or a colon from a list's key, loses no verdict.
+    const id = list && /^ *"?([0-9a-f]{64})"?,?$/.exec(line)
     if (id) {
       list!.push(id[1]!)
       continue
     }
     list = undefined
-    const entry = /^ {4}("(?:[^"\\]|\\.)*"): \{$/.exec(line)
+    const entry = line.length <= MAX_KEY_LINE ? /^ {4}("(?:[^"\\]|\\.)*"): \{$/.exec(line) : null
     if (entry) job = jobName(entry[1]!)
     else if (/^ {0,4}\S/.test(line)) job = null
     // A job's list that cannot be told whose is kept under no job: a verdict is never dropped, nor given to another job.
-    if (/^ {2}"rejectedSnapshots": \[$/.test(line)) list = gone
-    else if (/^ {6}"rejectedSnapshots": \[$/.test(line)) list = job === null ? gone : (jobs.get(job) ?? jobs.set(job, []).get(job))
+    if (/^ {2}"?rejectedSnapshots"? *:? *\[$/.test(line)) list = gone
+    else if (/^ {6}"?rejectedSnapshots"? *:? *\[$/.test(line)) list = job === null ? gone : (jobs.get(job) ?? jobs.set(job, []).get(job))
   }
   if (jobs.size === 0 && gone.length === 0) gone.push(...anyLayout(text))
   return { jobs: Object.fromEntries(jobs), gone }

@@ -1,4 +1,4 @@
-import { salvageRejected } from './rejected.js'
+import { MAX_KEY_LINE, salvageRejected } from './rejected.js'
 import type { JobStatus, StatusTable } from './status.js'
 
 /**
@@ -108,8 +108,9 @@ function readable(lines: string[], indent: number, depth: (key: string) => numbe
 
 /** One member's lines: an object that may be read deeper member by member, anything else parsed whole; nothing when it cannot be. */
 function member(lines: string[], indent: number, depth: (key: string) => number, path: string[], ambiguous: Set<string>): [string, unknown][] {
-  // A key, and an object's opening brace, damaged around them ("jobs" {, a space after the brace) are still read.
-  const opens = new RegExp(`^ {${indent}}("(?:[^"\\\\]|\\\\.)*")\\s*:?\\s*\\{\\s*$`).exec(lines[0]!)
+  // A key, and an object's opening brace, damaged around them ("jobs" {, a space after the brace) are
+  // still read. A key is a service's name: a longer line is none (and would cost the regex dearly).
+  const opens = lines[0]!.length <= MAX_KEY_LINE ? new RegExp(`^ {${indent}}("(?:[^"\\\\]|\\\\.)*") *(?:: *)?\\{\\s*$`).exec(lines[0]!) : null
   const key = opens ? keyOf(opens[1]!) : undefined
   if (key !== undefined && key !== null && depth(key) > 0) {
     // Read member by member even where it would parse whole: JSON.parse keeps the last of a name given twice.

@@ -76,7 +76,7 @@ async function setAside(file: string, text: string, error: Error): Promise<{ tab
   // A second name for it, then the new table renamed over the first: at no moment is neither there,
   // and no space is needed. A file system without hard links gets a copy.
   await link(file, aside).catch(() => copyFile(file, aside))
-  const count = rejectedIn(table).length
+  const count = new Set(rejectedIn(table)).size
   const kept = `${Object.keys(table.jobs).length} job(s)${count > 0 ? `, with the ${count} rejected snapshot(s) it still shows` : ''}`
   // Without its last snapshot, a job's repository that vanishes would be started afresh: said loudest.
   const lost = lostSnapshots > 0 ? `; the last snapshot of ${lostSnapshots} job(s) could not be read: until their next backup, a repository of theirs that vanished would be started afresh` : ''
@@ -86,7 +86,7 @@ async function setAside(file: string, text: string, error: Error): Promise<{ tab
     await rm(aside, { force: true })
     throw error
   })
-  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started from what could still be read of it (${kept})${lost}; what could not be read is missing from rds status until you mend it` }
+  return { table, said: `STATUS_FILE ${file} could not be read (${error.message}); it was kept as ${aside} and a new one is started from what could still be read of it (${kept})${lost}; what could not be read is only in the file kept` }
 }
 
 /** An update that found STATUS_FILE damaged, and said so; `table` is the new one, when the change was made on it and written. */

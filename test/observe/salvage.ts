@@ -69,6 +69,20 @@ t.test('a file cut short keeps what it has whole', async (t) => {
   t.equal(cut.lostSnapshots, 0)
 })
 
+t.test("a colon lost from a list's key, or a quote from an ID's line, loses no verdict", async (t) => {
+  const colon = salvagedTable(`${text.replace('"rejectedSnapshots": [', '"rejectedSnapshots" [').replace('  "rejectedSnapshots": [', '  "rejectedSnapshots [')}oops`).table
+  t.same([colon.jobs.db?.rejectedSnapshots, colon.rejectedSnapshots], [[other], [gone]])
+  const quote = salvagedTable(text.replace(`"${other}"`, `"${other}`)).table
+  t.same(quote.jobs.db?.rejectedSnapshots, [other])
+})
+
+t.test('a line of a megabyte, of spaces or of an endless key, is read in one pass: it is no key', async (t) => {
+  const spaces = salvagedTable(text.replace('"heartbeatAt": ', `"heartbeatAt"${' '.repeat(1_000_000)}`)).table
+  t.same(spaces.jobs, table.jobs, 'the jobs, whole')
+  const endless = salvagedTable(text.replace('    "db": {', `    "${'d'.repeat(10_000_000)}`)).table
+  t.same(endless.jobs.app, table.jobs.app, 'a key line of ten megabytes without its end throws nothing')
+})
+
 t.test('a table laid out otherwise (by hand, on one line) gives its verdicts, and no job', async (t) => {
   const oneLine = salvagedTable(`${JSON.stringify(table)},`)
   t.same(oneLine.table.jobs, {})

@@ -25,7 +25,7 @@ t.test('the table is written whole and read back; concurrent updates lose nothin
   await t.rejects(readStatus(file), SyntaxError)
   // An update never replaces what it cannot read: the file is kept aside, and the update says so.
   await t.rejects(updateStatus(file, (table) => void (table.jobs.app = { watchedSince: 'now' })), {
-    message: /^STATUS_FILE \S+status\.json could not be read \(it is not JSON\); it was kept as \S+status\.json\.unreadable-\S+ and a new one is started from what could still be read of it \(0 job\(s\)\); what could not be read is missing from rds status until you mend it$/,
+    message: /^STATUS_FILE \S+status\.json could not be read \(it is not JSON\); it was kept as \S+status\.json\.unreadable-\S+ and a new one is started from what could still be read of it \(0 job\(s\)\); what could not be read is only in the file kept$/,
   })
   const aside = (await readdir(join(dir, 'nested'))).find((name) => name.startsWith('status.json.unreadable-'))!
   t.equal(await readFile(join(dir, 'nested', aside), 'utf8'), '{half', 'kept as it was, for a person to mend')
